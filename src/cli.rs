@@ -1,0 +1,70 @@
+//! The command line: subcommands and their flags (clap).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps a SQL database in sync with the wolkvox report APIs.
+#[derive(Debug, Parser)]
+#[command(name = "wolkvox-etl", version, about)]
+pub struct Cli {
+    /// TOML configuration file (see config/example.toml); environment variables
+    /// WOLKVOX_ETL__SECTION__KEY override it.
+    #[arg(long, global = true, env = "WOLKVOX_ETL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: sync every enabled report on its schedule until SIGTERM/Ctrl-C.
+    Run,
+    /// Sync one report once (same code path as the scheduler), or backfill a range.
+    Sync {
+        /// The report's api name, e.g. chat_14.
+        #[arg(long)]
+        report: String,
+        /// Start of a backfill, local time: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of a backfill (exclusive), local time; defaults to now minus the settle delay.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+    },
+    /// Show each report's watermark, lag and last run.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply database migrations and exit (they also run at start-up).
+    Migrate,
+    /// Serve the built-in wolkvox API simulator (for demos and tests).
+    Simulate {
+        /// Port to listen on (0 = any free port).
+        #[arg(long, default_value_t = 8089)]
+        port: u16,
+        /// Address to bind; keep it on loopback.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Seed of the deterministic data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// chat_14 rows per hour.
+        #[arg(long, default_value_t = 120)]
+        rows_per_hour: u32,
+        /// Accepted tokens, comma-separated (default: any non-empty token).
+        #[arg(long, value_delimiter = ',')]
+        tokens: Vec<String>,
+        /// Artificial service time per request, milliseconds.
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
+        /// Calls allowed per token per local day (default: unlimited).
+        #[arg(long)]
+        daily_limit: Option<u64>,
+    },
+}

@@ -1,0 +1,851 @@
+//! Configuration: typed settings, layered and validated once at start-up.
+//!
+//! Layers, later ones win: the built-in defaults (`config/default.toml`, compiled in) → the TOML
+//! file given with `--config` → environment variables `WOLKVOX_ETL__SECTION__KEY` (plus the
+//! conventional `DATABASE_URL`). The raw layers deserialize into [`RawSettings`]; [`Settings`] is
+//! the validated, typed result. Every error names the offending key and says how to fix it, so a
+//! daemon never starts half-configured. Tokens and the database URL are [`SecretString`]s: their
+//! `Debug` output is redacted and they are exposed only where a header or a connection is built.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono_tz::Tz;
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::wolkvox::catalog::{self, Report};
+
+/// The built-in defaults, also the documentation of what a bare install does.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "WOLKVOX_ETL";
+
+/// A configuration problem, always naming the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key holds a value that cannot be used.
+    #[error("invalid configuration: `{key}`: {problem}. Fix: {fix}")]
+    Invalid {
+        /// The dotted key, e.g. `wolkvox.timezone`.
+        key: String,
+        /// What is wrong with the value.
+        problem: String,
+        /// What the operator should do.
+        fix: String,
+    },
+    /// The layers could not be read or merged (unreadable file, bad TOML, wrong value type).
+    #[error("invalid configuration: {0}. Fix: correct the key named above in the config file or its WOLKVOX_ETL__… environment variable; config/example.toml documents every key")]
+    Load(#[from] config::ConfigError),
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// The configuration layers as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// `[wolkvox]`: the operation and how to reach its API.
+    pub wolkvox: RawWolkvox,
+    /// `[database]`: where rows land.
+    pub database: RawDatabase,
+    /// `[sync]`: windows, look-back and schedule defaults.
+    pub sync: RawSync,
+    /// `[reports.<api>]`: per-report switches.
+    #[serde(default)]
+    pub reports: BTreeMap<String, RawReport>,
+    /// `[log]`: log format and level.
+    pub log: LogSettings,
+}
+
+/// `[wolkvox]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWolkvox {
+    /// Label stored in every row's `account` column.
+    pub account: String,
+    /// The operation's 4-digit server code (`wv{server}.wolkvox.com`).
+    pub server: Option<String>,
+    /// Overrides the URL derived from `server`.
+    pub base_url: Option<String>,
+    /// IANA zone the API's local dates are in.
+    pub timezone: String,
+    /// A single token, labelled `default`.
+    pub token: Option<SecretString>,
+    /// Named tokens.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, SecretString>,
+    /// Whole-request timeout.
+    pub request_timeout_seconds: u64,
+    /// Attempts per request for retryable errors (1 = no retry).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    pub retry_initial_backoff_ms: u64,
+    /// Cap on the retry delay.
+    pub retry_max_backoff_seconds: u64,
+}
+
+/// `[database]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    /// Connection URL (`postgres://…`).
+    pub url: Option<SecretString>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// `[sync]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    /// Default cron schedule (with seconds) for every report.
+    pub schedule: String,
+    /// How far behind the watermark each run re-reads.
+    pub lookback_minutes: u32,
+    /// How far behind "now" a window must end.
+    pub settle_seconds: u32,
+    /// First local date or datetime to sync when a report has no watermark.
+    pub start_from: Option<String>,
+    /// When `start_from` is unset: how many days back the first sync starts.
+    pub initial_days: u32,
+    /// Longest window per request (the API allows 31 days).
+    pub max_window_days: u32,
+    /// Run every report once at start-up instead of waiting for the first tick.
+    pub run_on_start: bool,
+}
+
+/// `[reports.<api>]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// Whether the report is synced.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Cron schedule overriding `sync.schedule`.
+    pub schedule: Option<String>,
+    /// Label of the token this report uses.
+    pub token: Option<String>,
+    /// Look-back overriding `sync.lookback_minutes`.
+    pub lookback_minutes: Option<u32>,
+}
+
+/// How log lines are rendered.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for terminals.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `wolkvox_etl=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+/// A named API token. `Debug` shows only the label.
+#[derive(Clone)]
+pub struct NamedToken {
+    /// The label used in logs and config (`default` for `wolkvox.token`).
+    pub label: String,
+    /// The secret sent in the `wolkvox-token` header.
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for NamedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NamedToken({}: [REDACTED])", self.label)
+    }
+}
+
+/// Retry policy for transient API errors: doubling backoff with a cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, at least 1.
+    pub max_attempts: u32,
+    /// Delay before the second attempt.
+    pub initial_backoff: Duration,
+    /// The delay never grows past this.
+    pub max_backoff: Duration,
+}
+
+/// How a report's windows are planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncPolicy {
+    /// Re-read this much before the watermark on every run (late and changed rows).
+    pub lookback: chrono::Duration,
+    /// Windows end this long before now (rows still being written).
+    pub settle: chrono::Duration,
+    /// Where a report without a watermark starts, local time; `None` = `initial_days` back.
+    pub start_from: Option<NaiveDateTime>,
+    /// Days back the first sync starts when `start_from` is unset.
+    pub initial_days: u32,
+    /// Longest window per request.
+    pub max_window: chrono::Duration,
+}
+
+/// One enabled report with its resolved schedule, token and policy.
+#[derive(Clone, Debug)]
+pub struct ReportConfig {
+    /// The catalogue entry.
+    pub report: &'static Report,
+    /// Six-field cron expression (seconds first), in the operation's time zone.
+    pub schedule: String,
+    /// Label of the token it uses.
+    pub token_label: String,
+    /// Its window policy.
+    pub policy: SyncPolicy,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Label stored in the `account` column.
+    pub account: String,
+    /// Base URL of the API (`…/api/v2/`), if a server or URL was configured.
+    pub base_url: Option<Url>,
+    /// The operation's time zone.
+    pub timezone: Tz,
+    /// Every configured token, by label.
+    pub tokens: Vec<NamedToken>,
+    /// Timeout for one whole request.
+    pub request_timeout: Duration,
+    /// Retry policy for transient errors.
+    pub retry: RetryPolicy,
+    /// Database URL, if configured.
+    pub database_url: Option<SecretString>,
+    /// Pool size.
+    pub db_max_connections: u32,
+    /// Run each report at start-up.
+    pub run_on_start: bool,
+    /// Enabled reports.
+    pub reports: Vec<ReportConfig>,
+    /// Schedule of a report that does not set its own.
+    pub default_schedule: String,
+    /// Window policy of a report that does not override it.
+    pub default_policy: SyncPolicy,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The settings the API client needs, present only when a server and a token are configured.
+#[derive(Clone, Debug)]
+pub struct ApiSettings<'a> {
+    /// Base URL ending in `/`.
+    pub base_url: &'a Url,
+    /// All tokens.
+    pub tokens: &'a [NamedToken],
+}
+
+impl Settings {
+    /// Loads the layers from the defaults, the optional file and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(path, std::env::vars().collect())
+    }
+
+    /// Like [`Settings::load`] but with an explicit environment, so tests need not touch the
+    /// process's (which is shared by tests running in parallel).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        Self::from_raw(Self::load_raw(path, env)?)
+    }
+
+    fn load_raw(
+        path: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<RawSettings, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError::invalid(
+                    "--config",
+                    format!("file {} does not exist", path.display()),
+                    "pass the path of a TOML file (see config/example.toml) or omit --config",
+                ));
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        // DATABASE_URL is honoured as the conventional name, but the specific variable wins.
+        let database_url = env.get("DATABASE_URL").cloned();
+        let specific_db = format!("{ENV_PREFIX}__DATABASE__URL");
+        let has_specific_db = env.contains_key(&specific_db);
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(
+                    env.into_iter()
+                        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+                        .collect(),
+                )),
+        );
+        if let (Some(url), false) = (database_url, has_specific_db) {
+            builder = builder.set_override("database.url", url)?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    /// Validates the raw layers into typed settings.
+    pub fn from_raw(raw: RawSettings) -> Result<Settings, ConfigError> {
+        let w = &raw.wolkvox;
+        if w.account.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "wolkvox.account",
+                "is empty",
+                "set a short label for this operation, e.g. account = \"acme\"",
+            ));
+        }
+        let timezone: Tz = w.timezone.parse().map_err(|_| {
+            ConfigError::invalid(
+                "wolkvox.timezone",
+                format!("{:?} is not an IANA time zone", w.timezone),
+                "use a name such as \"America/Bogota\" (the zone of the operation's wolkvox server)",
+            )
+        })?;
+        let base_url = resolve_base_url(w.server.as_deref(), w.base_url.as_deref())?;
+        let tokens = resolve_tokens(w.token.as_ref(), &w.tokens)?;
+        if w.request_timeout_seconds == 0 {
+            return Err(ConfigError::invalid(
+                "wolkvox.request_timeout_seconds",
+                "is 0",
+                "use a positive number of seconds; the API itself stops at 60, so 90 is a good value",
+            ));
+        }
+        if w.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "wolkvox.max_attempts",
+                "is 0",
+                "use 1 for no retries, or more (default 5)",
+            ));
+        }
+        let retry = RetryPolicy {
+            max_attempts: w.max_attempts,
+            initial_backoff: Duration::from_millis(w.retry_initial_backoff_ms),
+            max_backoff: Duration::from_secs(w.retry_max_backoff_seconds),
+        };
+        if raw.database.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "is 0",
+                "use a pool size of at least 1 (default 5)",
+            ));
+        }
+        if let Some(url) = &raw.database.url {
+            let url = url.expose_secret();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    "is not a postgres:// URL",
+                    "use postgres://USER:PASSWORD@HOST:5432/DATABASE (or set DATABASE_URL)",
+                ));
+            }
+        }
+
+        let s = &raw.sync;
+        if !(1..=31).contains(&s.max_window_days) {
+            return Err(ConfigError::invalid(
+                "sync.max_window_days",
+                format!("is {}", s.max_window_days),
+                "use 1 to 31: the API refuses windows longer than 31 days",
+            ));
+        }
+        let start_from = match &s.start_from {
+            None => None,
+            Some(text) => Some(parse_local_datetime(text).ok_or_else(|| {
+                ConfigError::invalid(
+                    "sync.start_from",
+                    format!("{text:?} is not a date"),
+                    "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS in the operation's local time",
+                )
+            })?),
+        };
+        validate_schedule("sync.schedule", &s.schedule, timezone)?;
+        let base_policy = SyncPolicy {
+            lookback: chrono::Duration::minutes(i64::from(s.lookback_minutes)),
+            settle: chrono::Duration::seconds(i64::from(s.settle_seconds)),
+            start_from,
+            initial_days: s.initial_days,
+            max_window: chrono::Duration::days(i64::from(s.max_window_days)),
+        };
+
+        let mut reports = Vec::new();
+        for (api, r) in &raw.reports {
+            let key = format!("reports.{api}");
+            let Some(report) = catalog::find(api) else {
+                let known: Vec<_> = catalog::all().iter().map(|r| r.api).collect();
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("{api:?} is not a known report"),
+                    format!("use one of: {}", known.join(", ")),
+                ));
+            };
+            if !r.enabled {
+                continue;
+            }
+            let schedule = r.schedule.clone().unwrap_or_else(|| s.schedule.clone());
+            validate_schedule(&format!("{key}.schedule"), &schedule, timezone)?;
+            let token_label = match &r.token {
+                Some(label) => {
+                    if !tokens.is_empty() && !tokens.iter().any(|t| &t.label == label) {
+                        let known: Vec<_> = tokens.iter().map(|t| t.label.as_str()).collect();
+                        return Err(ConfigError::invalid(
+                            format!("{key}.token"),
+                            format!("no token is labelled {label:?}"),
+                            format!(
+                                "use one of the labels under [wolkvox.tokens]: {}",
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                    label.clone()
+                }
+                // Tokens are sorted by label, so "the first" is stable across restarts.
+                None => tokens
+                    .first()
+                    .map(|t| t.label.clone())
+                    .unwrap_or_else(|| "default".into()),
+            };
+            let mut policy = base_policy;
+            if let Some(minutes) = r.lookback_minutes {
+                policy.lookback = chrono::Duration::minutes(i64::from(minutes));
+            }
+            reports.push(ReportConfig {
+                report,
+                schedule,
+                token_label,
+                policy,
+            });
+        }
+
+        Ok(Settings {
+            account: w.account.trim().to_string(),
+            base_url,
+            timezone,
+            tokens,
+            request_timeout: Duration::from_secs(w.request_timeout_seconds),
+            retry,
+            database_url: raw.database.url,
+            db_max_connections: raw.database.max_connections,
+            run_on_start: s.run_on_start,
+            reports,
+            default_schedule: s.schedule.clone(),
+            default_policy: base_policy,
+            log: raw.log,
+        })
+    }
+
+    /// The API settings, or an error naming what is missing. Commands that call the API use this;
+    /// `migrate` and `status` do not need a server or a token.
+    pub fn api(&self) -> Result<ApiSettings<'_>, ConfigError> {
+        let base_url = self.base_url.as_ref().ok_or_else(|| {
+            ConfigError::invalid(
+                "wolkvox.server",
+                "is not set (nor wolkvox.base_url)",
+                "set the operation's 4-digit server code, e.g. WOLKVOX_ETL__WOLKVOX__SERVER=0010",
+            )
+        })?;
+        if self.tokens.is_empty() {
+            return Err(ConfigError::invalid(
+                "wolkvox.token",
+                "no API token is configured",
+                "set WOLKVOX_ETL__WOLKVOX__TOKEN, or add labelled tokens under [wolkvox.tokens]",
+            ));
+        }
+        Ok(ApiSettings {
+            base_url,
+            tokens: &self.tokens,
+        })
+    }
+
+    /// The database URL, or an error naming the key.
+    pub fn database_url(&self) -> Result<&SecretString, ConfigError> {
+        self.database_url.as_ref().ok_or_else(|| {
+            ConfigError::invalid(
+                "database.url",
+                "is not set",
+                "set DATABASE_URL or WOLKVOX_ETL__DATABASE__URL to postgres://USER@HOST:5432/DATABASE",
+            )
+        })
+    }
+
+    /// The configuration of report `api`: its own if enabled, otherwise the defaults (so
+    /// `sync --report` works for a report the schedule does not run).
+    pub fn report_config(&self, api: &str) -> Result<ReportConfig, ConfigError> {
+        if let Some(enabled) = self.reports.iter().find(|r| r.report.api == api) {
+            return Ok(enabled.clone());
+        }
+        let report = catalog::find(api).ok_or_else(|| {
+            let known: Vec<_> = catalog::all().iter().map(|r| r.api).collect();
+            ConfigError::invalid(
+                "--report",
+                format!("{api:?} is not a known report"),
+                format!("use one of: {}", known.join(", ")),
+            )
+        })?;
+        Ok(ReportConfig {
+            report,
+            schedule: self.default_schedule.clone(),
+            token_label: self
+                .tokens
+                .first()
+                .map(|t| t.label.clone())
+                .unwrap_or_else(|| "default".into()),
+            policy: self.default_policy,
+        })
+    }
+}
+
+fn resolve_base_url(
+    server: Option<&str>,
+    base_url: Option<&str>,
+) -> Result<Option<Url>, ConfigError> {
+    let (key, text) = match (base_url.filter(|u| !u.trim().is_empty()), server) {
+        (Some(url), _) => ("wolkvox.base_url", url.trim().to_string()),
+        (None, Some(server)) => {
+            let server = server.trim();
+            if server.len() != 4 || !server.chars().all(|c| c.is_ascii_digit()) {
+                return Err(ConfigError::invalid(
+                    "wolkvox.server",
+                    format!("{server:?} is not a 4-digit server code"),
+                    "use the digits after \"wv\" in your wolkvox address, e.g. \"0010\" for wv0010.wolkvox.com",
+                ));
+            }
+            (
+                "wolkvox.server",
+                format!("https://wv{server}.wolkvox.com/api/v2/"),
+            )
+        }
+        (None, None) => return Ok(None),
+    };
+    let with_slash = if text.ends_with('/') {
+        text
+    } else {
+        format!("{text}/")
+    };
+    let url = Url::parse(&with_slash).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("{with_slash:?} is not a URL ({e})"),
+            "use e.g. https://wv0010.wolkvox.com/api/v2/",
+        )
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(Some(url)),
+        // Plain http would send the token in clear text; allow it only to this machine.
+        "http" if loopback => Ok(Some(url)),
+        _ => Err(ConfigError::invalid(
+            key,
+            format!("{url} does not use https"),
+            "use an https:// URL (plain http is accepted only for 127.0.0.1/localhost, e.g. the simulator)",
+        )),
+    }
+}
+
+fn resolve_tokens(
+    single: Option<&SecretString>,
+    named: &BTreeMap<String, SecretString>,
+) -> Result<Vec<NamedToken>, ConfigError> {
+    let mut tokens = Vec::new();
+    if let Some(secret) = single.filter(|s| !s.expose_secret().trim().is_empty()) {
+        if named.contains_key("default") {
+            return Err(ConfigError::invalid(
+                "wolkvox.tokens.default",
+                "clashes with wolkvox.token, which is labelled \"default\"",
+                "remove one of them or rename the labelled token",
+            ));
+        }
+        tokens.push(NamedToken {
+            label: "default".into(),
+            secret: secret.clone(),
+        });
+    }
+    for (label, secret) in named {
+        if secret.expose_secret().trim().is_empty() {
+            return Err(ConfigError::invalid(
+                format!("wolkvox.tokens.{label}"),
+                "is empty",
+                "paste the token from wolkvox Manager → Configuration → Tokens, or remove the entry",
+            ));
+        }
+        tokens.push(NamedToken {
+            label: label.clone(),
+            secret: secret.clone(),
+        });
+    }
+    tokens.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(tokens)
+}
+
+fn validate_schedule(key: &str, schedule: &str, tz: Tz) -> Result<(), ConfigError> {
+    tokio_cron_scheduler::Job::new_async_tz(schedule, tz, |_, _| Box::pin(async {}))
+        .map(|_| ())
+        .map_err(|_| {
+            ConfigError::invalid(
+                key,
+                format!("{schedule:?} is not a cron expression"),
+                "use six fields with seconds first, e.g. \"0 */5 * * * *\" for every 5 minutes",
+            )
+        })
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS` as a local datetime.
+pub fn parse_local_datetime(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some(date.and_time(NaiveTime::MIN));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S"))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load_with_env(None, env(pairs))
+    }
+
+    fn error_text(pairs: &[(&str, &str)]) -> String {
+        load(pairs)
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn the_defaults_alone_are_valid_and_enable_chat_14_every_five_minutes() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.account, "default");
+        assert_eq!(s.timezone, chrono_tz::America::Bogota);
+        assert_eq!(s.reports.len(), 1);
+        assert_eq!(s.reports[0].report.api, "chat_14");
+        assert_eq!(s.reports[0].schedule, "0 */5 * * * *");
+        assert!(s.base_url.is_none());
+        assert!(s.api().is_err());
+    }
+
+    #[test]
+    fn the_server_code_becomes_the_https_base_url() {
+        let s = load(&[
+            ("WOLKVOX_ETL__WOLKVOX__SERVER", "0010"),
+            ("WOLKVOX_ETL__WOLKVOX__TOKEN", "t"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.api().unwrap().base_url.as_str(),
+            "https://wv0010.wolkvox.com/api/v2/"
+        );
+    }
+
+    #[test]
+    fn env_variables_override_nested_keys_and_database_url_is_honoured() {
+        let s = load(&[
+            (
+                "WOLKVOX_ETL__WOLKVOX__BASE_URL",
+                "http://127.0.0.1:8089/api/v2",
+            ),
+            ("WOLKVOX_ETL__WOLKVOX__TOKEN", "secret-token"),
+            ("WOLKVOX_ETL__SYNC__LOOKBACK_MINUTES", "30"),
+            ("DATABASE_URL", "postgres://u@h/db"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.base_url.unwrap().as_str(),
+            "http://127.0.0.1:8089/api/v2/"
+        );
+        assert_eq!(s.reports[0].policy.lookback, chrono::Duration::minutes(30));
+        assert_eq!(s.database_url.unwrap().expose_secret(), "postgres://u@h/db");
+        assert_eq!(s.tokens[0].label, "default");
+    }
+
+    #[test]
+    fn the_specific_database_variable_wins_over_database_url() {
+        let s = load(&[
+            ("DATABASE_URL", "postgres://generic/db"),
+            ("WOLKVOX_ETL__DATABASE__URL", "postgres://specific/db"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.database_url.unwrap().expose_secret(),
+            "postgres://specific/db"
+        );
+    }
+
+    #[test]
+    fn each_bad_value_is_rejected_with_its_key_and_a_fix() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__TIMEZONE", "Mars/Olympus")],
+                "`wolkvox.timezone`",
+            ),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__SERVER", "10")],
+                "`wolkvox.server`",
+            ),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://api.example.com/")],
+                "`wolkvox.base_url`",
+            ),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "0")],
+                "`wolkvox.request_timeout_seconds`",
+            ),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "0")],
+                "`wolkvox.max_attempts`",
+            ),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__ACCOUNT", " ")],
+                "`wolkvox.account`",
+            ),
+            (
+                &[("WOLKVOX_ETL__DATABASE__URL", "mysql://x")],
+                "`database.url`",
+            ),
+            (
+                &[("WOLKVOX_ETL__DATABASE__MAX_CONNECTIONS", "0")],
+                "`database.max_connections`",
+            ),
+            (
+                &[("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "32")],
+                "`sync.max_window_days`",
+            ),
+            (
+                &[("WOLKVOX_ETL__SYNC__START_FROM", "yesterday")],
+                "`sync.start_from`",
+            ),
+            (
+                &[("WOLKVOX_ETL__SYNC__SCHEDULE", "every 5 minutes")],
+                "`sync.schedule`",
+            ),
+            (
+                &[("WOLKVOX_ETL__REPORTS__CHAT_14__SCHEDULE", "*/5 * * *")],
+                "`reports.chat_14.schedule`",
+            ),
+            (
+                &[("WOLKVOX_ETL__REPORTS__CHAT_99__ENABLED", "true")],
+                "`reports.chat_99`",
+            ),
+            (
+                &[
+                    ("WOLKVOX_ETL__WOLKVOX__TOKEN", "t"),
+                    ("WOLKVOX_ETL__REPORTS__CHAT_14__TOKEN", "other"),
+                ],
+                "`reports.chat_14.token`",
+            ),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")],
+                "`wolkvox.tokens.backup`",
+            ),
+        ];
+        for (pairs, key) in cases {
+            let text = error_text(pairs);
+            assert!(text.contains(key), "{pairs:?}: {text}");
+            assert!(text.contains("Fix:"), "{pairs:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let text = error_text(&[("WOLKVOX_ETL__SYNC__LOOKBACK_MINUTES", "lots")]);
+        assert!(text.contains("lookback_minutes"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("wolkvox-etl-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("typo.toml");
+        std::fs::write(&path, "[sync]\nlookbak_minutes = 5\n").unwrap();
+        let text = Settings::load_with_env(Some(&path), HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("lookbak_minutes"), "{text}");
+        let missing = Settings::load_with_env(Some(&dir.join("absent.toml")), HashMap::new());
+        assert!(missing.unwrap_err().to_string().contains("`--config`"));
+    }
+
+    #[test]
+    fn missing_api_settings_name_the_key_to_set() {
+        let s = load(&[("WOLKVOX_ETL__WOLKVOX__SERVER", "0010")]).unwrap();
+        assert!(s.api().unwrap_err().to_string().contains("`wolkvox.token`"));
+        assert!(s
+            .database_url()
+            .unwrap_err()
+            .to_string()
+            .contains("`database.url`"));
+    }
+
+    #[test]
+    fn tokens_never_appear_in_debug_output() {
+        let s = load(&[
+            ("WOLKVOX_ETL__WOLKVOX__TOKEN", "tok-SECRET-1"),
+            ("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", "tok-SECRET-2"),
+            ("DATABASE_URL", "postgres://user:pw-SECRET@h/db"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(debug.contains("backup"));
+    }
+
+    #[test]
+    fn local_datetimes_parse_in_the_three_accepted_forms() {
+        let expect = NaiveDate::from_ymd_opt(2026, 11, 18)
+            .unwrap()
+            .and_hms_opt(6, 30, 0)
+            .unwrap();
+        assert_eq!(parse_local_datetime("2026-11-18T06:30:00"), Some(expect));
+        assert_eq!(parse_local_datetime("2026-11-18 06:30:00"), Some(expect));
+        assert_eq!(
+            parse_local_datetime("2026-11-18"),
+            Some(
+                NaiveDate::from_ymd_opt(2026, 11, 18)
+                    .unwrap()
+                    .and_time(NaiveTime::MIN)
+            )
+        );
+        assert_eq!(parse_local_datetime("18/11/2026"), None);
+    }
+}

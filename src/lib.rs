@@ -1,0 +1,29 @@
+//! wolkvox-etl keeps a SQL database in sync with the wolkvox `reports_manager.php` APIs.
+//!
+//! A tour, in the order data flows: [`config`] is validated once; [`startup`] wires a Postgres
+//! pool ([`store`]), the API client and token gates ([`wolkvox`]) and the [`scheduler`], whose
+//! ticks call [`sync::run_once`]: plan windows from the watermark, fetch, upsert rows and move
+//! the watermark in one transaction. The [`simulator`] stands in for the real API in tests.
+
+/// The command line (clap).
+pub mod cli;
+/// The one source of "now", real or manual, shared by the daemon and the simulator.
+pub mod clock;
+/// Typed, layered, validated configuration; errors name the key and the fix.
+pub mod config;
+/// A thin tokio-cron-scheduler shell: one guarded job per report, graceful shutdown.
+pub mod scheduler;
+/// A faithful loopback stand-in for the wolkvox API, used by tests, the demo and benchmarks.
+pub mod simulator;
+/// Wiring: builds the parts from settings and runs a command.
+pub mod startup;
+/// The `status` command's report.
+pub mod status;
+/// Postgres: connection, migrations, rows, watermarks and run history; the caller owns the transaction.
+pub mod store;
+/// Window planning and the run of one report.
+pub mod sync;
+/// The tracing subscriber: pretty or JSON lines.
+pub mod telemetry;
+/// The wolkvox API: report catalogue, HTTP client, envelope, tokens, value formats and errors.
+pub mod wolkvox;

@@ -1,0 +1,26 @@
+//! wolkvox-etl: parse the command line, run it, turn the outcome into an exit code.
+//! Everything else lives in the library; see `startup.rs` for the wiring.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wolkvox_etl::{cli::Cli, startup};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(startup::execute(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // The whole cause chain, once, at the top. No error in the chain holds a secret.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! A faithful loopback stand-in for the wolkvox `reports_manager.php` API.
+//!
+//! The real API cannot be reached from tests, the demo or benchmarks, so this module serves the
+//! same URL, header, envelope, limits and error bodies over HTTP on a local port, with
+//! deterministic data that behaves like the real thing over time (late rows, typifications that
+//! change after the fact, 404 for empty windows, silent truncation, one request per token).
+//!
+//! It owns the simulator's lifecycle and its public surface. The invariant it protects: what the
+//! server answers and what [`Simulator::ground_truth`] returns are computed by the same pure
+//! function of `(seed, density, window, clock)`, so a test can always tell exactly which rows a
+//! correct client must end up with.
+//!
+//! - `data`: which rows exist and when they become visible (pure, deterministic).
+//! - `server`: the HTTP handler: token, concurrency and quota checks, validation, envelopes.
+
+pub mod data;
+mod server;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+
+/// How the simulated operation behaves: its data, its tokens and the API limits it enforces.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// Seeds every generated row; the same seed always yields the same data.
+    pub seed: u64,
+    /// chat_14 density: average chats per hour (exact over every whole hour), capped at
+    /// [`data::MAX_ROWS_PER_HOUR`].
+    pub rows_per_hour: u32,
+    /// Accepted tokens; empty means any non-empty token is accepted.
+    pub tokens: Vec<String>,
+    /// Artificial service time of every accepted, valid request, held while the token is busy.
+    pub latency: Duration,
+    /// The API's per-response record limit; longer answers are silently truncated to it.
+    pub max_records: usize,
+    /// The longest `date_end − date_ini` accepted, in days of 24 hours.
+    pub max_window_days: i64,
+    /// The operation's zone: the API's dates, and its days for the daily quota, are local to it.
+    pub timezone: chrono_tz::Tz,
+    /// `false`: the envelope says `"code":"200"`; `true`: `"code":200` (both occur in the wild).
+    pub code_as_number: bool,
+    /// Calls each token may make per local day; `None` means unlimited.
+    pub daily_limit: Option<u64>,
+}
+
+impl Default for SimulatorConfig {
+    /// The real API's documented limits, a Colombian operation and a modest chat volume.
+    fn default() -> Self {
+        SimulatorConfig {
+            seed: 42,
+            rows_per_hour: 120,
+            tokens: Vec::new(),
+            latency: Duration::from_millis(20),
+            max_records: 60_000,
+            max_window_days: 31,
+            timezone: chrono_tz::America::Bogota,
+            code_as_number: false,
+            daily_limit: None,
+        }
+    }
+}
+
+/// Counters of what the simulator has seen, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Every request that reached the report handler, whatever its outcome.
+    pub requests: u64,
+    /// Requests refused because their token already had a request in flight.
+    pub simultaneous_violations: u64,
+    /// Rows returned in 200 answers (after truncation).
+    pub rows_served: u64,
+}
+
+/// A running simulator bound to a local port. Dropping it stops the server.
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    /// Sending (or dropping) this tells the server to stop accepting and wind down.
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Simulator {
+    /// Binds `addr` (use `127.0.0.1:0` in tests) and serves until [`Simulator::shutdown`] or drop.
+    ///
+    /// Must be called inside a Tokio runtime; the server runs as a task on it.
+    pub async fn start(
+        config: SimulatorConfig,
+        clock: Clock,
+        addr: SocketAddr,
+    ) -> std::io::Result<Simulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(server::Shared::new(config, clock));
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let app = server::router(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // A send and a dropped sender both mean "stop", so the result is irrelevant.
+                    let _ = stop.await;
+                })
+                .await
+        });
+        tracing::debug!(%addr, "wolkvox simulator listening");
+        Ok(Simulator {
+            addr,
+            shared,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// The address actually bound (with the real port when started on port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API base URL, `http://127.0.0.1:PORT/api/v2/`, with its trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v2/", self.addr)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> SimStats {
+        SimStats {
+            requests: self.shared.requests.load(Ordering::Relaxed),
+            simultaneous_violations: self.shared.violations.load(Ordering::Relaxed),
+            rows_served: self.shared.rows_served.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The rows the API would return right now (per the clock) for `[from, to]` inclusive, local
+    /// times, without truncation, newest first, each row in exactly the form served.
+    ///
+    /// Unknown report names have no rows.
+    pub fn ground_truth(
+        &self,
+        api: &str,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Vec<Map<String, Value>> {
+        let config = &self.shared.config;
+        data::report_rows(
+            api,
+            config.seed,
+            config.rows_per_hour,
+            from,
+            to,
+            self.shared.now_local(),
+        )
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "wolkvox simulator server failed"),
+                Err(error) => tracing::warn!(%error, "wolkvox simulator task did not finish"),
+            }
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        // The task keeps running detached, but the signal makes it wind down on its own.
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone};
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    fn bogota_clock(local: &str) -> Clock {
+        Clock::manual(
+            chrono_tz::America::Bogota
+                .from_local_datetime(&at(local))
+                .unwrap()
+                .to_utc(),
+        )
+    }
+
+    async fn start(config: SimulatorConfig, clock: Clock) -> Simulator {
+        Simulator::start(config, clock, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[test]
+    fn the_default_config_matches_the_real_api_limits() {
+        let c = SimulatorConfig::default();
+        assert_eq!(c.seed, 42);
+        assert_eq!(c.rows_per_hour, 120);
+        assert!(c.tokens.is_empty());
+        assert_eq!(c.latency, Duration::from_millis(20));
+        assert_eq!(c.max_records, 60_000);
+        assert_eq!(c.max_window_days, 31);
+        assert_eq!(c.timezone, chrono_tz::America::Bogota);
+        assert!(!c.code_as_number);
+        assert_eq!(c.daily_limit, None);
+    }
+
+    #[tokio::test]
+    async fn base_url_is_the_bound_loopback_address_with_a_trailing_slash() {
+        let sim = start(SimulatorConfig::default(), Clock::system()).await;
+        let port = sim.local_addr().port();
+        assert_ne!(port, 0);
+        assert_eq!(sim.base_url(), format!("http://127.0.0.1:{port}/api/v2/"));
+        assert_eq!(sim.stats(), SimStats::default());
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn ground_truth_follows_the_clock_in_the_operations_zone() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(
+            SimulatorConfig {
+                max_records: 5,
+                ..Default::default()
+            },
+            clock.clone(),
+        )
+        .await;
+        let (from, to) = (at("2026-03-10 11:00:00"), at("2026-03-10 11:59:59"));
+        let now = sim.ground_truth("chat_14", from, to);
+        assert_eq!(
+            now,
+            data::chat_14_rows(42, 120, from, to, at("2026-03-10 12:00:00"))
+        );
+        assert!(now.len() > 5, "ground truth is never truncated");
+        clock.advance(TimeDelta::hours(4));
+        let later = sim.ground_truth("chat_14", from, to);
+        assert_eq!(later.len(), 120, "every late row has arrived by now");
+        assert!(sim.ground_truth("no_such_api", from, to).is_empty());
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_the_server_and_frees_the_port() {
+        let sim = start(SimulatorConfig::default(), Clock::system()).await;
+        let addr = sim.local_addr();
+        sim.shutdown().await;
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_simulator_stops_the_server() {
+        let sim = start(SimulatorConfig::default(), Clock::system()).await;
+        let addr = sim.local_addr();
+        drop(sim);
+        // The server winds down on its own task, so give it a moment rather than a fixed sleep.
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(addr).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the simulator still accepts connections after being dropped");
+    }
+}

@@ -1,0 +1,898 @@
+//! The simulator's HTTP side: `GET /api/v2/reports_manager.php` with the real API's checks,
+//! limits and envelopes.
+//!
+//! It owns the per-token bookkeeping (requests in flight, calls per local day) and the counters.
+//! The invariants it protects: checks run in the real API's order (token present, token valid,
+//! one request in flight per token, daily quota, parameters); a token is marked busy for the
+//! whole life of an accepted request and released on every exit path; and a 200 answer carries
+//! exactly the first `max_records` rows of [`data::report_rows`] for the clock's current time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use serde::Serialize;
+
+use super::data::{self, Row};
+use super::SimulatorConfig;
+use crate::clock::Clock;
+use crate::wolkvox::catalog;
+
+/// The header the real API reads the token from.
+const TOKEN_HEADER: &str = "wolkvox-token";
+
+/// State shared by every request and by the [`super::Simulator`] handle.
+pub(crate) struct Shared {
+    /// The configuration the simulator was started with; never changes while it runs.
+    pub(crate) config: SimulatorConfig,
+    clock: Clock,
+    /// Requests that reached the report handler.
+    pub(crate) requests: AtomicU64,
+    /// Requests refused because their token was busy.
+    pub(crate) violations: AtomicU64,
+    /// Rows sent in 200 answers.
+    pub(crate) rows_served: AtomicU64,
+    tokens: Mutex<TokenBook>,
+}
+
+/// Per-token bookkeeping, behind one lock because it is tiny and never held across an await.
+#[derive(Default)]
+struct TokenBook {
+    in_flight: HashSet<String>,
+    /// Calls counted against the daily quota: the local day they belong to and how many.
+    calls: HashMap<String, (NaiveDate, u64)>,
+}
+
+impl Shared {
+    /// Fresh state: no calls counted, no token busy.
+    pub(crate) fn new(config: SimulatorConfig, clock: Clock) -> Shared {
+        Shared {
+            config,
+            clock,
+            requests: AtomicU64::new(0),
+            violations: AtomicU64::new(0),
+            rows_served: AtomicU64::new(0),
+            tokens: Mutex::new(TokenBook::default()),
+        }
+    }
+
+    /// The clock's current time as a naive local time in the operation's zone.
+    pub(crate) fn now_local(&self) -> NaiveDateTime {
+        self.clock
+            .now()
+            .with_timezone(&self.config.timezone)
+            .naive_local()
+    }
+
+    fn book(&self) -> MutexGuard<'_, TokenBook> {
+        // The book is always left consistent (single inserts/removes), so a panic elsewhere while
+        // it was held cannot have corrupted it.
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts one call against `token`'s quota for today; false if the quota is already used up.
+    fn charge(&self, token: &str) -> bool {
+        let today = self.now_local().date();
+        let mut book = self.book();
+        let (day, calls) = book.calls.entry(token.to_owned()).or_insert((today, 0));
+        if *day != today {
+            *day = today;
+            *calls = 0;
+        }
+        if self.config.daily_limit.is_some_and(|limit| *calls >= limit) {
+            return false;
+        }
+        *calls += 1;
+        true
+    }
+}
+
+/// Marks a token busy for as long as it lives; dropping it (on any exit path) frees the token.
+struct InFlight {
+    shared: Arc<Shared>,
+    token: String,
+}
+
+impl InFlight {
+    /// Marks `token` busy, or `None` if a request on it is already in flight.
+    fn acquire(shared: &Arc<Shared>, token: &str) -> Option<InFlight> {
+        if !shared.book().in_flight.insert(token.to_owned()) {
+            return None;
+        }
+        Some(InFlight {
+            shared: Arc::clone(shared),
+            token: token.to_owned(),
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.shared.book().in_flight.remove(&self.token);
+    }
+}
+
+/// The router serving the report API, plus a JSON 404 for every other path.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v2/reports_manager.php", get(reports_manager))
+        .fallback(unknown_path)
+        .with_state(shared)
+}
+
+/// `GET /api/v2/reports_manager.php?api=…&date_ini=…&date_end=…`.
+async fn reports_manager(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let params = query.map(|Query(params)| params).unwrap_or_default();
+    match serve(&shared, &headers, &params).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(
+                status = %error.status,
+                msg = %error.msg,
+                "wolkvox simulator refused a request"
+            );
+            error.into_response()
+        }
+    }
+}
+
+/// Runs the checks in order, then renders the report; every refusal is an `Err`.
+async fn serve(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(TOKEN_HEADER)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Err(ApiError::unauthorized("PLEASE ENTER THE WOLKVOX-TOKEN"));
+    }
+    let tokens = &shared.config.tokens;
+    if !tokens.is_empty() && !tokens.contains(&token) {
+        return Err(ApiError::forbidden("PLEASE VALIDATE TOKEN"));
+    }
+    // The real API allows two, but its docs also say a token must never be used concurrently;
+    // any overlap is flagged so tests catch a client that ever overlaps.
+    let Some(_busy) = InFlight::acquire(shared, &token) else {
+        shared.violations.fetch_add(1, Ordering::Relaxed);
+        return Err(ApiError::forbidden(
+            "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)",
+        ));
+    };
+    if !shared.charge(&token) {
+        return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
+    }
+    let (api, from, to) = validate(&shared.config, params)?;
+
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    // Generating and serialising up to a few hundred thousand rows is CPU work; keep it off the
+    // async workers so other connections (and the concurrency check) stay responsive.
+    let now = shared.now_local();
+    let worker = Arc::clone(shared);
+    let answer = tokio::task::spawn_blocking(move || render(&worker.config, api, from, to, now))
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))?
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+    if answer.status == StatusCode::OK {
+        shared
+            .rows_served
+            .fetch_add(answer.rows as u64, Ordering::Relaxed);
+    }
+    Ok(json_response(answer.status, answer.body))
+}
+
+/// Checks `api`, `date_ini` and `date_end` in the real API's order.
+fn validate(
+    config: &SimulatorConfig,
+    params: &HashMap<String, String>,
+) -> Result<(&'static str, NaiveDateTime, NaiveDateTime), ApiError> {
+    let api = params.get("api").map(String::as_str).unwrap_or_default();
+    if api.is_empty() {
+        return Err(ApiError::bad_request("SOME PARAMETERS ARE REQUIRED"));
+    }
+    let report = catalog::find(api)
+        .ok_or_else(|| ApiError::bad_request("THE API YOU WANT TO CONSULT DOES NOT EXIST"))?;
+    let date = |name: &str| params.get(name).and_then(|value| parse_api_datetime(value));
+    let (Some(from), Some(to)) = (date("date_ini"), date("date_end")) else {
+        return Err(ApiError::bad_request("SOME PARAMETERS ARE REQUIRED"));
+    };
+    let max = TimeDelta::try_days(config.max_window_days).unwrap_or(TimeDelta::MAX);
+    if to < from || to - from > max {
+        return Err(ApiError::bad_request(format!(
+            "THE MAXIMUM DATE RANGE IS {} DAYS",
+            config.max_window_days
+        )));
+    }
+    Ok((report.api, from, to))
+}
+
+/// Parses the API's 14-digit `YYYYmmddHHiiss` local datetime; anything else is `None`.
+fn parse_api_datetime(value: &str) -> Option<NaiveDateTime> {
+    if value.len() != 14 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All-ASCII-digit, so every slice is on a char boundary and parses.
+    let part = |range: std::ops::Range<usize>| value[range].parse::<u32>().ok();
+    let year = i32::try_from(part(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, part(4..6)?, part(6..8)?)?.and_hms_opt(
+        part(8..10)?,
+        part(10..12)?,
+        part(12..14)?,
+    )
+}
+
+/// A rendered report answer, ready to send.
+struct Answer {
+    status: StatusCode,
+    rows: usize,
+    body: Vec<u8>,
+}
+
+/// Computes the visible rows and renders the 200 (or, when empty, the 404) envelope.
+fn render(
+    config: &SimulatorConfig,
+    api: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    now: NaiveDateTime,
+) -> serde_json::Result<Answer> {
+    // The real API documents a record limit but no error for exceeding it: the excess is dropped,
+    // and since rows are newest first, the oldest ones go.
+    let rows = data::newest_report_rows(
+        api,
+        config.seed,
+        config.rows_per_hour,
+        from,
+        to,
+        now,
+        config.max_records,
+    );
+    // An empty window answers 404 on the real API; its body keeps the success envelope's style.
+    let (status, error) = if rows.is_empty() {
+        (StatusCode::NOT_FOUND, Some("NOT FOUND"))
+    } else {
+        (StatusCode::OK, None)
+    };
+    let code = if config.code_as_number {
+        Code::Number(status.as_u16())
+    } else {
+        Code::Text(status.as_u16().to_string())
+    };
+    let envelope = Envelope {
+        code,
+        error,
+        msg: format!("{} records were found", rows.len()),
+        data: Some(&rows),
+    };
+    Ok(Answer {
+        status,
+        rows: rows.len(),
+        body: serde_json::to_vec(&envelope)?,
+    })
+}
+
+/// The API's response envelope, fields in the API's order.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    code: Code,
+    error: Option<&'a str>,
+    msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a [Row]>,
+}
+
+/// The envelope's `code`, which the real API sends as a string or a number depending on report.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Code {
+    Text(String),
+    Number(u16),
+}
+
+/// A refusal, rendered as `{"code":<status>,"error":…,"msg":…}` with that HTTP status.
+struct ApiError {
+    status: StatusCode,
+    error: &'static str,
+    msg: String,
+}
+
+impl ApiError {
+    fn unauthorized(msg: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "UNAUTHORIZED",
+            msg: msg.into(),
+        }
+    }
+
+    fn forbidden(msg: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            error: "FORBIDDEN",
+            msg: msg.into(),
+        }
+    }
+
+    fn bad_request(msg: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            error: "BAD REQUEST",
+            msg: msg.into(),
+        }
+    }
+
+    fn internal(msg: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "INTERNAL SERVER ERROR",
+            msg: msg.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let envelope = Envelope {
+            code: Code::Number(self.status.as_u16()),
+            error: Some(self.error),
+            msg: self.msg,
+            data: None,
+        };
+        // A struct of strings and numbers always serialises; the fallback is unreachable.
+        let body = serde_json::to_vec(&envelope).unwrap_or_default();
+        json_response(self.status, body)
+    }
+}
+
+/// Every path other than the report API: the simulator's own JSON 404, so clients always get an
+/// envelope to parse.
+async fn unknown_path() -> Response {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        error: "NOT FOUND",
+        msg: "NOT FOUND".to_owned(),
+    }
+    .into_response()
+}
+
+/// A response with `body` as JSON, the content type every wolkvox answer carries.
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+    use serde_json::{json, Value};
+
+    use super::super::{SimStats, Simulator};
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    /// A manual clock showing `local` in Bogotá.
+    fn bogota_clock(local: &str) -> Clock {
+        Clock::manual(
+            chrono_tz::America::Bogota
+                .from_local_datetime(&at(local))
+                .unwrap()
+                .to_utc(),
+        )
+    }
+
+    /// The default config without latency, so tests only wait when they mean to.
+    fn quick() -> SimulatorConfig {
+        SimulatorConfig {
+            latency: Duration::ZERO,
+            ..Default::default()
+        }
+    }
+
+    async fn start(config: SimulatorConfig, clock: &Clock) -> Simulator {
+        Simulator::start(config, clock.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
+    struct Reply {
+        status: u16,
+        content_type: String,
+        body: Value,
+    }
+
+    async fn call(sim: &Simulator, token: Option<&str>, query: &str) -> Reply {
+        let url = format!("{}reports_manager.php?{query}", sim.base_url());
+        let mut request = reqwest::Client::new().get(url);
+        if let Some(token) = token {
+            request = request.header(TOKEN_HEADER, token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    async fn chat_14(sim: &Simulator, token: &str, ini: &str, end: &str) -> Reply {
+        call(
+            sim,
+            Some(token),
+            &format!("api=chat_14&date_ini={ini}&date_end={end}"),
+        )
+        .await
+    }
+
+    fn refusal(status: u16, error: &str, msg: &str) -> Value {
+        json!({"code": status, "error": error, "msg": msg})
+    }
+
+    #[tokio::test]
+    async fn a_window_with_rows_answers_200_with_the_ground_truth_newest_first() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(quick(), &clock).await;
+        let reply = chat_14(&sim, "t", "20260310100000", "20260310105959").await;
+        let truth = sim.ground_truth(
+            "chat_14",
+            at("2026-03-10 10:00:00"),
+            at("2026-03-10 10:59:59"),
+        );
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.content_type, "application/json");
+        assert!(!truth.is_empty());
+        assert_eq!(
+            reply.body,
+            json!({
+                "code": "200",
+                "error": null,
+                "msg": format!("{} records were found", truth.len()),
+                "data": truth,
+            })
+        );
+        assert_eq!(
+            sim.stats(),
+            SimStats {
+                requests: 1,
+                simultaneous_violations: 0,
+                rows_served: truth.len() as u64
+            }
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_empty_window_answers_404_with_an_empty_data_array() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(quick(), &clock).await;
+        let reply = chat_14(&sim, "t", "20260311000000", "20260311235959").await;
+        assert_eq!(reply.status, 404);
+        assert_eq!(reply.content_type, "application/json");
+        assert_eq!(
+            reply.body,
+            json!({"code": "404", "error": "NOT FOUND", "msg": "0 records were found", "data": []})
+        );
+        assert_eq!(
+            sim.stats(),
+            SimStats {
+                requests: 1,
+                simultaneous_violations: 0,
+                rows_served: 0
+            }
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn responses_are_truncated_silently_to_max_records_keeping_the_newest() {
+        let clock = bogota_clock("2026-03-10 18:00:00");
+        let sim = start(
+            SimulatorConfig {
+                max_records: 50,
+                ..quick()
+            },
+            &clock,
+        )
+        .await;
+        let reply = chat_14(&sim, "t", "20260310100000", "20260310105959").await;
+        let truth = sim.ground_truth(
+            "chat_14",
+            at("2026-03-10 10:00:00"),
+            at("2026-03-10 10:59:59"),
+        );
+        assert_eq!(truth.len(), 120);
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["msg"], "50 records were found");
+        assert_eq!(reply.body["data"], json!(truth[..50]));
+        assert_eq!(sim.stats().rows_served, 50);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_month_at_a_high_density_is_truncated_without_generating_every_row() {
+        // 31 days at 6000 rows/h is 4.5 million rows; only the newest 100 may be built.
+        let clock = bogota_clock("2026-02-05 00:00:00");
+        let config = SimulatorConfig {
+            rows_per_hour: 6000,
+            max_records: 100,
+            ..quick()
+        };
+        let sim = start(config, &clock).await;
+        let started = std::time::Instant::now();
+        let reply = chat_14(&sim, "t", "20260101000000", "20260201000000").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["msg"], "100 records were found");
+        assert_eq!(reply.body["data"][0]["date"], "2026-02-01 00:00:00");
+        let newest = data::newest_report_rows(
+            "chat_14",
+            42,
+            6000,
+            at("2026-01-01 00:00:00"),
+            at("2026-02-01 00:00:00"),
+            at("2026-02-05 00:00:00"),
+            100,
+        );
+        assert_eq!(reply.body["data"], json!(newest));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_range_of_exactly_max_window_days_is_accepted_and_one_second_more_is_not() {
+        // With "now" just after the window opens, the generator only has minutes to produce.
+        let clock = bogota_clock("2026-01-01 00:10:00");
+        let sim = start(quick(), &clock).await;
+        let ok = chat_14(&sim, "t", "20260101000000", "20260201000000").await;
+        assert_eq!(ok.status, 200);
+        let too_long = chat_14(&sim, "t", "20260101000000", "20260201000001").await;
+        assert_eq!(too_long.status, 400);
+        assert_eq!(
+            too_long.body,
+            refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 31 DAYS")
+        );
+        sim.shutdown().await;
+
+        let sim = start(
+            SimulatorConfig {
+                max_window_days: 7,
+                ..quick()
+            },
+            &clock,
+        )
+        .await;
+        let reply = chat_14(&sim, "t", "20260101000000", "20260109000000").await;
+        assert_eq!(
+            reply.body,
+            refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 7 DAYS")
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_end_before_the_start_is_rejected_as_a_bad_range() {
+        let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
+        let reply = chat_14(&sim, "t", "20260310100000", "20260310095959").await;
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            reply.body,
+            refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 31 DAYS")
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn missing_or_malformed_dates_are_rejected_as_missing_parameters() {
+        let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
+        for query in [
+            "api=chat_14&date_ini=20260310100000",
+            "api=chat_14&date_end=20260310100000",
+            "api=chat_14&date_ini=2026-03-10&date_end=20260310100000",
+            "api=chat_14&date_ini=2026031010000&date_end=20260310100000",
+            "api=chat_14&date_ini=20261310100000&date_end=20261310110000",
+            "api=chat_14&date_ini=20260310250000&date_end=20260310100000",
+            "api=chat_14&date_ini=+20260310100000&date_end=20260310100000",
+        ] {
+            let reply = call(&sim, Some("t"), query).await;
+            assert_eq!(reply.status, 400, "{query}");
+            assert_eq!(
+                reply.body,
+                refusal(400, "BAD REQUEST", "SOME PARAMETERS ARE REQUIRED"),
+                "{query}"
+            );
+        }
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_unknown_api_is_rejected_and_a_missing_one_is_a_missing_parameter() {
+        let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
+        let unknown = call(
+            &sim,
+            Some("t"),
+            "api=chat_99&date_ini=20260310100000&date_end=20260310110000",
+        )
+        .await;
+        assert_eq!(unknown.status, 400);
+        assert_eq!(
+            unknown.body,
+            refusal(
+                400,
+                "BAD REQUEST",
+                "THE API YOU WANT TO CONSULT DOES NOT EXIST"
+            )
+        );
+        // The api is checked before the dates, as on the real API.
+        let unknown_no_dates = call(&sim, Some("t"), "api=chat_99").await;
+        assert_eq!(
+            unknown_no_dates.body["msg"],
+            "THE API YOU WANT TO CONSULT DOES NOT EXIST"
+        );
+        let missing = call(
+            &sim,
+            Some("t"),
+            "date_ini=20260310100000&date_end=20260310110000",
+        )
+        .await;
+        assert_eq!(
+            missing.body,
+            refusal(400, "BAD REQUEST", "SOME PARAMETERS ARE REQUIRED")
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_empty_token_is_unauthorized() {
+        let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
+        let query = "api=chat_14&date_ini=20260310100000&date_end=20260310110000";
+        for token in [None, Some("")] {
+            let reply = call(&sim, token, query).await;
+            assert_eq!(reply.status, 401);
+            assert_eq!(reply.content_type, "application/json");
+            assert_eq!(
+                reply.body,
+                refusal(401, "UNAUTHORIZED", "PLEASE ENTER THE WOLKVOX-TOKEN")
+            );
+        }
+        assert_eq!(sim.stats().requests, 2);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn only_configured_tokens_are_accepted_and_any_token_when_none_are_configured() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(
+            SimulatorConfig {
+                tokens: vec!["good".into()],
+                ..quick()
+            },
+            &clock,
+        )
+        .await;
+        let bad = chat_14(&sim, "bad", "20260310100000", "20260310110000").await;
+        assert_eq!(bad.status, 403);
+        assert_eq!(bad.body, refusal(403, "FORBIDDEN", "PLEASE VALIDATE TOKEN"));
+        assert_eq!(
+            chat_14(&sim, "good", "20260310100000", "20260310110000")
+                .await
+                .status,
+            200
+        );
+        sim.shutdown().await;
+
+        let open = start(quick(), &clock).await;
+        assert_eq!(
+            chat_14(&open, "anything", "20260310100000", "20260310110000")
+                .await
+                .status,
+            200
+        );
+        open.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_daily_limit_counts_calls_per_token_and_resets_at_local_midnight() {
+        // 18:30 in Bogotá is 23:30 UTC: the UTC day turns first, the local day later.
+        let clock = bogota_clock("2026-03-10 18:30:00");
+        let sim = start(
+            SimulatorConfig {
+                daily_limit: Some(2),
+                ..quick()
+            },
+            &clock,
+        )
+        .await;
+        let window = ("20260310100000", "20260310110000");
+        assert_eq!(chat_14(&sim, "a", window.0, window.1).await.status, 200);
+        // A refused request still costs a call, as on the real API.
+        assert_eq!(call(&sim, Some("a"), "api=nope").await.status, 400);
+        let over = chat_14(&sim, "a", window.0, window.1).await;
+        assert_eq!(over.status, 403);
+        assert_eq!(over.body, refusal(403, "FORBIDDEN", "TOKEN LIMIT EXCEEDED"));
+        assert_eq!(
+            chat_14(&sim, "b", window.0, window.1).await.status,
+            200,
+            "quotas are per token"
+        );
+
+        clock.advance(TimeDelta::hours(1)); // 00:30 UTC, still 19:30 local
+        assert_eq!(chat_14(&sim, "a", window.0, window.1).await.status, 403);
+        clock.set(bogota_clock("2026-03-11 00:00:01").now());
+        assert_eq!(chat_14(&sim, "a", window.0, window.1).await.status, 200);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_second_simultaneous_request_on_one_token_is_rejected_and_counted() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(
+            SimulatorConfig {
+                latency: Duration::from_millis(200),
+                ..quick()
+            },
+            &clock,
+        )
+        .await;
+        let (a, b) = tokio::join!(
+            chat_14(&sim, "t", "20260310100000", "20260310110000"),
+            chat_14(&sim, "t", "20260310100000", "20260310110000"),
+        );
+        let (served, refused) = if a.status == 200 { (a, b) } else { (b, a) };
+        assert_eq!(served.status, 200);
+        assert_eq!(refused.status, 403);
+        assert_eq!(
+            refused.body,
+            refusal(
+                403,
+                "FORBIDDEN",
+                "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"
+            )
+        );
+        assert_eq!(sim.stats().simultaneous_violations, 1);
+        // The token is free again once the first request has finished.
+        assert_eq!(
+            chat_14(&sim, "t", "20260310100000", "20260310110000")
+                .await
+                .status,
+            200
+        );
+        assert_eq!(sim.stats().simultaneous_violations, 1);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn simultaneous_requests_on_different_tokens_are_both_served() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(
+            SimulatorConfig {
+                latency: Duration::from_millis(200),
+                ..quick()
+            },
+            &clock,
+        )
+        .await;
+        let (a, b) = tokio::join!(
+            chat_14(&sim, "one", "20260310100000", "20260310110000"),
+            chat_14(&sim, "two", "20260310100000", "20260310110000"),
+        );
+        assert_eq!((a.status, b.status), (200, 200));
+        assert_eq!(sim.stats().simultaneous_violations, 0);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_frees_its_token_for_the_next_one() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(quick(), &clock).await;
+        assert_eq!(
+            chat_14(&sim, "t", "20260310110000", "20260310100000")
+                .await
+                .status,
+            400
+        );
+        assert_eq!(
+            chat_14(&sim, "t", "20260311000000", "20260311010000")
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            chat_14(&sim, "t", "20260310100000", "20260310110000")
+                .await
+                .status,
+            200
+        );
+        assert_eq!(sim.stats().simultaneous_violations, 0);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn code_as_number_makes_success_and_empty_codes_numbers() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(
+            SimulatorConfig {
+                code_as_number: true,
+                ..quick()
+            },
+            &clock,
+        )
+        .await;
+        let full = chat_14(&sim, "t", "20260310100000", "20260310110000").await;
+        assert_eq!(full.body["code"], json!(200));
+        let empty = chat_14(&sim, "t", "20260311000000", "20260311010000").await;
+        assert_eq!(
+            empty.body,
+            json!({"code": 404, "error": "NOT FOUND", "msg": "0 records were found", "data": []})
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_unknown_path_answers_a_json_404_without_counting_as_a_report_request() {
+        let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
+        let response = reqwest::get(format!("{}information.php?api=agents", sim.base_url()))
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 404);
+        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body, refusal(404, "NOT FOUND", "NOT FOUND"));
+        assert_eq!(sim.stats().requests, 0);
+        sim.shutdown().await;
+    }
+
+    #[test]
+    fn api_datetimes_are_exactly_fourteen_digits_of_a_real_local_time() {
+        assert_eq!(
+            parse_api_datetime("20260310235959"),
+            Some(at("2026-03-10 23:59:59"))
+        );
+        assert_eq!(
+            parse_api_datetime("20240229000000"),
+            Some(at("2024-02-29 00:00:00"))
+        );
+        for bad in [
+            "20250229000000",
+            "2026031023595",
+            "202603102359590",
+            "2026031023595x",
+            "",
+            "20260310240000",
+        ] {
+            assert_eq!(parse_api_datetime(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Wiring: turns a command and validated settings into running parts (pool + migrations, API
+//! client, token gates, jobs, scheduler) and runs them until done or shut down.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::cli::{Cli, Command};
+use crate::clock::Clock;
+use crate::config::{parse_local_datetime, ConfigError, LogFormat, LogSettings, Settings};
+use crate::simulator::{Simulator, SimulatorConfig};
+use crate::store::{self, runs::RunStatus};
+use crate::sync::{run_once, Faults, JobContext, Range, ReportJob};
+use crate::wolkvox::values::utc_to_local;
+use crate::wolkvox::{Tokens, WolkvoxClient};
+use crate::{scheduler, status, telemetry};
+
+/// The parts a daemon or a `sync` needs, connected and migrated.
+pub struct App {
+    /// Shared run context.
+    pub ctx: Arc<JobContext>,
+    /// One job per enabled report.
+    pub jobs: Vec<ReportJob>,
+    /// The validated settings.
+    pub settings: Settings,
+}
+
+impl App {
+    /// Connects the database (failing fast), runs migrations and builds the API client and jobs.
+    pub async fn build(settings: Settings, clock: Clock, faults: Faults) -> anyhow::Result<App> {
+        let api = settings.api()?;
+        let client = WolkvoxClient::new(
+            api.base_url.clone(),
+            settings.request_timeout,
+            settings.retry,
+        )?;
+        let tokens = Tokens::new(api.tokens);
+        let pool = store::connect(settings.database_url()?, settings.db_max_connections)
+            .await
+            .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
+        store::migrate(&pool).await?;
+        let jobs = settings
+            .reports
+            .iter()
+            .map(|rc| job_for(&tokens, rc.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ctx = Arc::new(JobContext {
+            pool,
+            client,
+            account: settings.account.clone(),
+            timezone: settings.timezone,
+            clock,
+            db_retry: settings.retry,
+            faults,
+        });
+        Ok(App {
+            ctx,
+            jobs,
+            settings,
+        })
+    }
+
+    /// The job for report `api`, enabled or not.
+    pub fn job(&self, api: &str) -> anyhow::Result<ReportJob> {
+        let tokens = Tokens::new(&self.settings.tokens);
+        if let Some(job) = self.jobs.iter().find(|j| j.config.report.api == api) {
+            return Ok(job.clone());
+        }
+        Ok(job_for(&tokens, self.settings.report_config(api)?)?)
+    }
+}
+
+fn job_for(tokens: &Tokens, config: crate::config::ReportConfig) -> Result<ReportJob, ConfigError> {
+    let token = tokens
+        .get(&config.token_label)
+        .ok_or_else(|| ConfigError::Invalid {
+            key: format!("reports.{}.token", config.report.api),
+            problem: format!("no token is labelled {:?}", config.token_label),
+            fix: "use a label defined under [wolkvox.tokens], or set wolkvox.token".into(),
+        })?;
+    Ok(ReportJob { config, token })
+}
+
+/// Runs the command; the exit code says whether it succeeded.
+pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Simulate {
+        port,
+        bind,
+        seed,
+        rows_per_hour,
+        tokens,
+        latency_ms,
+        daily_limit,
+    } = cli.command
+    {
+        telemetry::init(&LogSettings {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        });
+        let config = SimulatorConfig {
+            seed,
+            rows_per_hour,
+            tokens,
+            latency: std::time::Duration::from_millis(latency_ms),
+            daily_limit,
+            ..SimulatorConfig::default()
+        };
+        return simulate(config, SocketAddr::new(bind, port)).await;
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Run => run_daemon(settings).await,
+        Command::Sync { report, from, to } => {
+            sync(settings, &report, from.as_deref(), to.as_deref()).await
+        }
+        Command::Status { json } => {
+            let pool = connect_and_migrate(&settings).await?;
+            status::print(&pool, &settings, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            connect_and_migrate(&settings).await?;
+            println!("Migrations applied.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    let pool = store::connect(settings.database_url()?, settings.db_max_connections)
+        .await
+        .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
+    store::migrate(&pool).await?;
+    Ok(pool)
+}
+
+async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {
+    let run_on_start = settings.run_on_start;
+    let app = App::build(settings, Clock::system(), Faults::default()).await?;
+    let reports: Vec<&str> = app.jobs.iter().map(|j| j.config.report.api).collect();
+    info!(account = %app.ctx.account, reports = %reports.join(","), timezone = %app.ctx.timezone, "wolkvox-etl started");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    scheduler::run(Arc::clone(&app.ctx), app.jobs, run_on_start, shutdown).await?;
+    info!("wolkvox-etl stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sync(
+    settings: Settings,
+    report: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let parse = |flag: &str, text: &str| {
+        parse_local_datetime(text).ok_or_else(|| ConfigError::Invalid {
+            key: flag.into(),
+            problem: format!("{text:?} is not a date"),
+            fix: "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS in the operation's local time".into(),
+        })
+    };
+    let range = match from {
+        None => Range::Scheduled,
+        Some(from) => Range::Explicit {
+            from: parse("--from", from)?,
+            to: to.map(|t| parse("--to", t)).transpose()?,
+        },
+    };
+    let app = App::build(settings, Clock::system(), Faults::default()).await?;
+    let job = app.job(report)?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let outcome = run_once(&app.ctx, &job, range, &shutdown).await;
+    let watermark = outcome
+        .watermark
+        .map(|w| w.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "{report}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed, watermark {watermark} ({tz})",
+        status = outcome.status.as_str(),
+        windows = outcome.windows,
+        requests = outcome.requests,
+        fetched = outcome.rows_fetched,
+        upserted = outcome.rows_upserted,
+        tz = app.ctx.timezone,
+    );
+    match (outcome.status, outcome.error) {
+        (RunStatus::Failed, Some(e)) => {
+            Err(anyhow::Error::new(e).context(format!("sync of {report} failed")))
+        }
+        (RunStatus::Cancelled, _) => Ok(ExitCode::from(130)),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn simulate(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<ExitCode> {
+    let sim = Simulator::start(config, Clock::system(), addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!("wolkvox simulator listening; base URL {}", sim.base_url());
+    info!(base_url = %sim.base_url(), now_local = %utc_to_local(chrono_tz::America::Bogota, Utc::now()), "Simulator started");
+    let stop = CancellationToken::new();
+    cancel_on_signal(stop.clone()).await;
+    let stats = sim.stats();
+    sim.shutdown().await;
+    info!(
+        requests = stats.requests,
+        rows_served = stats.rows_served,
+        simultaneous_violations = stats.simultaneous_violations,
+        "Simulator stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+pub async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    token.cancel();
+}

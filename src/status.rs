@@ -1,0 +1,117 @@
+//! The `status` command: each report's watermark, lag and last run, as a table or JSON.
+
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::config::Settings;
+use crate::store::{runs, StoreError};
+use crate::wolkvox::values::utc_to_local;
+
+#[derive(Serialize)]
+struct Line {
+    account: String,
+    report: String,
+    enabled: bool,
+    watermark_local: Option<String>,
+    lag_seconds: Option<i64>,
+    last_run_at_local: Option<String>,
+    last_status: Option<String>,
+    last_rows_upserted: Option<i64>,
+    last_error: Option<String>,
+}
+
+/// Prints the status of every report that is enabled or has state in the database.
+pub async fn print(pool: &PgPool, settings: &Settings, json: bool) -> Result<(), StoreError> {
+    let tz = settings.timezone;
+    let now = Utc::now();
+    let fmt =
+        |t: chrono::DateTime<Utc>| utc_to_local(tz, t).format("%Y-%m-%d %H:%M:%S").to_string();
+    let mut lines: Vec<Line> = runs::status(pool)
+        .await?
+        .into_iter()
+        .map(|s| Line {
+            enabled: s.account == settings.account
+                && settings.reports.iter().any(|r| r.report.api == s.report),
+            watermark_local: s.watermark.map(fmt),
+            lag_seconds: s.watermark.map(|w| (now - w).num_seconds()),
+            last_run_at_local: s.last_run_at.map(fmt),
+            last_status: s.last_status,
+            last_rows_upserted: s.last_rows_upserted,
+            last_error: s.last_error,
+            account: s.account,
+            report: s.report,
+        })
+        .collect();
+    for r in &settings.reports {
+        if !lines
+            .iter()
+            .any(|l| l.account == settings.account && l.report == r.report.api)
+        {
+            lines.push(Line {
+                account: settings.account.clone(),
+                report: r.report.api.to_string(),
+                enabled: true,
+                watermark_local: None,
+                lag_seconds: None,
+                last_run_at_local: None,
+                last_status: None,
+                last_rows_upserted: None,
+                last_error: None,
+            });
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&lines).unwrap_or_else(|_| "[]".into())
+        );
+        return Ok(());
+    }
+    println!("times are local ({tz})");
+    println!(
+        "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8}  LAST ERROR",
+        "ACCOUNT", "REPORT", "ENABLED", "WATERMARK", "LAG", "LAST RUN", "STATUS", "ROWS"
+    );
+    let dash = || "-".to_string();
+    for l in lines {
+        println!(
+            "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8}  {}",
+            l.account,
+            l.report,
+            if l.enabled { "yes" } else { "no" },
+            l.watermark_local.unwrap_or_else(dash),
+            l.lag_seconds.map(human_duration).unwrap_or_else(dash),
+            l.last_run_at_local.unwrap_or_else(dash),
+            l.last_status.unwrap_or_else(dash),
+            l.last_rows_upserted
+                .map(|n| n.to_string())
+                .unwrap_or_else(dash),
+            l.last_error.unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// `3d4h`, `2h05m`, `4m10s`, `12s`.
+fn human_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lags_are_shown_in_their_largest_units() {
+        assert_eq!(super::human_duration(12), "12s");
+        assert_eq!(super::human_duration(250), "4m10s");
+        assert_eq!(super::human_duration(7500), "2h05m");
+        assert_eq!(super::human_duration(3 * 86_400 + 4 * 3600 + 5), "3d4h");
+        assert_eq!(super::human_duration(-5), "0s");
+    }
+}

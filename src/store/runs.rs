@@ -1,0 +1,153 @@
+//! The run history (`etl_run`) and the per-report status read from it.
+//!
+//! A run's record is written after its data transactions, in its own statement: it is an audit
+//! trail, not part of the exactly-once guarantee, which the watermark alone carries.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+
+use super::StoreError;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Every planned window was committed.
+    Succeeded,
+    /// A window failed; the watermark stopped before it.
+    Failed,
+    /// Shutdown stopped the run between windows.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The value stored in `etl_run.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One row of `etl_run`.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    /// Operation label.
+    pub account: String,
+    /// Report api name.
+    pub report: String,
+    /// Stream within the report.
+    pub stream: String,
+    /// Label of the token used.
+    pub token_label: String,
+    /// Planned range start (UTC).
+    pub window_start: Option<DateTime<Utc>>,
+    /// Planned range end (UTC).
+    pub window_end: Option<DateTime<Utc>>,
+    /// When the run began.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// Outcome.
+    pub status: RunStatus,
+    /// Windows committed.
+    pub windows: i32,
+    /// API calls made (after splits, counting retries).
+    pub requests: i32,
+    /// Windows bisected because a response hit the record limit.
+    pub splits: i32,
+    /// Rows received.
+    pub rows_fetched: i64,
+    /// Rows inserted or changed.
+    pub rows_upserted: i64,
+    /// Rows whose key could not be read.
+    pub rows_rejected: i64,
+    /// Watermark after the run.
+    pub watermark: Option<DateTime<Utc>>,
+    /// Error kind, when failed.
+    pub error_kind: Option<String>,
+    /// Error message (never contains secrets), when failed.
+    pub error: Option<String>,
+    /// Wall time in milliseconds.
+    pub duration_ms: i64,
+}
+
+/// Appends a run record.
+pub async fn record(pool: &PgPool, run: &RunRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO etl_run (account, report, stream, token_label, window_start, window_end,
+             started_at, finished_at, status, windows, requests, splits, rows_fetched,
+             rows_upserted, rows_rejected, watermark, error_kind, error, duration_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+    )
+    .bind(&run.account)
+    .bind(&run.report)
+    .bind(&run.stream)
+    .bind(&run.token_label)
+    .bind(run.window_start)
+    .bind(run.window_end)
+    .bind(run.started_at)
+    .bind(run.finished_at)
+    .bind(run.status.as_str())
+    .bind(run.windows)
+    .bind(run.requests)
+    .bind(run.splits)
+    .bind(run.rows_fetched)
+    .bind(run.rows_upserted)
+    .bind(run.rows_rejected)
+    .bind(run.watermark)
+    .bind(&run.error_kind)
+    .bind(&run.error)
+    .bind(run.duration_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A report's state as `status` shows it.
+#[derive(Clone, Debug, FromRow, serde::Serialize)]
+pub struct ReportStatus {
+    /// Operation label.
+    pub account: String,
+    /// Report api name.
+    pub report: String,
+    /// Stream within the report.
+    pub stream: String,
+    /// Committed watermark.
+    pub watermark: Option<DateTime<Utc>>,
+    /// Start of the latest run.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Status of the latest run.
+    pub last_status: Option<String>,
+    /// Rows upserted by the latest run.
+    pub last_rows_upserted: Option<i64>,
+    /// Error of the latest failed run, if the latest run failed.
+    pub last_error: Option<String>,
+}
+
+/// The state of every (account, report, stream) that has a watermark or a run.
+pub async fn status(pool: &PgPool) -> Result<Vec<ReportStatus>, StoreError> {
+    let rows = sqlx::query_as::<_, ReportStatus>(
+        "WITH last AS (
+             SELECT DISTINCT ON (account, report, stream)
+                    account, report, stream, started_at, status, rows_upserted, error
+             FROM etl_run
+             ORDER BY account, report, stream, started_at DESC, id DESC
+         )
+         SELECT COALESCE(w.account, l.account) AS account,
+                COALESCE(w.report, l.report)   AS report,
+                COALESCE(w.stream, l.stream)   AS stream,
+                w.watermark,
+                l.started_at    AS last_run_at,
+                l.status        AS last_status,
+                l.rows_upserted AS last_rows_upserted,
+                l.error         AS last_error
+         FROM etl_watermark w
+         FULL OUTER JOIN last l USING (account, report, stream)
+         ORDER BY 1, 2, 3",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows)
+}

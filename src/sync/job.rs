@@ -1,0 +1,491 @@
+//! One run of one report: plan windows, fetch, type, upsert, advance the watermark, record.
+//!
+//! [`run_once`] is a plain async function returning a [`RunOutcome`]; the scheduler, the `sync`
+//! command and the tests all call it. Its invariant: for every window it opens **one**
+//! transaction, upserts all of the window's rows, moves the watermark to the window's end (if
+//! contiguous) and commits — so the watermark never covers rows that are not committed, and a
+//! re-run after any crash re-reads from the last committed watermark. A response with 60,000 or
+//! more records is treated as truncated: the window is bisected and its halves fetched instead,
+//! and nothing of the truncated response is written.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn, Instrument};
+
+use super::error::SyncError;
+use super::window::{self, PlanInput, Window};
+use crate::clock::Clock;
+use crate::config::{ReportConfig, RetryPolicy};
+use crate::store::rows::{self, TypedRow};
+use crate::store::runs::{self, RunRecord, RunStatus};
+use crate::store::watermark::{self, StreamKey};
+use crate::wolkvox::catalog::Report;
+use crate::wolkvox::envelope::Row;
+use crate::wolkvox::values::{self, local_to_utc, utc_to_local};
+use crate::wolkvox::{client, Token, WolkvoxClient};
+
+/// The API's per-response record limit: a response this large may have been cut off.
+pub const MAX_RECORDS: usize = 60_000;
+
+/// Rows per upsert statement: large enough to amortise the round trip, small enough to keep
+/// the statement's memory modest.
+const UPSERT_BATCH: usize = 10_000;
+
+/// How many individual bad rows or values are logged per window before only counting them.
+const LOG_EXAMPLES: usize = 5;
+
+/// Faults a test can inject to prove the transaction rule.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// Fail every window after its rows are upserted and before the commit.
+    pub fail_before_commit: bool,
+}
+
+/// What every run needs: database, API client, operation, clock.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    /// The database pool.
+    pub pool: PgPool,
+    /// The API client.
+    pub client: WolkvoxClient,
+    /// The `account` label stored with every row.
+    pub account: String,
+    /// The operation's time zone (the API's dates are local to it).
+    pub timezone: Tz,
+    /// The source of "now".
+    pub clock: Clock,
+    /// Retry policy for transient database errors at commit time.
+    pub db_retry: RetryPolicy,
+    /// Injected faults (none in production).
+    pub faults: Faults,
+}
+
+/// One configured report with the token it uses.
+#[derive(Clone, Debug)]
+pub struct ReportJob {
+    /// Report, schedule and window policy.
+    pub config: ReportConfig,
+    /// Its token (and so its place in the token's queue).
+    pub token: Token,
+}
+
+/// Which range a run covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Range {
+    /// From the watermark minus the look-back to now minus the settle delay.
+    Scheduled,
+    /// An explicit backfill `[from, to)` in local time (`to` defaults to now minus settle).
+    Explicit {
+        /// First local second.
+        from: NaiveDateTime,
+        /// End (exclusive), local.
+        to: Option<NaiveDateTime>,
+    },
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// A short random id carried by every log line of the run.
+    pub run_id: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The whole planned range, if anything was planned.
+    pub planned: Option<Window>,
+    /// Windows committed.
+    pub windows: u32,
+    /// API requests made, retries included.
+    pub requests: u32,
+    /// Windows bisected because of the record limit.
+    pub splits: u32,
+    /// Rows received in committed windows.
+    pub rows_fetched: u64,
+    /// Rows inserted or changed.
+    pub rows_upserted: u64,
+    /// Rows dropped because their key could not be read.
+    pub rows_rejected: u64,
+    /// The committed watermark after the run (local time).
+    pub watermark: Option<NaiveDateTime>,
+    /// Why it failed, if it did.
+    pub error: Option<SyncError>,
+    /// Wall time.
+    pub duration: std::time::Duration,
+}
+
+/// Runs one report once. Never panics on bad input and never returns early without recording
+/// the run; errors are in the outcome.
+pub async fn run_once(
+    ctx: &JobContext,
+    job: &ReportJob,
+    range: Range,
+    shutdown: &CancellationToken,
+) -> RunOutcome {
+    let run_id = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
+    let span = tracing::info_span!(
+        "run",
+        report = job.config.report.api,
+        account = %ctx.account,
+        token = job.token.label(),
+        run_id = %run_id,
+    );
+    run_inner(ctx, job, range, shutdown, run_id)
+        .instrument(span)
+        .await
+}
+
+async fn run_inner(
+    ctx: &JobContext,
+    job: &ReportJob,
+    range: Range,
+    shutdown: &CancellationToken,
+    run_id: String,
+) -> RunOutcome {
+    let started_at = ctx.clock.now();
+    let started = Instant::now();
+    let mut run = Progress::default();
+    let key = StreamKey {
+        account: &ctx.account,
+        report: job.config.report.api,
+        stream: "",
+    };
+    let result = sync_windows(ctx, job, range, shutdown, key, &mut run).await;
+    let (status, error) = match result {
+        Ok(true) => (RunStatus::Succeeded, None),
+        Ok(false) => (RunStatus::Cancelled, None),
+        Err(e) => (RunStatus::Failed, Some(e)),
+    };
+    let outcome = RunOutcome {
+        run_id,
+        status,
+        planned: run.planned,
+        windows: run.windows,
+        requests: run.requests,
+        splits: run.splits,
+        rows_fetched: run.rows_fetched,
+        rows_upserted: run.rows_upserted,
+        rows_rejected: run.rows_rejected,
+        watermark: run.watermark,
+        error,
+        duration: started.elapsed(),
+    };
+    log_outcome(&outcome);
+    record(ctx, job, &outcome, started_at).await;
+    outcome
+}
+
+/// Counters a run accumulates as it goes.
+#[derive(Default)]
+struct Progress {
+    planned: Option<Window>,
+    windows: u32,
+    requests: u32,
+    splits: u32,
+    rows_fetched: u64,
+    rows_upserted: u64,
+    rows_rejected: u64,
+    watermark: Option<NaiveDateTime>,
+    unknown_fields: BTreeSet<String>,
+}
+
+/// Returns Ok(true) when every planned window was committed, Ok(false) when shutdown stopped it.
+async fn sync_windows(
+    ctx: &JobContext,
+    job: &ReportJob,
+    range: Range,
+    shutdown: &CancellationToken,
+    key: StreamKey<'_>,
+    run: &mut Progress,
+) -> Result<bool, SyncError> {
+    let report = job.config.report;
+    let tz = ctx.timezone;
+    let mut conn = ctx
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let stored = watermark::get(&mut conn, key).await?;
+    drop(conn);
+    run.watermark = stored.map(|w| utc_to_local(tz, w));
+
+    let now = utc_to_local(tz, ctx.clock.now());
+    let policy = job.config.policy;
+    let planned = match range {
+        Range::Scheduled => window::plan(&PlanInput {
+            watermark: run.watermark,
+            start_from: policy
+                .start_from
+                .unwrap_or_else(|| window::days_back(now, policy.initial_days)),
+            lookback: policy.lookback,
+            settle: policy.settle,
+            max_window: policy.max_window,
+            now,
+        }),
+        Range::Explicit { from, to } => {
+            window::plan_range(from, to, policy.settle, policy.max_window, now)
+        }
+    };
+    if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
+        run.planned = Some(Window::new(first.start, last.end));
+    }
+
+    for planned_window in planned {
+        // Windows are processed oldest first; a truncated one is replaced by its two halves,
+        // so the watermark still only ever advances over contiguous, committed data.
+        let mut pending = vec![planned_window];
+        while let Some(w) = pending.pop() {
+            if shutdown.is_cancelled() {
+                info!(window = %w, "Shutdown requested; stopping before the next window");
+                return Ok(false);
+            }
+            let span = tracing::info_span!("window", window = %w);
+            let fetched = fetch(ctx, job, &w, run).instrument(span.clone()).await?;
+            if fetched.len() >= MAX_RECORDS {
+                let Some((first, second)) = w.bisect() else {
+                    return Err(SyncError::Unsplittable {
+                        window: w,
+                        rows: fetched.len(),
+                    });
+                };
+                run.splits += 1;
+                span.in_scope(|| {
+                    info!(
+                        rows = fetched.len(),
+                        "Response reached the record limit; splitting the window"
+                    )
+                });
+                pending.push(second);
+                pending.push(first);
+                continue;
+            }
+            commit_window(ctx, report, key, &w, fetched, run)
+                .instrument(span)
+                .await?;
+        }
+    }
+    if !run.unknown_fields.is_empty() {
+        let fields: Vec<&str> = run.unknown_fields.iter().map(String::as_str).collect();
+        warn!(fields = %fields.join(","), "The API sent fields the catalogue does not know; they are kept in `raw`");
+    }
+    Ok(true)
+}
+
+async fn fetch(
+    ctx: &JobContext,
+    job: &ReportJob,
+    w: &Window,
+    run: &mut Progress,
+) -> Result<Vec<Row>, SyncError> {
+    let report = job.config.report;
+    let result = ctx
+        .client
+        .fetch(&job.token, report.api, w.start, w.last_second(), &[])
+        .await;
+    match result {
+        Ok(fetched) => {
+            run.requests += fetched.attempts;
+            debug!(
+                rows = fetched.rows.len(),
+                attempts = fetched.attempts,
+                "Fetched window"
+            );
+            Ok(fetched.rows)
+        }
+        Err(e) => {
+            // A failed call still cost its attempts; the client already retried what it could.
+            run.requests += 1;
+            Err(e.into())
+        }
+    }
+}
+
+/// Types the rows and commits them with the new watermark in one transaction, retrying the
+/// transaction (not the API call) when the database is briefly unavailable.
+async fn commit_window(
+    ctx: &JobContext,
+    report: &Report,
+    key: StreamKey<'_>,
+    w: &Window,
+    fetched: Vec<Row>,
+    run: &mut Progress,
+) -> Result<(), SyncError> {
+    let fetched_count = fetched.len() as u64;
+    let typed = type_rows(report, ctx.timezone, fetched, &mut run.unknown_fields);
+    let new_watermark = window::advance(run.watermark, w);
+    let mut attempt = 1;
+    let upserted = loop {
+        match write_window(ctx, report, key, &typed.rows, new_watermark).await {
+            Ok(n) => break n,
+            Err(SyncError::Store(e)) if e.is_retryable() && attempt < ctx.db_retry.max_attempts => {
+                let delay = client::backoff(ctx.db_retry, attempt);
+                warn!(attempt, error = %e, backoff_ms = delay.as_millis() as u64, "Database unavailable; retrying the window's transaction");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    run.windows += 1;
+    run.rows_fetched += fetched_count;
+    run.rows_upserted += upserted;
+    run.rows_rejected += typed.rejected;
+    run.watermark = new_watermark;
+    debug!(rows = fetched_count, upserted, watermark = ?new_watermark, "Committed window");
+    Ok(())
+}
+
+async fn write_window(
+    ctx: &JobContext,
+    report: &Report,
+    key: StreamKey<'_>,
+    rows: &[TypedRow],
+    new_watermark: Option<NaiveDateTime>,
+) -> Result<u64, SyncError> {
+    // The one transaction: rows and watermark commit together or not at all. Dropping `tx`
+    // on any error path rolls it back.
+    let mut tx = ctx
+        .pool
+        .begin()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let mut upserted = 0;
+    for batch in rows.chunks(UPSERT_BATCH) {
+        upserted += rows::upsert(&mut tx, report, &ctx.account, batch).await?;
+    }
+    if let Some(wm) = new_watermark {
+        watermark::advance(&mut tx, key, local_to_utc(ctx.timezone, wm)).await?;
+    }
+    if ctx.faults.fail_before_commit {
+        return Err(SyncError::Injected);
+    }
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(upserted)
+}
+
+struct TypedRows {
+    rows: Vec<TypedRow>,
+    rejected: u64,
+}
+
+/// Types every row. A value that fails to parse is NULL (WARN, row kept); a row whose key is
+/// NULL cannot be stored and is rejected (ERROR with its raw JSON).
+fn type_rows(
+    report: &Report,
+    tz: Tz,
+    fetched: Vec<Row>,
+    unknown: &mut BTreeSet<String>,
+) -> TypedRows {
+    let key_idx: Vec<usize> = report
+        .key
+        .iter()
+        .filter_map(|k| report.fields.iter().position(|f| f.name == *k))
+        .collect();
+    let mut rows = Vec::with_capacity(fetched.len());
+    let mut rejected = 0u64;
+    let mut bad_values = 0usize;
+    for row in fetched {
+        for k in row.keys() {
+            if report.field(k).is_none() && !unknown.contains(k) {
+                unknown.insert(k.clone());
+            }
+        }
+        let mut values = Vec::with_capacity(report.fields.len());
+        for field in report.fields {
+            let parsed = values::parse(row.get(field.name), field.ty, tz);
+            if parsed.failed {
+                bad_values += 1;
+                if bad_values <= LOG_EXAMPLES {
+                    warn!(field = field.name, value = %row.get(field.name).map(|v| v.to_string()).unwrap_or_default(), "Value does not parse; stored as NULL (the original is in raw)");
+                }
+            }
+            values.push(parsed.value);
+        }
+        let raw = serde_json::Value::Object(row).to_string();
+        if key_idx.iter().any(|&i| values[i].is_null()) {
+            rejected += 1;
+            if rejected as usize <= LOG_EXAMPLES {
+                error!(raw = %raw, "Row has no usable natural key and cannot be stored");
+            }
+            continue;
+        }
+        rows.push(TypedRow { values, raw });
+    }
+    if bad_values > LOG_EXAMPLES {
+        warn!(
+            count = bad_values,
+            "More values failed to parse in this window"
+        );
+    }
+    if rejected as usize > LOG_EXAMPLES {
+        error!(
+            count = rejected,
+            "More rows without a usable key in this window"
+        );
+    }
+    TypedRows { rows, rejected }
+}
+
+fn log_outcome(o: &RunOutcome) {
+    let window = o
+        .planned
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| "-".into());
+    let watermark = o
+        .watermark
+        .map(|w| w.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".into());
+    let duration_ms = o.duration.as_millis() as u64;
+    match (&o.status, &o.error) {
+        (RunStatus::Failed, Some(e)) if e.is_retryable() => warn!(
+            window = %window, windows = o.windows, requests = o.requests, rows_fetched = o.rows_fetched,
+            rows_upserted = o.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(),
+            "Run failed; it will be retried on the next schedule: {e}"
+        ),
+        (RunStatus::Failed, Some(e)) => error!(
+            window = %window, windows = o.windows, requests = o.requests, rows_fetched = o.rows_fetched,
+            rows_upserted = o.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(),
+            "Run failed and needs an operator: {e}"
+        ),
+        _ => info!(
+            window = %window, status = o.status.as_str(), windows = o.windows, requests = o.requests,
+            splits = o.splits, rows_fetched = o.rows_fetched, rows_upserted = o.rows_upserted,
+            rows_rejected = o.rows_rejected, watermark = %watermark, duration_ms,
+            "Run finished"
+        ),
+    }
+}
+
+async fn record(ctx: &JobContext, job: &ReportJob, o: &RunOutcome, started_at: DateTime<Utc>) {
+    let tz = ctx.timezone;
+    let to_i32 = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let record = RunRecord {
+        account: ctx.account.clone(),
+        report: job.config.report.api.to_string(),
+        stream: String::new(),
+        token_label: job.token.label().to_string(),
+        window_start: o.planned.map(|w| local_to_utc(tz, w.start)),
+        window_end: o.planned.map(|w| local_to_utc(tz, w.end)),
+        started_at,
+        finished_at: started_at + chrono::Duration::from_std(o.duration).unwrap_or_default(),
+        status: o.status,
+        windows: to_i32(o.windows),
+        requests: to_i32(o.requests),
+        splits: to_i32(o.splits),
+        rows_fetched: to_i64(o.rows_fetched),
+        rows_upserted: to_i64(o.rows_upserted),
+        rows_rejected: to_i64(o.rows_rejected),
+        watermark: o.watermark.map(|w| local_to_utc(tz, w)),
+        error_kind: o.error.as_ref().map(|e| e.kind().to_string()),
+        error: o.error.as_ref().map(ToString::to_string),
+        duration_ms: i64::try_from(o.duration.as_millis()).unwrap_or(i64::MAX),
+    };
+    if let Err(e) = runs::record(&ctx.pool, &record).await {
+        // The data and watermark are already safe; only the audit row is missing.
+        warn!(error = %e, "Could not record the run in etl_run");
+    }
+}

@@ -1,0 +1,27 @@
+//! Logging: one tracing subscriber, human-readable or JSON lines, filtered by `RUST_LOG` or the
+//! configured level. Logs go to stderr so command output on stdout stays clean for scripts.
+//!
+//! Every line of a run is emitted inside the `run` span (report, account, token label, run id)
+//! and, per window, the `window` span; both formats print those span fields with each line.
+
+use tracing_subscriber::{fmt, EnvFilter};
+
+use crate::config::{LogFormat, LogSettings};
+
+/// Installs the global subscriber. Call once, early in `main`.
+pub fn init(settings: &LogSettings) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Ignore the error from a second init (tests may call this more than once).
+    let _ = match settings.format {
+        LogFormat::Pretty => builder.with_target(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .flatten_event(true)
+            .try_init(),
+    };
+}

@@ -1,0 +1,13 @@
+//! Everything that knows about the wolkvox API: the report catalogue, the HTTP client, the
+//! response envelope, tokens and the API's errors. No other module speaks HTTP to wolkvox.
+
+pub mod catalog;
+pub mod client;
+pub mod envelope;
+pub mod error;
+pub mod token;
+pub mod values;
+
+pub use client::WolkvoxClient;
+pub use error::ApiError;
+pub use token::{Token, Tokens};

@@ -1,0 +1,114 @@
+//! API tokens and the rule "one request in flight per token".
+//!
+//! A [`Token`] carries its label (safe to log), its secret (exposed only to build the request
+//! header) and a one-permit semaphore shared by every job that uses the same secret. Holding the
+//! permit is the right to have a request in flight; jobs sharing a token queue on it, jobs on
+//! different tokens proceed in parallel. Two labels for the same secret share one gate, because
+//! the API counts by secret, not by our names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::NamedToken;
+
+/// A token with its concurrency gate. Cloning shares the gate. `Debug` shows only the label.
+#[derive(Clone)]
+pub struct Token {
+    label: Arc<str>,
+    secret: SecretString,
+    gate: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token({})", self.label)
+    }
+}
+
+impl Token {
+    /// The label, for logs and metrics.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Waits for this token's single in-flight slot. The permit must live until the response
+    /// body has been read completely: the API counts a request as in flight until then.
+    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+        // The semaphore is never closed, so acquiring can only fail on a bug.
+        Arc::clone(&self.gate)
+            .acquire_owned()
+            .await
+            .expect("token semaphores are never closed")
+    }
+
+    /// The secret, for the `wolkvox-token` header only.
+    pub(crate) fn secret(&self) -> &str {
+        self.secret.expose_secret()
+    }
+}
+
+/// Every configured token by label, with gates shared per distinct secret.
+#[derive(Clone, Debug, Default)]
+pub struct Tokens {
+    by_label: HashMap<String, Token>,
+}
+
+impl Tokens {
+    /// Builds the tokens and their gates.
+    pub fn new(named: &[NamedToken]) -> Self {
+        let mut gates: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let by_label = named
+            .iter()
+            .map(|t| {
+                let gate = gates
+                    .entry(t.secret.expose_secret().to_string())
+                    .or_insert_with(|| Arc::new(Semaphore::new(1)))
+                    .clone();
+                let token = Token {
+                    label: t.label.as_str().into(),
+                    secret: t.secret.clone(),
+                    gate,
+                };
+                (t.label.clone(), token)
+            })
+            .collect();
+        Tokens { by_label }
+    }
+
+    /// The token with this label.
+    pub fn get(&self, label: &str) -> Option<Token> {
+        self.by_label.get(label).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(label: &str, secret: &str) -> NamedToken {
+        NamedToken {
+            label: label.into(),
+            secret: SecretString::from(secret.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn labels_for_the_same_secret_share_one_gate_and_others_do_not() {
+        let tokens = Tokens::new(&[named("a", "s1"), named("alias", "s1"), named("b", "s2")]);
+        let a = tokens.get("a").unwrap();
+        let _held = a.acquire().await;
+        assert_eq!(tokens.get("alias").unwrap().gate.available_permits(), 0);
+        assert_eq!(tokens.get("b").unwrap().gate.available_permits(), 1);
+    }
+
+    #[test]
+    fn debug_output_shows_the_label_not_the_secret() {
+        let tokens = Tokens::new(&[named("main", "super-secret-value")]);
+        let text = format!("{:?} {:?}", tokens, tokens.get("main").unwrap());
+        assert!(!text.contains("super-secret-value"), "{text}");
+        assert!(text.contains("main"));
+    }
+}

@@ -1,0 +1,207 @@
+//! The binary as an operator runs it: real process, real simulator, real database.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use wolkvox_etl::clock::Clock;
+use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
+
+fn command(sim: &Simulator, db: &TestDb) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+        .env("DATABASE_URL", &db.url)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn system_sim(config: SimulatorConfig) -> Simulator {
+    Simulator::start(
+        config,
+        Clock::system(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap()
+}
+
+fn days_ago(days: i64) -> String {
+    let local =
+        wolkvox_etl::wolkvox::values::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now());
+    (local.date() - chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+#[tokio::test]
+async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_watermark() {
+    let db = TestDb::new().await;
+    let sim = system_sim(SimulatorConfig::default()).await;
+    let from = days_ago(3);
+
+    let first = tokio::task::spawn_blocking({
+        let mut cmd = command(&sim, &db);
+        cmd.args(["sync", "--report", "chat_14", "--from", &from]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let pool = db.pool().await;
+    let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM chat_14")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(count > 100, "{count} rows");
+
+    let second = tokio::task::spawn_blocking({
+        let mut cmd = command(&sim, &db);
+        cmd.args(["sync", "--report", "chat_14", "--from", &from]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains(" 0 inserted or changed"),
+        "{}",
+        text(&second)
+    );
+    let (again,): (i64,) = sqlx::query_as("SELECT count(*) FROM chat_14")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(again, count);
+
+    let status = tokio::task::spawn_blocking({
+        let mut cmd = command(&sim, &db);
+        cmd.args(["status"]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(status.status.success(), "{}", text(&status));
+    let line = out
+        .lines()
+        .find(|l| l.contains("chat_14"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("succeeded") && line.contains(&days_ago(0)),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_config_exits_non_zero_and_names_the_key() {
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__TIMEZONE", "Mars/Olympus")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`wolkvox.timezone`") && err.contains("Fix:"),
+        "{err}"
+    );
+
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("DATABASE_URL", "postgres://x@127.0.0.1:1/x")
+        .args(["sync", "--report", "chat_14"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`wolkvox.server`"), "{err}");
+}
+
+#[tokio::test]
+async fn the_token_is_absent_from_captured_output_at_every_log_level() {
+    let db = TestDb::new().await;
+    // One simulator that accepts the token, one that rejects it (the error path logs too).
+    let accepting = system_sim(SimulatorConfig::default()).await;
+    let rejecting = system_sim(SimulatorConfig {
+        tokens: vec!["another".into()],
+        ..SimulatorConfig::default()
+    })
+    .await;
+    for (sim, level, format) in [
+        (&accepting, "trace", "pretty"),
+        (&accepting, "trace", "json"),
+        (&rejecting, "debug", "pretty"),
+    ] {
+        let mut cmd = command(sim, &db);
+        cmd.env("RUST_LOG", level)
+            .env("WOLKVOX_ETL__LOG__FORMAT", format)
+            .args(["sync", "--report", "chat_14", "--from", &days_ago(1)]);
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let all = text(&out);
+        assert!(
+            all.contains("chat_14") && all.len() > 500,
+            "logs were captured: {all}"
+        );
+        assert!(!all.contains(TOKEN), "the token leaked at {level}/{format}");
+    }
+}
+
+#[tokio::test]
+async fn the_daemon_exits_zero_on_sigterm_after_finishing_its_run() {
+    let db = TestDb::new().await;
+    let sim = system_sim(SimulatorConfig::default()).await;
+    let child = command(&sim, &db)
+        .env("WOLKVOX_ETL__SYNC__INITIAL_DAYS", "2")
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pool = db.pool().await;
+    // Wait for the start-up run to be recorded.
+    let mut recorded = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let n: Result<(i64,), _> = sqlx::query_as("SELECT count(*) FROM etl_run")
+            .fetch_one(&pool)
+            .await;
+        if matches!(n, Ok((n,)) if n > 0) {
+            recorded = true;
+            break;
+        }
+    }
+    assert!(recorded, "the daemon ran chat_14 at start-up");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(String::from_utf8_lossy(&status.stderr).contains("scheduler stopped"));
+}

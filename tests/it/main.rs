@@ -1,0 +1,6 @@
+//! Integration tests: the real simulator over real HTTP, a real PostgreSQL database per test.
+
+mod cli;
+mod helpers;
+mod pipeline;
+mod scheduling;
