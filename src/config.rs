@@ -80,6 +80,9 @@ pub struct RawWolkvox {
     pub server: Option<String>,
     /// Overrides the URL derived from `server`.
     pub base_url: Option<String>,
+    /// Allow a plain-http `base_url` on a non-loopback host (e.g. the simulator in compose).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// IANA zone the API's local dates are in.
     pub timezone: String,
     /// A single token, labelled `default`.
@@ -329,7 +332,11 @@ impl Settings {
                 "use a name such as \"America/Bogota\" (the zone of the operation's wolkvox server)",
             )
         })?;
-        let base_url = resolve_base_url(w.server.as_deref(), w.base_url.as_deref())?;
+        let base_url = resolve_base_url(
+            w.server.as_deref(),
+            w.base_url.as_deref(),
+            w.allow_insecure_http,
+        )?;
         let tokens = resolve_tokens(w.token.as_ref(), &w.tokens)?;
         if w.request_timeout_seconds == 0 {
             return Err(ConfigError::invalid(
@@ -525,6 +532,7 @@ impl Settings {
 fn resolve_base_url(
     server: Option<&str>,
     base_url: Option<&str>,
+    allow_insecure_http: bool,
 ) -> Result<Option<Url>, ConfigError> {
     let (key, text) = match (base_url.filter(|u| !u.trim().is_empty()), server) {
         (Some(url), _) => ("wolkvox.base_url", url.trim().to_string()),
@@ -565,11 +573,11 @@ fn resolve_base_url(
     match url.scheme() {
         "https" => Ok(Some(url)),
         // Plain http would send the token in clear text; allow it only to this machine.
-        "http" if loopback => Ok(Some(url)),
+        "http" if loopback || allow_insecure_http => Ok(Some(url)),
         _ => Err(ConfigError::invalid(
             key,
             format!("{url} does not use https"),
-            "use an https:// URL (plain http is accepted only for 127.0.0.1/localhost, e.g. the simulator)",
+            "use an https:// URL (plain http is accepted for 127.0.0.1/localhost, or anywhere with wolkvox.allow_insecure_http = true, which sends the token in clear text)",
         )),
     }
 }
@@ -675,6 +683,20 @@ mod tests {
         assert_eq!(
             s.api().unwrap().base_url.as_str(),
             "https://wv0010.wolkvox.com/api/v2/"
+        );
+    }
+
+    #[test]
+    fn plain_http_to_another_host_needs_an_explicit_opt_in() {
+        let url = (
+            "WOLKVOX_ETL__WOLKVOX__BASE_URL",
+            "http://simulator:8089/api/v2/",
+        );
+        assert!(load(&[url]).is_err());
+        let s = load(&[url, ("WOLKVOX_ETL__WOLKVOX__ALLOW_INSECURE_HTTP", "true")]).unwrap();
+        assert_eq!(
+            s.base_url.unwrap().as_str(),
+            "http://simulator:8089/api/v2/"
         );
     }
 
