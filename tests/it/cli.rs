@@ -52,11 +52,13 @@ fn days_ago(days: i64) -> String {
 async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_watermark() {
     let db = TestDb::new().await;
     let sim = system_sim(SimulatorConfig::default()).await;
-    let from = days_ago(3);
+    // A window that ended a day ago: with the system clock, a window reaching "now" would see
+    // rows arrive or change between the two syncs.
+    let (from, to) = (days_ago(3), days_ago(1));
 
     let first = tokio::task::spawn_blocking({
         let mut cmd = command(&sim, &db);
-        cmd.args(["sync", "--report", "chat_14", "--from", &from]);
+        cmd.args(["sync", "--report", "chat_14", "--from", &from, "--to", &to]);
         move || cmd.output().unwrap()
     })
     .await
@@ -71,7 +73,7 @@ async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_
 
     let second = tokio::task::spawn_blocking({
         let mut cmd = command(&sim, &db);
-        cmd.args(["sync", "--report", "chat_14", "--from", &from]);
+        cmd.args(["sync", "--report", "chat_14", "--from", &from, "--to", &to]);
         move || cmd.output().unwrap()
     })
     .await
