@@ -4,6 +4,8 @@
 //! Every line of a run is emitted inside the `run` span (report, account, token label, run id)
 //! and, per window, the `window` span; both formats print those span fields with each line.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
@@ -13,7 +15,11 @@ pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never in files, journald or docker logs.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     // Ignore the error from a second init (tests may call this more than once).
     let _ = match settings.format {
         LogFormat::Pretty => builder.with_target(false).try_init(),
