@@ -43,6 +43,17 @@ pub enum Command {
     },
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,
+    /// Try it without an account: start the built-in simulator, sync the enabled reports for the
+    /// last few days into the configured database (default: an SQLite file here), print a
+    /// summary, then keep syncing on schedule until Ctrl-C.
+    Demo {
+        /// Stop after the first pass instead of running on the schedule.
+        #[arg(long)]
+        once: bool,
+        /// How many days back the first pass starts.
+        #[arg(long, default_value_t = 3)]
+        days: u32,
+    },
     /// Serve the built-in wolkvox API simulator (for demos and tests).
     Simulate {
         /// Port to listen on (0 = any free port).

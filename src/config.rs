@@ -22,6 +22,9 @@ use crate::wolkvox::catalog::{self, Report};
 /// The built-in defaults, also the documentation of what a bare install does.
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// The database used when none is configured: an SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://wolkvox-etl.db";
+
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "WOLKVOX_ETL";
 
@@ -235,8 +238,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Retry policy for transient errors.
     pub retry: RetryPolicy,
-    /// Database URL, if configured.
-    pub database_url: Option<SecretString>,
+    /// Database URL: the configured one, or the embedded SQLite default.
+    pub database_url: SecretString,
+    /// True when no database was configured and the embedded SQLite file is used.
+    pub database_is_default: bool,
     /// Pool size.
     pub db_max_connections: u32,
     /// Run each report at start-up.
@@ -364,16 +369,24 @@ impl Settings {
                 "use a pool size of at least 1 (default 5)",
             ));
         }
-        if let Some(url) = &raw.database.url {
-            let url = url.expose_secret();
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(ConfigError::invalid(
-                    "database.url",
-                    "is not a postgres:// URL",
-                    "use postgres://USER:PASSWORD@HOST:5432/DATABASE (or set DATABASE_URL)",
-                ));
+        let database_is_default = raw
+            .database
+            .url
+            .as_ref()
+            .is_none_or(|u| u.expose_secret().trim().is_empty());
+        let database_url = match raw.database.url {
+            Some(url) if !url.expose_secret().trim().is_empty() => {
+                if crate::store::Backend::of_url(url.expose_secret()).is_none() {
+                    return Err(ConfigError::invalid(
+                        "database.url",
+                        "is neither a postgres:// nor a sqlite:// URL",
+                        "use postgres://USER:PASSWORD@HOST:5432/DATABASE, or sqlite://FILE.db for the embedded database",
+                    ));
+                }
+                url
             }
-        }
+            _ => SecretString::from(DEFAULT_DATABASE_URL.to_string()),
+        };
 
         let s = &raw.sync;
         if !(1..=31).contains(&s.max_window_days) {
@@ -458,7 +471,8 @@ impl Settings {
             tokens,
             request_timeout: Duration::from_secs(w.request_timeout_seconds),
             retry,
-            database_url: raw.database.url,
+            database_url,
+            database_is_default,
             db_max_connections: raw.database.max_connections,
             run_on_start: s.run_on_start,
             reports,
@@ -488,17 +502,6 @@ impl Settings {
         Ok(ApiSettings {
             base_url,
             tokens: &self.tokens,
-        })
-    }
-
-    /// The database URL, or an error naming the key.
-    pub fn database_url(&self) -> Result<&SecretString, ConfigError> {
-        self.database_url.as_ref().ok_or_else(|| {
-            ConfigError::invalid(
-                "database.url",
-                "is not set",
-                "set DATABASE_URL or WOLKVOX_ETL__DATABASE__URL to postgres://USER@HOST:5432/DATABASE",
-            )
         })
     }
 
@@ -671,6 +674,8 @@ mod tests {
         assert_eq!(s.reports[0].schedule, "0 */5 * * * *");
         assert!(s.base_url.is_none());
         assert!(s.api().is_err());
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert!(s.database_is_default);
     }
 
     #[test]
@@ -717,7 +722,7 @@ mod tests {
             "http://127.0.0.1:8089/api/v2/"
         );
         assert_eq!(s.reports[0].policy.lookback, chrono::Duration::minutes(30));
-        assert_eq!(s.database_url.unwrap().expose_secret(), "postgres://u@h/db");
+        assert_eq!(s.database_url.expose_secret(), "postgres://u@h/db");
         assert_eq!(s.tokens[0].label, "default");
     }
 
@@ -728,10 +733,7 @@ mod tests {
             ("WOLKVOX_ETL__DATABASE__URL", "postgres://specific/db"),
         ])
         .unwrap();
-        assert_eq!(
-            s.database_url.unwrap().expose_secret(),
-            "postgres://specific/db"
-        );
+        assert_eq!(s.database_url.expose_secret(), "postgres://specific/db");
     }
 
     #[test]
@@ -832,11 +834,6 @@ mod tests {
     fn missing_api_settings_name_the_key_to_set() {
         let s = load(&[("WOLKVOX_ETL__WOLKVOX__SERVER", "0010")]).unwrap();
         assert!(s.api().unwrap_err().to_string().contains("`wolkvox.token`"));
-        assert!(s
-            .database_url()
-            .unwrap_err()
-            .to_string()
-            .contains("`database.url`"));
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod clock;
 /// Typed, layered, validated configuration; errors name the key and the fix.
 pub mod config;
+/// The `demo` command: simulator + embedded database + a first pass, no account needed.
+pub mod demo;
 /// A thin tokio-cron-scheduler shell: one guarded job per report, graceful shutdown.
 pub mod scheduler;
 /// A faithful loopback stand-in for the wolkvox API, used by tests, the demo and benchmarks.
@@ -19,7 +21,7 @@ pub mod simulator;
 pub mod startup;
 /// The `status` command's report.
 pub mod status;
-/// Postgres: connection, migrations, rows, watermarks and run history; the caller owns the transaction.
+/// Postgres or SQLite behind one interface: schema, rows, watermarks, run history; writes need a transaction.
 pub mod store;
 /// Window planning and the run of one report.
 pub mod sync;

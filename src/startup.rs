@@ -14,11 +14,11 @@ use crate::cli::{Cli, Command};
 use crate::clock::Clock;
 use crate::config::{parse_local_datetime, ConfigError, LogFormat, LogSettings, Settings};
 use crate::simulator::{Simulator, SimulatorConfig};
-use crate::store::{self, runs::RunStatus};
+use crate::store::{runs::RunStatus, Backend, Db};
 use crate::sync::{run_once, Faults, JobContext, Range, ReportJob};
 use crate::wolkvox::values::utc_to_local;
 use crate::wolkvox::{Tokens, WolkvoxClient};
-use crate::{scheduler, status, telemetry};
+use crate::{demo, scheduler, status, telemetry};
 
 /// The parts a daemon or a `sync` needs, connected and migrated.
 pub struct App {
@@ -40,17 +40,14 @@ impl App {
             settings.retry,
         )?;
         let tokens = Tokens::new(api.tokens);
-        let pool = store::connect(settings.database_url()?, settings.db_max_connections)
-            .await
-            .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
-        store::migrate(&pool).await?;
+        let db = connect_and_migrate(&settings).await?;
         let jobs = settings
             .reports
             .iter()
             .map(|rc| job_for(&tokens, rc.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let ctx = Arc::new(JobContext {
-            pool,
+            db,
             client,
             account: settings.account.clone(),
             timezone: settings.timezone,
@@ -120,10 +117,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             sync(settings, &report, from.as_deref(), to.as_deref()).await
         }
         Command::Status { json } => {
-            let pool = connect_and_migrate(&settings).await?;
-            status::print(&pool, &settings, json).await?;
+            let db = connect_and_migrate(&settings).await?;
+            status::print(&db, &settings, json).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo { once, days } => demo::run(settings, once, days).await,
         Command::Migrate => {
             connect_and_migrate(&settings).await?;
             println!("Migrations applied.");
@@ -133,12 +131,41 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
-    let pool = store::connect(settings.database_url()?, settings.db_max_connections)
+/// Connects the configured database (failing fast) and brings its schema up to date: core
+/// migrations plus a table for every enabled report.
+pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
+    if settings.database_is_default {
+        info!(path = %sqlite_path(settings).unwrap_or_default(), "No database configured; using the embedded SQLite file");
+    }
+    let db = Db::connect(&settings.database_url, settings.db_max_connections)
         .await
         .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
-    store::migrate(&pool).await?;
-    Ok(pool)
+    let reports: Vec<_> = settings.reports.iter().map(|r| r.report).collect();
+    db.migrate(&reports)
+        .await
+        .context("cannot prepare the database schema")?;
+    Ok(db)
+}
+
+/// The absolute path of the SQLite file, when the database is SQLite.
+pub fn sqlite_path(settings: &Settings) -> Option<String> {
+    use secrecy::ExposeSecret;
+    let url = settings.database_url.expose_secret();
+    if Backend::of_url(url) != Some(Backend::Sqlite) {
+        return None;
+    }
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    let path = std::path::Path::new(path);
+    Some(
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+    )
 }
 
 async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {

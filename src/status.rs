@@ -1,12 +1,10 @@
 //! The `status` command: each report's watermark, lag and last run, as a table or JSON.
 
+use crate::config::Settings;
+use crate::store::{Db, StoreError};
+use crate::wolkvox::values::utc_to_local;
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::PgPool;
-
-use crate::config::Settings;
-use crate::store::{runs, StoreError};
-use crate::wolkvox::values::utc_to_local;
 
 #[derive(Serialize)]
 struct Line {
@@ -22,12 +20,13 @@ struct Line {
 }
 
 /// Prints the status of every report that is enabled or has state in the database.
-pub async fn print(pool: &PgPool, settings: &Settings, json: bool) -> Result<(), StoreError> {
+pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), StoreError> {
     let tz = settings.timezone;
     let now = Utc::now();
     let fmt =
         |t: chrono::DateTime<Utc>| utc_to_local(tz, t).format("%Y-%m-%d %H:%M:%S").to_string();
-    let mut lines: Vec<Line> = runs::status(pool)
+    let mut lines: Vec<Line> = db
+        .status()
         .await?
         .into_iter()
         .map(|s| Line {

@@ -1,8 +1,7 @@
--- The core schema: watermarks, run history and the chat_14 report table.
+-- The core schema: watermarks and run history.
 --
--- Every report table is keyed on (account, <the report's natural key>), so one database can hold
--- several wolkvox operations. Typed columns are derived from `raw`, which keeps the row exactly
--- as the API sent it; `synced_at` is when the row was last inserted or changed.
+-- Report tables are not here: they are derived from the report catalogue at start-up
+-- (src/store/schema.rs), so their field lists are written once, in the catalogue.
 
 -- One row per (account, report, stream): every row of the report whose timestamp is before
 -- `watermark` has been fetched and committed. It is written in the same transaction as the rows,
@@ -43,23 +42,3 @@ CREATE TABLE etl_run (
     duration_ms   bigint      NOT NULL
 );
 CREATE INDEX etl_run_report_started_idx ON etl_run (account, report, started_at DESC);
-
--- chat_14, Click-to-WhatsApp detail: one row per chat opened from an ad or a post.
-CREATE TABLE chat_14 (
-    account     text        NOT NULL,
-    source_url  text,
-    source_type text,
-    source_id   text,
-    chat_id     text        NOT NULL,
-    rp_id       text,
-    agent_id    text,
-    media_type  text,
-    media_url   text,
-    -- The API's local datetime, interpreted in the operation's time zone.
-    date        timestamptz NOT NULL,
-    cod_act     text,
-    raw         jsonb       NOT NULL,
-    synced_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (account, chat_id, date)
-);
-CREATE INDEX chat_14_date_idx ON chat_14 (date);

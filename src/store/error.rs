@@ -9,6 +9,9 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database URL names an engine we do not support.
+    #[error("unsupported database URL: use postgres://… or sqlite://…")]
+    UnsupportedUrl,
 }
 
 impl StoreError {
@@ -25,7 +28,7 @@ impl StoreError {
                         | sqlx::Error::Protocol(_)
                 ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "40001" || c == "40P01"))
             }
-            StoreError::Migrate(_) => false,
+            StoreError::Migrate(_) | StoreError::UnsupportedUrl => false,
         }
     }
 }

@@ -1,41 +1,194 @@
-//! The store: Postgres connection, migrations, and the statements the sync uses.
+//! The store: PostgreSQL (production, what BI tools query) or embedded SQLite (zero set-up),
+//! chosen by the database URL, behind one small interface.
 //!
-//! The transaction rule lives here in one sentence: **the caller owns the transaction**. Store
-//! functions that write take `&mut PgConnection` (a transaction dereferences to one), so
-//! `sync::job` can put a window's rows and its new watermark in one transaction and commit them
-//! together — a crash at any instant leaves either both or neither.
+//! The interface's shape is the transaction rule. Reads and the run history live on [`Db`];
+//! the only way to write report rows or move a watermark is through a [`Tx`] from
+//! [`Db::begin`], and a `Tx` makes nothing visible until [`Tx::commit`] consumes it (dropping it
+//! rolls back). So a window's rows and its watermark always commit together — a crash at any
+//! instant leaves both or neither.
+//!
+//! SQL is written once where one statement serves both backends (watermark reads, run history,
+//! status); the two backends differ only where their dialects do (array UNNEST vs a prepared
+//! per-row insert, `GREATEST` vs `max`).
 
 mod error;
 pub mod rows;
 pub mod runs;
+pub mod schema;
 pub mod watermark;
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use error::StoreError;
+use rows::TypedRow;
+use runs::{ReportStatus, RunRecord};
+use watermark::StreamKey;
 
-/// The migrations, compiled into the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+use crate::wolkvox::catalog::Report;
 
-/// Connects a pool and checks the server answers now, not at first use: a daemon should fail
-/// at start-up when its database URL is wrong.
-pub async fn connect(url: &SecretString, max_connections: u32) -> Result<PgPool, StoreError> {
-    let options = PgConnectOptions::from_str(url.expose_secret())?.application_name("wolkvox-etl");
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await?;
-    Ok(pool)
+/// Postgres migrations, compiled into the binary.
+pub static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// SQLite migrations, compiled into the binary.
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Which database engine a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+    /// `sqlite:` (a file path, `sqlite::memory:` for tests).
+    Sqlite,
 }
 
-/// Applies pending migrations (idempotent; safe to run at every start-up).
-pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    MIGRATOR.run(pool).await?;
-    Ok(())
+impl Backend {
+    /// The backend a URL names, if any.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+/// A connected database.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// PostgreSQL.
+    Postgres(PgPool),
+    /// SQLite.
+    Sqlite(SqlitePool),
+}
+
+/// An open transaction: the only handle that writes rows and watermarks.
+pub enum Tx {
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    /// SQLite.
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+impl Db {
+    /// Connects and checks the server answers now, not at first use: a daemon should fail at
+    /// start-up when its database URL is wrong. SQLite files are created if missing.
+    pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Db, StoreError> {
+        let url = url.expose_secret();
+        match Backend::of_url(url) {
+            Some(Backend::Postgres) => {
+                let options = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl");
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+            Some(Backend::Sqlite) => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    // WAL lets `status` and BI tools read while the daemon writes.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Sqlite(pool))
+            }
+            None => Err(StoreError::UnsupportedUrl),
+        }
+    }
+
+    /// The engine behind this handle.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Postgres(_) => Backend::Postgres,
+            Db::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Applies pending migrations and creates or extends the tables of `reports` (idempotent;
+    /// safe at every start-up).
+    pub async fn migrate(&self, reports: &[&Report]) -> Result<(), StoreError> {
+        match self {
+            Db::Postgres(pool) => PG_MIGRATOR.run(pool).await?,
+            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+        }
+        for report in reports {
+            schema::ensure_table(self, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens the transaction a window's rows and watermark are written in.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+        })
+    }
+
+    /// The committed watermark of a stream, if it was ever synced.
+    pub async fn watermark(&self, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        watermark::get(self, key).await
+    }
+
+    /// Appends a run to the history.
+    pub async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        runs::record(self, run).await
+    }
+
+    /// Every stream's watermark and last run.
+    pub async fn status(&self) -> Result<Vec<ReportStatus>, StoreError> {
+        runs::status(self).await
+    }
+
+    /// Closes the pool, waiting for connections to be returned (flushes SQLite's WAL).
+    pub async fn close(&self) {
+        match self {
+            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    /// Upserts rows of `report` for `account`; returns how many were inserted or changed.
+    pub async fn upsert(
+        &mut self,
+        report: &Report,
+        account: &str,
+        rows: &[TypedRow],
+    ) -> Result<u64, StoreError> {
+        rows::upsert(self, report, account, rows).await
+    }
+
+    /// Moves a stream's watermark forward (never backwards) as part of this transaction.
+    pub async fn advance_watermark(
+        &mut self,
+        key: StreamKey<'_>,
+        to: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        watermark::advance(self, key, to).await
+    }
+
+    /// Makes everything written in this transaction visible, atomically.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
 }

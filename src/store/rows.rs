@@ -1,17 +1,19 @@
-//! Upserting report rows: one statement per batch, keyed on the report's natural key.
+//! Upserting report rows, keyed on `(account, <natural key>)`, inside the caller's transaction.
 //!
-//! The statement is derived from the catalogue entry, so no field list is written by hand:
-//! `INSERT … SELECT FROM UNNEST(<one array per column>) ON CONFLICT (account, key…) DO UPDATE …
-//! WHERE raw IS DISTINCT FROM EXCLUDED.raw`. The `WHERE` makes a look-back re-read of unchanged
-//! rows write nothing (no dead tuples, no `synced_at` churn). Identifiers come only from the
-//! catalogue and are quoted; values are always bound.
+//! Statements are derived from the catalogue entry, so no field list is written by hand. Both
+//! backends skip unchanged rows (`WHERE raw IS DISTINCT FROM excluded.raw`), so a look-back
+//! re-read of unchanged data writes nothing: no dead tuples, no `synced_at` churn.
+//! - Postgres: one statement per batch, `INSERT … SELECT FROM UNNEST(<one array per column>)
+//!   ON CONFLICT … DO UPDATE`: one round trip whatever the batch size.
+//! - SQLite: one prepared single-row statement, executed per row (sqlx caches the prepared
+//!   statement; SQLite is in-process, so a call is cheap).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
 
-use super::StoreError;
+use super::schema::quote_ident;
+use super::{StoreError, Tx};
 use crate::wolkvox::catalog::{FieldType, Report};
 use crate::wolkvox::values::Typed;
 
@@ -24,46 +26,74 @@ pub struct TypedRow {
     pub raw: String,
 }
 
-/// Quotes an identifier from the catalogue for SQL.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn upsert_sql(report: &Report) -> String {
-    let columns: Vec<String> = report.fields.iter().map(|f| quote_ident(f.name)).collect();
+/// The `ON CONFLICT … DO UPDATE … WHERE` tail both backends share.
+fn conflict_clause(report: &Report) -> String {
     let table = quote_ident(report.table);
-    let mut unnest = Vec::with_capacity(columns.len() + 1);
-    for (i, field) in report.fields.iter().enumerate() {
-        let ty = match field.ty {
-            FieldType::Text => "text",
-            FieldType::Timestamp => "timestamptz",
-        };
-        unnest.push(format!("${}::{ty}[]", i + 2));
-    }
-    unnest.push(format!("${}::text[]", report.fields.len() + 2));
     let key: Vec<String> = std::iter::once("account".to_string())
         .chain(report.key.iter().map(|k| quote_ident(k)))
         .collect();
-    let updates: Vec<String> = columns
+    let updates: Vec<String> = report
+        .fields
         .iter()
-        .chain(["raw".to_string(), "synced_at".to_string()].iter())
-        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .map(|f| quote_ident(f.name))
+        .chain(["raw".to_string(), "synced_at".to_string()])
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "ON CONFLICT ({}) DO UPDATE SET {} WHERE {table}.raw IS DISTINCT FROM excluded.raw",
+        key.join(", "),
+        updates.join(", ")
+    )
+}
+
+fn columns(report: &Report) -> Vec<String> {
+    report.fields.iter().map(|f| quote_ident(f.name)).collect()
+}
+
+/// Postgres: `$1` account, `$2..` one array per field, then raw, then synced_at.
+fn pg_upsert_sql(report: &Report) -> String {
+    let cols = columns(report);
+    let n = report.fields.len();
+    let arrays: Vec<String> = report
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let ty = match f.ty {
+                FieldType::Text => "text",
+                FieldType::Timestamp => "timestamptz",
+            };
+            format!("${}::{ty}[]", i + 2)
+        })
+        .chain(std::iter::once(format!("${}::text[]", n + 2)))
         .collect();
     format!(
         "INSERT INTO {table} (account, {cols}, raw, synced_at) \
-         SELECT $1, {ucols}, u.raw::jsonb, now() \
-         FROM UNNEST({unnest}) AS u({cols}, raw) \
-         ON CONFLICT ({key}) DO UPDATE SET {updates} \
-         WHERE {table}.raw IS DISTINCT FROM EXCLUDED.raw",
-        cols = columns.join(", "),
-        ucols = columns
+         SELECT $1, {ucols}, u.raw::jsonb, ${synced} \
+         FROM UNNEST({arrays}) AS u({cols}, raw) {conflict}",
+        table = quote_ident(report.table),
+        cols = cols.join(", "),
+        ucols = cols
             .iter()
             .map(|c| format!("u.{c}"))
             .collect::<Vec<_>>()
             .join(", "),
-        unnest = unnest.join(", "),
-        key = key.join(", "),
-        updates = updates.join(", "),
+        synced = n + 3,
+        arrays = arrays.join(", "),
+        conflict = conflict_clause(report),
+    )
+}
+
+/// SQLite: one row, `$1` account, `$2..` fields, then raw, then synced_at.
+fn sqlite_upsert_sql(report: &Report) -> String {
+    let n = report.fields.len();
+    let params: Vec<String> = (1..=n + 3).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {} (account, {}, raw, synced_at) VALUES ({}) {}",
+        quote_ident(report.table),
+        columns(report).join(", "),
+        params.join(", "),
+        conflict_clause(report)
     )
 }
 
@@ -84,9 +114,9 @@ fn dedupe_by_key<'a>(report: &Report, rows: &'a [TypedRow]) -> Vec<&'a TypedRow>
     keep.into_iter().map(|i| &rows[i]).collect()
 }
 
-/// Upserts `rows` for `account`; returns how many rows were inserted or changed.
-pub async fn upsert(
-    conn: &mut PgConnection,
+/// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.
+pub(super) async fn upsert(
+    tx: &mut Tx,
     report: &Report,
     account: &str,
     rows: &[TypedRow],
@@ -95,46 +125,76 @@ pub async fn upsert(
         return Ok(0);
     }
     let rows = dedupe_by_key(report, rows);
-    let sql = upsert_sql(report);
-    let mut query = sqlx::query(&sql).bind(account);
-    for (i, field) in report.fields.iter().enumerate() {
-        query = match field.ty {
-            FieldType::Text => query.bind(
-                rows.iter()
-                    .map(|r| match &r.values[i] {
-                        Typed::Text(v) => v.clone(),
-                        Typed::Timestamp(_) => None,
-                    })
-                    .collect::<Vec<Option<String>>>(),
-            ),
-            FieldType::Timestamp => query.bind(
-                rows.iter()
-                    .map(|r| match &r.values[i] {
-                        Typed::Timestamp(v) => *v,
-                        Typed::Text(_) => None,
-                    })
-                    .collect::<Vec<Option<DateTime<Utc>>>>(),
-            ),
-        };
+    let synced_at = Utc::now();
+    match tx {
+        Tx::Postgres(tx) => {
+            let sql = pg_upsert_sql(report);
+            let mut query = sqlx::query(&sql).bind(account);
+            for (i, field) in report.fields.iter().enumerate() {
+                query = match field.ty {
+                    FieldType::Text => query.bind(
+                        rows.iter()
+                            .map(|r| match &r.values[i] {
+                                Typed::Text(v) => v.clone(),
+                                _ => None,
+                            })
+                            .collect::<Vec<Option<String>>>(),
+                    ),
+                    FieldType::Timestamp => query.bind(
+                        rows.iter()
+                            .map(|r| match &r.values[i] {
+                                Typed::Timestamp(v) => *v,
+                                _ => None,
+                            })
+                            .collect::<Vec<Option<DateTime<Utc>>>>(),
+                    ),
+                };
+            }
+            let raws: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
+            let done = query.bind(raws).bind(synced_at).execute(&mut **tx).await?;
+            Ok(done.rows_affected())
+        }
+        Tx::Sqlite(tx) => {
+            let sql = sqlite_upsert_sql(report);
+            let mut changed = 0;
+            for row in rows {
+                let mut query = sqlx::query(&sql).bind(account);
+                for value in &row.values {
+                    query = match value {
+                        Typed::Text(v) => query.bind(v.as_deref()),
+                        Typed::Timestamp(v) => query.bind(*v),
+                    };
+                }
+                changed += query
+                    .bind(row.raw.as_str())
+                    .bind(synced_at)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+            }
+            Ok(changed)
+        }
     }
-    query = query.bind(rows.iter().map(|r| r.raw.as_str()).collect::<Vec<&str>>());
-    Ok(query.execute(conn).await?.rows_affected())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wolkvox::catalog::CHAT_14;
+    use crate::wolkvox::catalog;
+
+    fn chat_14() -> &'static Report {
+        catalog::find("chat_14").unwrap()
+    }
 
     #[test]
-    fn the_upsert_is_keyed_on_account_and_the_natural_key_and_skips_unchanged_rows() {
-        let sql = upsert_sql(&CHAT_14);
+    fn the_postgres_upsert_is_one_unnest_statement_keyed_on_account_and_the_natural_key() {
+        let sql = pg_upsert_sql(chat_14());
         assert!(
             sql.contains("ON CONFLICT (account, \"chat_id\", \"date\")"),
             "{sql}"
         );
         assert!(
-            sql.contains("WHERE \"chat_14\".raw IS DISTINCT FROM EXCLUDED.raw"),
+            sql.contains("WHERE \"chat_14\".raw IS DISTINCT FROM excluded.raw"),
             "{sql}"
         );
         assert!(
@@ -142,21 +202,25 @@ mod tests {
             "date is the 9th field: {sql}"
         );
         assert!(
-            sql.contains("$12::text[]"),
-            "raw is the last parameter: {sql}"
+            sql.contains("$12::text[]") && sql.contains("$13 FROM"),
+            "raw then synced_at: {sql}"
         );
     }
 
     #[test]
-    fn identifiers_are_quoted_even_with_quotes_inside() {
-        assert_eq!(quote_ident("yes/no"), "\"yes/no\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    fn the_sqlite_upsert_binds_one_row_with_the_same_conflict_rule() {
+        let sql = sqlite_upsert_sql(chat_14());
+        assert!(
+            sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+            "{sql}"
+        );
+        assert!(sql.ends_with(&conflict_clause(chat_14())), "{sql}");
     }
 
     #[test]
     fn duplicate_keys_in_a_batch_keep_the_last_copy() {
         let row = |chat: &str, cod: &str| TypedRow {
-            values: CHAT_14
+            values: chat_14()
                 .fields
                 .iter()
                 .map(|f| match f.name {
@@ -169,7 +233,7 @@ mod tests {
             raw: cod.into(),
         };
         let rows = vec![row("1", "old"), row("2", "x"), row("1", "new")];
-        let kept: Vec<&str> = dedupe_by_key(&CHAT_14, &rows)
+        let kept: Vec<&str> = dedupe_by_key(chat_14(), &rows)
             .iter()
             .map(|r| r.raw.as_str())
             .collect();

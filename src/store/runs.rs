@@ -4,9 +4,9 @@
 //! trail, not part of the exactly-once guarantee, which the watermark alone carries.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::FromRow;
 
-use super::StoreError;
+use super::{Db, StoreError};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,35 +73,48 @@ pub struct RunRecord {
     pub duration_ms: i64,
 }
 
+const INSERT: &str =
+    "INSERT INTO etl_run (account, report, stream, token_label, window_start, window_end,
+         started_at, finished_at, status, windows, requests, splits, rows_fetched,
+         rows_upserted, rows_rejected, watermark, error_kind, error, duration_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+
+/// Binds a run's values in `INSERT`'s order; a macro because the two backends' query types differ.
+macro_rules! bind_run {
+    ($query:expr, $run:expr) => {
+        $query
+            .bind(&$run.account)
+            .bind(&$run.report)
+            .bind(&$run.stream)
+            .bind(&$run.token_label)
+            .bind($run.window_start)
+            .bind($run.window_end)
+            .bind($run.started_at)
+            .bind($run.finished_at)
+            .bind($run.status.as_str())
+            .bind($run.windows)
+            .bind($run.requests)
+            .bind($run.splits)
+            .bind($run.rows_fetched)
+            .bind($run.rows_upserted)
+            .bind($run.rows_rejected)
+            .bind($run.watermark)
+            .bind(&$run.error_kind)
+            .bind(&$run.error)
+            .bind($run.duration_ms)
+    };
+}
+
 /// Appends a run record.
-pub async fn record(pool: &PgPool, run: &RunRecord) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO etl_run (account, report, stream, token_label, window_start, window_end,
-             started_at, finished_at, status, windows, requests, splits, rows_fetched,
-             rows_upserted, rows_rejected, watermark, error_kind, error, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-    )
-    .bind(&run.account)
-    .bind(&run.report)
-    .bind(&run.stream)
-    .bind(&run.token_label)
-    .bind(run.window_start)
-    .bind(run.window_end)
-    .bind(run.started_at)
-    .bind(run.finished_at)
-    .bind(run.status.as_str())
-    .bind(run.windows)
-    .bind(run.requests)
-    .bind(run.splits)
-    .bind(run.rows_fetched)
-    .bind(run.rows_upserted)
-    .bind(run.rows_rejected)
-    .bind(run.watermark)
-    .bind(&run.error_kind)
-    .bind(&run.error)
-    .bind(run.duration_ms)
-    .execute(pool)
-    .await?;
+pub(super) async fn record(db: &Db, run: &RunRecord) -> Result<(), StoreError> {
+    match db {
+        Db::Postgres(pool) => {
+            bind_run!(sqlx::query(INSERT), run).execute(pool).await?;
+        }
+        Db::Sqlite(pool) => {
+            bind_run!(sqlx::query(INSERT), run).execute(pool).await?;
+        }
+    }
     Ok(())
 }
 
@@ -126,28 +139,31 @@ pub struct ReportStatus {
     pub last_error: Option<String>,
 }
 
+/// Latest run per stream joined with its watermark; portable SQL (window functions and FULL
+/// JOIN exist in both Postgres and SQLite ≥ 3.39).
+const STATUS: &str = "WITH ranked AS (
+         SELECT account, report, stream, started_at, status, rows_upserted, error,
+                ROW_NUMBER() OVER (PARTITION BY account, report, stream ORDER BY started_at DESC, id DESC) AS rn
+         FROM etl_run
+     ),
+     last AS (SELECT * FROM ranked WHERE rn = 1)
+     SELECT COALESCE(w.account, l.account) AS account,
+            COALESCE(w.report, l.report)   AS report,
+            COALESCE(w.stream, l.stream)   AS stream,
+            w.watermark                    AS watermark,
+            l.started_at                   AS last_run_at,
+            l.status                       AS last_status,
+            l.rows_upserted                AS last_rows_upserted,
+            l.error                        AS last_error
+     FROM etl_watermark w
+     FULL OUTER JOIN last l
+       ON w.account = l.account AND w.report = l.report AND w.stream = l.stream
+     ORDER BY 1, 2, 3";
+
 /// The state of every (account, report, stream) that has a watermark or a run.
-pub async fn status(pool: &PgPool) -> Result<Vec<ReportStatus>, StoreError> {
-    let rows = sqlx::query_as::<_, ReportStatus>(
-        "WITH last AS (
-             SELECT DISTINCT ON (account, report, stream)
-                    account, report, stream, started_at, status, rows_upserted, error
-             FROM etl_run
-             ORDER BY account, report, stream, started_at DESC, id DESC
-         )
-         SELECT COALESCE(w.account, l.account) AS account,
-                COALESCE(w.report, l.report)   AS report,
-                COALESCE(w.stream, l.stream)   AS stream,
-                w.watermark,
-                l.started_at    AS last_run_at,
-                l.status        AS last_status,
-                l.rows_upserted AS last_rows_upserted,
-                l.error         AS last_error
-         FROM etl_watermark w
-         FULL OUTER JOIN last l USING (account, report, stream)
-         ORDER BY 1, 2, 3",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
+pub(super) async fn status(db: &Db) -> Result<Vec<ReportStatus>, StoreError> {
+    Ok(match db {
+        Db::Postgres(pool) => sqlx::query_as(STATUS).fetch_all(pool).await?,
+        Db::Sqlite(pool) => sqlx::query_as(STATUS).fetch_all(pool).await?,
+    })
 }

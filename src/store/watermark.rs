@@ -1,10 +1,9 @@
-//! Reading and moving watermarks. `set` takes the caller's transaction, so a watermark is only
-//! ever written together with the rows it covers.
+//! Reading and moving watermarks. Moving one needs a [`Tx`], so a watermark is only ever
+//! written together with the rows it covers.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
 
-use super::StoreError;
+use super::{Db, StoreError, Tx};
 
 /// Identifies one watermark: an operation, a report and a stream within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,40 +16,70 @@ pub struct StreamKey<'a> {
     pub stream: &'a str,
 }
 
+const GET: &str =
+    "SELECT watermark FROM etl_watermark WHERE account = $1 AND report = $2 AND stream = $3";
+
 /// The committed watermark, if the stream was ever synced.
-pub async fn get(
-    conn: &mut PgConnection,
-    key: StreamKey<'_>,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
-        "SELECT watermark FROM etl_watermark WHERE account = $1 AND report = $2 AND stream = $3",
-    )
-    .bind(key.account)
-    .bind(key.report)
-    .bind(key.stream)
-    .fetch_optional(conn)
-    .await?;
+pub(super) async fn get(db: &Db, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row: Option<(DateTime<Utc>,)> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_as(GET)
+                .bind(key.account)
+                .bind(key.report)
+                .bind(key.stream)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_as(GET)
+                .bind(key.account)
+                .bind(key.report)
+                .bind(key.stream)
+                .fetch_optional(pool)
+                .await?
+        }
+    };
     Ok(row.map(|(w,)| w))
 }
 
-/// Moves the watermark forward to `watermark` (never backwards: if another process already moved
-/// it further, that stays). Call it inside the transaction that wrote the rows it covers.
-pub async fn advance(
-    conn: &mut PgConnection,
+/// Moves the watermark forward to `to`; if another process already moved it further, that
+/// stays (`GREATEST` / SQLite's scalar `max`).
+pub(super) async fn advance(
+    tx: &mut Tx,
     key: StreamKey<'_>,
-    watermark: DateTime<Utc>,
+    to: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO etl_watermark (account, report, stream, watermark, updated_at)
-         VALUES ($1, $2, $3, $4, now())
-         ON CONFLICT (account, report, stream)
-         DO UPDATE SET watermark = GREATEST(etl_watermark.watermark, EXCLUDED.watermark), updated_at = now()",
-    )
-    .bind(key.account)
-    .bind(key.report)
-    .bind(key.stream)
-    .bind(watermark)
-    .execute(conn)
-    .await?;
+    let upsert = |greatest: &str| {
+        format!(
+            "INSERT INTO etl_watermark (account, report, stream, watermark, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account, report, stream)
+             DO UPDATE SET watermark = {greatest}(etl_watermark.watermark, excluded.watermark),
+                           updated_at = excluded.updated_at"
+        )
+    };
+    let now = Utc::now();
+    match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query(&upsert("GREATEST"))
+                .bind(key.account)
+                .bind(key.report)
+                .bind(key.stream)
+                .bind(to)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query(&upsert("max"))
+                .bind(key.account)
+                .bind(key.report)
+                .bind(key.stream)
+                .bind(to)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     Ok(())
 }

@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn, Instrument};
 
@@ -21,9 +20,10 @@ use super::error::SyncError;
 use super::window::{self, PlanInput, Window};
 use crate::clock::Clock;
 use crate::config::{ReportConfig, RetryPolicy};
-use crate::store::rows::{self, TypedRow};
-use crate::store::runs::{self, RunRecord, RunStatus};
-use crate::store::watermark::{self, StreamKey};
+use crate::store::rows::TypedRow;
+use crate::store::runs::{RunRecord, RunStatus};
+use crate::store::watermark::StreamKey;
+use crate::store::Db;
 use crate::wolkvox::catalog::Report;
 use crate::wolkvox::envelope::Row;
 use crate::wolkvox::values::{self, local_to_utc, utc_to_local};
@@ -49,8 +49,8 @@ pub struct Faults {
 /// What every run needs: database, API client, operation, clock.
 #[derive(Clone, Debug)]
 pub struct JobContext {
-    /// The database pool.
-    pub pool: PgPool,
+    /// The database (Postgres or SQLite).
+    pub db: Db,
     /// The API client.
     pub client: WolkvoxClient,
     /// The `account` label stored with every row.
@@ -203,13 +203,7 @@ async fn sync_windows(
 ) -> Result<bool, SyncError> {
     let report = job.config.report;
     let tz = ctx.timezone;
-    let mut conn = ctx
-        .pool
-        .acquire()
-        .await
-        .map_err(crate::store::StoreError::from)?;
-    let stored = watermark::get(&mut conn, key).await?;
-    drop(conn);
+    let stored = ctx.db.watermark(key).await?;
     run.watermark = stored.map(|w| utc_to_local(tz, w));
 
     let now = utc_to_local(tz, ctx.clock.now());
@@ -347,22 +341,19 @@ async fn write_window(
 ) -> Result<u64, SyncError> {
     // The one transaction: rows and watermark commit together or not at all. Dropping `tx`
     // on any error path rolls it back.
-    let mut tx = ctx
-        .pool
-        .begin()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let mut tx = ctx.db.begin().await?;
     let mut upserted = 0;
     for batch in rows.chunks(UPSERT_BATCH) {
-        upserted += rows::upsert(&mut tx, report, &ctx.account, batch).await?;
+        upserted += tx.upsert(report, &ctx.account, batch).await?;
     }
     if let Some(wm) = new_watermark {
-        watermark::advance(&mut tx, key, local_to_utc(ctx.timezone, wm)).await?;
+        tx.advance_watermark(key, local_to_utc(ctx.timezone, wm))
+            .await?;
     }
     if ctx.faults.fail_before_commit {
         return Err(SyncError::Injected);
     }
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await?;
     Ok(upserted)
 }
 
@@ -484,7 +475,7 @@ async fn record(ctx: &JobContext, job: &ReportJob, o: &RunOutcome, started_at: D
         error: o.error.as_ref().map(ToString::to_string),
         duration_ms: i64::try_from(o.duration.as_millis()).unwrap_or(i64::MAX),
     };
-    if let Err(e) = runs::record(&ctx.pool, &record).await {
+    if let Err(e) = ctx.db.record_run(&record).await {
         // The data and watermark are already safe; only the audit row is missing.
         warn!(error = %e, "Could not record the run in etl_run");
     }

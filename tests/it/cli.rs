@@ -4,10 +4,13 @@ use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use sqlx::PgPool;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+use wolkvox_etl::store::Backend;
 
 use crate::helpers::*;
+use crate::on_both_backends;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
 
@@ -48,9 +51,9 @@ fn days_ago(days: i64) -> String {
         .to_string()
 }
 
-#[tokio::test]
-async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_watermark() {
-    let db = TestDb::new().await;
+on_both_backends! {
+async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_watermark(backend) {
+    let db = TestDb::new(backend).await;
     let sim = system_sim(SimulatorConfig::default()).await;
     // A window that ended a day ago: with the system clock, a window reaching "now" would see
     // rows arrive or change between the two syncs.
@@ -64,11 +67,7 @@ async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_
     .await
     .unwrap();
     assert!(first.status.success(), "{}", text(&first));
-    let pool = db.pool().await;
-    let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM chat_14")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let count = scalar(&db.db().await, "SELECT count(*) FROM chat_14").await;
     assert!(count > 100, "{count} rows");
 
     let second = tokio::task::spawn_blocking({
@@ -84,11 +83,7 @@ async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_
         "{}",
         text(&second)
     );
-    let (again,): (i64,) = sqlx::query_as("SELECT count(*) FROM chat_14")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(again, count);
+    assert_eq!(scalar(&db.db().await, "SELECT count(*) FROM chat_14").await, count);
 
     let status = tokio::task::spawn_blocking({
         let mut cmd = command(&sim, &db);
@@ -104,9 +99,10 @@ async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_
         .find(|l| l.contains("chat_14"))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(
-        line.contains("succeeded") && line.contains(&days_ago(0)),
+        line.contains("succeeded") && line.contains(&format!("{to} 00:00:00")),
         "{out}"
     );
+}
 }
 
 #[tokio::test]
@@ -137,7 +133,7 @@ async fn a_bad_config_exits_non_zero_and_names_the_key() {
 
 #[tokio::test]
 async fn the_token_is_absent_from_captured_output_at_every_log_level() {
-    let db = TestDb::new().await;
+    let db = TestDb::new(Backend::Postgres).await;
     // One simulator that accepts the token, one that rejects it (the error path logs too).
     let accepting = system_sim(SimulatorConfig::default()).await;
     let rejecting = system_sim(SimulatorConfig {
@@ -168,7 +164,7 @@ async fn the_token_is_absent_from_captured_output_at_every_log_level() {
 
 #[tokio::test]
 async fn the_daemon_exits_zero_on_sigterm_after_finishing_its_run() {
-    let db = TestDb::new().await;
+    let db = TestDb::new(Backend::Postgres).await;
     let sim = system_sim(SimulatorConfig::default()).await;
     let child = command(&sim, &db)
         .env("WOLKVOX_ETL__SYNC__INITIAL_DAYS", "2")
@@ -177,7 +173,7 @@ async fn the_daemon_exits_zero_on_sigterm_after_finishing_its_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pool = db.pool().await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
     // Wait for the start-up run to be recorded.
     let mut recorded = false;
     for _ in 0..100 {
@@ -206,4 +202,44 @@ async fn the_daemon_exits_zero_on_sigterm_after_finishing_its_run() {
         String::from_utf8_lossy(&status.stderr)
     );
     assert!(String::from_utf8_lossy(&status.stderr).contains("scheduler stopped"));
+}
+
+#[tokio::test]
+async fn demo_once_on_a_fresh_directory_leaves_an_sqlite_file_with_the_simulators_rows() {
+    let dir = TestDb::new(Backend::Sqlite).await;
+    let cwd = dir
+        .url
+        .trim_start_matches("sqlite://")
+        .trim_end_matches("/etl.db")
+        .to_string();
+    let out = tokio::task::spawn_blocking({
+        let cwd = cwd.clone();
+        move || {
+            Command::new(BIN)
+                .env_clear()
+                .env("NO_COLOR", "1")
+                .current_dir(&cwd)
+                .args(["demo", "--once", "--days", "1"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    let file = format!("{cwd}/wolkvox-etl.db");
+    assert!(
+        stdout.contains(&file),
+        "the summary says where the data is: {stdout}"
+    );
+    assert!(
+        stdout.contains("chat_14") && stdout.contains("succeeded"),
+        "{stdout}"
+    );
+    let db = wolkvox_etl::store::Db::connect(&format!("sqlite://{file}").into(), 1)
+        .await
+        .unwrap();
+    assert!(scalar(&db, "SELECT count(*) FROM chat_14").await > 100);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM etl_watermark").await, 1);
 }

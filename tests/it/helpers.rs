@@ -6,12 +6,14 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::config::Settings;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::startup::App;
+use wolkvox_etl::store::watermark::StreamKey;
+use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::sync::{run_once, Faults, Range, RunOutcome};
 use wolkvox_etl::wolkvox::values::utc_to_local;
 
@@ -21,35 +23,55 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A database of its own for one test, dropped when the test ends.
+/// A database of its own for one test, on either backend, removed when the test ends.
 pub struct TestDb {
-    pub name: String,
+    pub backend: Backend,
     pub url: String,
+    /// Postgres: the database's name; SQLite: the directory holding the file.
+    place: String,
 }
 
 impl TestDb {
-    pub async fn new() -> TestDb {
-        let admin = admin_url();
-        let name = format!("wolkvox_test_{:016x}", fastrand::u64(..));
-        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!("tests need PostgreSQL at {admin} (set TEST_DATABASE_URL): {e}")
-        });
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let base = admin
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_string())
-            .expect("admin URL has a database");
-        TestDb {
-            url: format!("{base}/{name}"),
-            name,
+    pub async fn new(backend: Backend) -> TestDb {
+        let id = format!("{:016x}", fastrand::u64(..));
+        match backend {
+            Backend::Postgres => {
+                let admin = admin_url();
+                let name = format!("wolkvox_test_{id}");
+                let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("tests need PostgreSQL at {admin} (set TEST_DATABASE_URL): {e}")
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .expect("admin URL has a database");
+                TestDb {
+                    backend,
+                    url: format!("{base}/{name}"),
+                    place: name,
+                }
+            }
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("wolkvox_test_{id}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                TestDb {
+                    backend,
+                    url: format!("sqlite://{}", dir.join("etl.db").display()),
+                    place: dir.display().to_string(),
+                }
+            }
         }
     }
+}
 
-    pub async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.url)
+impl TestDb {
+    /// A connection pool to it, as the daemon would open it.
+    pub async fn db(&self) -> Db {
+        Db::connect(&self.url.clone().into(), 2)
             .await
             .expect("connect test database")
     }
@@ -57,7 +79,11 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        if self.backend == Backend::Sqlite {
+            let _ = std::fs::remove_dir_all(&self.place);
+            return;
+        }
+        let name = self.place.clone();
         // Drop runs outside any runtime guarantee, so clean up on a thread with its own runtime.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -76,6 +102,31 @@ impl Drop for TestDb {
     }
 }
 
+/// One integer from a query that is the same on both backends.
+pub async fn scalar(db: &Db, sql: &str) -> i64 {
+    match db {
+        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+    }
+}
+
+/// Runs one async test body on each backend: `mod name { postgres, sqlite }`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block)*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn body($backend: wolkvox_etl::store::Backend) $body
+            #[tokio::test]
+            async fn postgres() { body(wolkvox_etl::store::Backend::Postgres).await }
+            #[tokio::test]
+            async fn sqlite() { body(wolkvox_etl::store::Backend::Sqlite).await }
+        }
+    )*};
+}
+
 /// 10:00 in Bogota on 2026-11-20: a fixed "now" so tests never depend on the wall clock.
 pub fn test_now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z")
@@ -90,13 +141,12 @@ pub fn local(s: &str) -> NaiveDateTime {
 pub const TOKEN: &str = "test-token-8c1f2e";
 
 pub struct TestApp {
-    /// Held so the database lives (and is dropped) with the test.
+    /// Held so the database lives (and is removed) with the test.
     #[allow(dead_code)]
-    pub db: TestDb,
+    pub test_db: TestDb,
     pub sim: Simulator,
     pub clock: Clock,
     pub app: App,
-    pub pool: PgPool,
 }
 
 pub struct Options {
@@ -140,8 +190,8 @@ pub fn settings(sim_url: &str, db_url: &str, extra: &[(&'static str, String)]) -
     Settings::load_with_env(None, env).expect("test settings are valid")
 }
 
-pub async fn spawn_app(options: Options) -> TestApp {
-    let db = TestDb::new().await;
+pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
+    let test_db = TestDb::new(backend).await;
     let clock = Clock::manual(test_now());
     let sim = Simulator::start(
         options.sim,
@@ -150,17 +200,15 @@ pub async fn spawn_app(options: Options) -> TestApp {
     )
     .await
     .expect("start simulator");
-    let settings = settings(&sim.base_url(), &db.url, &options.env);
+    let settings = settings(&sim.base_url(), &test_db.url, &options.env);
     let app = App::build(settings, clock.clone(), options.faults)
         .await
         .expect("build app");
-    let pool = db.pool().await;
     TestApp {
-        db,
+        test_db,
         sim,
         clock,
         app,
-        pool,
     }
 }
 
@@ -170,18 +218,68 @@ impl TestApp {
         run_once(&self.app.ctx, &job, range, &CancellationToken::new()).await
     }
 
-    /// chat_14 rows in the database: (chat_id, local date) → raw.
+    pub fn db(&self) -> &Db {
+        &self.app.ctx.db
+    }
+
+    /// chat_14 rows in the database: (chat_id, the API's local date) → raw.
     pub async fn chat_14_rows(&self) -> BTreeMap<(String, String), Value> {
-        let rows: Vec<(String, String, Value)> = sqlx::query_as(
-            "SELECT chat_id, to_char(date AT TIME ZONE 'America/Bogota', 'YYYY-MM-DD HH24:MI:SS'), raw
-             FROM chat_14 WHERE account = 'default'",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .unwrap();
-        rows.into_iter()
-            .map(|(id, date, raw)| ((id, date), raw))
+        self.typed_chat_14()
+            .await
+            .into_iter()
+            .map(|r| {
+                (
+                    (
+                        r.chat_id,
+                        r.raw["date"].as_str().unwrap_or_default().to_string(),
+                    ),
+                    r.raw,
+                )
+            })
             .collect()
+    }
+
+    /// chat_14 rows with their typed columns as stored.
+    pub async fn typed_chat_14(&self) -> Vec<StoredChat> {
+        const SQL_PG: &str =
+            "SELECT chat_id, date, cod_act, raw::text FROM chat_14 WHERE account = 'default'";
+        const SQL_LITE: &str =
+            "SELECT chat_id, date, cod_act, raw FROM chat_14 WHERE account = 'default'";
+        let rows: Vec<(String, DateTime<Utc>, Option<String>, String)> = match self.db() {
+            Db::Postgres(pool) => sqlx::query_as(SQL_PG).fetch_all(pool).await.unwrap(),
+            Db::Sqlite(pool) => sqlx::query_as(SQL_LITE).fetch_all(pool).await.unwrap(),
+        };
+        rows.into_iter()
+            .map(|(chat_id, date, cod_act, raw)| StoredChat {
+                chat_id,
+                date,
+                cod_act,
+                raw: serde_json::from_str(&raw).unwrap(),
+            })
+            .collect()
+    }
+
+    /// One integer from a query that is the same on both backends.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        scalar(self.db(), sql).await
+    }
+
+    /// (chat_id, synced_at) of every chat_14 row, in key order.
+    pub async fn synced_at(&self) -> Vec<(String, DateTime<Utc>)> {
+        const SQL: &str = "SELECT chat_id, synced_at FROM chat_14 ORDER BY chat_id, date";
+        match self.db() {
+            Db::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
+            Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
+        }
+    }
+
+    /// Status and error kind of the latest run.
+    pub async fn last_run(&self) -> (String, Option<String>) {
+        const SQL: &str = "SELECT status, error_kind FROM etl_run ORDER BY id DESC LIMIT 1";
+        match self.db() {
+            Db::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await.unwrap(),
+            Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await.unwrap(),
+        }
     }
 
     /// What the simulator would answer now for [from, to), in the same shape.
@@ -204,14 +302,22 @@ impl TestApp {
     }
 
     pub async fn watermark(&self) -> Option<NaiveDateTime> {
-        let w: Option<(DateTime<Utc>,)> = sqlx::query_as(
-            "SELECT watermark FROM etl_watermark WHERE account = 'default' AND report = 'chat_14'",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .unwrap();
-        w.map(|(w,)| utc_to_local(chrono_tz::America::Bogota, w))
+        let key = StreamKey {
+            account: "default",
+            report: "chat_14",
+            stream: "",
+        };
+        let w = self.db().watermark(key).await.unwrap();
+        w.map(|w| utc_to_local(chrono_tz::America::Bogota, w))
     }
+}
+
+/// A chat_14 row as stored.
+pub struct StoredChat {
+    pub chat_id: String,
+    pub date: DateTime<Utc>,
+    pub cod_act: Option<String>,
+    pub raw: Value,
 }
 
 /// Asserts two row sets are equal, showing a readable difference when not.
