@@ -41,6 +41,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read, move or clear a report's watermark (to re-read a range or skip one).
+    Watermark {
+        /// What to do.
+        #[command(subcommand)]
+        action: WatermarkAction,
+    },
+    /// Validate the configuration and print the effective settings, secrets redacted.
+    CheckConfig,
+    /// Exit 0 if the running daemon answers on /healthz (for container health checks).
+    Healthcheck,
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,
     /// Try it without an account: start the built-in simulator, sync the enabled reports for the
@@ -77,5 +87,40 @@ pub enum Command {
         /// Calls allowed per token per local day (default: unlimited).
         #[arg(long)]
         daily_limit: Option<u64>,
+    },
+}
+
+/// `watermark` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WatermarkAction {
+    /// Print the committed watermark (local time).
+    Get {
+        /// The report's api name.
+        #[arg(long)]
+        report: String,
+        /// The stream within the report, if it has several.
+        #[arg(long, default_value = "")]
+        stream: String,
+    },
+    /// Set the watermark, backwards (re-read from there on the next run) or forwards (skip).
+    Set {
+        /// The report's api name.
+        #[arg(long)]
+        report: String,
+        /// The stream within the report, if it has several.
+        #[arg(long, default_value = "")]
+        stream: String,
+        /// New watermark, local time: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.
+        #[arg(long)]
+        to: String,
+    },
+    /// Delete the watermark: the next run starts again from sync.start_from / initial_days.
+    Reset {
+        /// The report's api name.
+        #[arg(long)]
+        report: String,
+        /// The stream within the report, if it has several.
+        #[arg(long, default_value = "")]
+        stream: String,
     },
 }

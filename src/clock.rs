@@ -59,9 +59,7 @@ mod tests {
 
     #[test]
     fn clones_of_a_manual_clock_share_the_same_instant() {
-        let start = DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z")
-            .unwrap()
-            .to_utc();
+        let start = DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z").unwrap().to_utc();
         let a = Clock::manual(start);
         let b = a.clone();
         a.advance(chrono::Duration::minutes(5));

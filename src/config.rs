@@ -48,11 +48,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            key: key.into(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
+        ConfigError::Invalid { key: key.into(), problem: problem.into(), fix: fix.into() }
     }
 }
 
@@ -71,6 +67,31 @@ pub struct RawSettings {
     pub reports: BTreeMap<String, RawReport>,
     /// `[log]`: log format and level.
     pub log: LogSettings,
+    /// `[http]`: metrics and health endpoints.
+    pub http: RawHttp,
+}
+
+/// `[http]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// Serve `/metrics`, `/healthz`, `/readyz` while `run` is running.
+    pub enabled: bool,
+    /// Address to listen on.
+    pub bind: String,
+    /// `/readyz` fails once a report has failed continuously for this long.
+    pub max_failing_minutes: u32,
+}
+
+/// The metrics/health endpoint settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Whether `run` serves them.
+    pub enabled: bool,
+    /// Listen address.
+    pub bind: std::net::SocketAddr,
+    /// Failure streak after which `/readyz` fails.
+    pub max_failing: chrono::Duration,
 }
 
 /// `[wolkvox]` as written.
@@ -254,6 +275,8 @@ pub struct Settings {
     pub default_policy: SyncPolicy,
     /// Logging.
     pub log: LogSettings,
+    /// Metrics and health endpoints.
+    pub http: HttpSettings,
 }
 
 /// The settings the API client needs, present only when a server and a token are configured.
@@ -266,6 +289,48 @@ pub struct ApiSettings<'a> {
 }
 
 impl Settings {
+    /// The effective settings as TOML-like text, with every secret redacted (`check-config`).
+    pub fn describe(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let base = self.base_url.as_ref().map_or_else(|| "(not set)".to_string(), Url::to_string);
+        let tokens: Vec<String> = self.tokens.iter().map(|t| format!("{} = \"[REDACTED]\"", t.label)).collect();
+        let _ = writeln!(out, "[wolkvox]");
+        let _ = writeln!(out, "account = {:?}", self.account);
+        let _ = writeln!(out, "base_url = {base:?}");
+        let _ = writeln!(out, "timezone = {:?}", self.timezone.name());
+        let _ = writeln!(out, "tokens = {{ {} }}", tokens.join(", "));
+        let _ = writeln!(out, "request_timeout_seconds = {}", self.request_timeout.as_secs());
+        let _ = writeln!(out, "max_attempts = {}", self.retry.max_attempts);
+        let _ = writeln!(out, "retry_initial_backoff_ms = {}", self.retry.initial_backoff.as_millis());
+        let _ = writeln!(out, "retry_max_backoff_seconds = {}", self.retry.max_backoff.as_secs());
+        let _ = writeln!(out, "\n[database]");
+        let default_note = if self.database_is_default { "  # default: embedded SQLite" } else { "" };
+        let _ = writeln!(out, "url = {:?}{default_note}", redact_url(self.database_url.expose_secret()));
+        let _ = writeln!(out, "max_connections = {}", self.db_max_connections);
+        let _ = writeln!(out, "\n[sync]");
+        let _ = writeln!(out, "run_on_start = {}", self.run_on_start);
+        let _ = writeln!(out, "\n[http]");
+        let _ = writeln!(out, "enabled = {}", self.http.enabled);
+        let _ = writeln!(out, "bind = \"{}\"", self.http.bind);
+        let _ = writeln!(out, "max_failing_minutes = {}", self.http.max_failing.num_minutes());
+        let _ = writeln!(out, "\n[log]");
+        let _ = writeln!(out, "format = {:?}", format!("{:?}", self.log.format).to_lowercase());
+        let _ = writeln!(out, "level = {:?}", self.log.level);
+        for r in &self.reports {
+            let p = r.policy;
+            let _ = writeln!(out, "\n[reports.{}]  # enabled", r.report.api);
+            let _ = writeln!(out, "schedule = {:?}", r.schedule);
+            let _ = writeln!(out, "token = {:?}", r.token_label);
+            let _ = writeln!(out, "lookback_minutes = {}", p.lookback.num_minutes());
+            let _ = writeln!(out, "settle_seconds = {}", p.settle.num_seconds());
+            let start = p.start_from.map_or_else(|| format!("{} days back", p.initial_days), |d| d.to_string());
+            let _ = writeln!(out, "start_from = {start:?}");
+            let _ = writeln!(out, "max_window_days = {}", p.max_window.num_days());
+        }
+        out
+    }
+
     /// Loads the layers from the defaults, the optional file and the process environment.
     pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
         Self::load_with_env(path, std::env::vars().collect())
@@ -273,19 +338,13 @@ impl Settings {
 
     /// Like [`Settings::load`] but with an explicit environment, so tests need not touch the
     /// process's (which is shared by tests running in parallel).
-    pub fn load_with_env(
-        path: Option<&Path>,
-        env: HashMap<String, String>,
-    ) -> Result<Settings, ConfigError> {
+    pub fn load_with_env(path: Option<&Path>, env: HashMap<String, String>) -> Result<Settings, ConfigError> {
         Self::from_raw(Self::load_raw(path, env)?)
     }
 
-    fn load_raw(
-        path: Option<&Path>,
-        env: HashMap<String, String>,
-    ) -> Result<RawSettings, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+    fn load_raw(path: Option<&Path>, env: HashMap<String, String>) -> Result<RawSettings, ConfigError> {
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = path {
             if !path.exists() {
                 return Err(ConfigError::invalid(
@@ -294,11 +353,7 @@ impl Settings {
                     "pass the path of a TOML file (see config/example.toml) or omit --config",
                 ));
             }
-            builder = builder.add_source(
-                config::File::from(path)
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
         }
         // DATABASE_URL is honoured as the conventional name, but the specific variable wins.
         let database_url = env.get("DATABASE_URL").cloned();
@@ -308,11 +363,7 @@ impl Settings {
             config::Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("__")
                 .separator("__")
-                .source(Some(
-                    env.into_iter()
-                        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-                        .collect(),
-                )),
+                .source(Some(env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect())),
         );
         if let (Some(url), false) = (database_url, has_specific_db) {
             builder = builder.set_override("database.url", url)?;
@@ -337,11 +388,7 @@ impl Settings {
                 "use a name such as \"America/Bogota\" (the zone of the operation's wolkvox server)",
             )
         })?;
-        let base_url = resolve_base_url(
-            w.server.as_deref(),
-            w.base_url.as_deref(),
-            w.allow_insecure_http,
-        )?;
+        let base_url = resolve_base_url(w.server.as_deref(), w.base_url.as_deref(), w.allow_insecure_http)?;
         let tokens = resolve_tokens(w.token.as_ref(), &w.tokens)?;
         if w.request_timeout_seconds == 0 {
             return Err(ConfigError::invalid(
@@ -369,11 +416,7 @@ impl Settings {
                 "use a pool size of at least 1 (default 5)",
             ));
         }
-        let database_is_default = raw
-            .database
-            .url
-            .as_ref()
-            .is_none_or(|u| u.expose_secret().trim().is_empty());
+        let database_is_default = raw.database.url.as_ref().is_none_or(|u| u.expose_secret().trim().is_empty());
         let database_url = match raw.database.url {
             Some(url) if !url.expose_secret().trim().is_empty() => {
                 if crate::store::Backend::of_url(url.expose_secret()).is_none() {
@@ -438,33 +481,35 @@ impl Settings {
                         return Err(ConfigError::invalid(
                             format!("{key}.token"),
                             format!("no token is labelled {label:?}"),
-                            format!(
-                                "use one of the labels under [wolkvox.tokens]: {}",
-                                known.join(", ")
-                            ),
+                            format!("use one of the labels under [wolkvox.tokens]: {}", known.join(", ")),
                         ));
                     }
                     label.clone()
                 }
                 // Tokens are sorted by label, so "the first" is stable across restarts.
-                None => tokens
-                    .first()
-                    .map(|t| t.label.clone())
-                    .unwrap_or_else(|| "default".into()),
+                None => tokens.first().map(|t| t.label.clone()).unwrap_or_else(|| "default".into()),
             };
             let mut policy = base_policy;
             if let Some(minutes) = r.lookback_minutes {
                 policy.lookback = chrono::Duration::minutes(i64::from(minutes));
             }
-            reports.push(ReportConfig {
-                report,
-                schedule,
-                token_label,
-                policy,
-            });
+            reports.push(ReportConfig { report, schedule, token_label, policy });
         }
 
+        let bind = raw.http.bind.trim().parse().map_err(|_| {
+            ConfigError::invalid(
+                "http.bind",
+                format!("{:?} is not an address:port", raw.http.bind),
+                "use e.g. \"127.0.0.1:9187\" (or \"0.0.0.0:9187\" inside a container)",
+            )
+        })?;
+        let http = HttpSettings {
+            enabled: raw.http.enabled,
+            bind,
+            max_failing: chrono::Duration::minutes(i64::from(raw.http.max_failing_minutes)),
+        };
         Ok(Settings {
+            http,
             account: w.account.trim().to_string(),
             base_url,
             timezone,
@@ -499,10 +544,7 @@ impl Settings {
                 "set WOLKVOX_ETL__WOLKVOX__TOKEN, or add labelled tokens under [wolkvox.tokens]",
             ));
         }
-        Ok(ApiSettings {
-            base_url,
-            tokens: &self.tokens,
-        })
+        Ok(ApiSettings { base_url, tokens: &self.tokens })
     }
 
     /// The configuration of report `api`: its own if enabled, otherwise the defaults (so
@@ -522,11 +564,7 @@ impl Settings {
         Ok(ReportConfig {
             report,
             schedule: self.default_schedule.clone(),
-            token_label: self
-                .tokens
-                .first()
-                .map(|t| t.label.clone())
-                .unwrap_or_else(|| "default".into()),
+            token_label: self.tokens.first().map(|t| t.label.clone()).unwrap_or_else(|| "default".into()),
             policy: self.default_policy,
         })
     }
@@ -548,18 +586,11 @@ fn resolve_base_url(
                     "use the digits after \"wv\" in your wolkvox address, e.g. \"0010\" for wv0010.wolkvox.com",
                 ));
             }
-            (
-                "wolkvox.server",
-                format!("https://wv{server}.wolkvox.com/api/v2/"),
-            )
+            ("wolkvox.server", format!("https://wv{server}.wolkvox.com/api/v2/"))
         }
         (None, None) => return Ok(None),
     };
-    let with_slash = if text.ends_with('/') {
-        text
-    } else {
-        format!("{text}/")
-    };
+    let with_slash = if text.ends_with('/') { text } else { format!("{text}/") };
     let url = Url::parse(&with_slash).map_err(|e| {
         ConfigError::invalid(
             key,
@@ -598,10 +629,7 @@ fn resolve_tokens(
                 "remove one of them or rename the labelled token",
             ));
         }
-        tokens.push(NamedToken {
-            label: "default".into(),
-            secret: secret.clone(),
-        });
+        tokens.push(NamedToken { label: "default".into(), secret: secret.clone() });
     }
     for (label, secret) in named {
         if secret.expose_secret().trim().is_empty() {
@@ -611,25 +639,32 @@ fn resolve_tokens(
                 "paste the token from wolkvox Manager → Configuration → Tokens, or remove the entry",
             ));
         }
-        tokens.push(NamedToken {
-            label: label.clone(),
-            secret: secret.clone(),
-        });
+        tokens.push(NamedToken { label: label.clone(), secret: secret.clone() });
     }
     tokens.sort_by(|a, b| a.label.cmp(&b.label));
     Ok(tokens)
 }
 
 fn validate_schedule(key: &str, schedule: &str, tz: Tz) -> Result<(), ConfigError> {
-    tokio_cron_scheduler::Job::new_async_tz(schedule, tz, |_, _| Box::pin(async {}))
-        .map(|_| ())
-        .map_err(|_| {
-            ConfigError::invalid(
-                key,
-                format!("{schedule:?} is not a cron expression"),
-                "use six fields with seconds first, e.g. \"0 */5 * * * *\" for every 5 minutes",
-            )
-        })
+    tokio_cron_scheduler::Job::new_async_tz(schedule, tz, |_, _| Box::pin(async {})).map(|_| ()).map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("{schedule:?} is not a cron expression"),
+            "use six fields with seconds first, e.g. \"0 */5 * * * *\" for every 5 minutes",
+        )
+    })
+}
+
+/// A database URL with its password replaced, for display.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "[REDACTED: unparsable URL]".to_string(),
+    }
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS` as a local datetime.
@@ -648,10 +683,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -659,9 +691,7 @@ mod tests {
     }
 
     fn error_text(pairs: &[(&str, &str)]) -> String {
-        load(pairs)
-            .expect_err("config should be rejected")
-            .to_string()
+        load(pairs).expect_err("config should be rejected").to_string()
     }
 
     #[test]
@@ -680,47 +710,28 @@ mod tests {
 
     #[test]
     fn the_server_code_becomes_the_https_base_url() {
-        let s = load(&[
-            ("WOLKVOX_ETL__WOLKVOX__SERVER", "0010"),
-            ("WOLKVOX_ETL__WOLKVOX__TOKEN", "t"),
-        ])
-        .unwrap();
-        assert_eq!(
-            s.api().unwrap().base_url.as_str(),
-            "https://wv0010.wolkvox.com/api/v2/"
-        );
+        let s = load(&[("WOLKVOX_ETL__WOLKVOX__SERVER", "0010"), ("WOLKVOX_ETL__WOLKVOX__TOKEN", "t")]).unwrap();
+        assert_eq!(s.api().unwrap().base_url.as_str(), "https://wv0010.wolkvox.com/api/v2/");
     }
 
     #[test]
     fn plain_http_to_another_host_needs_an_explicit_opt_in() {
-        let url = (
-            "WOLKVOX_ETL__WOLKVOX__BASE_URL",
-            "http://simulator:8089/api/v2/",
-        );
+        let url = ("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://simulator:8089/api/v2/");
         assert!(load(&[url]).is_err());
         let s = load(&[url, ("WOLKVOX_ETL__WOLKVOX__ALLOW_INSECURE_HTTP", "true")]).unwrap();
-        assert_eq!(
-            s.base_url.unwrap().as_str(),
-            "http://simulator:8089/api/v2/"
-        );
+        assert_eq!(s.base_url.unwrap().as_str(), "http://simulator:8089/api/v2/");
     }
 
     #[test]
     fn env_variables_override_nested_keys_and_database_url_is_honoured() {
         let s = load(&[
-            (
-                "WOLKVOX_ETL__WOLKVOX__BASE_URL",
-                "http://127.0.0.1:8089/api/v2",
-            ),
+            ("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://127.0.0.1:8089/api/v2"),
             ("WOLKVOX_ETL__WOLKVOX__TOKEN", "secret-token"),
             ("WOLKVOX_ETL__SYNC__LOOKBACK_MINUTES", "30"),
             ("DATABASE_URL", "postgres://u@h/db"),
         ])
         .unwrap();
-        assert_eq!(
-            s.base_url.unwrap().as_str(),
-            "http://127.0.0.1:8089/api/v2/"
-        );
+        assert_eq!(s.base_url.unwrap().as_str(), "http://127.0.0.1:8089/api/v2/");
         assert_eq!(s.reports[0].policy.lookback, chrono::Duration::minutes(30));
         assert_eq!(s.database_url.expose_secret(), "postgres://u@h/db");
         assert_eq!(s.tokens[0].label, "default");
@@ -739,69 +750,25 @@ mod tests {
     #[test]
     fn each_bad_value_is_rejected_with_its_key_and_a_fix() {
         let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("WOLKVOX_ETL__WOLKVOX__TIMEZONE", "Mars/Olympus")], "`wolkvox.timezone`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__SERVER", "10")], "`wolkvox.server`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://api.example.com/")], "`wolkvox.base_url`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "0")], "`wolkvox.request_timeout_seconds`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "0")], "`wolkvox.max_attempts`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__ACCOUNT", " ")], "`wolkvox.account`"),
+            (&[("WOLKVOX_ETL__DATABASE__URL", "mysql://x")], "`database.url`"),
+            (&[("WOLKVOX_ETL__DATABASE__MAX_CONNECTIONS", "0")], "`database.max_connections`"),
+            (&[("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "32")], "`sync.max_window_days`"),
+            (&[("WOLKVOX_ETL__SYNC__START_FROM", "yesterday")], "`sync.start_from`"),
+            (&[("WOLKVOX_ETL__SYNC__SCHEDULE", "every 5 minutes")], "`sync.schedule`"),
+            (&[("WOLKVOX_ETL__REPORTS__CHAT_14__SCHEDULE", "*/5 * * *")], "`reports.chat_14.schedule`"),
+            (&[("WOLKVOX_ETL__REPORTS__CHAT_99__ENABLED", "true")], "`reports.chat_99`"),
             (
-                &[("WOLKVOX_ETL__WOLKVOX__TIMEZONE", "Mars/Olympus")],
-                "`wolkvox.timezone`",
-            ),
-            (
-                &[("WOLKVOX_ETL__WOLKVOX__SERVER", "10")],
-                "`wolkvox.server`",
-            ),
-            (
-                &[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://api.example.com/")],
-                "`wolkvox.base_url`",
-            ),
-            (
-                &[("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "0")],
-                "`wolkvox.request_timeout_seconds`",
-            ),
-            (
-                &[("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "0")],
-                "`wolkvox.max_attempts`",
-            ),
-            (
-                &[("WOLKVOX_ETL__WOLKVOX__ACCOUNT", " ")],
-                "`wolkvox.account`",
-            ),
-            (
-                &[("WOLKVOX_ETL__DATABASE__URL", "mysql://x")],
-                "`database.url`",
-            ),
-            (
-                &[("WOLKVOX_ETL__DATABASE__MAX_CONNECTIONS", "0")],
-                "`database.max_connections`",
-            ),
-            (
-                &[("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "32")],
-                "`sync.max_window_days`",
-            ),
-            (
-                &[("WOLKVOX_ETL__SYNC__START_FROM", "yesterday")],
-                "`sync.start_from`",
-            ),
-            (
-                &[("WOLKVOX_ETL__SYNC__SCHEDULE", "every 5 minutes")],
-                "`sync.schedule`",
-            ),
-            (
-                &[("WOLKVOX_ETL__REPORTS__CHAT_14__SCHEDULE", "*/5 * * *")],
-                "`reports.chat_14.schedule`",
-            ),
-            (
-                &[("WOLKVOX_ETL__REPORTS__CHAT_99__ENABLED", "true")],
-                "`reports.chat_99`",
-            ),
-            (
-                &[
-                    ("WOLKVOX_ETL__WOLKVOX__TOKEN", "t"),
-                    ("WOLKVOX_ETL__REPORTS__CHAT_14__TOKEN", "other"),
-                ],
+                &[("WOLKVOX_ETL__WOLKVOX__TOKEN", "t"), ("WOLKVOX_ETL__REPORTS__CHAT_14__TOKEN", "other")],
                 "`reports.chat_14.token`",
             ),
-            (
-                &[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")],
-                "`wolkvox.tokens.backup`",
-            ),
+            (&[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")], "`wolkvox.tokens.backup`"),
+            (&[("WOLKVOX_ETL__HTTP__BIND", "localhost")], "`http.bind`"),
         ];
         for (pairs, key) in cases {
             let text = error_text(pairs);
@@ -822,9 +789,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("typo.toml");
         std::fs::write(&path, "[sync]\nlookbak_minutes = 5\n").unwrap();
-        let text = Settings::load_with_env(Some(&path), HashMap::new())
-            .unwrap_err()
-            .to_string();
+        let text = Settings::load_with_env(Some(&path), HashMap::new()).unwrap_err().to_string();
         assert!(text.contains("lookbak_minutes"), "{text}");
         let missing = Settings::load_with_env(Some(&dir.join("absent.toml")), HashMap::new());
         assert!(missing.unwrap_err().to_string().contains("`--config`"));
@@ -850,20 +815,27 @@ mod tests {
     }
 
     #[test]
+    fn check_config_output_shows_the_settings_but_no_secret() {
+        let s = load(&[
+            ("WOLKVOX_ETL__WOLKVOX__TOKEN", "tok-SECRET-1"),
+            ("WOLKVOX_ETL__WOLKVOX__SERVER", "0010"),
+            ("DATABASE_URL", "postgres://etl:pw-SECRET@db:5432/wolkvox"),
+        ])
+        .unwrap();
+        let text = s.describe();
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("postgres://etl:REDACTED@db:5432/wolkvox"), "{text}");
+        assert!(text.contains("[reports.chat_14]") && text.contains("wv0010"), "{text}");
+    }
+
+    #[test]
     fn local_datetimes_parse_in_the_three_accepted_forms() {
-        let expect = NaiveDate::from_ymd_opt(2026, 11, 18)
-            .unwrap()
-            .and_hms_opt(6, 30, 0)
-            .unwrap();
+        let expect = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap().and_hms_opt(6, 30, 0).unwrap();
         assert_eq!(parse_local_datetime("2026-11-18T06:30:00"), Some(expect));
         assert_eq!(parse_local_datetime("2026-11-18 06:30:00"), Some(expect));
         assert_eq!(
             parse_local_datetime("2026-11-18"),
-            Some(
-                NaiveDate::from_ymd_opt(2026, 11, 18)
-                    .unwrap()
-                    .and_time(NaiveTime::MIN)
-            )
+            Some(NaiveDate::from_ymd_opt(2026, 11, 18).unwrap().and_time(NaiveTime::MIN))
         );
         assert_eq!(parse_local_datetime("18/11/2026"), None);
     }

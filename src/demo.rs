@@ -28,10 +28,8 @@ const DEMO_TOKEN_LABEL: &str = "demo";
 /// Points `settings` at the simulator with a demo token, starting `days` back.
 fn for_simulator(mut settings: Settings, base_url: &str, days: u32) -> anyhow::Result<Settings> {
     settings.base_url = Some(base_url.parse().context("simulator URL")?);
-    settings.tokens = vec![NamedToken {
-        label: DEMO_TOKEN_LABEL.into(),
-        secret: SecretString::from("demo-token".to_string()),
-    }];
+    settings.tokens =
+        vec![NamedToken { label: DEMO_TOKEN_LABEL.into(), secret: SecretString::from("demo-token".to_string()) }];
     for report in &mut settings.reports {
         report.token_label = DEMO_TOKEN_LABEL.into();
         report.policy.start_from = None;
@@ -42,13 +40,9 @@ fn for_simulator(mut settings: Settings, base_url: &str, days: u32) -> anyhow::R
 
 /// Runs the demo; see the module docs.
 pub async fn run(settings: Settings, once: bool, days: u32) -> anyhow::Result<ExitCode> {
-    let sim = Simulator::start(
-        SimulatorConfig::default(),
-        Clock::system(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .context("cannot start the simulator on a loopback port")?;
+    let sim = Simulator::start(SimulatorConfig::default(), Clock::system(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .context("cannot start the simulator on a loopback port")?;
     println!("wolkvox simulator running at {}", sim.base_url());
     let where_data = match sqlite_path(&settings) {
         Some(path) => format!("SQLite file {path}"),
@@ -59,10 +53,7 @@ pub async fn run(settings: Settings, once: bool, days: u32) -> anyhow::Result<Ex
     let settings = for_simulator(settings, &sim.base_url(), days)?;
     let run_on_schedule = !once;
     let app = App::build(settings, Clock::system(), Faults::default()).await?;
-    println!(
-        "First pass: {} report(s), the last {days} days",
-        app.jobs.len()
-    );
+    println!("First pass: {} report(s), the last {days} days", app.jobs.len());
 
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -79,10 +70,7 @@ pub async fn run(settings: Settings, once: bool, days: u32) -> anyhow::Result<Ex
     }
     while let Some(done) = runs.join_next().await {
         let (api, o) = done.context("a demo run panicked")?;
-        let window = o
-            .planned
-            .map(|w| w.to_string())
-            .unwrap_or_else(|| "-".into());
+        let window = o.planned.map(|w| w.to_string()).unwrap_or_else(|| "-".into());
         println!(
             "  {api:<12} {status:<9} {rows:>8} rows  {window}  {secs:.1} s",
             status = o.status.as_str(),
@@ -106,9 +94,5 @@ pub async fn run(settings: Settings, once: bool, days: u32) -> anyhow::Result<Ex
     }
     app.ctx.db.close().await;
     sim.shutdown().await;
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -5,6 +5,8 @@
 //! ticks call [`sync::run_once`]: plan windows from the watermark, fetch, upsert rows and move
 //! the watermark in one transaction. The [`simulator`] stands in for the real API in tests.
 
+/// The daily token budget: calls counted per token per local day, pauses at the limit.
+pub mod budget;
 /// The command line (clap).
 pub mod cli;
 /// The one source of "now", real or manual, shared by the daemon and the simulator.
@@ -13,6 +15,10 @@ pub mod clock;
 pub mod config;
 /// The `demo` command: simulator + embedded database + a first pass, no account needed.
 pub mod demo;
+/// `/metrics`, `/healthz`, `/readyz`, and the failure streaks readiness is judged on.
+pub mod http;
+/// Prometheus metrics, one function per event; bounded labels.
+pub mod metrics;
 /// A thin tokio-cron-scheduler shell: one guarded job per report, graceful shutdown.
 pub mod scheduler;
 /// A faithful loopback stand-in for the wolkvox API, used by tests, the demo and benchmarks.

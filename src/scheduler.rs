@@ -41,24 +41,22 @@ pub async fn run(
             shutdown: shutdown.clone(),
         };
         let on_tick = trigger.clone();
-        let cron = Job::new_async_tz(
-            trigger.job.config.schedule.as_str(),
-            ctx.timezone,
-            move |_, _| {
-                let t = on_tick.clone();
-                Box::pin(async move { t.fire() })
-            },
-        )?;
+        let cron = Job::new_async_tz(trigger.job.config.schedule.as_str(), ctx.timezone, move |_, _| {
+            let t = on_tick.clone();
+            Box::pin(async move { t.fire() })
+        })?;
         scheduler.add(cron).await?;
         info!(report = trigger.job.config.report.api, token = trigger.job.token.label(), schedule = %trigger.job.config.schedule, "Scheduled report");
         triggers.push(trigger);
     }
     scheduler.start().await?;
+    ctx.health.set_scheduler_running(true);
     if run_on_start {
         triggers.iter().for_each(Trigger::fire);
     }
     shutdown.cancelled().await;
     info!("Shutdown requested; no new runs will start, waiting for runs in flight");
+    ctx.health.set_scheduler_running(false);
     scheduler.shutdown().await?;
     tracker.close();
     tracker.wait().await;
@@ -89,11 +87,7 @@ impl Trigger {
             );
             return;
         };
-        let (ctx, job, shutdown) = (
-            Arc::clone(&self.ctx),
-            Arc::clone(&self.job),
-            self.shutdown.clone(),
-        );
+        let (ctx, job, shutdown) = (Arc::clone(&self.ctx), Arc::clone(&self.job), self.shutdown.clone());
         self.tracker.spawn(async move {
             // The guard lives as long as the run.
             let _held = held;

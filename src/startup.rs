@@ -1,6 +1,7 @@
 //! Wiring: turns a command and validated settings into running parts (pool + migrations, API
 //! client, token gates, jobs, scheduler) and runs them until done or shut down.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,12 +11,17 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::budget::Budget;
+use crate::cli::WatermarkAction;
 use crate::cli::{Cli, Command};
 use crate::clock::Clock;
 use crate::config::{parse_local_datetime, ConfigError, LogFormat, LogSettings, Settings};
+use crate::http::Health;
 use crate::simulator::{Simulator, SimulatorConfig};
+use crate::store::watermark::{self, StreamKey};
 use crate::store::{runs::RunStatus, Backend, Db};
-use crate::sync::{run_once, Faults, JobContext, Range, ReportJob};
+use crate::sync::{run_once, Faults, JobContext, Range, ReportJob, WindowHook};
+use crate::wolkvox::values::local_to_utc;
 use crate::wolkvox::values::utc_to_local;
 use crate::wolkvox::{Tokens, WolkvoxClient};
 use crate::{demo, scheduler, status, telemetry};
@@ -28,25 +34,22 @@ pub struct App {
     pub jobs: Vec<ReportJob>,
     /// The validated settings.
     pub settings: Settings,
+    /// The tokens and their gates (shared by every job of this process).
+    pub tokens: Tokens,
 }
 
 impl App {
     /// Connects the database (failing fast), runs migrations and builds the API client and jobs.
     pub async fn build(settings: Settings, clock: Clock, faults: Faults) -> anyhow::Result<App> {
         let api = settings.api()?;
-        let client = WolkvoxClient::new(
-            api.base_url.clone(),
-            settings.request_timeout,
-            settings.retry,
-        )?;
+        let client = WolkvoxClient::new(api.base_url.clone(), settings.request_timeout, settings.retry)?;
         let tokens = Tokens::new(api.tokens);
         let db = connect_and_migrate(&settings).await?;
-        let jobs = settings
-            .reports
-            .iter()
-            .map(|rc| job_for(&tokens, rc.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
         let ctx = Arc::new(JobContext {
+            budget: Budget::new(db.clone(), settings.account.clone(), settings.timezone, clock.clone()),
+            health: Arc::new(Health::new(settings.http.max_failing, clock.clone())),
+            on_window: WindowHook::default(),
             db,
             client,
             account: settings.account.clone(),
@@ -55,50 +58,31 @@ impl App {
             db_retry: settings.retry,
             faults,
         });
-        Ok(App {
-            ctx,
-            jobs,
-            settings,
-        })
+        Ok(App { ctx, jobs, settings, tokens })
     }
 
     /// The job for report `api`, enabled or not.
     pub fn job(&self, api: &str) -> anyhow::Result<ReportJob> {
-        let tokens = Tokens::new(&self.settings.tokens);
         if let Some(job) = self.jobs.iter().find(|j| j.config.report.api == api) {
             return Ok(job.clone());
         }
-        Ok(job_for(&tokens, self.settings.report_config(api)?)?)
+        Ok(job_for(&self.tokens, self.settings.report_config(api)?)?)
     }
 }
 
 fn job_for(tokens: &Tokens, config: crate::config::ReportConfig) -> Result<ReportJob, ConfigError> {
-    let token = tokens
-        .get(&config.token_label)
-        .ok_or_else(|| ConfigError::Invalid {
-            key: format!("reports.{}.token", config.report.api),
-            problem: format!("no token is labelled {:?}", config.token_label),
-            fix: "use a label defined under [wolkvox.tokens], or set wolkvox.token".into(),
-        })?;
+    let token = tokens.get(&config.token_label).ok_or_else(|| ConfigError::Invalid {
+        key: format!("reports.{}.token", config.report.api),
+        problem: format!("no token is labelled {:?}", config.token_label),
+        fix: "use a label defined under [wolkvox.tokens], or set wolkvox.token".into(),
+    })?;
     Ok(ReportJob { config, token })
 }
 
 /// Runs the command; the exit code says whether it succeeded.
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Simulate {
-        port,
-        bind,
-        seed,
-        rows_per_hour,
-        tokens,
-        latency_ms,
-        daily_limit,
-    } = cli.command
-    {
-        telemetry::init(&LogSettings {
-            format: LogFormat::Pretty,
-            level: "info".into(),
-        });
+    if let Command::Simulate { port, bind, seed, rows_per_hour, tokens, latency_ms, daily_limit } = cli.command {
+        telemetry::init(&LogSettings { format: LogFormat::Pretty, level: "info".into() });
         let config = SimulatorConfig {
             seed,
             rows_per_hour,
@@ -113,15 +97,19 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init(&settings.log);
     match cli.command {
         Command::Run => run_daemon(settings).await,
-        Command::Sync { report, from, to } => {
-            sync(settings, &report, from.as_deref(), to.as_deref()).await
-        }
+        Command::Sync { report, from, to } => sync(settings, &report, from.as_deref(), to.as_deref()).await,
         Command::Status { json } => {
             let db = connect_and_migrate(&settings).await?;
             status::print(&db, &settings, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { once, days } => demo::run(settings, once, days).await,
+        Command::Watermark { action } => watermark_command(settings, action).await,
+        Command::CheckConfig => {
+            println!("{}", settings.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck => healthcheck(&settings).await,
         Command::Migrate => {
             connect_and_migrate(&settings).await?;
             println!("Migrations applied.");
@@ -141,9 +129,7 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
         .await
         .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
     let reports: Vec<_> = settings.reports.iter().map(|r| r.report).collect();
-    db.migrate(&reports)
-        .await
-        .context("cannot prepare the database schema")?;
+    db.migrate(&reports).await.context("cannot prepare the database schema")?;
     Ok(db)
 }
 
@@ -154,18 +140,10 @@ pub fn sqlite_path(settings: &Settings) -> Option<String> {
     if Backend::of_url(url) != Some(Backend::Sqlite) {
         return None;
     }
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
     let path = std::path::Path::new(path);
-    Some(
-        std::env::current_dir()
-            .map(|d| d.join(path))
-            .unwrap_or_else(|_| path.to_path_buf())
-            .display()
-            .to_string(),
-    )
+    Some(std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf()).display().to_string())
 }
 
 async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {
@@ -175,17 +153,28 @@ async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {
     info!(account = %app.ctx.account, reports = %reports.join(","), timezone = %app.ctx.timezone, "wolkvox-etl started");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let server = if app.settings.http.enabled {
+        let (_, task) = crate::http::serve(
+            app.settings.http.bind,
+            app.ctx.db.clone(),
+            Arc::clone(&app.ctx.health),
+            shutdown.clone(),
+        )
+        .await
+        .with_context(|| format!("cannot listen on http.bind = {}", app.settings.http.bind))?;
+        Some(task)
+    } else {
+        None
+    };
     scheduler::run(Arc::clone(&app.ctx), app.jobs, run_on_start, shutdown).await?;
+    if let Some(task) = server {
+        let _ = task.await;
+    }
     info!("wolkvox-etl stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn sync(
-    settings: Settings,
-    report: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> anyhow::Result<ExitCode> {
+async fn sync(settings: Settings, report: &str, from: Option<&str>, to: Option<&str>) -> anyhow::Result<ExitCode> {
     let parse = |flag: &str, text: &str| {
         parse_local_datetime(text).ok_or_else(|| ConfigError::Invalid {
             key: flag.into(),
@@ -195,20 +184,18 @@ async fn sync(
     };
     let range = match from {
         None => Range::Scheduled,
-        Some(from) => Range::Explicit {
-            from: parse("--from", from)?,
-            to: to.map(|t| parse("--to", t)).transpose()?,
-        },
+        Some(from) => Range::Explicit { from: parse("--from", from)?, to: to.map(|t| parse("--to", t)).transpose()? },
     };
     let app = App::build(settings, Clock::system(), Faults::default()).await?;
     let job = app.job(report)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let outcome = run_once(&app.ctx, &job, range, &shutdown).await;
-    let watermark = outcome
-        .watermark
-        .map(|w| w.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| "-".into());
+    let ctx = JobContext { on_window: progress_lines(), ..(*app.ctx).clone() };
+    let outcome = run_once(&ctx, &job, range, &shutdown).await;
+    if std::io::stdout().is_terminal() {
+        println!();
+    }
+    let watermark = outcome.watermark.map(|w| w.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
     println!(
         "{report}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed, watermark {watermark} ({tz})",
         status = outcome.status.as_str(),
@@ -219,18 +206,38 @@ async fn sync(
         tz = app.ctx.timezone,
     );
     match (outcome.status, outcome.error) {
-        (RunStatus::Failed, Some(e)) => {
-            Err(anyhow::Error::new(e).context(format!("sync of {report} failed")))
-        }
+        (RunStatus::Failed, Some(e)) => Err(anyhow::Error::new(e).context(format!("sync of {report} failed"))),
         (RunStatus::Cancelled, _) => Ok(ExitCode::from(130)),
         _ => Ok(ExitCode::SUCCESS),
     }
 }
 
+/// Progress of a `sync`: one line rewritten in place on a terminal, one line per window otherwise
+/// (logs, CI, pipes).
+fn progress_lines() -> WindowHook {
+    let terminal = std::io::stdout().is_terminal();
+    let windows = std::sync::atomic::AtomicU64::new(0);
+    let rows = std::sync::atomic::AtomicU64::new(0);
+    WindowHook::new(move |done| {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = windows.fetch_add(1, Relaxed) + 1;
+        let total = rows.fetch_add(done.rows, Relaxed) + done.rows;
+        let line = format!(
+            "{}: window {n} {} - {} rows ({} changed), {total} so far",
+            done.report, done.window, done.rows, done.upserted
+        );
+        if terminal {
+            print!("\r\x1b[2K{line}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        } else {
+            println!("{line}");
+        }
+    })
+}
+
 async fn simulate(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<ExitCode> {
-    let sim = Simulator::start(config, Clock::system(), addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let sim =
+        Simulator::start(config, Clock::system(), addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     println!("wolkvox simulator listening; base URL {}", sim.base_url());
     info!(base_url = %sim.base_url(), now_local = %utc_to_local(chrono_tz::America::Bogota, Utc::now()), "Simulator started");
     let stop = CancellationToken::new();
@@ -265,4 +272,62 @@ pub async fn cancel_on_signal(token: CancellationToken) {
         _ = terminate => {},
     }
     token.cancel();
+}
+
+async fn watermark_command(settings: Settings, action: WatermarkAction) -> anyhow::Result<ExitCode> {
+    let db = connect_and_migrate(&settings).await?;
+    let tz = settings.timezone;
+    let (report, stream) = match &action {
+        WatermarkAction::Get { report, stream }
+        | WatermarkAction::Set { report, stream, .. }
+        | WatermarkAction::Reset { report, stream } => (report.as_str(), stream.as_str()),
+    };
+    settings.report_config(report)?;
+    let key = StreamKey { account: &settings.account, report, stream };
+    let show = |w: Option<chrono::DateTime<Utc>>| {
+        w.map(|w| format!("{} ({tz})", utc_to_local(tz, w).format("%Y-%m-%d %H:%M:%S")))
+            .unwrap_or_else(|| "none".into())
+    };
+    match action {
+        WatermarkAction::Get { .. } => println!("{report}: watermark {}", show(db.watermark(key).await?)),
+        WatermarkAction::Set { ref to, .. } => {
+            let local = parse_local_datetime(to).ok_or_else(|| ConfigError::Invalid {
+                key: "--to".into(),
+                problem: format!("{to:?} is not a date"),
+                fix: "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS in the operation's local time".into(),
+            })?;
+            let before = db.watermark(key).await?;
+            watermark::force(&db, key, local_to_utc(tz, local)).await?;
+            println!("{report}: watermark {} -> {}", show(before), show(db.watermark(key).await?));
+        }
+        WatermarkAction::Reset { .. } => {
+            let existed = watermark::reset(&db, key).await?;
+            println!(
+                "{report}: watermark {}; the next run starts from sync.start_from / initial_days",
+                if existed { "removed" } else { "was not set" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the running daemon's `/healthz`; for container health checks (the image has no curl).
+async fn healthcheck(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let mut addr = settings.http.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/healthz");
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(r) => {
+            eprintln!("{url} answered {}", r.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{url} did not answer: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

@@ -23,15 +23,13 @@ struct Line {
 pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), StoreError> {
     let tz = settings.timezone;
     let now = Utc::now();
-    let fmt =
-        |t: chrono::DateTime<Utc>| utc_to_local(tz, t).format("%Y-%m-%d %H:%M:%S").to_string();
+    let fmt = |t: chrono::DateTime<Utc>| utc_to_local(tz, t).format("%Y-%m-%d %H:%M:%S").to_string();
     let mut lines: Vec<Line> = db
         .status()
         .await?
         .into_iter()
         .map(|s| Line {
-            enabled: s.account == settings.account
-                && settings.reports.iter().any(|r| r.report.api == s.report),
+            enabled: s.account == settings.account && settings.reports.iter().any(|r| r.report.api == s.report),
             watermark_local: s.watermark.map(fmt),
             lag_seconds: s.watermark.map(|w| (now - w).num_seconds()),
             last_run_at_local: s.last_run_at.map(fmt),
@@ -43,10 +41,7 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
         })
         .collect();
     for r in &settings.reports {
-        if !lines
-            .iter()
-            .any(|l| l.account == settings.account && l.report == r.report.api)
-        {
+        if !lines.iter().any(|l| l.account == settings.account && l.report == r.report.api) {
             lines.push(Line {
                 account: settings.account.clone(),
                 report: r.report.api.to_string(),
@@ -61,10 +56,7 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
         }
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&lines).unwrap_or_else(|_| "[]".into())
-        );
+        println!("{}", serde_json::to_string_pretty(&lines).unwrap_or_else(|_| "[]".into()));
         return Ok(());
     }
     println!("times are local ({tz})");
@@ -83,9 +75,7 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
             l.lag_seconds.map(human_duration).unwrap_or_else(dash),
             l.last_run_at_local.unwrap_or_else(dash),
             l.last_status.unwrap_or_else(dash),
-            l.last_rows_upserted
-                .map(|n| n.to_string())
-                .unwrap_or_else(dash),
+            l.last_rows_upserted.map(|n| n.to_string()).unwrap_or_else(dash),
             l.last_error.unwrap_or_default(),
         );
     }

@@ -23,11 +23,6 @@ pub fn init(settings: &LogSettings) {
     // Ignore the error from a second init (tests may call this more than once).
     let _ = match settings.format {
         LogFormat::Pretty => builder.with_target(false).try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .flatten_event(true)
-            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).flatten_event(true).try_init(),
     };
 }

@@ -42,3 +42,15 @@ CREATE TABLE etl_run (
     duration_ms   bigint      NOT NULL
 );
 CREATE INDEX etl_run_report_started_idx ON etl_run (account, report, started_at DESC);
+
+-- API calls per token per local day of the operation, so the daily budget (licences x 1000,
+-- shared by all tokens) survives restarts. `paused_until` is set when the API answers
+-- 403 TOKEN LIMIT EXCEEDED: the token's jobs wait until the next local midnight.
+CREATE TABLE etl_token_usage (
+    account      text        NOT NULL,
+    token_label  text        NOT NULL,
+    day          date        NOT NULL,
+    calls        bigint      NOT NULL DEFAULT 0,
+    paused_until timestamptz,
+    PRIMARY KEY (account, token_label, day)
+);

@@ -37,3 +37,13 @@ CREATE TABLE etl_run (
     duration_ms   INTEGER NOT NULL
 );
 CREATE INDEX etl_run_report_started_idx ON etl_run (account, report, started_at DESC);
+
+-- API calls per token per local day (see migrations/postgres). `day` is 'YYYY-MM-DD'.
+CREATE TABLE etl_token_usage (
+    account      TEXT    NOT NULL,
+    token_label  TEXT    NOT NULL,
+    day          TEXT    NOT NULL,
+    calls        INTEGER NOT NULL DEFAULT 0,
+    paused_until TEXT,
+    PRIMARY KEY (account, token_label, day)
+);

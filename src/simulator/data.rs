@@ -29,15 +29,7 @@ pub fn report_rows(
     to_inclusive: NaiveDateTime,
     now_local: NaiveDateTime,
 ) -> Vec<Row> {
-    newest_report_rows(
-        api,
-        seed,
-        rows_per_hour,
-        from,
-        to_inclusive,
-        now_local,
-        usize::MAX,
-    )
+    newest_report_rows(api, seed, rows_per_hour, from, to_inclusive, now_local, usize::MAX)
 }
 
 /// The first `limit` rows of [`report_rows`], without generating the older ones.
@@ -74,14 +66,7 @@ pub fn chat_14_rows(
     to_inclusive: NaiveDateTime,
     now_local: NaiveDateTime,
 ) -> Vec<Row> {
-    newest_chat_14_rows(
-        seed,
-        rows_per_hour,
-        from,
-        to_inclusive,
-        now_local,
-        usize::MAX,
-    )
+    newest_chat_14_rows(seed, rows_per_hour, from, to_inclusive, now_local, usize::MAX)
 }
 
 /// The first `limit` rows of [`chat_14_rows`].
@@ -125,10 +110,7 @@ fn newest_chat_14_rows(
     }
     chats.sort_unstable_by(|a, b| b.date.cmp(&a.date).then(a.chat_id.cmp(&b.chat_id)));
     chats.truncate(limit);
-    chats
-        .iter()
-        .map(|chat| chat.to_row(&sources, &agents, now_local))
-        .collect()
+    chats.iter().map(|chat| chat.to_row(&sources, &agents, now_local)).collect()
 }
 
 /// How many rows minute `minute` holds at `rows_per_hour`.
@@ -256,11 +238,8 @@ impl Chat {
             agents[((agent_h / 100) % agents.len() as u64) as usize].as_str()
         };
         let rp_id = 34 + draw(salt::ROUTING_POINT) % 4;
-        let cod_act = if now_local >= self.typified_at {
-            CODES[(draw(salt::CODE) % CODES.len() as u64) as usize]
-        } else {
-            ""
-        };
+        let cod_act =
+            if now_local >= self.typified_at { CODES[(draw(salt::CODE) % CODES.len() as u64) as usize] } else { "" };
 
         let mut row = Map::new();
         let mut put = |name: &str, value: String| {
@@ -294,33 +273,12 @@ impl Source {
     fn pool(seed: u64) -> Vec<Source> {
         (0..SOURCES)
             .map(|k| {
-                let id = uniform(
-                    hash(seed, -1, k, salt::SOURCE_ID),
-                    100_000_000_000_000,
-                    999_999_999_999_999,
-                )
-                .to_string();
-                let kind = if hash(seed, -1, k, salt::SOURCE_TYPE) % 10 < 7 {
-                    "ad"
-                } else {
-                    "post"
-                };
-                let media_type = if hash(seed, -1, k, salt::MEDIA_TYPE) % 10 < 7 {
-                    "image"
-                } else {
-                    "video"
-                };
-                let media_url = format!(
-                    "https://scontent.example/{:016x}.jpg",
-                    hash(seed, -1, k, salt::MEDIA_URL)
-                );
-                Source {
-                    url: format!("https://fb.me/{id}"),
-                    id,
-                    kind,
-                    media_type,
-                    media_url,
-                }
+                let id =
+                    uniform(hash(seed, -1, k, salt::SOURCE_ID), 100_000_000_000_000, 999_999_999_999_999).to_string();
+                let kind = if hash(seed, -1, k, salt::SOURCE_TYPE) % 10 < 7 { "ad" } else { "post" };
+                let media_type = if hash(seed, -1, k, salt::MEDIA_TYPE) % 10 < 7 { "image" } else { "video" };
+                let media_url = format!("https://scontent.example/{:016x}.jpg", hash(seed, -1, k, salt::MEDIA_URL));
+                Source { url: format!("https://fb.me/{id}"), id, kind, media_type, media_url }
             })
             .collect()
     }
@@ -328,9 +286,7 @@ impl Source {
 
 /// The operation's agents' 5-digit extensions for `seed`.
 fn agent_pool(seed: u64) -> Vec<String> {
-    (0..AGENTS)
-        .map(|k| uniform(hash(seed, -2, k, salt::AGENT_ID), 10_000, 99_999).to_string())
-        .collect()
+    (0..AGENTS).map(|k| uniform(hash(seed, -2, k, salt::AGENT_ID), 10_000, 99_999).to_string()).collect()
 }
 
 /// `YYYY-MM-DD HH:MM:SS`, the API's datetime form.
@@ -338,15 +294,7 @@ fn agent_pool(seed: u64) -> Vec<String> {
 /// Hand-rolled because chrono's general formatter dominates the cost of a 150k-row answer.
 pub(crate) fn format_datetime(t: NaiveDateTime) -> String {
     use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second())
 }
 
 #[cfg(test)]
@@ -384,24 +332,14 @@ mod tests {
         let c = chat_14_rows(43, 120, from, to, much_later());
         assert_eq!(a.len(), 720);
         assert_eq!(a, b);
-        assert_eq!(
-            c.len(),
-            720,
-            "the seed changes the content, not the density"
-        );
+        assert_eq!(c.len(), 720, "the seed changes the content, not the density");
         assert_ne!(a, c);
     }
 
     #[test]
     fn a_day_holds_exactly_rows_per_hour_times_24_rows() {
         for rph in [1, 7, 120, 1000] {
-            let rows = chat_14_rows(
-                1,
-                rph,
-                at("2026-03-10 00:00:00"),
-                at("2026-03-10 23:59:59"),
-                much_later(),
-            );
+            let rows = chat_14_rows(1, rph, at("2026-03-10 00:00:00"), at("2026-03-10 23:59:59"), much_later());
             assert_eq!(rows.len(), rph as usize * 24, "rows_per_hour = {rph}");
         }
     }
@@ -411,11 +349,8 @@ mod tests {
         let first = minute_of(at("2026-03-10 00:00:00"));
         for rph in [1, 59, 61, 120, 6000] {
             for hour in 0..24 {
-                let minutes =
-                    (first + hour * 60..first + hour * 60 + 60).map(|m| rows_in_minute(m, rph));
-                let (sum, min, max) = minutes.fold((0, u32::MAX, 0), |(s, lo, hi), n| {
-                    (s + n, lo.min(n), hi.max(n))
-                });
+                let minutes = (first + hour * 60..first + hour * 60 + 60).map(|m| rows_in_minute(m, rph));
+                let (sum, min, max) = minutes.fold((0, u32::MAX, 0), |(s, lo, hi), n| (s + n, lo.min(n), hi.max(n)));
                 assert_eq!(sum, rph);
                 assert!(max - min <= 1, "rph {rph}: {min}..{max}");
             }
@@ -424,13 +359,7 @@ mod tests {
 
     #[test]
     fn every_row_has_every_catalogue_field_as_a_plausible_string() {
-        let rows = chat_14_rows(
-            7,
-            600,
-            at("2026-03-10 10:00:00"),
-            at("2026-03-10 11:00:00"),
-            much_later(),
-        );
+        let rows = chat_14_rows(7, 600, at("2026-03-10 10:00:00"), at("2026-03-10 11:00:00"), much_later());
         assert!(!rows.is_empty());
         let mut bot_kept = 0;
         for row in &rows {
@@ -446,25 +375,16 @@ mod tests {
             let source_id = field(row, "source_id");
             assert_eq!(source_id.len(), 15);
             assert!(source_id.bytes().all(|b| b.is_ascii_digit()));
-            assert_eq!(
-                field(row, "source_url"),
-                format!("https://fb.me/{source_id}")
-            );
+            assert_eq!(field(row, "source_url"), format!("https://fb.me/{source_id}"));
             assert!(field(row, "media_url").starts_with("https://scontent.example/"));
             let agent = field(row, "agent_id");
-            assert!(
-                agent.is_empty() || (agent.len() == 5 && agent.bytes().all(|b| b.is_ascii_digit()))
-            );
+            assert!(agent.is_empty() || (agent.len() == 5 && agent.bytes().all(|b| b.is_ascii_digit())));
             bot_kept += usize::from(agent.is_empty());
             assert!(matches!(field(row, "rp_id"), "34" | "35" | "36" | "37"));
             assert!(CODES.contains(&field(row, "cod_act")));
             at(field(row, "date"));
         }
-        assert!(
-            bot_kept > 0 && bot_kept < rows.len() / 2,
-            "{bot_kept} of {}",
-            rows.len()
-        );
+        assert!(bot_kept > 0 && bot_kept < rows.len() / 2, "{bot_kept} of {}", rows.len());
     }
 
     #[test]
@@ -475,9 +395,7 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), rows.len());
-        assert!(rows
-            .iter()
-            .all(|r| (from..=to).contains(&at(field(r, "date")))));
+        assert!(rows.iter().all(|r| (from..=to).contains(&at(field(r, "date")))));
         // With ~100 rows a minute some land exactly on both bounds, which must be kept.
         assert!(rows.iter().any(|r| at(field(r, "date")) == from));
         assert!(rows.iter().any(|r| at(field(r, "date")) == to));
@@ -485,24 +403,11 @@ mod tests {
 
     #[test]
     fn rows_come_newest_first_with_ties_broken_by_ascending_chat_id() {
-        let rows = chat_14_rows(
-            5,
-            6000,
-            at("2026-03-10 10:00:00"),
-            at("2026-03-10 10:09:59"),
-            much_later(),
-        );
-        let keys: Vec<(NaiveDateTime, i64)> = rows
-            .iter()
-            .map(|r| (at(field(r, "date")), field(r, "chat_id").parse().unwrap()))
-            .collect();
-        assert!(keys
-            .windows(2)
-            .all(|w| w[0].0 > w[1].0 || (w[0].0 == w[1].0 && w[0].1 < w[1].1)));
-        assert!(
-            keys.windows(2).any(|w| w[0].0 == w[1].0),
-            "the test needs at least one tie"
-        );
+        let rows = chat_14_rows(5, 6000, at("2026-03-10 10:00:00"), at("2026-03-10 10:09:59"), much_later());
+        let keys: Vec<(NaiveDateTime, i64)> =
+            rows.iter().map(|r| (at(field(r, "date")), field(r, "chat_id").parse().unwrap())).collect();
+        assert!(keys.windows(2).all(|w| w[0].0 > w[1].0 || (w[0].0 == w[1].0 && w[0].1 < w[1].1)));
+        assert!(keys.windows(2).any(|w| w[0].0 == w[1].0), "the test needs at least one tie");
     }
 
     #[test]
@@ -512,16 +417,12 @@ mod tests {
             .flat_map(|m| (0..rows_in_minute(m, 600)).map(move |i| (m, i)))
             .filter_map(|(m, i)| Chat::generate(9, m, i))
             .collect();
-        let late = chats
-            .iter()
-            .filter(|c| c.visible_at - c.date >= TimeDelta::minutes(10))
-            .count();
+        let late = chats.iter().filter(|c| c.visible_at - c.date >= TimeDelta::minutes(10)).count();
         let share = late as f64 / chats.len() as f64;
         assert!((0.09..0.11).contains(&share), "late share {share}");
         assert!(chats.iter().all(|c| {
             let delay = c.visible_at - c.date;
-            delay <= TimeDelta::seconds(120)
-                || (TimeDelta::minutes(10)..=TimeDelta::minutes(180)).contains(&delay)
+            delay <= TimeDelta::seconds(120) || (TimeDelta::minutes(10)..=TimeDelta::minutes(180)).contains(&delay)
         }));
     }
 
@@ -543,33 +444,20 @@ mod tests {
         let id = chat.chat_id.to_string();
         let cod_act = |now| {
             let rows = chat_14_rows(42, 120, chat.date, chat.date, now);
-            let row = rows
-                .into_iter()
-                .find(|r| field(r, "chat_id") == id)
-                .unwrap();
+            let row = rows.into_iter().find(|r| field(r, "chat_id") == id).unwrap();
             field(&row, "cod_act").to_owned()
         };
         assert_eq!(cod_act(chat.visible_at), "");
         assert_eq!(cod_act(chat.typified_at - TimeDelta::seconds(1)), "");
         let code = cod_act(chat.typified_at);
         assert!(CODES.contains(&code.as_str()));
-        assert_eq!(
-            cod_act(much_later()),
-            code,
-            "a typification never changes again"
-        );
+        assert_eq!(cod_act(much_later()), code, "a typification never changes again");
     }
 
     #[test]
     fn a_window_reaching_past_now_only_shows_rows_already_visible() {
         let now = at("2026-03-10 12:00:00");
-        let rows = chat_14_rows(
-            42,
-            120,
-            at("2026-03-10 11:00:00"),
-            at("2026-03-10 13:00:00"),
-            now,
-        );
+        let rows = chat_14_rows(42, 120, at("2026-03-10 11:00:00"), at("2026-03-10 13:00:00"), now);
         assert!(!rows.is_empty());
         assert!(rows.len() < 120, "recent and late rows are still missing");
         assert!(rows.iter().all(|r| at(field(r, "date")) <= now));
@@ -592,9 +480,6 @@ mod tests {
         assert!(chat_14_rows(42, 120, to, from, much_later()).is_empty());
         assert!(chat_14_rows(42, 0, from, to, much_later()).is_empty());
         assert!(report_rows("agent_1", 42, 120, from, to, much_later()).is_empty());
-        assert_eq!(
-            report_rows("chat_14", 42, 120, from, to, much_later()).len(),
-            120
-        );
+        assert_eq!(report_rows("chat_14", 42, 120, from, to, much_later()).len(), 120);
     }
 }

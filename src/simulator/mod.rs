@@ -94,11 +94,7 @@ impl Simulator {
     /// Binds `addr` (use `127.0.0.1:0` in tests) and serves until [`Simulator::shutdown`] or drop.
     ///
     /// Must be called inside a Tokio runtime; the server runs as a task on it.
-    pub async fn start(
-        config: SimulatorConfig,
-        clock: Clock,
-        addr: SocketAddr,
-    ) -> std::io::Result<Simulator> {
+    pub async fn start(config: SimulatorConfig, clock: Clock, addr: SocketAddr) -> std::io::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(server::Shared::new(config, clock));
@@ -113,12 +109,7 @@ impl Simulator {
                 .await
         });
         tracing::debug!(%addr, "wolkvox simulator listening");
-        Ok(Simulator {
-            addr,
-            shared,
-            shutdown: Some(shutdown),
-            task: Some(task),
-        })
+        Ok(Simulator { addr, shared, shutdown: Some(shutdown), task: Some(task) })
     }
 
     /// The address actually bound (with the real port when started on port 0).
@@ -144,21 +135,9 @@ impl Simulator {
     /// times, without truncation, newest first, each row in exactly the form served.
     ///
     /// Unknown report names have no rows.
-    pub fn ground_truth(
-        &self,
-        api: &str,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-    ) -> Vec<Map<String, Value>> {
+    pub fn ground_truth(&self, api: &str, from: NaiveDateTime, to: NaiveDateTime) -> Vec<Map<String, Value>> {
         let config = &self.shared.config;
-        data::report_rows(
-            api,
-            config.seed,
-            config.rows_per_hour,
-            from,
-            to,
-            self.shared.now_local(),
-        )
+        data::report_rows(api, config.seed, config.rows_per_hour, from, to, self.shared.now_local())
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
@@ -187,10 +166,7 @@ impl Drop for Simulator {
 
 impl fmt::Debug for Simulator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Simulator")
-            .field("addr", &self.addr)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
+        f.debug_struct("Simulator").field("addr", &self.addr).field("stats", &self.stats()).finish_non_exhaustive()
     }
 }
 
@@ -204,18 +180,11 @@ mod tests {
     }
 
     fn bogota_clock(local: &str) -> Clock {
-        Clock::manual(
-            chrono_tz::America::Bogota
-                .from_local_datetime(&at(local))
-                .unwrap()
-                .to_utc(),
-        )
+        Clock::manual(chrono_tz::America::Bogota.from_local_datetime(&at(local)).unwrap().to_utc())
     }
 
     async fn start(config: SimulatorConfig, clock: Clock) -> Simulator {
-        Simulator::start(config, clock, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap()
+        Simulator::start(config, clock, "127.0.0.1:0".parse().unwrap()).await.unwrap()
     }
 
     #[test]
@@ -245,20 +214,10 @@ mod tests {
     #[tokio::test]
     async fn ground_truth_follows_the_clock_in_the_operations_zone() {
         let clock = bogota_clock("2026-03-10 12:00:00");
-        let sim = start(
-            SimulatorConfig {
-                max_records: 5,
-                ..Default::default()
-            },
-            clock.clone(),
-        )
-        .await;
+        let sim = start(SimulatorConfig { max_records: 5, ..Default::default() }, clock.clone()).await;
         let (from, to) = (at("2026-03-10 11:00:00"), at("2026-03-10 11:59:59"));
         let now = sim.ground_truth("chat_14", from, to);
-        assert_eq!(
-            now,
-            data::chat_14_rows(42, 120, from, to, at("2026-03-10 12:00:00"))
-        );
+        assert_eq!(now, data::chat_14_rows(42, 120, from, to, at("2026-03-10 12:00:00")));
         assert!(now.len() > 5, "ground truth is never truncated");
         clock.advance(TimeDelta::hours(4));
         let later = sim.ground_truth("chat_14", from, to);

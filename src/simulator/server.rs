@@ -66,10 +66,7 @@ impl Shared {
 
     /// The clock's current time as a naive local time in the operation's zone.
     pub(crate) fn now_local(&self) -> NaiveDateTime {
-        self.clock
-            .now()
-            .with_timezone(&self.config.timezone)
-            .naive_local()
+        self.clock.now().with_timezone(&self.config.timezone).naive_local()
     }
 
     fn book(&self) -> MutexGuard<'_, TokenBook> {
@@ -107,10 +104,7 @@ impl InFlight {
         if !shared.book().in_flight.insert(token.to_owned()) {
             return None;
         }
-        Some(InFlight {
-            shared: Arc::clone(shared),
-            token: token.to_owned(),
-        })
+        Some(InFlight { shared: Arc::clone(shared), token: token.to_owned() })
     }
 }
 
@@ -122,10 +116,7 @@ impl Drop for InFlight {
 
 /// The router serving the report API, plus a JSON 404 for every other path.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/api/v2/reports_manager.php", get(reports_manager))
-        .fallback(unknown_path)
-        .with_state(shared)
+    Router::new().route("/api/v2/reports_manager.php", get(reports_manager)).fallback(unknown_path).with_state(shared)
 }
 
 /// `GET /api/v2/reports_manager.php?api=…&date_ini=…&date_end=…`.
@@ -170,9 +161,7 @@ async fn serve(
     // any overlap is flagged so tests catch a client that ever overlaps.
     let Some(_busy) = InFlight::acquire(shared, &token) else {
         shared.violations.fetch_add(1, Ordering::Relaxed);
-        return Err(ApiError::forbidden(
-            "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)",
-        ));
+        return Err(ApiError::forbidden("EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"));
     };
     if !shared.charge(&token) {
         return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
@@ -191,9 +180,7 @@ async fn serve(
         .map_err(|error| ApiError::internal(error.to_string()))?
         .map_err(|error| ApiError::internal(error.to_string()))?;
     if answer.status == StatusCode::OK {
-        shared
-            .rows_served
-            .fetch_add(answer.rows as u64, Ordering::Relaxed);
+        shared.rows_served.fetch_add(answer.rows as u64, Ordering::Relaxed);
     }
     Ok(json_response(answer.status, answer.body))
 }
@@ -207,18 +194,15 @@ fn validate(
     if api.is_empty() {
         return Err(ApiError::bad_request("SOME PARAMETERS ARE REQUIRED"));
     }
-    let report = catalog::find(api)
-        .ok_or_else(|| ApiError::bad_request("THE API YOU WANT TO CONSULT DOES NOT EXIST"))?;
+    let report =
+        catalog::find(api).ok_or_else(|| ApiError::bad_request("THE API YOU WANT TO CONSULT DOES NOT EXIST"))?;
     let date = |name: &str| params.get(name).and_then(|value| parse_api_datetime(value));
     let (Some(from), Some(to)) = (date("date_ini"), date("date_end")) else {
         return Err(ApiError::bad_request("SOME PARAMETERS ARE REQUIRED"));
     };
     let max = TimeDelta::try_days(config.max_window_days).unwrap_or(TimeDelta::MAX);
     if to < from || to - from > max {
-        return Err(ApiError::bad_request(format!(
-            "THE MAXIMUM DATE RANGE IS {} DAYS",
-            config.max_window_days
-        )));
+        return Err(ApiError::bad_request(format!("THE MAXIMUM DATE RANGE IS {} DAYS", config.max_window_days)));
     }
     Ok((report.api, from, to))
 }
@@ -231,11 +215,7 @@ fn parse_api_datetime(value: &str) -> Option<NaiveDateTime> {
     // All-ASCII-digit, so every slice is on a char boundary and parses.
     let part = |range: std::ops::Range<usize>| value[range].parse::<u32>().ok();
     let year = i32::try_from(part(0..4)?).ok()?;
-    NaiveDate::from_ymd_opt(year, part(4..6)?, part(6..8)?)?.and_hms_opt(
-        part(8..10)?,
-        part(10..12)?,
-        part(12..14)?,
-    )
+    NaiveDate::from_ymd_opt(year, part(4..6)?, part(6..8)?)?.and_hms_opt(part(8..10)?, part(10..12)?, part(12..14)?)
 }
 
 /// A rendered report answer, ready to send.
@@ -255,37 +235,14 @@ fn render(
 ) -> serde_json::Result<Answer> {
     // The real API documents a record limit but no error for exceeding it: the excess is dropped,
     // and since rows are newest first, the oldest ones go.
-    let rows = data::newest_report_rows(
-        api,
-        config.seed,
-        config.rows_per_hour,
-        from,
-        to,
-        now,
-        config.max_records,
-    );
+    let rows = data::newest_report_rows(api, config.seed, config.rows_per_hour, from, to, now, config.max_records);
     // An empty window answers 404 on the real API; its body keeps the success envelope's style.
-    let (status, error) = if rows.is_empty() {
-        (StatusCode::NOT_FOUND, Some("NOT FOUND"))
-    } else {
-        (StatusCode::OK, None)
-    };
-    let code = if config.code_as_number {
-        Code::Number(status.as_u16())
-    } else {
-        Code::Text(status.as_u16().to_string())
-    };
-    let envelope = Envelope {
-        code,
-        error,
-        msg: format!("{} records were found", rows.len()),
-        data: Some(&rows),
-    };
-    Ok(Answer {
-        status,
-        rows: rows.len(),
-        body: serde_json::to_vec(&envelope)?,
-    })
+    let (status, error) =
+        if rows.is_empty() { (StatusCode::NOT_FOUND, Some("NOT FOUND")) } else { (StatusCode::OK, None) };
+    let code =
+        if config.code_as_number { Code::Number(status.as_u16()) } else { Code::Text(status.as_u16().to_string()) };
+    let envelope = Envelope { code, error, msg: format!("{} records were found", rows.len()), data: Some(&rows) };
+    Ok(Answer { status, rows: rows.len(), body: serde_json::to_vec(&envelope)? })
 }
 
 /// The API's response envelope, fields in the API's order.
@@ -315,46 +272,26 @@ struct ApiError {
 
 impl ApiError {
     fn unauthorized(msg: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            error: "UNAUTHORIZED",
-            msg: msg.into(),
-        }
+        ApiError { status: StatusCode::UNAUTHORIZED, error: "UNAUTHORIZED", msg: msg.into() }
     }
 
     fn forbidden(msg: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::FORBIDDEN,
-            error: "FORBIDDEN",
-            msg: msg.into(),
-        }
+        ApiError { status: StatusCode::FORBIDDEN, error: "FORBIDDEN", msg: msg.into() }
     }
 
     fn bad_request(msg: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            error: "BAD REQUEST",
-            msg: msg.into(),
-        }
+        ApiError { status: StatusCode::BAD_REQUEST, error: "BAD REQUEST", msg: msg.into() }
     }
 
     fn internal(msg: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "INTERNAL SERVER ERROR",
-            msg: msg.into(),
-        }
+        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, error: "INTERNAL SERVER ERROR", msg: msg.into() }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope = Envelope {
-            code: Code::Number(self.status.as_u16()),
-            error: Some(self.error),
-            msg: self.msg,
-            data: None,
-        };
+        let envelope =
+            Envelope { code: Code::Number(self.status.as_u16()), error: Some(self.error), msg: self.msg, data: None };
         // A struct of strings and numbers always serialises; the fallback is unreachable.
         let body = serde_json::to_vec(&envelope).unwrap_or_default();
         json_response(self.status, body)
@@ -364,22 +301,12 @@ impl IntoResponse for ApiError {
 /// Every path other than the report API: the simulator's own JSON 404, so clients always get an
 /// envelope to parse.
 async fn unknown_path() -> Response {
-    ApiError {
-        status: StatusCode::NOT_FOUND,
-        error: "NOT FOUND",
-        msg: "NOT FOUND".to_owned(),
-    }
-    .into_response()
+    ApiError { status: StatusCode::NOT_FOUND, error: "NOT FOUND", msg: "NOT FOUND".to_owned() }.into_response()
 }
 
 /// A response with `body` as JSON, the content type every wolkvox answer carries.
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
-    (
-        status,
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response()
+    (status, [(CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 #[cfg(test)]
@@ -398,26 +325,16 @@ mod tests {
 
     /// A manual clock showing `local` in Bogotá.
     fn bogota_clock(local: &str) -> Clock {
-        Clock::manual(
-            chrono_tz::America::Bogota
-                .from_local_datetime(&at(local))
-                .unwrap()
-                .to_utc(),
-        )
+        Clock::manual(chrono_tz::America::Bogota.from_local_datetime(&at(local)).unwrap().to_utc())
     }
 
     /// The default config without latency, so tests only wait when they mean to.
     fn quick() -> SimulatorConfig {
-        SimulatorConfig {
-            latency: Duration::ZERO,
-            ..Default::default()
-        }
+        SimulatorConfig { latency: Duration::ZERO, ..Default::default() }
     }
 
     async fn start(config: SimulatorConfig, clock: &Clock) -> Simulator {
-        Simulator::start(config, clock.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap()
+        Simulator::start(config, clock.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap()
     }
 
     struct Reply {
@@ -434,25 +351,13 @@ mod tests {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        let content_type = response.headers()[CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let content_type = response.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
         let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-        Reply {
-            status,
-            content_type,
-            body,
-        }
+        Reply { status, content_type, body }
     }
 
     async fn chat_14(sim: &Simulator, token: &str, ini: &str, end: &str) -> Reply {
-        call(
-            sim,
-            Some(token),
-            &format!("api=chat_14&date_ini={ini}&date_end={end}"),
-        )
-        .await
+        call(sim, Some(token), &format!("api=chat_14&date_ini={ini}&date_end={end}")).await
     }
 
     fn refusal(status: u16, error: &str, msg: &str) -> Value {
@@ -464,11 +369,7 @@ mod tests {
         let clock = bogota_clock("2026-03-10 12:00:00");
         let sim = start(quick(), &clock).await;
         let reply = chat_14(&sim, "t", "20260310100000", "20260310105959").await;
-        let truth = sim.ground_truth(
-            "chat_14",
-            at("2026-03-10 10:00:00"),
-            at("2026-03-10 10:59:59"),
-        );
+        let truth = sim.ground_truth("chat_14", at("2026-03-10 10:00:00"), at("2026-03-10 10:59:59"));
         assert_eq!(reply.status, 200);
         assert_eq!(reply.content_type, "application/json");
         assert!(!truth.is_empty());
@@ -481,14 +382,7 @@ mod tests {
                 "data": truth,
             })
         );
-        assert_eq!(
-            sim.stats(),
-            SimStats {
-                requests: 1,
-                simultaneous_violations: 0,
-                rows_served: truth.len() as u64
-            }
-        );
+        assert_eq!(sim.stats(), SimStats { requests: 1, simultaneous_violations: 0, rows_served: truth.len() as u64 });
         sim.shutdown().await;
     }
 
@@ -499,38 +393,17 @@ mod tests {
         let reply = chat_14(&sim, "t", "20260311000000", "20260311235959").await;
         assert_eq!(reply.status, 404);
         assert_eq!(reply.content_type, "application/json");
-        assert_eq!(
-            reply.body,
-            json!({"code": "404", "error": "NOT FOUND", "msg": "0 records were found", "data": []})
-        );
-        assert_eq!(
-            sim.stats(),
-            SimStats {
-                requests: 1,
-                simultaneous_violations: 0,
-                rows_served: 0
-            }
-        );
+        assert_eq!(reply.body, json!({"code": "404", "error": "NOT FOUND", "msg": "0 records were found", "data": []}));
+        assert_eq!(sim.stats(), SimStats { requests: 1, simultaneous_violations: 0, rows_served: 0 });
         sim.shutdown().await;
     }
 
     #[tokio::test]
     async fn responses_are_truncated_silently_to_max_records_keeping_the_newest() {
         let clock = bogota_clock("2026-03-10 18:00:00");
-        let sim = start(
-            SimulatorConfig {
-                max_records: 50,
-                ..quick()
-            },
-            &clock,
-        )
-        .await;
+        let sim = start(SimulatorConfig { max_records: 50, ..quick() }, &clock).await;
         let reply = chat_14(&sim, "t", "20260310100000", "20260310105959").await;
-        let truth = sim.ground_truth(
-            "chat_14",
-            at("2026-03-10 10:00:00"),
-            at("2026-03-10 10:59:59"),
-        );
+        let truth = sim.ground_truth("chat_14", at("2026-03-10 10:00:00"), at("2026-03-10 10:59:59"));
         assert_eq!(truth.len(), 120);
         assert_eq!(reply.status, 200);
         assert_eq!(reply.body["msg"], "50 records were found");
@@ -543,19 +416,11 @@ mod tests {
     async fn a_month_at_a_high_density_is_truncated_without_generating_every_row() {
         // 31 days at 6000 rows/h is 4.5 million rows; only the newest 100 may be built.
         let clock = bogota_clock("2026-02-05 00:00:00");
-        let config = SimulatorConfig {
-            rows_per_hour: 6000,
-            max_records: 100,
-            ..quick()
-        };
+        let config = SimulatorConfig { rows_per_hour: 6000, max_records: 100, ..quick() };
         let sim = start(config, &clock).await;
         let started = std::time::Instant::now();
         let reply = chat_14(&sim, "t", "20260101000000", "20260201000000").await;
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
         assert_eq!(reply.status, 200);
         assert_eq!(reply.body["msg"], "100 records were found");
         assert_eq!(reply.body["data"][0]["date"], "2026-02-01 00:00:00");
@@ -581,25 +446,12 @@ mod tests {
         assert_eq!(ok.status, 200);
         let too_long = chat_14(&sim, "t", "20260101000000", "20260201000001").await;
         assert_eq!(too_long.status, 400);
-        assert_eq!(
-            too_long.body,
-            refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 31 DAYS")
-        );
+        assert_eq!(too_long.body, refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 31 DAYS"));
         sim.shutdown().await;
 
-        let sim = start(
-            SimulatorConfig {
-                max_window_days: 7,
-                ..quick()
-            },
-            &clock,
-        )
-        .await;
+        let sim = start(SimulatorConfig { max_window_days: 7, ..quick() }, &clock).await;
         let reply = chat_14(&sim, "t", "20260101000000", "20260109000000").await;
-        assert_eq!(
-            reply.body,
-            refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 7 DAYS")
-        );
+        assert_eq!(reply.body, refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 7 DAYS"));
         sim.shutdown().await;
     }
 
@@ -608,10 +460,7 @@ mod tests {
         let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
         let reply = chat_14(&sim, "t", "20260310100000", "20260310095959").await;
         assert_eq!(reply.status, 400);
-        assert_eq!(
-            reply.body,
-            refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 31 DAYS")
-        );
+        assert_eq!(reply.body, refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 31 DAYS"));
         sim.shutdown().await;
     }
 
@@ -629,11 +478,7 @@ mod tests {
         ] {
             let reply = call(&sim, Some("t"), query).await;
             assert_eq!(reply.status, 400, "{query}");
-            assert_eq!(
-                reply.body,
-                refusal(400, "BAD REQUEST", "SOME PARAMETERS ARE REQUIRED"),
-                "{query}"
-            );
+            assert_eq!(reply.body, refusal(400, "BAD REQUEST", "SOME PARAMETERS ARE REQUIRED"), "{query}");
         }
         sim.shutdown().await;
     }
@@ -641,37 +486,14 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_api_is_rejected_and_a_missing_one_is_a_missing_parameter() {
         let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
-        let unknown = call(
-            &sim,
-            Some("t"),
-            "api=chat_99&date_ini=20260310100000&date_end=20260310110000",
-        )
-        .await;
+        let unknown = call(&sim, Some("t"), "api=chat_99&date_ini=20260310100000&date_end=20260310110000").await;
         assert_eq!(unknown.status, 400);
-        assert_eq!(
-            unknown.body,
-            refusal(
-                400,
-                "BAD REQUEST",
-                "THE API YOU WANT TO CONSULT DOES NOT EXIST"
-            )
-        );
+        assert_eq!(unknown.body, refusal(400, "BAD REQUEST", "THE API YOU WANT TO CONSULT DOES NOT EXIST"));
         // The api is checked before the dates, as on the real API.
         let unknown_no_dates = call(&sim, Some("t"), "api=chat_99").await;
-        assert_eq!(
-            unknown_no_dates.body["msg"],
-            "THE API YOU WANT TO CONSULT DOES NOT EXIST"
-        );
-        let missing = call(
-            &sim,
-            Some("t"),
-            "date_ini=20260310100000&date_end=20260310110000",
-        )
-        .await;
-        assert_eq!(
-            missing.body,
-            refusal(400, "BAD REQUEST", "SOME PARAMETERS ARE REQUIRED")
-        );
+        assert_eq!(unknown_no_dates.body["msg"], "THE API YOU WANT TO CONSULT DOES NOT EXIST");
+        let missing = call(&sim, Some("t"), "date_ini=20260310100000&date_end=20260310110000").await;
+        assert_eq!(missing.body, refusal(400, "BAD REQUEST", "SOME PARAMETERS ARE REQUIRED"));
         sim.shutdown().await;
     }
 
@@ -683,10 +505,7 @@ mod tests {
             let reply = call(&sim, token, query).await;
             assert_eq!(reply.status, 401);
             assert_eq!(reply.content_type, "application/json");
-            assert_eq!(
-                reply.body,
-                refusal(401, "UNAUTHORIZED", "PLEASE ENTER THE WOLKVOX-TOKEN")
-            );
+            assert_eq!(reply.body, refusal(401, "UNAUTHORIZED", "PLEASE ENTER THE WOLKVOX-TOKEN"));
         }
         assert_eq!(sim.stats().requests, 2);
         sim.shutdown().await;
@@ -695,32 +514,15 @@ mod tests {
     #[tokio::test]
     async fn only_configured_tokens_are_accepted_and_any_token_when_none_are_configured() {
         let clock = bogota_clock("2026-03-10 12:00:00");
-        let sim = start(
-            SimulatorConfig {
-                tokens: vec!["good".into()],
-                ..quick()
-            },
-            &clock,
-        )
-        .await;
+        let sim = start(SimulatorConfig { tokens: vec!["good".into()], ..quick() }, &clock).await;
         let bad = chat_14(&sim, "bad", "20260310100000", "20260310110000").await;
         assert_eq!(bad.status, 403);
         assert_eq!(bad.body, refusal(403, "FORBIDDEN", "PLEASE VALIDATE TOKEN"));
-        assert_eq!(
-            chat_14(&sim, "good", "20260310100000", "20260310110000")
-                .await
-                .status,
-            200
-        );
+        assert_eq!(chat_14(&sim, "good", "20260310100000", "20260310110000").await.status, 200);
         sim.shutdown().await;
 
         let open = start(quick(), &clock).await;
-        assert_eq!(
-            chat_14(&open, "anything", "20260310100000", "20260310110000")
-                .await
-                .status,
-            200
-        );
+        assert_eq!(chat_14(&open, "anything", "20260310100000", "20260310110000").await.status, 200);
         open.shutdown().await;
     }
 
@@ -728,14 +530,7 @@ mod tests {
     async fn the_daily_limit_counts_calls_per_token_and_resets_at_local_midnight() {
         // 18:30 in Bogotá is 23:30 UTC: the UTC day turns first, the local day later.
         let clock = bogota_clock("2026-03-10 18:30:00");
-        let sim = start(
-            SimulatorConfig {
-                daily_limit: Some(2),
-                ..quick()
-            },
-            &clock,
-        )
-        .await;
+        let sim = start(SimulatorConfig { daily_limit: Some(2), ..quick() }, &clock).await;
         let window = ("20260310100000", "20260310110000");
         assert_eq!(chat_14(&sim, "a", window.0, window.1).await.status, 200);
         // A refused request still costs a call, as on the real API.
@@ -743,11 +538,7 @@ mod tests {
         let over = chat_14(&sim, "a", window.0, window.1).await;
         assert_eq!(over.status, 403);
         assert_eq!(over.body, refusal(403, "FORBIDDEN", "TOKEN LIMIT EXCEEDED"));
-        assert_eq!(
-            chat_14(&sim, "b", window.0, window.1).await.status,
-            200,
-            "quotas are per token"
-        );
+        assert_eq!(chat_14(&sim, "b", window.0, window.1).await.status, 200, "quotas are per token");
 
         clock.advance(TimeDelta::hours(1)); // 00:30 UTC, still 19:30 local
         assert_eq!(chat_14(&sim, "a", window.0, window.1).await.status, 403);
@@ -759,14 +550,7 @@ mod tests {
     #[tokio::test]
     async fn a_second_simultaneous_request_on_one_token_is_rejected_and_counted() {
         let clock = bogota_clock("2026-03-10 12:00:00");
-        let sim = start(
-            SimulatorConfig {
-                latency: Duration::from_millis(200),
-                ..quick()
-            },
-            &clock,
-        )
-        .await;
+        let sim = start(SimulatorConfig { latency: Duration::from_millis(200), ..quick() }, &clock).await;
         let (a, b) = tokio::join!(
             chat_14(&sim, "t", "20260310100000", "20260310110000"),
             chat_14(&sim, "t", "20260310100000", "20260310110000"),
@@ -774,22 +558,10 @@ mod tests {
         let (served, refused) = if a.status == 200 { (a, b) } else { (b, a) };
         assert_eq!(served.status, 200);
         assert_eq!(refused.status, 403);
-        assert_eq!(
-            refused.body,
-            refusal(
-                403,
-                "FORBIDDEN",
-                "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"
-            )
-        );
+        assert_eq!(refused.body, refusal(403, "FORBIDDEN", "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"));
         assert_eq!(sim.stats().simultaneous_violations, 1);
         // The token is free again once the first request has finished.
-        assert_eq!(
-            chat_14(&sim, "t", "20260310100000", "20260310110000")
-                .await
-                .status,
-            200
-        );
+        assert_eq!(chat_14(&sim, "t", "20260310100000", "20260310110000").await.status, 200);
         assert_eq!(sim.stats().simultaneous_violations, 1);
         sim.shutdown().await;
     }
@@ -797,14 +569,7 @@ mod tests {
     #[tokio::test]
     async fn simultaneous_requests_on_different_tokens_are_both_served() {
         let clock = bogota_clock("2026-03-10 12:00:00");
-        let sim = start(
-            SimulatorConfig {
-                latency: Duration::from_millis(200),
-                ..quick()
-            },
-            &clock,
-        )
-        .await;
+        let sim = start(SimulatorConfig { latency: Duration::from_millis(200), ..quick() }, &clock).await;
         let (a, b) = tokio::join!(
             chat_14(&sim, "one", "20260310100000", "20260310110000"),
             chat_14(&sim, "two", "20260310100000", "20260310110000"),
@@ -818,24 +583,9 @@ mod tests {
     async fn a_refused_request_frees_its_token_for_the_next_one() {
         let clock = bogota_clock("2026-03-10 12:00:00");
         let sim = start(quick(), &clock).await;
-        assert_eq!(
-            chat_14(&sim, "t", "20260310110000", "20260310100000")
-                .await
-                .status,
-            400
-        );
-        assert_eq!(
-            chat_14(&sim, "t", "20260311000000", "20260311010000")
-                .await
-                .status,
-            404
-        );
-        assert_eq!(
-            chat_14(&sim, "t", "20260310100000", "20260310110000")
-                .await
-                .status,
-            200
-        );
+        assert_eq!(chat_14(&sim, "t", "20260310110000", "20260310100000").await.status, 400);
+        assert_eq!(chat_14(&sim, "t", "20260311000000", "20260311010000").await.status, 404);
+        assert_eq!(chat_14(&sim, "t", "20260310100000", "20260310110000").await.status, 200);
         assert_eq!(sim.stats().simultaneous_violations, 0);
         sim.shutdown().await;
     }
@@ -843,30 +593,18 @@ mod tests {
     #[tokio::test]
     async fn code_as_number_makes_success_and_empty_codes_numbers() {
         let clock = bogota_clock("2026-03-10 12:00:00");
-        let sim = start(
-            SimulatorConfig {
-                code_as_number: true,
-                ..quick()
-            },
-            &clock,
-        )
-        .await;
+        let sim = start(SimulatorConfig { code_as_number: true, ..quick() }, &clock).await;
         let full = chat_14(&sim, "t", "20260310100000", "20260310110000").await;
         assert_eq!(full.body["code"], json!(200));
         let empty = chat_14(&sim, "t", "20260311000000", "20260311010000").await;
-        assert_eq!(
-            empty.body,
-            json!({"code": 404, "error": "NOT FOUND", "msg": "0 records were found", "data": []})
-        );
+        assert_eq!(empty.body, json!({"code": 404, "error": "NOT FOUND", "msg": "0 records were found", "data": []}));
         sim.shutdown().await;
     }
 
     #[tokio::test]
     async fn an_unknown_path_answers_a_json_404_without_counting_as_a_report_request() {
         let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
-        let response = reqwest::get(format!("{}information.php?api=agents", sim.base_url()))
-            .await
-            .unwrap();
+        let response = reqwest::get(format!("{}information.php?api=agents", sim.base_url())).await.unwrap();
         assert_eq!(response.status().as_u16(), 404);
         let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         assert_eq!(body, refusal(404, "NOT FOUND", "NOT FOUND"));
@@ -876,22 +614,9 @@ mod tests {
 
     #[test]
     fn api_datetimes_are_exactly_fourteen_digits_of_a_real_local_time() {
-        assert_eq!(
-            parse_api_datetime("20260310235959"),
-            Some(at("2026-03-10 23:59:59"))
-        );
-        assert_eq!(
-            parse_api_datetime("20240229000000"),
-            Some(at("2024-02-29 00:00:00"))
-        );
-        for bad in [
-            "20250229000000",
-            "2026031023595",
-            "202603102359590",
-            "2026031023595x",
-            "",
-            "20260310240000",
-        ] {
+        assert_eq!(parse_api_datetime("20260310235959"), Some(at("2026-03-10 23:59:59")));
+        assert_eq!(parse_api_datetime("20240229000000"), Some(at("2024-02-29 00:00:00")));
+        for bad in ["20250229000000", "2026031023595", "202603102359590", "2026031023595x", "", "20260310240000"] {
             assert_eq!(parse_api_datetime(bad), None, "{bad}");
         }
     }

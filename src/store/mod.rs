@@ -11,6 +11,7 @@
 //! status); the two backends differ only where their dialects do (array UNNEST vs a prepared
 //! per-row insert, `GREATEST` vs `max`).
 
+pub mod budget;
 mod error;
 pub mod rows;
 pub mod runs;
@@ -165,21 +166,12 @@ impl Db {
 
 impl Tx {
     /// Upserts rows of `report` for `account`; returns how many were inserted or changed.
-    pub async fn upsert(
-        &mut self,
-        report: &Report,
-        account: &str,
-        rows: &[TypedRow],
-    ) -> Result<u64, StoreError> {
+    pub async fn upsert(&mut self, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
         rows::upsert(self, report, account, rows).await
     }
 
     /// Moves a stream's watermark forward (never backwards) as part of this transaction.
-    pub async fn advance_watermark(
-        &mut self,
-        key: StreamKey<'_>,
-        to: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    pub async fn advance_watermark(&mut self, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
         watermark::advance(self, key, to).await
     }
 

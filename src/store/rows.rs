@@ -29,9 +29,8 @@ pub struct TypedRow {
 /// The `ON CONFLICT … DO UPDATE … WHERE` tail both backends share.
 fn conflict_clause(report: &Report) -> String {
     let table = quote_ident(report.table);
-    let key: Vec<String> = std::iter::once("account".to_string())
-        .chain(report.key.iter().map(|k| quote_ident(k)))
-        .collect();
+    let key: Vec<String> =
+        std::iter::once("account".to_string()).chain(report.key.iter().map(|k| quote_ident(k))).collect();
     let updates: Vec<String> = report
         .fields
         .iter()
@@ -73,11 +72,7 @@ fn pg_upsert_sql(report: &Report) -> String {
          FROM UNNEST({arrays}) AS u({cols}, raw) {conflict}",
         table = quote_ident(report.table),
         cols = cols.join(", "),
-        ucols = cols
-            .iter()
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        ucols = cols.iter().map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", "),
         synced = n + 3,
         arrays = arrays.join(", "),
         conflict = conflict_clause(report),
@@ -100,11 +95,8 @@ fn sqlite_upsert_sql(report: &Report) -> String {
 /// Keeps the last occurrence of each natural key: `ON CONFLICT` cannot touch one row twice in
 /// a statement, and the API's later copy of a row is the one to keep.
 fn dedupe_by_key<'a>(report: &Report, rows: &'a [TypedRow]) -> Vec<&'a TypedRow> {
-    let key_idx: Vec<usize> = report
-        .key
-        .iter()
-        .filter_map(|k| report.fields.iter().position(|f| f.name == *k))
-        .collect();
+    let key_idx: Vec<usize> =
+        report.key.iter().filter_map(|k| report.fields.iter().position(|f| f.name == *k)).collect();
     let mut last: HashMap<Vec<&Typed>, usize> = HashMap::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         last.insert(key_idx.iter().map(|&k| &row.values[k]).collect(), i);
@@ -115,12 +107,7 @@ fn dedupe_by_key<'a>(report: &Report, rows: &'a [TypedRow]) -> Vec<&'a TypedRow>
 }
 
 /// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.
-pub(super) async fn upsert(
-    tx: &mut Tx,
-    report: &Report,
-    account: &str,
-    rows: &[TypedRow],
-) -> Result<u64, StoreError> {
+pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -165,12 +152,7 @@ pub(super) async fn upsert(
                         Typed::Timestamp(v) => query.bind(*v),
                     };
                 }
-                changed += query
-                    .bind(row.raw.as_str())
-                    .bind(synced_at)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
+                changed += query.bind(row.raw.as_str()).bind(synced_at).execute(&mut **tx).await?.rows_affected();
             }
             Ok(changed)
         }
@@ -189,31 +171,16 @@ mod tests {
     #[test]
     fn the_postgres_upsert_is_one_unnest_statement_keyed_on_account_and_the_natural_key() {
         let sql = pg_upsert_sql(chat_14());
-        assert!(
-            sql.contains("ON CONFLICT (account, \"chat_id\", \"date\")"),
-            "{sql}"
-        );
-        assert!(
-            sql.contains("WHERE \"chat_14\".raw IS DISTINCT FROM excluded.raw"),
-            "{sql}"
-        );
-        assert!(
-            sql.contains("$10::timestamptz[]"),
-            "date is the 9th field: {sql}"
-        );
-        assert!(
-            sql.contains("$12::text[]") && sql.contains("$13 FROM"),
-            "raw then synced_at: {sql}"
-        );
+        assert!(sql.contains("ON CONFLICT (account, \"chat_id\", \"date\")"), "{sql}");
+        assert!(sql.contains("WHERE \"chat_14\".raw IS DISTINCT FROM excluded.raw"), "{sql}");
+        assert!(sql.contains("$10::timestamptz[]"), "date is the 9th field: {sql}");
+        assert!(sql.contains("$12::text[]") && sql.contains("$13 FROM"), "raw then synced_at: {sql}");
     }
 
     #[test]
     fn the_sqlite_upsert_binds_one_row_with_the_same_conflict_rule() {
         let sql = sqlite_upsert_sql(chat_14());
-        assert!(
-            sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
-            "{sql}"
-        );
+        assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"), "{sql}");
         assert!(sql.ends_with(&conflict_clause(chat_14())), "{sql}");
     }
 
@@ -233,10 +200,7 @@ mod tests {
             raw: cod.into(),
         };
         let rows = vec![row("1", "old"), row("2", "x"), row("1", "new")];
-        let kept: Vec<&str> = dedupe_by_key(chat_14(), &rows)
-            .iter()
-            .map(|r| r.raw.as_str())
-            .collect();
+        let kept: Vec<&str> = dedupe_by_key(chat_14(), &rows).iter().map(|r| r.raw.as_str()).collect();
         assert_eq!(kept, vec!["x", "new"]);
     }
 }

@@ -17,6 +17,8 @@ pub enum RunStatus {
     Failed,
     /// Shutdown stopped the run between windows.
     Cancelled,
+    /// The token was paused by the daily budget; nothing was requested (not recorded).
+    Paused,
 }
 
 impl RunStatus {
@@ -26,6 +28,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Paused => "paused",
         }
     }
 }
@@ -73,8 +76,7 @@ pub struct RunRecord {
     pub duration_ms: i64,
 }
 
-const INSERT: &str =
-    "INSERT INTO etl_run (account, report, stream, token_label, window_start, window_end,
+const INSERT: &str = "INSERT INTO etl_run (account, report, stream, token_label, window_start, window_end,
          started_at, finished_at, status, windows, requests, splits, rows_fetched,
          rows_upserted, rows_rejected, watermark, error_kind, error, duration_ms)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";

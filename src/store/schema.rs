@@ -31,22 +31,12 @@ pub fn create_table_sql(backend: Backend, report: &Report) -> String {
     };
     let mut columns = vec![format!("account {text} NOT NULL")];
     for field in report.fields {
-        let not_null = if report.key.contains(&field.name) {
-            " NOT NULL"
-        } else {
-            ""
-        };
-        columns.push(format!(
-            "{} {}{not_null}",
-            quote_ident(field.name),
-            column_type(backend, field.ty)
-        ));
+        let not_null = if report.key.contains(&field.name) { " NOT NULL" } else { "" };
+        columns.push(format!("{} {}{not_null}", quote_ident(field.name), column_type(backend, field.ty)));
     }
     columns.push(format!("raw {json} NOT NULL"));
     columns.push(format!("synced_at {ts} NOT NULL"));
-    let key: Vec<String> = std::iter::once("account".into())
-        .chain(report.key.iter().map(|k| quote_ident(k)))
-        .collect();
+    let key: Vec<String> = std::iter::once("account".into()).chain(report.key.iter().map(|k| quote_ident(k))).collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    {},\n    PRIMARY KEY ({})\n)",
         quote_ident(report.table),
@@ -84,21 +74,15 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
             for sql in &statements {
                 sqlx::query(sql).execute(pool).await?;
             }
-            sqlx::query_as("SELECT name FROM pragma_table_info($1)")
-                .bind(report.table)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as("SELECT name FROM pragma_table_info($1)").bind(report.table).fetch_all(pool).await?
         }
     };
     for field in report.fields {
         if existing.iter().any(|(c,)| c == field.name) {
             continue;
         }
-        let sql = format!(
-            "ALTER TABLE {table} ADD COLUMN {} {}",
-            quote_ident(field.name),
-            column_type(backend, field.ty)
-        );
+        let sql =
+            format!("ALTER TABLE {table} ADD COLUMN {} {}", quote_ident(field.name), column_type(backend, field.ty));
         match db {
             Db::Postgres(pool) => {
                 sqlx::query(&sql).execute(pool).await?;
@@ -107,11 +91,7 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
                 sqlx::query(&sql).execute(pool).await?;
             }
         }
-        tracing::info!(
-            report = report.api,
-            column = field.name,
-            "Added a column for a new catalogue field"
-        );
+        tracing::info!(report = report.api, column = field.name, "Added a column for a new catalogue field");
     }
     Ok(())
 }
@@ -124,18 +104,12 @@ mod tests {
     #[test]
     fn the_table_is_keyed_on_account_and_the_natural_key_with_typed_columns() {
         let sql = create_table_sql(Backend::Postgres, catalog::find("chat_14").unwrap());
-        assert!(
-            sql.contains("PRIMARY KEY (account, \"chat_id\", \"date\")"),
-            "{sql}"
-        );
+        assert!(sql.contains("PRIMARY KEY (account, \"chat_id\", \"date\")"), "{sql}");
         assert!(sql.contains("\"date\" timestamptz NOT NULL"), "{sql}");
         assert!(sql.contains("\"cod_act\" text,"), "{sql}");
         assert!(sql.contains("raw jsonb NOT NULL"), "{sql}");
         let lite = create_table_sql(Backend::Sqlite, catalog::find("chat_14").unwrap());
-        assert!(
-            lite.contains("\"date\" TEXT NOT NULL") && lite.contains("raw TEXT NOT NULL"),
-            "{lite}"
-        );
+        assert!(lite.contains("\"date\" TEXT NOT NULL") && lite.contains("raw TEXT NOT NULL"), "{lite}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! and nothing of the truncated response is written.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -18,8 +19,10 @@ use tracing::{debug, error, info, warn, Instrument};
 
 use super::error::SyncError;
 use super::window::{self, PlanInput, Window};
+use crate::budget::Budget;
 use crate::clock::Clock;
 use crate::config::{ReportConfig, RetryPolicy};
+use crate::http::Health;
 use crate::store::rows::TypedRow;
 use crate::store::runs::{RunRecord, RunStatus};
 use crate::store::watermark::StreamKey;
@@ -27,7 +30,7 @@ use crate::store::Db;
 use crate::wolkvox::catalog::Report;
 use crate::wolkvox::envelope::Row;
 use crate::wolkvox::values::{self, local_to_utc, utc_to_local};
-use crate::wolkvox::{client, Token, WolkvoxClient};
+use crate::wolkvox::{client, ApiError, Token, WolkvoxClient};
 
 /// The API's per-response record limit: a response this large may have been cut off.
 pub const MAX_RECORDS: usize = 60_000;
@@ -63,6 +66,58 @@ pub struct JobContext {
     pub db_retry: RetryPolicy,
     /// Injected faults (none in production).
     pub faults: Faults,
+    /// The daily token budget (counts calls, pauses tokens at the limit).
+    pub budget: Budget,
+    /// Per-report failure streaks, for `/readyz`.
+    pub health: Arc<Health>,
+    /// Called after each committed window (the `sync` command's progress lines).
+    pub on_window: WindowHook,
+}
+
+/// What a committed window reports to [`JobContext::on_window`].
+#[derive(Clone, Copy, Debug)]
+pub struct WindowDone<'a> {
+    /// The report.
+    pub report: &'a str,
+    /// The window committed.
+    pub window: Window,
+    /// Rows received.
+    pub rows: u64,
+    /// Rows inserted or changed.
+    pub upserted: u64,
+}
+
+/// An optional callback per committed window.
+#[derive(Clone, Default)]
+pub struct WindowHook(Option<Arc<dyn Fn(WindowDone<'_>) + Send + Sync>>);
+
+impl WindowHook {
+    /// A hook calling `f`.
+    pub fn new(f: impl Fn(WindowDone<'_>) + Send + Sync + 'static) -> Self {
+        WindowHook(Some(Arc::new(f)))
+    }
+
+    fn call(&self, done: WindowDone<'_>) {
+        if let Some(f) = &self.0 {
+            f(done);
+        }
+    }
+}
+
+impl std::fmt::Debug for WindowHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "WindowHook(set)" } else { "WindowHook(none)" })
+    }
+}
+
+/// How a run's window loop ended, when it did not fail.
+enum Ended {
+    /// Every planned window was committed.
+    Completed,
+    /// Shutdown stopped it between windows.
+    Cancelled,
+    /// The token is paused by the daily budget until then; nothing was requested.
+    Paused(DateTime<Utc>),
 }
 
 /// One configured report with the token it uses.
@@ -119,12 +174,7 @@ pub struct RunOutcome {
 
 /// Runs one report once. Never panics on bad input and never returns early without recording
 /// the run; errors are in the outcome.
-pub async fn run_once(
-    ctx: &JobContext,
-    job: &ReportJob,
-    range: Range,
-    shutdown: &CancellationToken,
-) -> RunOutcome {
+pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown: &CancellationToken) -> RunOutcome {
     let run_id = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
     let span = tracing::info_span!(
         "run",
@@ -133,9 +183,7 @@ pub async fn run_once(
         token = job.token.label(),
         run_id = %run_id,
     );
-    run_inner(ctx, job, range, shutdown, run_id)
-        .instrument(span)
-        .await
+    run_inner(ctx, job, range, shutdown, run_id).instrument(span).await
 }
 
 async fn run_inner(
@@ -148,15 +196,16 @@ async fn run_inner(
     let started_at = ctx.clock.now();
     let started = Instant::now();
     let mut run = Progress::default();
-    let key = StreamKey {
-        account: &ctx.account,
-        report: job.config.report.api,
-        stream: "",
-    };
+    let key = StreamKey { account: &ctx.account, report: job.config.report.api, stream: "" };
     let result = sync_windows(ctx, job, range, shutdown, key, &mut run).await;
     let (status, error) = match result {
-        Ok(true) => (RunStatus::Succeeded, None),
-        Ok(false) => (RunStatus::Cancelled, None),
+        Ok(Ended::Completed) => (RunStatus::Succeeded, None),
+        Ok(Ended::Cancelled) => (RunStatus::Cancelled, None),
+        Ok(Ended::Paused(until)) => {
+            // One WARN was logged when the pause began; a skipped tick is not news.
+            debug!(until = %until, "Token paused by the daily budget; skipping this run");
+            (RunStatus::Paused, None)
+        }
         Err(e) => (RunStatus::Failed, Some(e)),
     };
     let outcome = RunOutcome {
@@ -173,8 +222,23 @@ async fn run_inner(
         error,
         duration: started.elapsed(),
     };
-    log_outcome(&outcome);
-    record(ctx, job, &outcome, started_at).await;
+    if outcome.status != RunStatus::Paused {
+        log_outcome(&outcome);
+        record(ctx, job, &outcome, started_at).await;
+        let api = job.config.report.api;
+        crate::metrics::run_finished(
+            &ctx.account,
+            api,
+            outcome.status.as_str(),
+            outcome.duration.as_secs_f64(),
+            outcome.error.as_ref().map(SyncError::kind),
+        );
+        crate::metrics::rows_upserted(&ctx.account, api, outcome.rows_upserted);
+        if let Some(wm) = outcome.watermark {
+            crate::metrics::watermark(&ctx.account, api, local_to_utc(ctx.timezone, wm));
+        }
+        ctx.health.record_run(api, outcome.status, ctx.clock.now());
+    }
     outcome
 }
 
@@ -192,7 +256,6 @@ struct Progress {
     unknown_fields: BTreeSet<String>,
 }
 
-/// Returns Ok(true) when every planned window was committed, Ok(false) when shutdown stopped it.
 async fn sync_windows(
     ctx: &JobContext,
     job: &ReportJob,
@@ -200,9 +263,12 @@ async fn sync_windows(
     shutdown: &CancellationToken,
     key: StreamKey<'_>,
     run: &mut Progress,
-) -> Result<bool, SyncError> {
+) -> Result<Ended, SyncError> {
     let report = job.config.report;
     let tz = ctx.timezone;
+    if let Some(until) = ctx.budget.paused_until(job.token.label()).await? {
+        return Ok(Ended::Paused(until));
+    }
     let stored = ctx.db.watermark(key).await?;
     run.watermark = stored.map(|w| utc_to_local(tz, w));
 
@@ -211,17 +277,13 @@ async fn sync_windows(
     let planned = match range {
         Range::Scheduled => window::plan(&PlanInput {
             watermark: run.watermark,
-            start_from: policy
-                .start_from
-                .unwrap_or_else(|| window::days_back(now, policy.initial_days)),
+            start_from: policy.start_from.unwrap_or_else(|| window::days_back(now, policy.initial_days)),
             lookback: policy.lookback,
             settle: policy.settle,
             max_window: policy.max_window,
             now,
         }),
-        Range::Explicit { from, to } => {
-            window::plan_range(from, to, policy.settle, policy.max_window, now)
-        }
+        Range::Explicit { from, to } => window::plan_range(from, to, policy.settle, policy.max_window, now),
     };
     if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
         run.planned = Some(Window::new(first.start, last.end));
@@ -234,66 +296,58 @@ async fn sync_windows(
         while let Some(w) = pending.pop() {
             if shutdown.is_cancelled() {
                 info!(window = %w, "Shutdown requested; stopping before the next window");
-                return Ok(false);
+                return Ok(Ended::Cancelled);
             }
             let span = tracing::info_span!("window", window = %w);
             let fetched = fetch(ctx, job, &w, run).instrument(span.clone()).await?;
             if fetched.len() >= MAX_RECORDS {
                 let Some((first, second)) = w.bisect() else {
-                    return Err(SyncError::Unsplittable {
-                        window: w,
-                        rows: fetched.len(),
-                    });
+                    return Err(SyncError::Unsplittable { window: w, rows: fetched.len() });
                 };
                 run.splits += 1;
+                crate::metrics::window_split(&ctx.account, report.api);
                 span.in_scope(|| {
-                    info!(
-                        rows = fetched.len(),
-                        "Response reached the record limit; splitting the window"
-                    )
+                    info!(rows = fetched.len(), "Response reached the record limit; splitting the window")
                 });
                 pending.push(second);
                 pending.push(first);
                 continue;
             }
-            commit_window(ctx, report, key, &w, fetched, run)
-                .instrument(span)
-                .await?;
+            let (rows, upserted) = commit_window(ctx, report, key, &w, fetched, run).instrument(span).await?;
+            ctx.on_window.call(WindowDone { report: report.api, window: w, rows, upserted });
         }
     }
     if !run.unknown_fields.is_empty() {
         let fields: Vec<&str> = run.unknown_fields.iter().map(String::as_str).collect();
         warn!(fields = %fields.join(","), "The API sent fields the catalogue does not know; they are kept in `raw`");
     }
-    Ok(true)
+    Ok(Ended::Completed)
 }
 
-async fn fetch(
-    ctx: &JobContext,
-    job: &ReportJob,
-    w: &Window,
-    run: &mut Progress,
-) -> Result<Vec<Row>, SyncError> {
+async fn fetch(ctx: &JobContext, job: &ReportJob, w: &Window, run: &mut Progress) -> Result<Vec<Row>, SyncError> {
     let report = job.config.report;
-    let result = ctx
-        .client
-        .fetch(&job.token, report.api, w.start, w.last_second(), &[])
-        .await;
-    match result {
-        Ok(fetched) => {
-            run.requests += fetched.attempts;
-            debug!(
-                rows = fetched.rows.len(),
-                attempts = fetched.attempts,
-                "Fetched window"
-            );
-            Ok(fetched.rows)
+    let fetched = ctx.client.fetch(&job.token, report.api, w.start, w.last_second(), &[]).await;
+    run.requests += fetched.attempts;
+    // Every request sent costs one daily token, whatever its outcome.
+    if let Err(e) = ctx.budget.record(job.token.label(), fetched.attempts).await {
+        warn!(error = %e, "Could not count API calls in the token budget");
+    }
+    match fetched.result {
+        Ok(rows) => {
+            debug!(rows = rows.len(), attempts = fetched.attempts, "Fetched window");
+            Ok(rows)
         }
-        Err(e) => {
-            // A failed call still cost its attempts; the client already retried what it could.
-            run.requests += 1;
+        Err(e @ ApiError::TokenLimit { .. }) => {
+            match ctx.budget.pause(job.token.label()).await {
+                Ok(until) => warn!(
+                    until = %until,
+                    "Daily token limit reached; this token's reports pause until the local midnight reset"
+                ),
+                Err(store) => warn!(error = %store, "Daily token limit reached, and the pause could not be saved"),
+            }
             Err(e.into())
         }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -306,7 +360,7 @@ async fn commit_window(
     w: &Window,
     fetched: Vec<Row>,
     run: &mut Progress,
-) -> Result<(), SyncError> {
+) -> Result<(u64, u64), SyncError> {
     let fetched_count = fetched.len() as u64;
     let typed = type_rows(report, ctx.timezone, fetched, &mut run.unknown_fields);
     let new_watermark = window::advance(run.watermark, w);
@@ -329,7 +383,7 @@ async fn commit_window(
     run.rows_rejected += typed.rejected;
     run.watermark = new_watermark;
     debug!(rows = fetched_count, upserted, watermark = ?new_watermark, "Committed window");
-    Ok(())
+    Ok((fetched_count, upserted))
 }
 
 async fn write_window(
@@ -347,8 +401,7 @@ async fn write_window(
         upserted += tx.upsert(report, &ctx.account, batch).await?;
     }
     if let Some(wm) = new_watermark {
-        tx.advance_watermark(key, local_to_utc(ctx.timezone, wm))
-            .await?;
+        tx.advance_watermark(key, local_to_utc(ctx.timezone, wm)).await?;
     }
     if ctx.faults.fail_before_commit {
         return Err(SyncError::Injected);
@@ -364,17 +417,9 @@ struct TypedRows {
 
 /// Types every row. A value that fails to parse is NULL (WARN, row kept); a row whose key is
 /// NULL cannot be stored and is rejected (ERROR with its raw JSON).
-fn type_rows(
-    report: &Report,
-    tz: Tz,
-    fetched: Vec<Row>,
-    unknown: &mut BTreeSet<String>,
-) -> TypedRows {
-    let key_idx: Vec<usize> = report
-        .key
-        .iter()
-        .filter_map(|k| report.fields.iter().position(|f| f.name == *k))
-        .collect();
+fn type_rows(report: &Report, tz: Tz, fetched: Vec<Row>, unknown: &mut BTreeSet<String>) -> TypedRows {
+    let key_idx: Vec<usize> =
+        report.key.iter().filter_map(|k| report.fields.iter().position(|f| f.name == *k)).collect();
     let mut rows = Vec::with_capacity(fetched.len());
     let mut rejected = 0u64;
     let mut bad_values = 0usize;
@@ -406,29 +451,17 @@ fn type_rows(
         rows.push(TypedRow { values, raw });
     }
     if bad_values > LOG_EXAMPLES {
-        warn!(
-            count = bad_values,
-            "More values failed to parse in this window"
-        );
+        warn!(count = bad_values, "More values failed to parse in this window");
     }
     if rejected as usize > LOG_EXAMPLES {
-        error!(
-            count = rejected,
-            "More rows without a usable key in this window"
-        );
+        error!(count = rejected, "More rows without a usable key in this window");
     }
     TypedRows { rows, rejected }
 }
 
 fn log_outcome(o: &RunOutcome) {
-    let window = o
-        .planned
-        .map(|w| w.to_string())
-        .unwrap_or_else(|| "-".into());
-    let watermark = o
-        .watermark
-        .map(|w| w.format("%Y-%m-%dT%H:%M:%S").to_string())
-        .unwrap_or_else(|| "-".into());
+    let window = o.planned.map(|w| w.to_string()).unwrap_or_else(|| "-".into());
+    let watermark = o.watermark.map(|w| w.format("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
     let duration_ms = o.duration.as_millis() as u64;
     match (&o.status, &o.error) {
         (RunStatus::Failed, Some(e)) if e.is_retryable() => warn!(

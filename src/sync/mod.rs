@@ -5,5 +5,5 @@ pub mod job;
 pub mod window;
 
 pub use error::SyncError;
-pub use job::{run_once, Faults, JobContext, Range, ReportJob, RunOutcome};
+pub use job::{run_once, Faults, JobContext, Range, ReportJob, RunOutcome, WindowDone, WindowHook};
 pub use window::Window;

@@ -21,12 +21,7 @@ pub struct Window {
 
 impl fmt::Display for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}..{}",
-            self.start.format("%Y-%m-%dT%H:%M:%S"),
-            self.end.format("%Y-%m-%dT%H:%M:%S")
-        )
+        write!(f, "{}..{}", self.start.format("%Y-%m-%dT%H:%M:%S"), self.end.format("%Y-%m-%dT%H:%M:%S"))
     }
 }
 
@@ -89,10 +84,7 @@ pub fn plan(input: &PlanInput) -> Vec<Window> {
         None => input.start_from,
     };
     let end = truncate_to_second(input.now - input.settle);
-    chunk(
-        Window::new(truncate_to_second(start), end),
-        input.max_window,
-    )
+    chunk(Window::new(truncate_to_second(start), end), input.max_window)
 }
 
 /// Plans an explicit backfill of `[from, to)`, never past `now − settle`.
@@ -162,25 +154,13 @@ mod tests {
     #[test]
     fn a_first_run_starts_at_start_from_and_ends_settle_before_now() {
         let w = plan(&input(None, "2026-11-20 10:00:00.750"));
-        assert_eq!(
-            w,
-            vec![Window::new(
-                t("2026-11-01 00:00:00"),
-                t("2026-11-20 09:58:00")
-            )]
-        );
+        assert_eq!(w, vec![Window::new(t("2026-11-01 00:00:00"), t("2026-11-20 09:58:00"))]);
     }
 
     #[test]
     fn a_later_run_starts_lookback_before_the_watermark() {
         let w = plan(&input(Some("2026-11-20 09:58:00"), "2026-11-20 10:05:00"));
-        assert_eq!(
-            w,
-            vec![Window::new(
-                t("2026-11-20 06:58:00"),
-                t("2026-11-20 10:03:00")
-            )]
-        );
+        assert_eq!(w, vec![Window::new(t("2026-11-20 06:58:00"), t("2026-11-20 10:03:00"))]);
     }
 
     #[test]
@@ -196,10 +176,7 @@ mod tests {
         let w = plan(&i);
         assert_eq!(w.len(), 4);
         assert!(w.iter().all(|w| w.len() <= Duration::days(31)));
-        assert!(
-            w.windows(2).all(|p| p[0].end == p[1].start),
-            "windows are contiguous"
-        );
+        assert!(w.windows(2).all(|p| p[0].end == p[1].start), "windows are contiguous");
         assert_eq!(w[0].start, t("2026-08-01 00:00:00"));
         assert_eq!(w[3].end, t("2026-11-20 00:00:00"));
     }
@@ -220,10 +197,7 @@ mod tests {
     fn bisect_splits_into_contiguous_halves_down_to_one_second() {
         let w = Window::new(t("2026-11-20 00:00:00"), t("2026-11-20 00:00:03"));
         let (a, b) = w.bisect().unwrap();
-        assert_eq!(
-            (a.start, a.end, b.end),
-            (w.start, t("2026-11-20 00:00:01"), w.end)
-        );
+        assert_eq!((a.start, a.end, b.end), (w.start, t("2026-11-20 00:00:01"), w.end));
         let one = Window::new(t("2026-11-20 00:00:00"), t("2026-11-20 00:00:01"));
         assert!(one.bisect().is_none());
     }
@@ -232,11 +206,7 @@ mod tests {
     fn the_watermark_advances_over_contiguous_windows_only_and_never_back() {
         let wm = Some(t("2026-11-20 10:00:00"));
         let re_read = Window::new(t("2026-11-20 07:00:00"), t("2026-11-20 09:00:00"));
-        assert_eq!(
-            advance(wm, &re_read),
-            wm,
-            "a look-back window does not move it back"
-        );
+        assert_eq!(advance(wm, &re_read), wm, "a look-back window does not move it back");
         let next = Window::new(t("2026-11-20 07:00:00"), t("2026-11-20 11:00:00"));
         assert_eq!(advance(wm, &next), Some(t("2026-11-20 11:00:00")));
         let beyond_gap = Window::new(t("2026-11-20 12:00:00"), t("2026-11-20 13:00:00"));
@@ -254,29 +224,14 @@ mod tests {
             Duration::days(31),
             now,
         );
-        assert_eq!(
-            w,
-            vec![Window::new(
-                t("2026-11-18 00:00:00"),
-                t("2026-11-19 00:00:00")
-            )]
-        );
-        let open = plan_range(
-            t("2026-11-18 00:00:00"),
-            None,
-            Duration::minutes(2),
-            Duration::days(1),
-            now,
-        );
+        assert_eq!(w, vec![Window::new(t("2026-11-18 00:00:00"), t("2026-11-19 00:00:00"))]);
+        let open = plan_range(t("2026-11-18 00:00:00"), None, Duration::minutes(2), Duration::days(1), now);
         assert_eq!(open.len(), 3);
         assert_eq!(open[2].end, t("2026-11-20 09:58:00"));
     }
 
     #[test]
     fn days_back_is_local_midnight() {
-        assert_eq!(
-            days_back(t("2026-11-20 10:00:00"), 7),
-            t("2026-11-13 00:00:00")
-        );
+        assert_eq!(days_back(t("2026-11-20 10:00:00"), 7), t("2026-11-13 00:00:00"));
     }
 }

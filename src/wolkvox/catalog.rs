@@ -54,17 +54,11 @@ impl Report {
 }
 
 const fn text(name: &'static str) -> Field {
-    Field {
-        name,
-        ty: FieldType::Text,
-    }
+    Field { name, ty: FieldType::Text }
 }
 
 const fn timestamp(name: &'static str) -> Field {
-    Field {
-        name,
-        ty: FieldType::Timestamp,
-    }
+    Field { name, ty: FieldType::Timestamp }
 }
 
 /// Click-to-WhatsApp detail: one row per chat started from an ad or post.
@@ -108,19 +102,10 @@ mod tests {
     fn every_key_and_timestamp_field_is_a_declared_field() {
         for report in all() {
             for key in report.key {
-                assert!(
-                    report.field(key).is_some(),
-                    "{}: key {key} is not a field",
-                    report.api
-                );
+                assert!(report.field(key).is_some(), "{}: key {key} is not a field", report.api);
             }
             if let Some(ts) = report.timestamp {
-                assert_eq!(
-                    report.field(ts).map(|f| f.ty),
-                    Some(FieldType::Timestamp),
-                    "{}",
-                    report.api
-                );
+                assert_eq!(report.field(ts).map(|f| f.ty), Some(FieldType::Timestamp), "{}", report.api);
             }
         }
     }

@@ -21,12 +21,12 @@ use crate::config::RetryPolicy;
 /// The API's datetime parameter format: 14 digits of local time.
 const PARAM_FORMAT: &str = "%Y%m%d%H%M%S";
 
-/// The result of one successful call.
+/// The result of one call, successful or not, with what it cost.
 #[derive(Debug)]
 pub struct Fetched {
-    /// The rows, keys trimmed.
-    pub rows: Vec<Row>,
-    /// How many attempts it took (1 = no retry).
+    /// The rows (keys trimmed), or the error left after retries.
+    pub result: Result<Vec<Row>, ApiError>,
+    /// How many requests were sent (1 = no retry); each costs one daily token.
     pub attempts: u32,
 }
 
@@ -47,12 +47,7 @@ impl WolkvoxClient {
             .user_agent(concat!("wolkvox-etl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ApiError::Network(format!("cannot build the HTTP client: {e}")))?;
-        Ok(WolkvoxClient {
-            http,
-            base,
-            timeout,
-            retry,
-        })
+        Ok(WolkvoxClient { http, base, timeout, retry })
     }
 
     /// Fetches one report for the inclusive local window `[from, to]`, with extra parameters.
@@ -63,11 +58,13 @@ impl WolkvoxClient {
         from: NaiveDateTime,
         to: NaiveDateTime,
         params: &[(&str, &str)],
-    ) -> Result<Fetched, ApiError> {
-        let mut url = self
-            .base
-            .join("reports_manager.php")
-            .map_err(|e| ApiError::Network(format!("bad base URL: {e}")))?;
+    ) -> Fetched {
+        let mut url = match self.base.join("reports_manager.php") {
+            Ok(url) => url,
+            Err(e) => {
+                return Fetched { result: Err(ApiError::Network(format!("bad base URL: {e}"))), attempts: 0 };
+            }
+        };
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("api", api);
@@ -77,22 +74,19 @@ impl WolkvoxClient {
                 query.append_pair(k, v);
             }
         }
-        self.request(token, url).await
+        self.request(token, api, url).await
     }
 
     /// The choke point: send, decode, classify, retry. See the module docs for the policy.
-    async fn request(&self, token: &Token, url: Url) -> Result<Fetched, ApiError> {
+    async fn request(&self, token: &Token, api: &str, url: Url) -> Fetched {
         let mut attempt = 1;
         loop {
             let result = self.attempt(token, url.clone()).await;
+            crate::metrics::request(api, token.label(), result.as_ref().map_or_else(ApiError::kind, |_| "ok"));
             match result {
-                Ok(rows) => {
-                    return Ok(Fetched {
-                        rows,
-                        attempts: attempt,
-                    })
-                }
+                Ok(rows) => return Fetched { result: Ok(rows), attempts: attempt },
                 Err(error) if error.is_retryable() && attempt < self.retry.max_attempts => {
+                    crate::metrics::retry(api, error.kind());
                     let delay = backoff(self.retry, attempt);
                     warn!(
                         attempt,
@@ -104,7 +98,7 @@ impl WolkvoxClient {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(error) => return Err(error),
+                Err(error) => return Fetched { result: Err(error), attempts: attempt },
             }
         }
     }
@@ -120,19 +114,14 @@ impl WolkvoxClient {
             .await
             .map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
         drop(permit);
         envelope::decode(status, &body)
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ApiError {
         if error.is_timeout() {
-            ApiError::Timeout {
-                seconds: self.timeout.as_secs(),
-            }
+            ApiError::Timeout { seconds: self.timeout.as_secs() }
         } else {
             // reqwest's message names the URL (which holds no secret) and the cause.
             ApiError::Network(error.to_string())
@@ -143,9 +132,7 @@ impl WolkvoxClient {
 /// Delay before attempt `attempt + 1`: initial × 2^(attempt−1), capped, with ±50 % jitter so
 /// jobs that failed together do not retry together.
 pub fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
-    let exp = policy
-        .initial_backoff
-        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+    let exp = policy.initial_backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
     let capped = exp.min(policy.max_backoff);
     let half = capped / 2;
     half + half.mul_f64(fastrand::f64() * 2.0).min(capped - half)
@@ -164,15 +151,9 @@ mod tests {
         };
         for _ in 0..100 {
             let first = backoff(policy, 1);
-            assert!(
-                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
-                "{first:?}"
-            );
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
             let third = backoff(policy, 3);
-            assert!(
-                third >= Duration::from_millis(200) && third <= Duration::from_millis(400),
-                "{third:?}"
-            );
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400), "{third:?}");
             assert!(backoff(policy, 30) <= Duration::from_secs(1));
         }
     }

@@ -60,20 +60,12 @@ pub fn decode(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
     if status == 404 {
         return Ok(Vec::new());
     }
-    let envelope: Option<Envelope> = std::str::from_utf8(body)
-        .ok()
-        .and_then(|text| serde_json::from_str(text).ok());
+    let envelope: Option<Envelope> = std::str::from_utf8(body).ok().and_then(|text| serde_json::from_str(text).ok());
     let Some(envelope) = envelope else {
         return Err(match status {
-            200..=299 => ApiError::Malformed {
-                status,
-                reason: format!("not a JSON envelope: {}", snippet(body)),
-            },
+            200..=299 => ApiError::Malformed { status, reason: format!("not a JSON envelope: {}", snippet(body)) },
             400..=499 => classify(status, snippet(body)),
-            _ => ApiError::Server {
-                status,
-                body: snippet(body),
-            },
+            _ => ApiError::Server { status, body: snippet(body) },
         });
     };
     // An error can arrive with HTTP 200: the envelope's code is then the real status.
@@ -92,10 +84,7 @@ pub fn decode(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
             };
             Err(classify(effective, msg))
         }
-        _ => Err(ApiError::Server {
-            status: effective,
-            body: snippet(body),
-        }),
+        _ => Err(ApiError::Server { status: effective, body: snippet(body) }),
     }
 }
 
@@ -123,10 +112,7 @@ fn rows_of(status: u16, data: Option<Value>) -> Result<Vec<Row>, ApiError> {
         Some(other) => {
             return Err(ApiError::Malformed {
                 status,
-                reason: format!(
-                    "`data` is neither an array nor an object: {}",
-                    snippet(other.to_string().as_bytes())
-                ),
+                reason: format!("`data` is neither an array nor an object: {}", snippet(other.to_string().as_bytes())),
             })
         }
     };
@@ -136,10 +122,7 @@ fn rows_of(status: u16, data: Option<Value>) -> Result<Vec<Row>, ApiError> {
             Value::Object(object) => Ok(trim_keys(object)),
             other => Err(ApiError::Malformed {
                 status,
-                reason: format!(
-                    "a `data` element is not an object: {}",
-                    snippet(other.to_string().as_bytes())
-                ),
+                reason: format!("a `data` element is not an object: {}", snippet(other.to_string().as_bytes())),
             }),
         })
         .collect()
@@ -149,10 +132,7 @@ fn trim_keys(object: Row) -> Row {
     if object.keys().all(|k| k.trim().len() == k.len()) {
         return object;
     }
-    object
-        .into_iter()
-        .map(|(k, v)| (k.trim().to_string(), v))
-        .collect()
+    object.into_iter().map(|(k, v)| (k.trim().to_string(), v)).collect()
 }
 
 #[cfg(test)]
@@ -170,14 +150,8 @@ mod tests {
 
     #[test]
     fn code_may_be_a_string_or_a_number() {
-        let s = ok(
-            200,
-            r#"{"code":"200","error":null,"msg":"1 records were found","data":[{"a":"1"}]}"#,
-        );
-        let n = ok(
-            200,
-            r#"{"code":200,"error":null,"msg":"1 records were found","data":[{"a":"1"}]}"#,
-        );
+        let s = ok(200, r#"{"code":"200","error":null,"msg":"1 records were found","data":[{"a":"1"}]}"#);
+        let n = ok(200, r#"{"code":200,"error":null,"msg":"1 records were found","data":[{"a":"1"}]}"#);
         assert_eq!(s, n);
         assert_eq!(s[0]["a"], json!("1"));
     }
@@ -186,19 +160,12 @@ mod tests {
     fn not_found_means_no_records_whatever_the_body() {
         assert!(ok(404, "<html>Not Found</html>").is_empty());
         assert!(ok(404, "").is_empty());
-        assert!(ok(
-            200,
-            r#"{"code":"404","error":"NOT FOUND","msg":"0 records were found","data":[]}"#
-        )
-        .is_empty());
+        assert!(ok(200, r#"{"code":"404","error":"NOT FOUND","msg":"0 records were found","data":[]}"#).is_empty());
     }
 
     #[test]
     fn an_error_inside_an_http_200_is_an_error() {
-        let e = err(
-            200,
-            r#"{"code":403,"error":"FORBIDDEN","msg":"TOKEN LIMIT EXCEEDED"}"#,
-        );
+        let e = err(200, r#"{"code":403,"error":"FORBIDDEN","msg":"TOKEN LIMIT EXCEEDED"}"#);
         assert!(matches!(e, ApiError::TokenLimit { .. }), "{e:?}");
         let e = err(200, r#"{"code":"500","error":"x","msg":"boom"}"#);
         assert!(matches!(e, ApiError::Server { status: 500, .. }), "{e:?}");
@@ -207,70 +174,34 @@ mod tests {
     #[test]
     fn the_forbidden_texts_map_to_their_meaning() {
         let body = |msg: &str| format!(r#"{{"code":403,"error":"FORBIDDEN","msg":"{msg}"}}"#);
+        assert!(matches!(err(403, &body("TOKEN LIMIT EXCEEDED")), ApiError::TokenLimit { .. }));
         assert!(matches!(
-            err(403, &body("TOKEN LIMIT EXCEEDED")),
-            ApiError::TokenLimit { .. }
-        ));
-        assert!(matches!(
-            err(
-                403,
-                &body("EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)")
-            ),
+            err(403, &body("EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)")),
             ApiError::SimultaneousUse { .. }
         ));
+        assert!(matches!(err(403, &body("PLEASE VALIDATE TOKEN")), ApiError::InvalidToken { .. }));
+        assert!(matches!(err(403, "<html>maintenance</html>"), ApiError::Forbidden { .. }));
         assert!(matches!(
-            err(403, &body("PLEASE VALIDATE TOKEN")),
-            ApiError::InvalidToken { .. }
-        ));
-        assert!(matches!(
-            err(403, "<html>maintenance</html>"),
-            ApiError::Forbidden { .. }
-        ));
-        assert!(matches!(
-            err(
-                401,
-                r#"{"code":401,"error":"UNAUTHORIZED","msg":"PLEASE ENTER THE WOLKVOX-TOKEN"}"#
-            ),
+            err(401, r#"{"code":401,"error":"UNAUTHORIZED","msg":"PLEASE ENTER THE WOLKVOX-TOKEN"}"#),
             ApiError::InvalidToken { status: 401, .. }
         ));
         assert!(matches!(
-            err(
-                400,
-                r#"{"code":400,"error":"BAD REQUEST","msg":"THE API YOU WANT TO CONSULT DOES NOT EXIST"}"#
-            ),
+            err(400, r#"{"code":400,"error":"BAD REQUEST","msg":"THE API YOU WANT TO CONSULT DOES NOT EXIST"}"#),
             ApiError::UnknownReport { .. }
         ));
         assert!(matches!(
-            err(
-                400,
-                r#"{"code":400,"error":"BAD REQUEST","msg":"SOME PARAMETERS ARE REQUIRED"}"#
-            ),
+            err(400, r#"{"code":400,"error":"BAD REQUEST","msg":"SOME PARAMETERS ARE REQUIRED"}"#),
             ApiError::BadRequest { .. }
         ));
     }
 
     #[test]
     fn broken_bodies_are_malformed_or_server_errors_never_empty() {
-        assert!(matches!(
-            err(200, r#"{"code":"200","data":[{"a":"1"}"#),
-            ApiError::Malformed { .. }
-        ));
-        assert!(matches!(
-            decode(200, b"\xff\xfe{}"),
-            Err(ApiError::Malformed { .. })
-        ));
-        assert!(matches!(
-            err(200, r#"{"code":"200","data":"oops"}"#),
-            ApiError::Malformed { .. }
-        ));
-        assert!(matches!(
-            err(200, r#"{"code":"200","data":[1,2]}"#),
-            ApiError::Malformed { .. }
-        ));
-        assert!(matches!(
-            err(502, "<html>Bad Gateway</html>"),
-            ApiError::Server { status: 502, .. }
-        ));
+        assert!(matches!(err(200, r#"{"code":"200","data":[{"a":"1"}"#), ApiError::Malformed { .. }));
+        assert!(matches!(decode(200, b"\xff\xfe{}"), Err(ApiError::Malformed { .. })));
+        assert!(matches!(err(200, r#"{"code":"200","data":"oops"}"#), ApiError::Malformed { .. }));
+        assert!(matches!(err(200, r#"{"code":"200","data":[1,2]}"#), ApiError::Malformed { .. }));
+        assert!(matches!(err(502, "<html>Bad Gateway</html>"), ApiError::Server { status: 502, .. }));
     }
 
     #[test]
@@ -278,11 +209,7 @@ mod tests {
         let rows = ok(200, r#"{"code":"200","data":{"agent_anwers ":"3"}}"#);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0]["agent_anwers"], json!("3"));
-        assert!(ok(
-            200,
-            r#"{"code":"200","error":null,"msg":"0 records were found"}"#
-        )
-        .is_empty());
+        assert!(ok(200, r#"{"code":"200","error":null,"msg":"0 records were found"}"#).is_empty());
     }
 
     #[test]

@@ -120,26 +120,14 @@ mod tests {
             ApiError::Network("reset".into()),
             ApiError::SimultaneousUse { msg: String::new() },
             ApiError::Forbidden { msg: String::new() },
-            ApiError::Server {
-                status: 502,
-                body: String::new(),
-            },
-            ApiError::Malformed {
-                status: 200,
-                reason: String::new(),
-            },
+            ApiError::Server { status: 502, body: String::new() },
+            ApiError::Malformed { status: 200, reason: String::new() },
         ];
         let permanent = [
             ApiError::TokenLimit { msg: String::new() },
-            ApiError::InvalidToken {
-                status: 403,
-                msg: String::new(),
-            },
+            ApiError::InvalidToken { status: 403, msg: String::new() },
             ApiError::UnknownReport { msg: String::new() },
-            ApiError::BadRequest {
-                status: 400,
-                msg: String::new(),
-            },
+            ApiError::BadRequest { status: 400, msg: String::new() },
         ];
         assert!(retryable.iter().all(ApiError::is_retryable));
         assert!(!permanent.iter().any(ApiError::is_retryable));

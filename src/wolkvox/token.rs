@@ -38,10 +38,7 @@ impl Token {
     /// body has been read completely: the API counts a request as in flight until then.
     pub async fn acquire(&self) -> OwnedSemaphorePermit {
         // The semaphore is never closed, so acquiring can only fail on a bug.
-        Arc::clone(&self.gate)
-            .acquire_owned()
-            .await
-            .expect("token semaphores are never closed")
+        Arc::clone(&self.gate).acquire_owned().await.expect("token semaphores are never closed")
     }
 
     /// The secret, for the `wolkvox-token` header only.
@@ -67,11 +64,7 @@ impl Tokens {
                     .entry(t.secret.expose_secret().to_string())
                     .or_insert_with(|| Arc::new(Semaphore::new(1)))
                     .clone();
-                let token = Token {
-                    label: t.label.as_str().into(),
-                    secret: t.secret.clone(),
-                    gate,
-                };
+                let token = Token { label: t.label.as_str().into(), secret: t.secret.clone(), gate };
                 (t.label.clone(), token)
             })
             .collect();
@@ -89,10 +82,7 @@ mod tests {
     use super::*;
 
     fn named(label: &str, secret: &str) -> NamedToken {
-        NamedToken {
-            label: label.into(),
-            secret: SecretString::from(secret.to_string()),
-        }
+        NamedToken { label: label.into(), secret: SecretString::from(secret.to_string()) }
     }
 
     #[tokio::test]

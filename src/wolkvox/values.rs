@@ -51,25 +51,13 @@ pub fn parse(value: Option<&Value>, ty: FieldType, tz: Tz) -> Parsed {
         Some(other) => Some(other.to_string()),
     };
     let Some(text) = text.filter(|t| !is_placeholder(t)) else {
-        return Parsed {
-            value: null_of(ty),
-            failed: false,
-        };
+        return Parsed { value: null_of(ty), failed: false };
     };
     match ty {
-        FieldType::Text => Parsed {
-            value: Typed::Text(Some(text)),
-            failed: false,
-        },
+        FieldType::Text => Parsed { value: Typed::Text(Some(text)), failed: false },
         FieldType::Timestamp => match NaiveDateTime::parse_from_str(text.trim(), DATETIME_FORMAT) {
-            Ok(local) => Parsed {
-                value: Typed::Timestamp(Some(local_to_utc(tz, local))),
-                failed: false,
-            },
-            Err(_) => Parsed {
-                value: Typed::Timestamp(None),
-                failed: true,
-            },
+            Ok(local) => Parsed { value: Typed::Timestamp(Some(local_to_utc(tz, local))), failed: false },
+            Err(_) => Parsed { value: Typed::Timestamp(None), failed: true },
         },
     }
 }
@@ -110,21 +98,9 @@ mod tests {
 
     #[test]
     fn local_datetimes_are_read_in_the_operation_zone() {
-        let p = parse(
-            Some(&json!("2026-01-18 19:34:31")),
-            FieldType::Timestamp,
-            BOGOTA,
-        );
-        let expected = DateTime::parse_from_rfc3339("2026-01-19T00:34:31Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(
-            p,
-            Parsed {
-                value: Typed::Timestamp(Some(expected)),
-                failed: false
-            }
-        );
+        let p = parse(Some(&json!("2026-01-18 19:34:31")), FieldType::Timestamp, BOGOTA);
+        let expected = DateTime::parse_from_rfc3339("2026-01-19T00:34:31Z").unwrap().to_utc();
+        assert_eq!(p, Parsed { value: Typed::Timestamp(Some(expected)), failed: false });
     }
 
     #[test]
@@ -141,13 +117,7 @@ mod tests {
     #[test]
     fn an_unreadable_datetime_is_null_and_flagged() {
         let p = parse(Some(&json!("18/01/2026")), FieldType::Timestamp, BOGOTA);
-        assert_eq!(
-            p,
-            Parsed {
-                value: Typed::Timestamp(None),
-                failed: true
-            }
-        );
+        assert_eq!(p, Parsed { value: Typed::Timestamp(None), failed: true });
     }
 
     #[test]
@@ -160,16 +130,9 @@ mod tests {
     fn dst_gaps_and_overlaps_resolve_to_a_real_instant() {
         let ny: Tz = chrono_tz::America::New_York;
         let gap = NaiveDateTime::parse_from_str("2026-03-08 02:30:00", DATETIME_FORMAT).unwrap();
-        assert_eq!(
-            local_to_utc(ny, gap).to_rfc3339(),
-            "2026-03-08T07:30:00+00:00"
-        );
-        let overlap =
-            NaiveDateTime::parse_from_str("2026-11-01 01:30:00", DATETIME_FORMAT).unwrap();
-        assert_eq!(
-            local_to_utc(ny, overlap).to_rfc3339(),
-            "2026-11-01T05:30:00+00:00"
-        );
+        assert_eq!(local_to_utc(ny, gap).to_rfc3339(), "2026-03-08T07:30:00+00:00");
+        let overlap = NaiveDateTime::parse_from_str("2026-11-01 01:30:00", DATETIME_FORMAT).unwrap();
+        assert_eq!(local_to_utc(ny, overlap).to_rfc3339(), "2026-11-01T05:30:00+00:00");
         assert_eq!(utc_to_local(ny, local_to_utc(ny, overlap)), overlap);
     }
 }

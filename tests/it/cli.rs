@@ -21,34 +21,22 @@ fn command(sim: &Simulator, db: &TestDb) -> Command {
         .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
         .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
         .env("DATABASE_URL", &db.url)
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .env("WOLKVOX_ETL__HTTP__BIND", "127.0.0.1:0");
     cmd
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 async fn system_sim(config: SimulatorConfig) -> Simulator {
-    Simulator::start(
-        config,
-        Clock::system(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap()
+    Simulator::start(config, Clock::system(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
 }
 
 fn days_ago(days: i64) -> String {
-    let local =
-        wolkvox_etl::wolkvox::values::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now());
-    (local.date() - chrono::Duration::days(days))
-        .format("%Y-%m-%d")
-        .to_string()
+    let local = wolkvox_etl::wolkvox::values::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now());
+    (local.date() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
 }
 
 on_both_backends! {
@@ -115,10 +103,7 @@ async fn a_bad_config_exits_non_zero_and_names_the_key() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("`wolkvox.timezone`") && err.contains("Fix:"),
-        "{err}"
-    );
+    assert!(err.contains("`wolkvox.timezone`") && err.contains("Fix:"), "{err}");
 
     let out = Command::new(BIN)
         .env_clear()
@@ -136,28 +121,21 @@ async fn the_token_is_absent_from_captured_output_at_every_log_level() {
     let db = TestDb::new(Backend::Postgres).await;
     // One simulator that accepts the token, one that rejects it (the error path logs too).
     let accepting = system_sim(SimulatorConfig::default()).await;
-    let rejecting = system_sim(SimulatorConfig {
-        tokens: vec!["another".into()],
-        ..SimulatorConfig::default()
-    })
-    .await;
-    for (sim, level, format) in [
-        (&accepting, "trace", "pretty"),
-        (&accepting, "trace", "json"),
-        (&rejecting, "debug", "pretty"),
-    ] {
+    let rejecting = system_sim(SimulatorConfig { tokens: vec!["another".into()], ..SimulatorConfig::default() }).await;
+    for (sim, level, format) in
+        [(&accepting, "trace", "pretty"), (&accepting, "trace", "json"), (&rejecting, "debug", "pretty")]
+    {
         let mut cmd = command(sim, &db);
-        cmd.env("RUST_LOG", level)
-            .env("WOLKVOX_ETL__LOG__FORMAT", format)
-            .args(["sync", "--report", "chat_14", "--from", &days_ago(1)]);
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
+        cmd.env("RUST_LOG", level).env("WOLKVOX_ETL__LOG__FORMAT", format).args([
+            "sync",
+            "--report",
+            "chat_14",
+            "--from",
+            &days_ago(1),
+        ]);
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
         let all = text(&out);
-        assert!(
-            all.contains("chat_14") && all.len() > 500,
-            "logs were captured: {all}"
-        );
+        assert!(all.contains("chat_14") && all.len() > 500, "logs were captured: {all}");
         assert!(!all.contains(TOKEN), "the token leaked at {level}/{format}");
     }
 }
@@ -178,9 +156,7 @@ async fn the_daemon_exits_zero_on_sigterm_after_finishing_its_run() {
     let mut recorded = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let n: Result<(i64,), _> = sqlx::query_as("SELECT count(*) FROM etl_run")
-            .fetch_one(&pool)
-            .await;
+        let n: Result<(i64,), _> = sqlx::query_as("SELECT count(*) FROM etl_run").fetch_one(&pool).await;
         if matches!(n, Ok((n,)) if n > 0) {
             recorded = true;
             break;
@@ -188,30 +164,16 @@ async fn the_daemon_exits_zero_on_sigterm_after_finishing_its_run() {
     }
     assert!(recorded, "the daemon ran chat_14 at start-up");
     let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     assert!(String::from_utf8_lossy(&status.stderr).contains("scheduler stopped"));
 }
 
 #[tokio::test]
 async fn demo_once_on_a_fresh_directory_leaves_an_sqlite_file_with_the_simulators_rows() {
     let dir = TestDb::new(Backend::Sqlite).await;
-    let cwd = dir
-        .url
-        .trim_start_matches("sqlite://")
-        .trim_end_matches("/etl.db")
-        .to_string();
+    let cwd = dir.url.trim_start_matches("sqlite://").trim_end_matches("/etl.db").to_string();
     let out = tokio::task::spawn_blocking({
         let cwd = cwd.clone();
         move || {
@@ -229,17 +191,9 @@ async fn demo_once_on_a_fresh_directory_leaves_an_sqlite_file_with_the_simulator
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", text(&out));
     let file = format!("{cwd}/wolkvox-etl.db");
-    assert!(
-        stdout.contains(&file),
-        "the summary says where the data is: {stdout}"
-    );
-    assert!(
-        stdout.contains("chat_14") && stdout.contains("succeeded"),
-        "{stdout}"
-    );
-    let db = wolkvox_etl::store::Db::connect(&format!("sqlite://{file}").into(), 1)
-        .await
-        .unwrap();
+    assert!(stdout.contains(&file), "the summary says where the data is: {stdout}");
+    assert!(stdout.contains("chat_14") && stdout.contains("succeeded"), "{stdout}");
+    let db = wolkvox_etl::store::Db::connect(&format!("sqlite://{file}").into(), 1).await.unwrap();
     assert!(scalar(&db, "SELECT count(*) FROM chat_14").await > 100);
     assert_eq!(scalar(&db, "SELECT count(*) FROM etl_watermark").await, 1);
 }

@@ -19,8 +19,7 @@ use wolkvox_etl::wolkvox::values::utc_to_local;
 
 /// The server every test database is created on. Override with TEST_DATABASE_URL.
 pub fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database of its own for one test, on either backend, removed when the test ends.
@@ -38,22 +37,12 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = admin_url();
                 let name = format!("wolkvox_test_{id}");
-                let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("tests need PostgreSQL at {admin} (set TEST_DATABASE_URL): {e}")
-                });
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
+                let mut conn = PgConnection::connect(&admin)
                     .await
-                    .expect("create test database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_string())
-                    .expect("admin URL has a database");
-                TestDb {
-                    backend,
-                    url: format!("{base}/{name}"),
-                    place: name,
-                }
+                    .unwrap_or_else(|e| panic!("tests need PostgreSQL at {admin} (set TEST_DATABASE_URL): {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("admin URL has a database");
+                TestDb { backend, url: format!("{base}/{name}"), place: name }
             }
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("wolkvox_test_{id}"));
@@ -71,9 +60,7 @@ impl TestDb {
 impl TestDb {
     /// A connection pool to it, as the daemon would open it.
     pub async fn db(&self) -> Db {
-        Db::connect(&self.url.clone().into(), 2)
-            .await
-            .expect("connect test database")
+        Db::connect(&self.url.clone().into(), 2).await.expect("connect test database")
     }
 }
 
@@ -86,16 +73,10 @@ impl Drop for TestDb {
         let name = self.place.clone();
         // Drop runs outside any runtime guarantee, so clean up on a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 let mut conn = PgConnection::connect(&admin_url()).await.ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await.ok()
             })
         })
         .join();
@@ -129,9 +110,7 @@ macro_rules! on_both_backends {
 
 /// 10:00 in Bogota on 2026-11-20: a fixed "now" so tests never depend on the wall clock.
 pub fn test_now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z")
-        .unwrap()
-        .to_utc()
+    DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z").unwrap().to_utc()
 }
 
 pub fn local(s: &str) -> NaiveDateTime {
@@ -158,10 +137,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            sim: SimulatorConfig {
-                latency: std::time::Duration::from_millis(1),
-                ..SimulatorConfig::default()
-            },
+            sim: SimulatorConfig { latency: std::time::Duration::from_millis(1), ..SimulatorConfig::default() },
             env: Vec::new(),
             faults: Faults::default(),
         }
@@ -175,14 +151,8 @@ pub fn settings(sim_url: &str, db_url: &str, extra: &[(&'static str, String)]) -
         ("WOLKVOX_ETL__WOLKVOX__TOKEN".into(), TOKEN.into()),
         ("WOLKVOX_ETL__DATABASE__URL".into(), db_url.to_string()),
         ("WOLKVOX_ETL__SYNC__START_FROM".into(), "2026-11-18".into()),
-        (
-            "WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS".into(),
-            "10".into(),
-        ),
-        (
-            "WOLKVOX_ETL__WOLKVOX__RETRY_MAX_BACKOFF_SECONDS".into(),
-            "1".into(),
-        ),
+        ("WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS".into(), "10".into()),
+        ("WOLKVOX_ETL__WOLKVOX__RETRY_MAX_BACKOFF_SECONDS".into(), "1".into()),
     ]);
     for (k, v) in extra {
         env.insert(k.to_string(), v.clone());
@@ -193,23 +163,12 @@ pub fn settings(sim_url: &str, db_url: &str, extra: &[(&'static str, String)]) -
 pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
     let test_db = TestDb::new(backend).await;
     let clock = Clock::manual(test_now());
-    let sim = Simulator::start(
-        options.sim,
-        clock.clone(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .expect("start simulator");
-    let settings = settings(&sim.base_url(), &test_db.url, &options.env);
-    let app = App::build(settings, clock.clone(), options.faults)
+    let sim = Simulator::start(options.sim, clock.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
-        .expect("build app");
-    TestApp {
-        test_db,
-        sim,
-        clock,
-        app,
-    }
+        .expect("start simulator");
+    let settings = settings(&sim.base_url(), &test_db.url, &options.env);
+    let app = App::build(settings, clock.clone(), options.faults).await.expect("build app");
+    TestApp { test_db, sim, clock, app }
 }
 
 impl TestApp {
@@ -227,24 +186,14 @@ impl TestApp {
         self.typed_chat_14()
             .await
             .into_iter()
-            .map(|r| {
-                (
-                    (
-                        r.chat_id,
-                        r.raw["date"].as_str().unwrap_or_default().to_string(),
-                    ),
-                    r.raw,
-                )
-            })
+            .map(|r| ((r.chat_id, r.raw["date"].as_str().unwrap_or_default().to_string()), r.raw))
             .collect()
     }
 
     /// chat_14 rows with their typed columns as stored.
     pub async fn typed_chat_14(&self) -> Vec<StoredChat> {
-        const SQL_PG: &str =
-            "SELECT chat_id, date, cod_act, raw::text FROM chat_14 WHERE account = 'default'";
-        const SQL_LITE: &str =
-            "SELECT chat_id, date, cod_act, raw FROM chat_14 WHERE account = 'default'";
+        const SQL_PG: &str = "SELECT chat_id, date, cod_act, raw::text FROM chat_14 WHERE account = 'default'";
+        const SQL_LITE: &str = "SELECT chat_id, date, cod_act, raw FROM chat_14 WHERE account = 'default'";
         let rows: Vec<(String, DateTime<Utc>, Option<String>, String)> = match self.db() {
             Db::Postgres(pool) => sqlx::query_as(SQL_PG).fetch_all(pool).await.unwrap(),
             Db::Sqlite(pool) => sqlx::query_as(SQL_LITE).fetch_all(pool).await.unwrap(),
@@ -283,30 +232,19 @@ impl TestApp {
     }
 
     /// What the simulator would answer now for [from, to), in the same shape.
-    pub fn truth(
-        &self,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-    ) -> BTreeMap<(String, String), Value> {
+    pub fn truth(&self, from: NaiveDateTime, to: NaiveDateTime) -> BTreeMap<(String, String), Value> {
         self.sim
             .ground_truth("chat_14", from, to - chrono::Duration::seconds(1))
             .into_iter()
             .map(|row| {
-                let key = (
-                    row["chat_id"].as_str().unwrap().to_string(),
-                    row["date"].as_str().unwrap().to_string(),
-                );
+                let key = (row["chat_id"].as_str().unwrap().to_string(), row["date"].as_str().unwrap().to_string());
                 (key, Value::Object(row))
             })
             .collect()
     }
 
     pub async fn watermark(&self) -> Option<NaiveDateTime> {
-        let key = StreamKey {
-            account: "default",
-            report: "chat_14",
-            stream: "",
-        };
+        let key = StreamKey { account: "default", report: "chat_14", stream: "" };
         let w = self.db().watermark(key).await.unwrap();
         w.map(|w| utc_to_local(chrono_tz::America::Bogota, w))
     }
@@ -321,26 +259,11 @@ pub struct StoredChat {
 }
 
 /// Asserts two row sets are equal, showing a readable difference when not.
-pub fn assert_same_rows(
-    db: &BTreeMap<(String, String), Value>,
-    truth: &BTreeMap<(String, String), Value>,
-) {
-    let missing: Vec<_> = truth
-        .keys()
-        .filter(|k| !db.contains_key(*k))
-        .take(5)
-        .collect();
-    let extra: Vec<_> = db
-        .keys()
-        .filter(|k| !truth.contains_key(*k))
-        .take(5)
-        .collect();
-    let stale: Vec<_> = truth
-        .iter()
-        .filter(|(k, v)| db.get(*k).is_some_and(|d| d != *v))
-        .map(|(k, _)| k)
-        .take(5)
-        .collect();
+pub fn assert_same_rows(db: &BTreeMap<(String, String), Value>, truth: &BTreeMap<(String, String), Value>) {
+    let missing: Vec<_> = truth.keys().filter(|k| !db.contains_key(*k)).take(5).collect();
+    let extra: Vec<_> = db.keys().filter(|k| !truth.contains_key(*k)).take(5).collect();
+    let stale: Vec<_> =
+        truth.iter().filter(|(k, v)| db.get(*k).is_some_and(|d| d != *v)).map(|(k, _)| k).take(5).collect();
     assert!(
         missing.is_empty() && extra.is_empty() && stale.is_empty(),
         "db has {} rows, truth {}; missing {missing:?}; extra {extra:?}; stale {stale:?}",

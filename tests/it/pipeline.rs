@@ -18,35 +18,19 @@ use crate::on_both_backends;
 
 /// Ten jobs (ten accounts syncing chat_14) run concurrently, all on one token secret.
 async fn ten_jobs_on_one_secret(t: &TestApp, shared_gate: bool) {
-    let named = || {
-        vec![NamedToken {
-            label: "shared".into(),
-            secret: TOKEN.to_string().into(),
-        }]
-    };
+    let named = || vec![NamedToken { label: "shared".into(), secret: TOKEN.to_string().into() }];
     let shared = Tokens::new(&named());
     let mut handles = Vec::new();
     for i in 0..10 {
         // Without the shared gate each job has its own semaphore: what would happen if the
         // one-request-per-token rule were not enforced process-wide.
-        let tokens = if shared_gate {
-            shared.clone()
-        } else {
-            Tokens::new(&named())
-        };
-        let ctx = Arc::new(JobContext {
-            account: format!("acct{i}"),
-            ..(*t.app.ctx).clone()
-        });
+        let tokens = if shared_gate { shared.clone() } else { Tokens::new(&named()) };
+        let ctx = Arc::new(JobContext { account: format!("acct{i}"), ..(*t.app.ctx).clone() });
         let mut config = t.app.job("chat_14").unwrap().config;
         config.policy.max_window = Duration::hours(12);
-        let job = ReportJob {
-            config,
-            token: tokens.get("shared").unwrap(),
-        };
-        handles.push(tokio::spawn(async move {
-            run_once(&ctx, &job, Range::Scheduled, &CancellationToken::new()).await
-        }));
+        let job = ReportJob { config, token: tokens.get("shared").unwrap() };
+        handles
+            .push(tokio::spawn(async move { run_once(&ctx, &job, Range::Scheduled, &CancellationToken::new()).await }));
     }
     for h in handles {
         let outcome = h.await.unwrap();
@@ -55,10 +39,7 @@ async fn ten_jobs_on_one_secret(t: &TestApp, shared_gate: bool) {
 }
 
 fn slow_sim(ms: u64) -> SimulatorConfig {
-    SimulatorConfig {
-        latency: std::time::Duration::from_millis(ms),
-        ..SimulatorConfig::default()
-    }
+    SimulatorConfig { latency: std::time::Duration::from_millis(ms), ..SimulatorConfig::default() }
 }
 
 on_both_backends! {

@@ -1,0 +1,168 @@
+//! The operator's HTTP endpoints: `/metrics` (Prometheus text), `/healthz` (the process is
+//! alive) and `/readyz` (the database answers, the scheduler is running, and no report has been
+//! failing for longer than `http.max_failing_minutes`).
+//!
+//! Bound to 127.0.0.1 by default. Nothing served here contains a secret: metrics carry token
+//! labels, never tokens, and readiness names reports and error kinds only.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::store::runs::RunStatus;
+use crate::store::Db;
+
+/// What `/readyz` judges: the scheduler's state and each report's failure streak.
+#[derive(Debug)]
+pub struct Health {
+    scheduler_running: AtomicBool,
+    failing_since: Mutex<HashMap<String, DateTime<Utc>>>,
+    max_failing: chrono::Duration,
+    clock: Clock,
+}
+
+impl Health {
+    /// A report failing continuously for longer than `max_failing` makes the process unready.
+    pub fn new(max_failing: chrono::Duration, clock: Clock) -> Self {
+        Health { scheduler_running: AtomicBool::new(false), failing_since: Mutex::default(), max_failing, clock }
+    }
+
+    /// Marks the scheduler as started or stopped.
+    pub fn set_scheduler_running(&self, running: bool) {
+        self.scheduler_running.store(running, Ordering::SeqCst);
+    }
+
+    /// Notes a run's outcome: a failure starts (or continues) a streak, a success ends it.
+    pub fn record_run(&self, report: &str, status: RunStatus, at: DateTime<Utc>) {
+        let mut failing = self.failing_since.lock().unwrap_or_else(PoisonError::into_inner);
+        match status {
+            RunStatus::Failed => {
+                failing.entry(report.to_string()).or_insert(at);
+            }
+            RunStatus::Succeeded => {
+                failing.remove(report);
+            }
+            RunStatus::Cancelled | RunStatus::Paused => {}
+        }
+    }
+
+    /// Reports failing for longer than allowed, with how long.
+    pub fn failing_too_long(&self) -> Vec<(String, i64)> {
+        let now = self.clock.now();
+        let failing = self.failing_since.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<(String, i64)> = failing
+            .iter()
+            .filter(|(_, since)| now - **since > self.max_failing)
+            .map(|(r, since)| (r.clone(), (now - *since).num_seconds()))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    db: Db,
+    health: Arc<Health>,
+}
+
+/// Binds `addr` and serves until `shutdown`; returns the bound address (port 0 picks one).
+pub async fn serve(
+    addr: SocketAddr,
+    db: Db,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    crate::metrics::install();
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(AppState { db, health });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "The metrics/health server stopped");
+        }
+    });
+    tracing::info!(addr = %bound, "Serving /metrics, /healthz and /readyz");
+    Ok((bound, task))
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    database: &'static str,
+    scheduler: &'static str,
+    failing_reports: Vec<FailingReport>,
+}
+
+#[derive(Serialize)]
+struct FailingReport {
+    report: String,
+    failing_for_seconds: i64,
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(_)) => "error",
+        Err(_) => "timeout",
+    };
+    let scheduler = if state.health.scheduler_running.load(Ordering::SeqCst) { "running" } else { "stopped" };
+    let failing_reports: Vec<FailingReport> = state
+        .health
+        .failing_too_long()
+        .into_iter()
+        .map(|(report, failing_for_seconds)| FailingReport { report, failing_for_seconds })
+        .collect();
+    let ready = database == "ok" && scheduler == "running" && failing_reports.is_empty();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::to_string(&Readiness { ready, database, scheduler, failing_reports }).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
+}
+
+async fn ping(db: &Db) -> Result<(), sqlx::Error> {
+    match db {
+        Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+        Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_streak_counts_from_its_first_failure_and_ends_on_success() {
+        let start = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z").unwrap().to_utc();
+        let clock = Clock::manual(start);
+        let health = Health::new(chrono::Duration::minutes(30), clock.clone());
+        health.record_run("chat_14", RunStatus::Failed, start);
+        clock.advance(chrono::Duration::minutes(20));
+        health.record_run("chat_14", RunStatus::Failed, clock.now());
+        assert!(health.failing_too_long().is_empty());
+        clock.advance(chrono::Duration::minutes(15));
+        assert_eq!(health.failing_too_long(), vec![("chat_14".to_string(), 35 * 60)]);
+        health.record_run("chat_14", RunStatus::Succeeded, clock.now());
+        assert!(health.failing_too_long().is_empty());
+    }
+}
