@@ -55,8 +55,11 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
             });
         }
     }
+    let today = utc_to_local(tz, now).date();
+    let tokens = crate::store::budget::usage(db, &settings.account, today).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&lines).unwrap_or_else(|_| "[]".into()));
+        let doc = serde_json::json!({ "reports": lines, "token_calls_today": tokens });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
         return Ok(());
     }
     println!("times are local ({tz})");
@@ -78,6 +81,18 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
             l.last_rows_upserted.map(|n| n.to_string()).unwrap_or_else(dash),
             l.last_error.unwrap_or_default(),
         );
+    }
+    println!("\ntoken calls today ({today}, account {}):", settings.account);
+    if tokens.is_empty() {
+        println!("  none");
+    }
+    for t in tokens {
+        let paused = t
+            .paused_until
+            .filter(|until| *until > now)
+            .map(|until| format!("  PAUSED until {} (daily limit)", fmt(until)))
+            .unwrap_or_default();
+        println!("  {:<12} {:>6}{paused}", t.token_label, t.calls);
     }
     Ok(())
 }

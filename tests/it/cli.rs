@@ -90,6 +90,9 @@ async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_
         line.contains("succeeded") && line.contains(&format!("{to} 00:00:00")),
         "{out}"
     );
+    // Both syncs' calls are counted against the token's daily budget.
+    let calls = out.lines().skip_while(|l| !l.starts_with("token calls today")).find(|l| l.trim_start().starts_with("default"));
+    assert!(calls.is_some_and(|l| l.split_whitespace().nth(1) == Some("2")), "{out}");
 }
 }
 

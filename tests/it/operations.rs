@@ -215,7 +215,8 @@ fn docker_compose_config_validates_when_compose_is_installed() {
 
 #[test]
 fn the_systemd_unit_is_hardened_and_keeps_the_token_in_an_environment_file() {
-    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/systemd/wolkvox-etl.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/systemd/wolkvox-etl.service")).unwrap();
     for line in [
         "Restart=on-failure",
         "User=wolkvox-etl",
