@@ -1,6 +1,7 @@
 //! Integration tests: the real simulator over real HTTP, a real PostgreSQL database per test.
 
 mod cli;
+mod faults;
 mod helpers;
 mod operations;
 mod pipeline;
