@@ -137,9 +137,9 @@ async fn harness(kills: u32, seed: u64) -> Figures {
             figures.finished_early += 1;
         } else {
             child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
-            let _ = child.wait();
             figures.kills += 1;
         }
+        let _ = child.wait();
     }
     // Recovery: one uninterrupted run must finish cleanly.
     let mut last = command();
