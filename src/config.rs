@@ -167,6 +167,10 @@ pub struct RawReport {
     pub token: Option<String>,
     /// Look-back overriding `sync.lookback_minutes`.
     pub lookback_minutes: Option<u32>,
+    /// Values for the report's request parameters (`skill_id`, `campaign_id`, `agent_id`, …),
+    /// overriding the catalogue's defaults.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
 }
 
 /// How log lines are rendered.
@@ -242,6 +246,8 @@ pub struct ReportConfig {
     pub token_label: String,
     /// Its window policy.
     pub policy: SyncPolicy,
+    /// Request parameters with their values (the catalogue's defaults, overridden by config).
+    pub params: Vec<(String, String)>,
 }
 
 /// The validated configuration.
@@ -493,7 +499,8 @@ impl Settings {
             if let Some(minutes) = r.lookback_minutes {
                 policy.lookback = chrono::Duration::minutes(i64::from(minutes));
             }
-            reports.push(ReportConfig { report, schedule, token_label, policy });
+            let params = resolve_params(report, &r.params)?;
+            reports.push(ReportConfig { report, schedule, token_label, policy, params });
         }
 
         let bind = raw.http.bind.trim().parse().map_err(|_| {
@@ -566,6 +573,7 @@ impl Settings {
             schedule: self.default_schedule.clone(),
             token_label: self.tokens.first().map(|t| t.label.clone()).unwrap_or_else(|| "default".into()),
             policy: self.default_policy,
+            params: resolve_params(report, &BTreeMap::new())?,
         })
     }
 }
@@ -643,6 +651,47 @@ fn resolve_tokens(
     }
     tokens.sort_by(|a, b| a.label.cmp(&b.label));
     Ok(tokens)
+}
+
+/// The report's request parameters: catalogue defaults, overridden by `reports.<api>.params`.
+/// A parameter without a default (agent_2's `agent_id`) must be configured.
+fn resolve_params(
+    report: &Report,
+    configured: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    for name in configured.keys() {
+        if !report.params.iter().any(|(p, _)| p == name) {
+            let known: Vec<&str> = report.params.iter().map(|(p, _)| *p).collect();
+            return Err(ConfigError::invalid(
+                format!("reports.{}.params.{name}", report.api),
+                format!("{} takes no parameter {name:?}", report.api),
+                if known.is_empty() {
+                    "remove it: this report takes no extra parameters".to_string()
+                } else {
+                    format!("use one of: {}", known.join(", "))
+                },
+            ));
+        }
+    }
+    report
+        .params
+        .iter()
+        .map(|(name, default)| {
+            let value = configured.get(*name).map(String::as_str).unwrap_or(default).trim().to_string();
+            if value.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("reports.{}.params.{name}", report.api),
+                    "is required and has no default",
+                    format!(
+                        "set it, e.g. WOLKVOX_ETL__REPORTS__{}__PARAMS__{}=…",
+                        report.api.to_uppercase(),
+                        name.to_uppercase()
+                    ),
+                ));
+            }
+            Ok((name.to_string(), value))
+        })
+        .collect()
 }
 
 fn validate_schedule(key: &str, schedule: &str, tz: Tz) -> Result<(), ConfigError> {

@@ -2,8 +2,10 @@
 //!
 //! The real API cannot be reached from tests, the demo or benchmarks, so this module serves the
 //! same URL, header, envelope, limits and error bodies over HTTP on a local port, with
-//! deterministic data that behaves like the real thing over time (late rows, typifications that
-//! change after the fact, 404 for empty windows, silent truncation, one request per token).
+//! deterministic data for every report of the catalogue that behaves like the real thing over
+//! time (late rows, typifications that change after the fact, aggregates that grow, 404 for
+//! empty windows, silent truncation, one request per token, required parameters, per-report
+//! `code` types, cdr_4's object `data`, chat_1's untrimmed key).
 //!
 //! It owns the simulator's lifecycle and its public surface. The invariant it protects: what the
 //! server answers and what [`Simulator::ground_truth`] returns are computed by the same pure
@@ -35,7 +37,8 @@ pub struct SimulatorConfig {
     /// Seeds every generated row; the same seed always yields the same data.
     pub seed: u64,
     /// chat_14 density: average chats per hour (exact over every whole hour), capped at
-    /// [`data::MAX_ROWS_PER_HOUR`].
+    /// [`data::MAX_ROWS_PER_HOUR`]. Every other report has a quarter of it (at least 1, at
+    /// most 1440 events an hour).
     pub rows_per_hour: u32,
     /// Accepted tokens; empty means any non-empty token is accepted.
     pub tokens: Vec<String>,
@@ -47,7 +50,8 @@ pub struct SimulatorConfig {
     pub max_window_days: i64,
     /// The operation's zone: the API's dates, and its days for the daily quota, are local to it.
     pub timezone: chrono_tz::Tz,
-    /// `false`: the envelope says `"code":"200"`; `true`: `"code":200` (both occur in the wild).
+    /// `false`: each report's envelope `code` has the type its Postman example shows (`"200"`
+    /// for 21 reports, `200` for the rest); `true`: always the number.
     pub code_as_number: bool,
     /// Calls each token may make per local day; `None` means unlimited.
     pub daily_limit: Option<u64>,
@@ -132,12 +136,27 @@ impl Simulator {
     }
 
     /// The rows the API would return right now (per the clock) for `[from, to]` inclusive, local
-    /// times, without truncation, newest first, each row in exactly the form served.
+    /// times, with the catalogue's default parameters, without truncation, each row in exactly
+    /// the form served (before flattening; aggregates depend on the window).
     ///
     /// Unknown report names have no rows.
     pub fn ground_truth(&self, api: &str, from: NaiveDateTime, to: NaiveDateTime) -> Vec<Map<String, Value>> {
         let config = &self.shared.config;
         data::report_rows(api, config.seed, config.rows_per_hour, from, to, self.shared.now_local())
+    }
+
+    /// Like [`Simulator::ground_truth`] with the request's extra parameters (`cod_act`,
+    /// `agent_id`, …); `ground_truth` uses the catalogue's defaults.
+    pub fn ground_truth_with(
+        &self,
+        api: &str,
+        params: &[(&str, &str)],
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Vec<Map<String, Value>> {
+        let config = &self.shared.config;
+        let ask = data::Ask { api, from, to, params };
+        data::rows_for(&ask, config.seed, config.rows_per_hour, self.shared.now_local(), usize::MAX)
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.

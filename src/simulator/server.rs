@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::data::{self, Row};
 use super::SimulatorConfig;
 use crate::clock::Clock;
-use crate::wolkvox::catalog;
+use crate::wolkvox::catalog::{self, DataShape, Report};
 
 /// The header the real API reads the token from.
 const TOKEN_HEADER: &str = "wolkvox-token";
@@ -166,7 +166,7 @@ async fn serve(
     if !shared.charge(&token) {
         return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
     }
-    let (api, from, to) = validate(&shared.config, params)?;
+    let checked = validate(&shared.config, params)?;
 
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
@@ -175,7 +175,7 @@ async fn serve(
     // async workers so other connections (and the concurrency check) stay responsive.
     let now = shared.now_local();
     let worker = Arc::clone(shared);
-    let answer = tokio::task::spawn_blocking(move || render(&worker.config, api, from, to, now))
+    let answer = tokio::task::spawn_blocking(move || render(&worker.config, &checked, now))
         .await
         .map_err(|error| ApiError::internal(error.to_string()))?
         .map_err(|error| ApiError::internal(error.to_string()))?;
@@ -185,11 +185,17 @@ async fn serve(
     Ok(json_response(answer.status, answer.body))
 }
 
-/// Checks `api`, `date_ini` and `date_end` in the real API's order.
-fn validate(
-    config: &SimulatorConfig,
-    params: &HashMap<String, String>,
-) -> Result<(&'static str, NaiveDateTime, NaiveDateTime), ApiError> {
+/// A validated request: the report, its window and its required parameters' values.
+struct Checked {
+    report: &'static Report,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    params: Vec<(&'static str, String)>,
+}
+
+/// Checks `api`, `date_ini`, `date_end`, the window's length and the report's required
+/// parameters, in the real API's order.
+fn validate(config: &SimulatorConfig, params: &HashMap<String, String>) -> Result<Checked, ApiError> {
     let api = params.get("api").map(String::as_str).unwrap_or_default();
     if api.is_empty() {
         return Err(ApiError::bad_request("SOME PARAMETERS ARE REQUIRED"));
@@ -200,11 +206,23 @@ fn validate(
     let (Some(from), Some(to)) = (date("date_ini"), date("date_end")) else {
         return Err(ApiError::bad_request("SOME PARAMETERS ARE REQUIRED"));
     };
-    let max = TimeDelta::try_days(config.max_window_days).unwrap_or(TimeDelta::MAX);
+    // skill_5 documents a 24-hour limit; every other report the configured one.
+    let days = config.max_window_days.min(i64::from(report.max_window_days));
+    let max = TimeDelta::try_days(days).unwrap_or(TimeDelta::MAX);
     if to < from || to - from > max {
-        return Err(ApiError::bad_request(format!("THE MAXIMUM DATE RANGE IS {} DAYS", config.max_window_days)));
+        return Err(ApiError::bad_request(format!("THE MAXIMUM DATE RANGE IS {days} DAYS")));
     }
-    Ok((report.api, from, to))
+    let mut values = Vec::with_capacity(report.params.len());
+    for (name, _) in report.params {
+        let value = params.get(*name).map(|v| v.trim()).unwrap_or_default();
+        // A stream parameter (act_*'s cod_act) only takes its documented values.
+        let valid = !value.is_empty() && (report.streams.is_empty() || report.streams.contains(&value));
+        if !valid {
+            return Err(ApiError::bad_request("SOME PARAMETERS ARE REQUIRED"));
+        }
+        values.push((*name, value.to_owned()));
+    }
+    Ok(Checked { report, from, to, params: values })
 }
 
 /// Parses the API's 14-digit `YYYYmmddHHiiss` local datetime; anything else is `None`.
@@ -226,23 +244,29 @@ struct Answer {
 }
 
 /// Computes the visible rows and renders the 200 (or, when empty, the 404) envelope.
-fn render(
-    config: &SimulatorConfig,
-    api: &str,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    now: NaiveDateTime,
-) -> serde_json::Result<Answer> {
+fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime) -> serde_json::Result<Answer> {
+    let params: Vec<(&str, &str)> = checked.params.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let ask = data::Ask { api: checked.report.api, from: checked.from, to: checked.to, params: &params };
     // The real API documents a record limit but no error for exceeding it: the excess is dropped,
     // and since rows are newest first, the oldest ones go.
-    let rows = data::newest_report_rows(api, config.seed, config.rows_per_hour, from, to, now, config.max_records);
+    let rows = data::rows_for(&ask, config.seed, config.rows_per_hour, now, config.max_records);
+    // cdr_4 answers one object keyed by bucket rather than an array of rows.
+    let bucketed = checked.report.data_shape == DataShape::BucketObject;
+    let (records, data) = match rows.first() {
+        Some(object) if bucketed => (object.len(), Data::Object(object)),
+        _ => (rows.len(), Data::Rows(&rows)),
+    };
     // An empty window answers 404 on the real API; its body keeps the success envelope's style.
     let (status, error) =
-        if rows.is_empty() { (StatusCode::NOT_FOUND, Some("NOT FOUND")) } else { (StatusCode::OK, None) };
-    let code =
-        if config.code_as_number { Code::Number(status.as_u16()) } else { Code::Text(status.as_u16().to_string()) };
-    let envelope = Envelope { code, error, msg: format!("{} records were found", rows.len()), data: Some(&rows) };
-    Ok(Answer { status, rows: rows.len(), body: serde_json::to_vec(&envelope)? })
+        if records == 0 { (StatusCode::NOT_FOUND, Some("NOT FOUND")) } else { (StatusCode::OK, None) };
+    // Each report's examples show one type for `code`; `code_as_number` forces numbers.
+    let code = if config.code_as_number || !checked.report.code_is_text {
+        Code::Number(status.as_u16())
+    } else {
+        Code::Text(status.as_u16().to_string())
+    };
+    let envelope = Envelope { code, error, msg: format!("{records} records were found"), data: Some(data) };
+    Ok(Answer { status, rows: records, body: serde_json::to_vec(&envelope)? })
 }
 
 /// The API's response envelope, fields in the API's order.
@@ -252,7 +276,15 @@ struct Envelope<'a> {
     error: Option<&'a str>,
     msg: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a [Row]>,
+    data: Option<Data<'a>>,
+}
+
+/// The envelope's `data`: an array of rows, or cdr_4's object of buckets.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data<'a> {
+    Rows(&'a [Row]),
+    Object(&'a Row),
 }
 
 /// The envelope's `code`, which the real API sends as a string or a number depending on report.
@@ -619,5 +651,85 @@ mod tests {
         for bad in ["20250229000000", "2026031023595", "202603102359590", "2026031023595x", "", "20260310240000"] {
             assert_eq!(parse_api_datetime(bad), None, "{bad}");
         }
+    }
+
+    /// The query for `report`'s busy day with its default parameters (agent_2: one agent).
+    fn day_query(report: &Report) -> String {
+        let mut query = format!("api={}&date_ini=20260310000000&date_end=20260310235959", report.api);
+        for (name, default) in report.params {
+            let value = if default.is_empty() { "12523" } else { default };
+            query.push_str(&format!("&{name}={value}"));
+        }
+        query
+    }
+
+    #[tokio::test]
+    async fn every_report_answers_a_busy_day_with_its_ground_truth_and_code_type() {
+        let sim = start(quick(), &bogota_clock("2026-03-12 00:00:00")).await;
+        for report in catalog::all() {
+            let reply = call(&sim, Some("t"), &day_query(report)).await;
+            assert_eq!(reply.status, 200, "{}: {}", report.api, reply.body);
+            let code = if report.code_is_text { json!("200") } else { json!(200) };
+            assert_eq!(reply.body["code"], code, "{}", report.api);
+            let params: Vec<(&str, &str)> =
+                report.params.iter().map(|(n, d)| (*n, if d.is_empty() { "12523" } else { *d })).collect();
+            let truth =
+                sim.ground_truth_with(report.api, &params, at("2026-03-10 00:00:00"), at("2026-03-10 23:59:59"));
+            let data = match report.data_shape {
+                DataShape::Array => json!(truth),
+                DataShape::BucketObject => json!(truth[0]),
+            };
+            assert_eq!(reply.body["data"], data, "{}", report.api);
+        }
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_required_parameter_is_rejected_and_cod_act_selects_the_group() {
+        let sim = start(quick(), &bogota_clock("2026-03-12 00:00:00")).await;
+        let window = "date_ini=20260310000000&date_end=20260310235959";
+        for query in [
+            format!("api=skill_1&{window}"),
+            format!("api=campaign_3&{window}"),
+            format!("api=act_1&{window}"),
+            format!("api=act_1&cod_act=cod_act3&{window}"),
+            format!("api=agent_2&{window}"),
+        ] {
+            let reply = call(&sim, Some("t"), &query).await;
+            assert_eq!(reply.body, refusal(400, "BAD REQUEST", "SOME PARAMETERS ARE REQUIRED"), "{query}");
+        }
+        let group = |g: &str| {
+            let query = format!("api=act_5&cod_act={g}&{window}");
+            let sim = &sim;
+            async move { call(sim, Some("t"), &query).await.body["data"].clone() }
+        };
+        let (one, two) = (group("cod_act1").await, group("cod_act2").await);
+        assert!(one.as_array().is_some_and(|a| !a.is_empty()));
+        assert_ne!(one, two);
+        let agent = call(&sim, Some("t"), &format!("api=agent_2&agent_id=777&{window}")).await;
+        assert!(agent.body["data"].as_array().unwrap().iter().all(|r| r["agent_id"] == "777"));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn skill_5_refuses_windows_over_24_hours() {
+        let sim = start(quick(), &bogota_clock("2026-03-12 00:00:00")).await;
+        let query = |end: &str| format!("api=skill_5&skill_id=all&date_ini=20260310000000&date_end={end}");
+        assert_eq!(call(&sim, Some("t"), &query("20260311000000")).await.status, 200);
+        let long = call(&sim, Some("t"), &query("20260311000001")).await;
+        assert_eq!(long.body, refusal(400, "BAD REQUEST", "THE MAXIMUM DATE RANGE IS 1 DAYS"));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn cdr_4_answers_an_object_of_buckets() {
+        let sim = start(quick(), &bogota_clock("2026-03-12 00:00:00")).await;
+        let reply = call(&sim, Some("t"), "api=cdr_4&date_ini=20260310000000&date_end=20260310235959").await;
+        let data = reply.body["data"].as_object().unwrap();
+        assert!(data.contains_key("0_5_seg") && data.contains_key("greater_than_121"));
+        assert_eq!(reply.body["msg"], format!("{} records were found", data.len()));
+        let empty = call(&sim, Some("t"), "api=cdr_4&date_ini=20260320000000&date_end=20260320235959").await;
+        assert_eq!(empty.status, 404);
+        sim.shutdown().await;
     }
 }

@@ -170,6 +170,18 @@ impl Tx {
         rows::upsert(self, report, account, rows).await
     }
 
+    /// Deletes an aggregate report's rows for one local `day` (and stream, for reports synced
+    /// in several), so the day can be replaced whole; returns how many rows went.
+    pub async fn delete_day(
+        &mut self,
+        report: &Report,
+        account: &str,
+        day: chrono::NaiveDate,
+        stream: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        rows::delete_day(self, report, account, day, stream).await
+    }
+
     /// Moves a stream's watermark forward (never backwards) as part of this transaction.
     pub async fn advance_watermark(&mut self, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
         watermark::advance(self, key, to).await

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::schema::quote_ident;
 use super::{StoreError, Tx};
@@ -58,11 +58,11 @@ fn pg_upsert_sql(report: &Report) -> String {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let ty = match f.ty {
-                FieldType::Text => "text",
-                FieldType::Timestamp => "timestamptz",
-            };
-            format!("${}::{ty}[]", i + 2)
+            // Decimals travel as text and are cast, so they bind exactly.
+            match f.ty {
+                FieldType::Decimal | FieldType::Percent => format!("${}::text[]::numeric[]", i + 2),
+                ty => format!("${}::{}[]", i + 2, ty.pg_type()),
+            }
         })
         .chain(std::iter::once(format!("${}::text[]", n + 2)))
         .collect();
@@ -106,6 +106,37 @@ fn dedupe_by_key<'a>(report: &Report, rows: &'a [TypedRow]) -> Vec<&'a TypedRow>
     keep.into_iter().map(|i| &rows[i]).collect()
 }
 
+/// Deletes one day of an aggregate report (see [`Tx::delete_day`]).
+pub(super) async fn delete_day(
+    tx: &mut Tx,
+    report: &Report,
+    account: &str,
+    day: NaiveDate,
+    stream: Option<&str>,
+) -> Result<u64, StoreError> {
+    let mut sql = format!(
+        "DELETE FROM {} WHERE account = $1 AND {} = $2",
+        quote_ident(report.table),
+        quote_ident(crate::wolkvox::catalog::DAY)
+    );
+    if stream.is_some() {
+        sql.push_str(&format!(" AND {} = $3", quote_ident(crate::wolkvox::catalog::STREAM)));
+    }
+    let done = match tx {
+        Tx::Postgres(tx) => {
+            let q = sqlx::query(&sql).bind(account).bind(day);
+            let q = if let Some(s) = stream { q.bind(s) } else { q };
+            q.execute(&mut **tx).await?.rows_affected()
+        }
+        Tx::Sqlite(tx) => {
+            let q = sqlx::query(&sql).bind(account).bind(day);
+            let q = if let Some(s) = stream { q.bind(s) } else { q };
+            q.execute(&mut **tx).await?.rows_affected()
+        }
+    };
+    Ok(done)
+}
+
 /// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.
 pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
     if rows.is_empty() {
@@ -118,21 +149,37 @@ pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[
             let sql = pg_upsert_sql(report);
             let mut query = sqlx::query(&sql).bind(account);
             for (i, field) in report.fields.iter().enumerate() {
+                let column = rows.iter().map(|r| &r.values[i]);
                 query = match field.ty {
-                    FieldType::Text => query.bind(
-                        rows.iter()
-                            .map(|r| match &r.values[i] {
-                                Typed::Text(v) => v.clone(),
+                    FieldType::Text | FieldType::Decimal | FieldType::Percent => query.bind(
+                        column
+                            .map(|v| match v {
+                                Typed::Text(v) | Typed::Decimal(v) => v.clone(),
                                 _ => None,
                             })
                             .collect::<Vec<Option<String>>>(),
                     ),
+                    FieldType::Integer | FieldType::Duration => query.bind(
+                        column.map(|v| if let Typed::Integer(v) = v { *v } else { None }).collect::<Vec<Option<i64>>>(),
+                    ),
+                    FieldType::Boolean => query.bind(
+                        column
+                            .map(|v| if let Typed::Boolean(v) = v { *v } else { None })
+                            .collect::<Vec<Option<bool>>>(),
+                    ),
+                    FieldType::Date => query.bind(
+                        column
+                            .map(|v| if let Typed::Date(v) = v { *v } else { None })
+                            .collect::<Vec<Option<NaiveDate>>>(),
+                    ),
+                    FieldType::Time => query.bind(
+                        column
+                            .map(|v| if let Typed::Time(v) = v { *v } else { None })
+                            .collect::<Vec<Option<NaiveTime>>>(),
+                    ),
                     FieldType::Timestamp => query.bind(
-                        rows.iter()
-                            .map(|r| match &r.values[i] {
-                                Typed::Timestamp(v) => *v,
-                                _ => None,
-                            })
+                        column
+                            .map(|v| if let Typed::Timestamp(v) = v { *v } else { None })
                             .collect::<Vec<Option<DateTime<Utc>>>>(),
                     ),
                 };
@@ -148,8 +195,12 @@ pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[
                 let mut query = sqlx::query(&sql).bind(account);
                 for value in &row.values {
                     query = match value {
-                        Typed::Text(v) => query.bind(v.as_deref()),
+                        Typed::Text(v) | Typed::Decimal(v) => query.bind(v.as_deref()),
+                        Typed::Integer(v) => query.bind(*v),
+                        Typed::Boolean(v) => query.bind(*v),
                         Typed::Timestamp(v) => query.bind(*v),
+                        Typed::Date(v) => query.bind(*v),
+                        Typed::Time(v) => query.bind(*v),
                     };
                 }
                 changed += query.bind(row.raw.as_str()).bind(synced_at).execute(&mut **tx).await?.rows_affected();
@@ -165,7 +216,7 @@ mod tests {
     use crate::wolkvox::catalog;
 
     fn chat_14() -> &'static Report {
-        catalog::find("chat_14").unwrap()
+        catalog::chat_14()
     }
 
     #[test]

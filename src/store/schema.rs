@@ -15,11 +15,10 @@ pub fn quote_ident(name: &str) -> String {
 
 /// The column type a field is stored as on `backend`.
 pub fn column_type(backend: Backend, ty: FieldType) -> &'static str {
-    match (backend, ty) {
-        (Backend::Postgres, FieldType::Text) => "text",
-        (Backend::Postgres, FieldType::Timestamp) => "timestamptz",
+    match backend {
+        Backend::Postgres => ty.pg_type(),
         // SQLite has no date type: timestamps are ISO-8601 text in UTC, which sorts correctly.
-        (Backend::Sqlite, FieldType::Text | FieldType::Timestamp) => "TEXT",
+        Backend::Sqlite => ty.sqlite_type(),
     }
 }
 

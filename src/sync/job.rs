@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn, Instrument};
@@ -27,9 +27,9 @@ use crate::store::rows::TypedRow;
 use crate::store::runs::{RunRecord, RunStatus};
 use crate::store::watermark::StreamKey;
 use crate::store::Db;
-use crate::wolkvox::catalog::Report;
+use crate::wolkvox::catalog::{self, Report};
 use crate::wolkvox::envelope::Row;
-use crate::wolkvox::values::{self, local_to_utc, utc_to_local};
+use crate::wolkvox::values::{self, local_to_utc, utc_to_local, Typed};
 use crate::wolkvox::{client, ApiError, Token, WolkvoxClient};
 
 /// The API's per-response record limit: a response this large may have been cut off.
@@ -175,23 +175,72 @@ pub struct RunOutcome {
     pub duration: std::time::Duration,
 }
 
-/// Runs one report once. Never panics on bad input and never returns early without recording
-/// the run; errors are in the outcome.
+/// Runs one report once: each of its streams in turn (most reports have one). Never panics on
+/// bad input; every stream's run is recorded; errors are in the outcome.
 pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown: &CancellationToken) -> RunOutcome {
     let run_id = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
-    let span = tracing::info_span!(
-        "run",
-        report = job.config.report.api,
-        account = %ctx.account,
-        token = job.token.label(),
-        run_id = %run_id,
-    );
-    run_inner(ctx, job, range, shutdown, run_id).instrument(span).await
+    let streams: Vec<&str> =
+        if job.config.report.streams.is_empty() { vec![""] } else { job.config.report.streams.to_vec() };
+    let mut total: Option<RunOutcome> = None;
+    for stream in streams {
+        let span = tracing::info_span!(
+            "run",
+            report = job.config.report.api,
+            stream,
+            account = %ctx.account,
+            token = job.token.label(),
+            run_id = %run_id,
+        );
+        let outcome = run_stream(ctx, job, stream, range, shutdown, run_id.clone()).instrument(span).await;
+        let stop = outcome.status == RunStatus::Cancelled || outcome.status == RunStatus::Paused;
+        total = Some(match total {
+            None => outcome,
+            Some(sum) => sum.merge(outcome),
+        });
+        if stop {
+            break;
+        }
+    }
+    // `streams` is never empty, so one outcome exists.
+    total.expect("at least one stream ran")
 }
 
-async fn run_inner(
+impl RunOutcome {
+    /// Adds another stream's outcome to this one: counters add up, the worst status wins.
+    fn merge(mut self, other: RunOutcome) -> RunOutcome {
+        let rank = |s: RunStatus| match s {
+            RunStatus::Succeeded => 0,
+            RunStatus::Paused => 1,
+            RunStatus::Cancelled => 2,
+            RunStatus::Failed => 3,
+        };
+        if rank(other.status) > rank(self.status) {
+            self.status = other.status;
+        }
+        self.planned = match (self.planned, other.planned) {
+            (Some(a), Some(b)) => Some(Window::new(a.start.min(b.start), a.end.max(b.end))),
+            (a, b) => a.or(b),
+        };
+        self.windows += other.windows;
+        self.requests += other.requests;
+        self.splits += other.splits;
+        self.rows_fetched += other.rows_fetched;
+        self.rows_upserted += other.rows_upserted;
+        self.rows_rejected += other.rows_rejected;
+        self.watermark = match (self.watermark, other.watermark) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.error = self.error.or(other.error);
+        self.duration += other.duration;
+        self
+    }
+}
+
+async fn run_stream(
     ctx: &JobContext,
     job: &ReportJob,
+    stream: &str,
     range: Range,
     shutdown: &CancellationToken,
     run_id: String,
@@ -199,7 +248,7 @@ async fn run_inner(
     let started_at = ctx.clock.now();
     let started = Instant::now();
     let mut run = Progress::default();
-    let key = StreamKey { account: &ctx.account, report: job.config.report.api, stream: "" };
+    let key = StreamKey { account: &ctx.account, report: job.config.report.api, stream };
     let result = sync_windows(ctx, job, range, shutdown, key, &mut run).await;
     let (status, error) = match result {
         Ok(Ended::Completed) => (RunStatus::Succeeded, None),
@@ -227,7 +276,7 @@ async fn run_inner(
     };
     if outcome.status != RunStatus::Paused {
         log_outcome(&outcome);
-        record(ctx, job, &outcome, started_at).await;
+        record(ctx, job, stream, &outcome, started_at).await;
         let api = job.config.report.api;
         crate::metrics::run_finished(
             &ctx.account,
@@ -277,17 +326,21 @@ async fn sync_windows(
 
     let now = utc_to_local(tz, ctx.clock.now());
     let policy = job.config.policy;
+    let max_window = policy.max_window.min(chrono::Duration::days(i64::from(report.max_window_days)));
     let planned = match range {
         Range::Scheduled => window::plan(&PlanInput {
             watermark: run.watermark,
             start_from: policy.start_from.unwrap_or_else(|| window::days_back(now, policy.initial_days)),
             lookback: policy.lookback,
             settle: policy.settle,
-            max_window: policy.max_window,
+            max_window,
             now,
         }),
-        Range::Explicit { from, to } => window::plan_range(from, to, policy.settle, policy.max_window, now),
+        Range::Explicit { from, to } => window::plan_range(from, to, policy.settle, max_window, now),
     };
+    // Aggregates only mean something per whole local day: re-cut the plan at midnights, from
+    // the start of the first day (so a re-read day is always asked for from 00:00:00).
+    let planned = if report.has_day() { window::whole_days(&planned) } else { planned };
     if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
         run.planned = Some(Window::new(first.start, last.end));
     }
@@ -302,7 +355,11 @@ async fn sync_windows(
                 return Ok(Ended::Cancelled);
             }
             let span = tracing::info_span!("window", window = %w);
-            let fetched = fetch(ctx, job, &w, run).instrument(span.clone()).await?;
+            let fetched = fetch(ctx, job, key.stream, &w, run).instrument(span.clone()).await?;
+            if fetched.len() >= MAX_RECORDS && report.has_day() {
+                // An aggregate cannot be rebuilt from halves of its day (averages, distinct counts).
+                return Err(SyncError::Unsplittable { window: w, rows: fetched.len() });
+            }
             if fetched.len() >= MAX_RECORDS {
                 let Some((first, second)) = w.bisect() else {
                     return Err(SyncError::Unsplittable { window: w, rows: fetched.len() });
@@ -327,9 +384,25 @@ async fn sync_windows(
     Ok(Ended::Completed)
 }
 
-async fn fetch(ctx: &JobContext, job: &ReportJob, w: &Window, run: &mut Progress) -> Result<Vec<Row>, SyncError> {
+async fn fetch(
+    ctx: &JobContext,
+    job: &ReportJob,
+    stream: &str,
+    w: &Window,
+    run: &mut Progress,
+) -> Result<Vec<Row>, SyncError> {
     let report = job.config.report;
-    let fetched = ctx.client.fetch(&job.token, report.api, w.start, w.last_second(), &[]).await;
+    // The stream (code group) replaces its parameter's default; the rest come from the config.
+    let params: Vec<(&str, &str)> = job
+        .config
+        .params
+        .iter()
+        .map(|(k, v)| match report.streams.contains(&v.as_str()) && !stream.is_empty() {
+            true => (k.as_str(), stream),
+            false => (k.as_str(), v.as_str()),
+        })
+        .collect();
+    let fetched = ctx.client.fetch(&job.token, report.api, w.start, w.last_second(), &params).await;
     run.requests += fetched.attempts;
     // Every request sent costs one daily token, whatever its outcome.
     if let Err(e) = ctx.budget.record(job.token.label(), fetched.attempts).await {
@@ -364,12 +437,13 @@ async fn commit_window(
     fetched: Vec<Row>,
     run: &mut Progress,
 ) -> Result<(u64, u64), SyncError> {
-    let fetched_count = fetched.len() as u64;
-    let typed = type_rows(report, ctx.timezone, fetched, &mut run.unknown_fields);
+    let synthetic = Synthetic { day: report.has_day().then(|| w.start.date()), stream: key.stream };
+    let typed = type_rows(report, ctx.timezone, fetched, &synthetic, &mut run.unknown_fields);
+    let fetched_count = typed.received;
     let new_watermark = window::advance(run.watermark, w);
     let mut attempt = 1;
     let upserted = loop {
-        match write_window(ctx, report, key, &typed.rows, new_watermark).await {
+        match write_window(ctx, report, key, synthetic.day, &typed.rows, new_watermark).await {
             Ok(n) => break n,
             Err(SyncError::Store(e)) if e.is_retryable() && attempt < ctx.db_retry.max_attempts => {
                 let delay = client::backoff(ctx.db_retry, attempt);
@@ -393,6 +467,7 @@ async fn write_window(
     ctx: &JobContext,
     report: &Report,
     key: StreamKey<'_>,
+    day: Option<NaiveDate>,
     rows: &[TypedRow],
     new_watermark: Option<NaiveDateTime>,
 ) -> Result<u64, SyncError> {
@@ -400,6 +475,11 @@ async fn write_window(
     // on any error path rolls it back.
     let mut tx = ctx.db.begin().await?;
     let mut upserted = 0;
+    if let Some(day) = day {
+        // An aggregate day is replaced whole: rows that vanished from the answer go too.
+        let stream = (!report.streams.is_empty()).then_some(key.stream);
+        upserted += tx.delete_day(report, &ctx.account, day, stream).await?;
+    }
     for batch in rows.chunks(UPSERT_BATCH) {
         upserted += tx.upsert(report, &ctx.account, batch).await?;
     }
@@ -415,43 +495,74 @@ async fn write_window(
 
 struct TypedRows {
     rows: Vec<TypedRow>,
+    /// Rows after flattening nested arrays (what the counts report).
+    received: u64,
     rejected: u64,
 }
 
-/// Types every row. A value that fails to parse is NULL (WARN, row kept); a row whose key is
-/// NULL cannot be stored and is rejected (ERROR with its raw JSON).
-fn type_rows(report: &Report, tz: Tz, fetched: Vec<Row>, unknown: &mut BTreeSet<String>) -> TypedRows {
-    let key_idx: Vec<usize> =
-        report.key.iter().filter_map(|k| report.fields.iter().position(|f| f.name == *k)).collect();
+/// Values of the synthetic columns that come from the request, not the response.
+struct Synthetic<'a> {
+    /// The local day an aggregate was asked for.
+    day: Option<NaiveDate>,
+    /// The stream (code group) it was fetched in.
+    stream: &'a str,
+}
+
+/// Flattens and types every row. A value that fails to parse is NULL (WARN, row kept); a row
+/// whose key is NULL cannot be stored and is rejected (ERROR with its raw JSON).
+fn type_rows(
+    report: &Report,
+    tz: Tz,
+    fetched: Vec<Row>,
+    synthetic: &Synthetic<'_>,
+    unknown: &mut BTreeSet<String>,
+) -> TypedRows {
+    let key_idx = report.key_indexes();
     let mut rows = Vec::with_capacity(fetched.len());
+    let mut received = 0u64;
     let mut rejected = 0u64;
     let mut bad_values = 0usize;
-    for row in fetched {
-        for k in row.keys() {
-            if report.field(k).is_none() && !unknown.contains(k) {
-                unknown.insert(k.clone());
-            }
-        }
-        let mut values = Vec::with_capacity(report.fields.len());
-        for field in report.fields {
-            let parsed = values::parse(row.get(field.name), field.ty, tz);
-            if parsed.failed {
-                bad_values += 1;
-                if bad_values <= LOG_EXAMPLES {
-                    warn!(field = field.name, value = %row.get(field.name).map(|v| v.to_string()).unwrap_or_default(), "Value does not parse; stored as NULL (the original is in raw)");
+    for api_row in fetched {
+        for mut row in catalog::flatten(report, api_row) {
+            received += 1;
+            for k in row.keys() {
+                if report.field(k).is_none() && !unknown.contains(k) {
+                    unknown.insert(k.clone());
                 }
             }
-            values.push(parsed.value);
-        }
-        let raw = serde_json::Value::Object(row).to_string();
-        if key_idx.iter().any(|&i| values[i].is_null()) {
-            rejected += 1;
-            if rejected as usize <= LOG_EXAMPLES {
-                error!(raw = %raw, "Row has no usable natural key and cannot be stored");
+            let mut values = Vec::with_capacity(report.fields.len());
+            for field in report.fields {
+                let value = match field.name {
+                    catalog::DAY if report.has_day() => Typed::Date(synthetic.day),
+                    catalog::STREAM if report.is_synthetic(catalog::STREAM) => {
+                        Typed::Text(Some(synthetic.stream.to_string()))
+                    }
+                    name => {
+                        let parsed = values::parse(row.get(name), field.ty, tz);
+                        if parsed.failed {
+                            bad_values += 1;
+                            if bad_values <= LOG_EXAMPLES {
+                                let value = row.get(name).map(|v| v.to_string()).unwrap_or_default();
+                                warn!(field = name, value = %value, "Value does not parse; stored as NULL (the original is in raw)");
+                            }
+                        }
+                        parsed.value
+                    }
+                };
+                values.push(value);
             }
-            continue;
+            // `raw` keeps what the API sent; the hash is ours.
+            row.remove(catalog::ROW_HASH);
+            let raw = serde_json::Value::Object(row).to_string();
+            if key_idx.iter().any(|&i| values[i].is_null()) {
+                rejected += 1;
+                if rejected as usize <= LOG_EXAMPLES {
+                    error!(raw = %raw, "Row has no usable natural key and cannot be stored");
+                }
+                continue;
+            }
+            rows.push(TypedRow { values, raw });
         }
-        rows.push(TypedRow { values, raw });
     }
     if bad_values > LOG_EXAMPLES {
         warn!(count = bad_values, "More values failed to parse in this window");
@@ -459,7 +570,7 @@ fn type_rows(report: &Report, tz: Tz, fetched: Vec<Row>, unknown: &mut BTreeSet<
     if rejected as usize > LOG_EXAMPLES {
         error!(count = rejected, "More rows without a usable key in this window");
     }
-    TypedRows { rows, rejected }
+    TypedRows { rows, received, rejected }
 }
 
 fn log_outcome(o: &RunOutcome) {
@@ -486,14 +597,14 @@ fn log_outcome(o: &RunOutcome) {
     }
 }
 
-async fn record(ctx: &JobContext, job: &ReportJob, o: &RunOutcome, started_at: DateTime<Utc>) {
+async fn record(ctx: &JobContext, job: &ReportJob, stream: &str, o: &RunOutcome, started_at: DateTime<Utc>) {
     let tz = ctx.timezone;
     let to_i32 = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
     let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let record = RunRecord {
         account: ctx.account.clone(),
         report: job.config.report.api.to_string(),
-        stream: String::new(),
+        stream: stream.to_string(),
         token_label: job.token.label().to_string(),
         window_start: o.planned.map(|w| local_to_utc(tz, w.start)),
         window_end: o.planned.map(|w| local_to_utc(tz, w.end)),

@@ -112,6 +112,23 @@ pub fn chunk(window: Window, max: Duration) -> Vec<Window> {
     out
 }
 
+/// Re-cuts planned windows into whole local days: the first starts at its day's midnight, and
+/// every window ends at or before the next midnight. The last may end before midnight (today,
+/// up to now − settle).
+pub fn whole_days(planned: &[Window]) -> Vec<Window> {
+    let (Some(first), Some(last)) = (planned.first(), planned.last()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut start = first.start.date().and_time(NaiveTime::MIN);
+    while start < last.end {
+        let midnight = (start.date() + Duration::days(1)).and_time(NaiveTime::MIN);
+        out.push(Window::new(start, midnight.min(last.end)));
+        start = midnight;
+    }
+    out
+}
+
 /// The watermark after committing `window`: its end if the window starts at or before the
 /// current watermark (contiguous data), otherwise unchanged — committing a window beyond a gap
 /// must not claim the gap was synced. It never moves backwards.
@@ -228,6 +245,23 @@ mod tests {
         let open = plan_range(t("2026-11-18 00:00:00"), None, Duration::minutes(2), Duration::days(1), now);
         assert_eq!(open.len(), 3);
         assert_eq!(open[2].end, t("2026-11-20 09:58:00"));
+    }
+
+    #[test]
+    fn aggregate_plans_are_whole_local_days_from_midnight() {
+        let planned = vec![
+            Window::new(t("2026-11-18 06:58:00"), t("2026-11-19 06:58:00")),
+            Window::new(t("2026-11-19 06:58:00"), t("2026-11-20 09:58:00")),
+        ];
+        assert_eq!(
+            whole_days(&planned),
+            vec![
+                Window::new(t("2026-11-18 00:00:00"), t("2026-11-19 00:00:00")),
+                Window::new(t("2026-11-19 00:00:00"), t("2026-11-20 00:00:00")),
+                Window::new(t("2026-11-20 00:00:00"), t("2026-11-20 09:58:00")),
+            ]
+        );
+        assert!(whole_days(&[]).is_empty());
     }
 
     #[test]
