@@ -279,6 +279,8 @@ pub struct Settings {
     pub default_schedule: String,
     /// Window policy of a report that does not override it.
     pub default_policy: SyncPolicy,
+    /// `reports.<api>.params` as configured, for reports run by `sync` without being enabled.
+    pub configured_params: BTreeMap<String, BTreeMap<String, String>>,
     /// Logging.
     pub log: LogSettings,
     /// Metrics and health endpoints.
@@ -530,6 +532,7 @@ impl Settings {
             reports,
             default_schedule: s.schedule.clone(),
             default_policy: base_policy,
+            configured_params: raw.reports.iter().map(|(api, r)| (api.clone(), r.params.clone())).collect(),
             log: raw.log,
         })
     }
@@ -573,7 +576,7 @@ impl Settings {
             schedule: self.default_schedule.clone(),
             token_label: self.tokens.first().map(|t| t.label.clone()).unwrap_or_else(|| "default".into()),
             policy: self.default_policy,
-            params: resolve_params(report, &BTreeMap::new())?,
+            params: resolve_params(report, self.configured_params.get(api).unwrap_or(&BTreeMap::new()))?,
         })
     }
 }

@@ -172,6 +172,10 @@ pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
 }
 
 impl TestApp {
+    pub async fn sync_job(&self, job: &wolkvox_etl::sync::ReportJob, range: Range) -> RunOutcome {
+        run_once(&self.app.ctx, job, range, &CancellationToken::new()).await
+    }
+
     pub async fn sync(&self, range: Range) -> RunOutcome {
         let job = self.app.job("chat_14").expect("chat_14 job");
         run_once(&self.app.ctx, &job, range, &CancellationToken::new()).await

@@ -1,0 +1,176 @@
+//! Every report of the catalogue, end to end against the simulator, on both backends; and the
+//! three sync strategies in focus.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde_json::Value;
+use wolkvox_etl::simulator::SimulatorConfig;
+use wolkvox_etl::store::runs::RunStatus;
+use wolkvox_etl::store::Db;
+use wolkvox_etl::sync::Range;
+use wolkvox_etl::wolkvox::catalog::{self, Report};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+/// What the table should hold for `report` after syncing [from, to): the simulator's answer(s),
+/// flattened and with keys trimmed the way the daemon reads them, as canonical JSON → count.
+fn expected(
+    t: &TestApp,
+    report: &Report,
+    params: &[(String, String)],
+    from: &str,
+    to: &str,
+) -> BTreeMap<String, usize> {
+    let streams: Vec<&str> = if report.streams.is_empty() { vec![""] } else { report.streams.to_vec() };
+    let mut out = BTreeMap::new();
+    for stream in streams {
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), if report.streams.contains(&v.as_str()) { stream } else { v.as_str() }))
+            .collect();
+        let rows = t.sim.ground_truth_with(report.api, &params, local(from), local(to) - Duration::seconds(1));
+        for row in rows {
+            let row: serde_json::Map<String, Value> = row.into_iter().map(|(k, v)| (k.trim().to_string(), v)).collect();
+            for mut flat in catalog::flatten(report, row) {
+                flat.remove(catalog::ROW_HASH);
+                *out.entry(Value::Object(flat).to_string()).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The `raw` column of a report's table, as canonical JSON → count.
+async fn stored(t: &TestApp, report: &Report) -> BTreeMap<String, usize> {
+    let table = wolkvox_etl::store::schema::quote_ident(report.table);
+    let raws: Vec<String> = match t.db() {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(&format!("SELECT raw::text FROM {table}")).fetch_all(pool).await.unwrap()
+        }
+        Db::Sqlite(pool) => sqlx::query_scalar(&format!("SELECT raw FROM {table}")).fetch_all(pool).await.unwrap(),
+    };
+    let mut out = BTreeMap::new();
+    for raw in raws {
+        let value: Value = serde_json::from_str(&raw).unwrap();
+        *out.entry(value.to_string()).or_default() += 1;
+    }
+    out
+}
+
+on_both_backends! {
+    async fn every_report_in_the_catalogue_syncs_a_day_and_matches_ground_truth(backend) {
+        let options = Options {
+            env: vec![("WOLKVOX_ETL__REPORTS__AGENT_2__PARAMS__AGENT_ID", "12523".into())],
+            ..Options::default()
+        };
+        let t = spawn_app(backend, options).await;
+        let (from, to) = ("2026-11-19 00:00:00", "2026-11-20 00:00:00");
+        let mut checked = 0;
+        for report in catalog::all() {
+            let job = t.app.job(report.api).unwrap();
+            t.db().migrate(&[report]).await.unwrap();
+            let outcome = t.sync_job(&job, Range::Explicit { from: local(from), to: Some(local(to)) }).await;
+            assert_eq!(outcome.status, RunStatus::Succeeded, "{}: {:?}", report.api, outcome.error);
+            assert_eq!(outcome.rows_rejected, 0, "{}", report.api);
+            let want = expected(&t, report, &job.config.params, from, to);
+            assert!(!want.is_empty(), "{}: the simulator serves rows", report.api);
+            let got = stored(&t, report).await;
+            assert_eq!(got.len(), want.len(), "{}: {} distinct rows stored, {} expected", report.api, got.len(), want.len());
+            assert_eq!(got, want, "{}", report.api);
+            checked += 1;
+        }
+        assert_eq!(checked, 104);
+    }
+
+    async fn an_aggregate_day_is_replaced_whole_and_vanished_rows_are_removed(backend) {
+        let t = spawn_app(backend, Options::default()).await;
+        let report = catalog::find("agent_1").unwrap();
+        let job = t.app.job("agent_1").unwrap();
+        t.db().migrate(&[report]).await.unwrap();
+        // The morning of the 20th: the day is partial; its rows summarise 00:00 → 09:58.
+        t.clock.set(local_to_utc_bogota("2026-11-20 06:00:00"));
+        assert_eq!(t.sync_job(&job, Range::Scheduled).await.status, RunStatus::Succeeded);
+        let day = "2026-11-20";
+        let morning = t.scalar(&format!("SELECT count(*) FROM agent_1 WHERE day = '{day}'")).await;
+        assert!(morning > 0);
+        // Plant a row the API will not send again: it must vanish when the day is replaced.
+        let plant = format!(
+            "INSERT INTO agent_1 (account, day, agent_id, raw, synced_at) VALUES ('default', '{day}', 'ghost', '{{}}', '2026-11-20T11:00:00Z')"
+        );
+        match t.db() {
+            Db::Postgres(pool) => { sqlx::query(&plant).execute(pool).await.unwrap(); }
+            Db::Sqlite(pool) => { sqlx::query(&plant).execute(pool).await.unwrap(); }
+        }
+        t.clock.set(local_to_utc_bogota("2026-11-20 18:00:00"));
+        assert_eq!(t.sync_job(&job, Range::Scheduled).await.status, RunStatus::Succeeded);
+        let ghosts = t.scalar("SELECT count(*) FROM agent_1 WHERE agent_id = 'ghost'").await;
+        assert_eq!(ghosts, 0, "a row that vanished from the answer is removed");
+        // The stored day is exactly what the API answers now for the whole day so far.
+        let want = expected(&t, report, &job.config.params, "2026-11-20 00:00:00", "2026-11-20 17:58:00");
+        let got = stored_day(&t, "agent_1", day).await;
+        assert_eq!(got, want);
+        // Closed days older than the look-back are not asked again.
+        let before = t.sim.stats().requests;
+        t.clock.set(local_to_utc_bogota("2026-11-20 18:05:00"));
+        assert_eq!(t.sync_job(&job, Range::Scheduled).await.status, RunStatus::Succeeded);
+        assert_eq!(t.sim.stats().requests - before, 1, "only today is re-queried");
+    }
+
+    async fn an_interval_report_across_a_day_boundary_keeps_each_days_slots_apart(backend) {
+        let t = spawn_app(backend, Options::default()).await;
+        let report = catalog::find("skill_4").unwrap();
+        assert_eq!(report.grain, catalog::Grain::IntervalAggregate);
+        let job = t.app.job("skill_4").unwrap();
+        t.db().migrate(&[report]).await.unwrap();
+        // 22:00 → 02:00 spans two local days: each is queried on its own.
+        let outcome = t
+            .sync_job(&job, Range::Explicit { from: local("2026-11-18 22:00:00"), to: Some(local("2026-11-19 02:00:00")) })
+            .await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+        assert_eq!(outcome.windows, 2, "one request per local day");
+        let first = stored_day(&t, "skill_4", "2026-11-18").await;
+        let second = stored_day(&t, "skill_4", "2026-11-19").await;
+        assert_eq!(first, expected(&t, report, &job.config.params, "2026-11-18 00:00:00", "2026-11-19 00:00:00"));
+        assert_eq!(second, expected(&t, report, &job.config.params, "2026-11-19 00:00:00", "2026-11-19 02:00:00"));
+        // The same hour on both days is two rows, keyed by day + hour.
+        let hours = t.scalar("SELECT count(*) FROM skill_4 WHERE hour = '23:00:00' OR hour = '00:00:00'").await;
+        assert!(hours >= 2);
+    }
+}
+
+fn local_to_utc_bogota(s: &str) -> chrono::DateTime<chrono::Utc> {
+    wolkvox_etl::wolkvox::values::local_to_utc(chrono_tz::America::Bogota, local(s))
+}
+
+async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usize> {
+    let sql_pg = format!("SELECT raw::text FROM {table} WHERE day = '{day}'");
+    let sql_lite = format!("SELECT raw FROM {table} WHERE day = '{day}'");
+    let raws: Vec<String> = match t.db() {
+        Db::Postgres(pool) => sqlx::query_scalar(&sql_pg).fetch_all(pool).await.unwrap(),
+        Db::Sqlite(pool) => sqlx::query_scalar(&sql_lite).fetch_all(pool).await.unwrap(),
+    };
+    let mut out = BTreeMap::new();
+    for raw in raws {
+        *out.entry(serde_json::from_str::<Value>(&raw).unwrap().to_string()).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn the_catalogue_covers_every_report_of_the_shared_research_file() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/wolkvox-reports.json");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("SKIPPED: {path} is not beside the repository");
+        return;
+    };
+    let shared: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let apis: Vec<&str> = shared.iter().map(|r| r["api"].as_str().unwrap()).collect();
+    assert_eq!(apis.len(), 104);
+    for api in &apis {
+        assert!(catalog::find(api).is_some(), "{api} is missing from the catalogue");
+    }
+    assert_eq!(catalog::all().len(), 104);
+    let _ = SimulatorConfig::default();
+}
