@@ -51,6 +51,12 @@ pub enum Command {
     CheckConfig,
     /// Exit 0 if the running daemon answers on /healthz (for container health checks).
     Healthcheck,
+    /// List every report of the catalogue with its grain, key and whether it is enabled.
+    Reports {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,
     /// Try it without an account: start the built-in simulator, sync the enabled reports for the

@@ -114,6 +114,8 @@ pub struct RawWolkvox {
     /// Named tokens.
     #[serde(default)]
     pub tokens: BTreeMap<String, SecretString>,
+    /// The operation's licences: its daily API budget is licences x 1000 calls.
+    pub licenses: Option<u32>,
     /// Whole-request timeout.
     pub request_timeout_seconds: u64,
     /// Attempts per request for retryable errors (1 = no retry).
@@ -261,6 +263,8 @@ pub struct Settings {
     pub timezone: Tz,
     /// Every configured token, by label.
     pub tokens: Vec<NamedToken>,
+    /// Licences of the operation (daily budget = licences x 1000), if configured.
+    pub licenses: Option<u32>,
     /// Timeout for one whole request.
     pub request_timeout: Duration,
     /// Retry policy for transient errors.
@@ -524,6 +528,7 @@ impl Settings {
             timezone,
             tokens,
             request_timeout: Duration::from_secs(w.request_timeout_seconds),
+            licenses: w.licenses,
             retry,
             database_url,
             database_is_default,
@@ -751,9 +756,9 @@ mod tests {
         let s = load(&[]).unwrap();
         assert_eq!(s.account, "default");
         assert_eq!(s.timezone, chrono_tz::America::Bogota);
-        assert_eq!(s.reports.len(), 1);
-        assert_eq!(s.reports[0].report.api, "chat_14");
-        assert_eq!(s.reports[0].schedule, "0 */5 * * * *");
+        let chat_14 = s.reports.iter().find(|r| r.report.api == "chat_14").expect("chat_14 is enabled");
+        assert_eq!(chat_14.schedule, "0 */5 * * * *");
+        assert!(s.reports.iter().all(|r| r.report.enabled_by_default), "defaults need no parameter");
         assert!(s.base_url.is_none());
         assert!(s.api().is_err());
         assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
@@ -761,9 +766,21 @@ mod tests {
     }
 
     #[test]
-    fn the_server_code_becomes_the_https_base_url() {
-        let s = load(&[("WOLKVOX_ETL__WOLKVOX__SERVER", "0010"), ("WOLKVOX_ETL__WOLKVOX__TOKEN", "t")]).unwrap();
-        assert_eq!(s.api().unwrap().base_url.as_str(), "https://wv0010.wolkvox.com/api/v2/");
+    fn a_required_parameter_without_a_default_names_its_key_and_unknown_ones_are_refused() {
+        let text = error_text(&[("WOLKVOX_ETL__REPORTS__AGENT_2__ENABLED", "true")]);
+        assert!(text.contains("`reports.agent_2.params.agent_id`"), "{text}");
+        let s = load(&[
+            ("WOLKVOX_ETL__REPORTS__AGENT_2__ENABLED", "true"),
+            ("WOLKVOX_ETL__REPORTS__AGENT_2__PARAMS__AGENT_ID", "12523"),
+        ])
+        .unwrap();
+        assert_eq!(s.report_config("agent_2").unwrap().params, vec![("agent_id".to_string(), "12523".to_string())]);
+        assert_eq!(s.report_config("skill_1").unwrap().params, vec![("skill_id".to_string(), "all".to_string())]);
+        let text = error_text(&[
+            ("WOLKVOX_ETL__REPORTS__CHAT_14__PARAMS__SKILL_ID", "3"),
+            ("WOLKVOX_ETL__REPORTS__CHAT_14__ENABLED", "true"),
+        ]);
+        assert!(text.contains("`reports.chat_14.params.skill_id`"), "{text}");
     }
 
     #[test]
@@ -784,7 +801,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.base_url.unwrap().as_str(), "http://127.0.0.1:8089/api/v2/");
-        assert_eq!(s.reports[0].policy.lookback, chrono::Duration::minutes(30));
+        assert!(s.reports.iter().all(|r| r.policy.lookback == chrono::Duration::minutes(30)));
         assert_eq!(s.database_url.expose_secret(), "postgres://u@h/db");
         assert_eq!(s.tokens[0].label, "default");
     }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::budget::Budget;
+use crate::budget::{Budget, DailyEstimate};
 use crate::cli::WatermarkAction;
 use crate::cli::{Cli, Command};
 use crate::clock::Clock;
@@ -107,6 +107,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watermark { action } => watermark_command(settings, action).await,
         Command::CheckConfig => {
             println!("{}", settings.describe());
+            let estimate = DailyEstimate::of(&settings);
+            println!("# daily API calls: {}", estimate.arithmetic().replace("; ", "\n#   "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reports { json } => {
+            reports_command(&settings, json);
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck => healthcheck(&settings).await,
@@ -151,6 +157,12 @@ async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {
     let app = App::build(settings, Clock::system(), Faults::default()).await?;
     let reports: Vec<&str> = app.jobs.iter().map(|j| j.config.report.api).collect();
     info!(account = %app.ctx.account, reports = %reports.join(","), timezone = %app.ctx.timezone, "wolkvox-etl started");
+    let estimate = DailyEstimate::of(&app.settings);
+    if estimate.exceeds_budget() {
+        tracing::warn!(arithmetic = %estimate.arithmetic(), "The enabled reports need more API calls per day than the operation's budget; some will pause at the daily limit");
+    } else {
+        info!(arithmetic = %estimate.arithmetic(), "Daily API call estimate");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let server = if app.settings.http.enabled {
@@ -330,4 +342,49 @@ async fn healthcheck(settings: &Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `reports`: the whole catalogue with grain, key and whether each report is enabled.
+fn reports_command(settings: &Settings, json: bool) {
+    let rows: Vec<serde_json::Value> = crate::wolkvox::catalog::all()
+        .iter()
+        .map(|r| {
+            let enabled = settings.reports.iter().find(|c| c.report.api == r.api);
+            serde_json::json!({
+                "api": r.api,
+                "title": r.title,
+                "grain": format!("{:?}", r.grain),
+                "key": r.key,
+                "streams": r.streams,
+                "params": r.params,
+                "enabled": enabled.is_some(),
+                "schedule": enabled.map(|c| c.schedule.clone()),
+            })
+        })
+        .collect();
+    // Written in one go, ignoring a closed pipe (`reports | head`).
+    let mut out = String::new();
+    if json {
+        out = serde_json::to_string_pretty(&rows).unwrap_or_default();
+        out.push('\n');
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
+        return;
+    }
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "{:<12} {:<18} {:<8} {:<16} KEY / TITLE", "REPORT", "GRAIN", "ENABLED", "SCHEDULE");
+    for r in crate::wolkvox::catalog::all() {
+        let enabled = settings.reports.iter().find(|c| c.report.api == r.api);
+        let _ = writeln!(
+            out,
+            "{:<12} {:<18} {:<8} {:<16} ({}) {}",
+            r.api,
+            format!("{:?}", r.grain),
+            if enabled.is_some() { "yes" } else { "no" },
+            enabled.map(|c| c.schedule.as_str()).unwrap_or("-"),
+            r.key.join(", "),
+            r.title
+        );
+    }
+    let _ = writeln!(out, "{} reports, {} enabled", crate::wolkvox::catalog::all().len(), settings.reports.len());
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
 }

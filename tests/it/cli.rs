@@ -198,5 +198,12 @@ async fn demo_once_on_a_fresh_directory_leaves_an_sqlite_file_with_the_simulator
     assert!(stdout.contains("chat_14") && stdout.contains("succeeded"), "{stdout}");
     let db = wolkvox_etl::store::Db::connect(&format!("sqlite://{file}").into(), 1).await.unwrap();
     assert!(scalar(&db, "SELECT count(*) FROM chat_14").await > 100);
-    assert_eq!(scalar(&db, "SELECT count(*) FROM etl_watermark").await, 1);
+    // Every report of the default set left rows and a watermark.
+    let defaults = wolkvox_etl::config::Settings::load_with_env(None, Default::default()).unwrap();
+    for r in &defaults.reports {
+        let rows = scalar(&db, &format!("SELECT count(*) FROM {}", r.report.table)).await;
+        assert!(rows > 0, "{} is empty", r.report.api);
+        let wm = format!("SELECT count(*) FROM etl_watermark WHERE report = '{}'", r.report.api);
+        assert_eq!(scalar(&db, &wm).await, r.report.streams.len().max(1) as i64, "{}", r.report.api);
+    }
 }
