@@ -23,11 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: sync every enabled report on its schedule until SIGTERM/Ctrl-C.
     Run,
-    /// Sync one report once (same code path as the scheduler), or backfill a range.
+    /// Sync one report (or every enabled one) once, on the scheduler's code path; or backfill a range.
     Sync {
-        /// The report's api name, e.g. chat_14.
+        /// The report's api name, e.g. chat_14; without it, every enabled report.
         #[arg(long)]
-        report: String,
+        report: Option<String>,
         /// Start of a backfill, local time: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.
         #[arg(long)]
         from: Option<String>,

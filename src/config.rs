@@ -154,15 +154,18 @@ pub struct RawSync {
     pub max_window_days: u32,
     /// Run every report once at start-up instead of waiting for the first tick.
     pub run_on_start: bool,
+    /// Enable every report of the catalogue that is not explicitly disabled (those needing a
+    /// parameter without a default only once it is configured).
+    #[serde(default)]
+    pub enable_all: bool,
 }
 
 /// `[reports.<api>]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawReport {
-    /// Whether the report is synced.
-    #[serde(default)]
-    pub enabled: bool,
+    /// Whether the report is synced (unset: only with `sync.enable_all`).
+    pub enabled: Option<bool>,
     /// Cron schedule overriding `sync.schedule`.
     pub schedule: Option<String>,
     /// Label of the token this report uses.
@@ -471,17 +474,23 @@ impl Settings {
         };
 
         let mut reports = Vec::new();
-        for (api, r) in &raw.reports {
-            let key = format!("reports.{api}");
-            let Some(report) = catalog::find(api) else {
+        for api in raw.reports.keys() {
+            if catalog::find(api).is_none() {
                 let known: Vec<_> = catalog::all().iter().map(|r| r.api).collect();
                 return Err(ConfigError::invalid(
-                    key,
+                    format!("reports.{api}"),
                     format!("{api:?} is not a known report"),
                     format!("use one of: {}", known.join(", ")),
                 ));
-            };
-            if !r.enabled {
+            }
+        }
+        let unset = RawReport::default();
+        for report in catalog::all().iter().copied() {
+            let api = report.api;
+            let key = format!("reports.{api}");
+            let r = raw.reports.get(api).unwrap_or(&unset);
+            let needs_params = report.params.iter().any(|(p, d)| d.is_empty() && !r.params.contains_key(*p));
+            if !r.enabled.unwrap_or(s.enable_all && !needs_params) {
                 continue;
             }
             let schedule = r.schedule.clone().unwrap_or_else(|| s.schedule.clone());

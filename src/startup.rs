@@ -97,7 +97,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init(&settings.log);
     match cli.command {
         Command::Run => run_daemon(settings).await,
-        Command::Sync { report, from, to } => sync(settings, &report, from.as_deref(), to.as_deref()).await,
+        Command::Sync { report, from, to } => sync(settings, report.as_deref(), from.as_deref(), to.as_deref()).await,
         Command::Status { json } => {
             let db = connect_and_migrate(&settings).await?;
             status::print(&db, &settings, json).await?;
@@ -186,7 +186,12 @@ async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn sync(settings: Settings, report: &str, from: Option<&str>, to: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn sync(
+    settings: Settings,
+    report: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let parse = |flag: &str, text: &str| {
         parse_local_datetime(text).ok_or_else(|| ConfigError::Invalid {
             key: flag.into(),
@@ -198,30 +203,53 @@ async fn sync(settings: Settings, report: &str, from: Option<&str>, to: Option<&
         None => Range::Scheduled,
         Some(from) => Range::Explicit { from: parse("--from", from)?, to: to.map(|t| parse("--to", t)).transpose()? },
     };
+    if let Some(api) = report {
+        // Fail on a bad report name before connecting anything.
+        settings.report_config(api)?;
+    }
     let app = App::build(settings, Clock::system(), Faults::default()).await?;
-    let job = app.job(report)?;
+    let jobs = match report {
+        Some(api) => vec![app.job(api)?],
+        None => app.jobs.clone(),
+    };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let ctx = JobContext { on_window: progress_lines(), ..(*app.ctx).clone() };
-    let outcome = run_once(&ctx, &job, range, &shutdown).await;
-    if std::io::stdout().is_terminal() {
-        println!();
+    let mut failed = Vec::new();
+    let mut cancelled = false;
+    for job in &jobs {
+        let api = job.config.report.api;
+        let outcome = run_once(&ctx, job, range, &shutdown).await;
+        if std::io::stdout().is_terminal() {
+            println!();
+        }
+        let watermark =
+            outcome.watermark.map(|w| w.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+        println!(
+            "{api}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed, watermark {watermark} ({tz})",
+            status = outcome.status.as_str(),
+            windows = outcome.windows,
+            requests = outcome.requests,
+            fetched = outcome.rows_fetched,
+            upserted = outcome.rows_upserted,
+            tz = app.ctx.timezone,
+        );
+        match (outcome.status, outcome.error) {
+            (RunStatus::Failed, Some(e)) => {
+                eprintln!("error: sync of {api} failed: {e}");
+                failed.push(api);
+            }
+            (RunStatus::Cancelled, _) => {
+                cancelled = true;
+                break;
+            }
+            _ => {}
+        }
     }
-    let watermark = outcome.watermark.map(|w| w.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
-    println!(
-        "{report}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed, watermark {watermark} ({tz})",
-        status = outcome.status.as_str(),
-        windows = outcome.windows,
-        requests = outcome.requests,
-        fetched = outcome.rows_fetched,
-        upserted = outcome.rows_upserted,
-        tz = app.ctx.timezone,
-    );
-    match (outcome.status, outcome.error) {
-        (RunStatus::Failed, Some(e)) => Err(anyhow::Error::new(e).context(format!("sync of {report} failed"))),
-        (RunStatus::Cancelled, _) => Ok(ExitCode::from(130)),
-        _ => Ok(ExitCode::SUCCESS),
+    if !failed.is_empty() {
+        anyhow::bail!("{} of {} report(s) failed: {}", failed.len(), jobs.len(), failed.join(", "));
     }
+    Ok(if cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }
 
 /// Progress of a `sync`: one line rewritten in place on a terminal, one line per window otherwise

@@ -174,3 +174,40 @@ fn the_catalogue_covers_every_report_of_the_shared_research_file() {
     assert_eq!(catalog::all().len(), 104);
     let _ = SimulatorConfig::default();
 }
+
+#[tokio::test]
+async fn enabling_every_report_and_running_sync_fills_104_tables() {
+    let db = TestDb::new(wolkvox_etl::store::Backend::Sqlite).await;
+    let sim = wolkvox_etl::simulator::Simulator::start(
+        SimulatorConfig { latency: std::time::Duration::from_millis(1), ..SimulatorConfig::default() },
+        wolkvox_etl::clock::Clock::system(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let yesterday = (chrono::Utc::now() - Duration::days(1)).format("%Y-%m-%d").to_string();
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
+        cmd.env_clear()
+            .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
+            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+            .env("DATABASE_URL", &db.url)
+            .env("WOLKVOX_ETL__SYNC__ENABLE_ALL", "true")
+            .env("WOLKVOX_ETL__REPORTS__AGENT_2__PARAMS__AGENT_ID", "12523")
+            .args(["sync", "--from", &yesterday]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.contains(": succeeded,")).count(), 104, "{stdout}");
+    let store = db.db().await;
+    let mut filled = 0;
+    for report in catalog::all() {
+        if scalar(&store, &format!("SELECT count(*) FROM {}", report.table)).await > 0 {
+            filled += 1;
+        }
+    }
+    assert_eq!(filled, 104);
+}
