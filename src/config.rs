@@ -847,12 +847,24 @@ mod tests {
             ),
             (&[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")], "`wolkvox.tokens.backup`"),
             (&[("WOLKVOX_ETL__HTTP__BIND", "localhost")], "`http.bind`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "https://exa mple.com:99999/")], "`wolkvox.base_url`"),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__TOKEN", "a"), ("WOLKVOX_ETL__WOLKVOX__TOKENS__DEFAULT", "b")],
+                "`wolkvox.tokens.default`",
+            ),
         ];
         for (pairs, key) in cases {
             let text = error_text(pairs);
             assert!(text.contains(key), "{pairs:?}: {text}");
             assert!(text.contains("Fix:"), "{pairs:?}: {text}");
         }
+    }
+
+    #[test]
+    fn an_unknown_report_for_sync_names_the_flag() {
+        let s = load(&[]).unwrap();
+        let text = s.report_config("chat_99").unwrap_err().to_string();
+        assert!(text.contains("`--report`") && text.contains("chat_14"), "{text}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ CREATE TABLE etl_run (
     status        text        NOT NULL CHECK (status IN ('succeeded', 'failed', 'cancelled')),
     windows       integer     NOT NULL,
     requests      integer     NOT NULL,
+    -- Requests that were repeats of a failed attempt (timeouts, 5xx, resets, …).
+    retries       integer     NOT NULL,
     splits        integer     NOT NULL,
     rows_fetched  bigint      NOT NULL,
     rows_upserted bigint      NOT NULL,

@@ -27,6 +27,7 @@ CREATE TABLE etl_run (
     status        TEXT    NOT NULL CHECK (status IN ('succeeded', 'failed', 'cancelled')),
     windows       INTEGER NOT NULL,
     requests      INTEGER NOT NULL,
+    retries       INTEGER NOT NULL,
     splits        INTEGER NOT NULL,
     rows_fetched  INTEGER NOT NULL,
     rows_upserted INTEGER NOT NULL,

@@ -58,6 +58,8 @@ pub struct RunRecord {
     pub windows: i32,
     /// API calls made (after splits, counting retries).
     pub requests: i32,
+    /// Requests that repeated a failed attempt.
+    pub retries: i32,
     /// Windows bisected because a response hit the record limit.
     pub splits: i32,
     /// Rows received.
@@ -78,8 +80,8 @@ pub struct RunRecord {
 
 const INSERT: &str = "INSERT INTO etl_run (account, report, stream, token_label, window_start, window_end,
          started_at, finished_at, status, windows, requests, splits, rows_fetched,
-         rows_upserted, rows_rejected, watermark, error_kind, error, duration_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+         rows_upserted, rows_rejected, watermark, error_kind, error, duration_ms, retries)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
 
 /// Binds a run's values in `INSERT`'s order; a macro because the two backends' query types differ.
 macro_rules! bind_run {
@@ -104,6 +106,7 @@ macro_rules! bind_run {
             .bind(&$run.error_kind)
             .bind(&$run.error)
             .bind($run.duration_ms)
+            .bind($run.retries)
     };
 }
 

@@ -22,7 +22,7 @@ use super::window::{self, PlanInput, Window};
 use crate::budget::Budget;
 use crate::clock::Clock;
 use crate::config::{ReportConfig, RetryPolicy};
-use crate::http::Health;
+use crate::http::{Health, Streak};
 use crate::store::rows::TypedRow;
 use crate::store::runs::{RunRecord, RunStatus};
 use crate::store::watermark::StreamKey;
@@ -159,6 +159,8 @@ pub struct RunOutcome {
     pub windows: u32,
     /// API requests made, retries included.
     pub requests: u32,
+    /// Requests that repeated a failed attempt.
+    pub retries: u32,
     /// Windows bisected because of the record limit.
     pub splits: u32,
     /// Rows received in committed windows.
@@ -223,6 +225,7 @@ impl RunOutcome {
         };
         self.windows += other.windows;
         self.requests += other.requests;
+        self.retries += other.retries;
         self.splits += other.splits;
         self.rows_fetched += other.rows_fetched;
         self.rows_upserted += other.rows_upserted;
@@ -266,6 +269,7 @@ async fn run_stream(
         planned: run.planned,
         windows: run.windows,
         requests: run.requests,
+        retries: run.retries,
         splits: run.splits,
         rows_fetched: run.rows_fetched,
         rows_upserted: run.rows_upserted,
@@ -275,7 +279,13 @@ async fn run_stream(
         duration: started.elapsed(),
     };
     if outcome.status != RunStatus::Paused {
-        log_outcome(&outcome);
+        let health_key = if stream.is_empty() {
+            job.config.report.api.to_string()
+        } else {
+            format!("{}/{stream}", job.config.report.api)
+        };
+        let streak = ctx.health.record_run(&health_key, outcome.status, ctx.clock.now());
+        log_outcome(&outcome, streak);
         record(ctx, job, stream, &outcome, started_at).await;
         let api = job.config.report.api;
         crate::metrics::run_finished(
@@ -289,7 +299,6 @@ async fn run_stream(
         if let Some(wm) = outcome.watermark {
             crate::metrics::watermark(&ctx.account, api, local_to_utc(ctx.timezone, wm));
         }
-        ctx.health.record_run(api, outcome.status, ctx.clock.now());
     }
     outcome
 }
@@ -300,6 +309,7 @@ struct Progress {
     planned: Option<Window>,
     windows: u32,
     requests: u32,
+    retries: u32,
     splits: u32,
     rows_fetched: u64,
     rows_upserted: u64,
@@ -404,6 +414,7 @@ async fn fetch(
         .collect();
     let fetched = ctx.client.fetch(&job.token, report.api, w.start, w.last_second(), &params).await;
     run.requests += fetched.attempts;
+    run.retries += fetched.attempts.saturating_sub(1);
     // Every request sent costs one daily token, whatever its outcome.
     if let Err(e) = ctx.budget.record(job.token.label(), fetched.attempts).await {
         warn!(error = %e, "Could not count API calls in the token budget");
@@ -573,27 +584,44 @@ fn type_rows(
     TypedRows { rows, received, rejected }
 }
 
-fn log_outcome(o: &RunOutcome) {
+/// One line per run. A failure is logged in full when a streak starts and once an hour while it
+/// lasts (quietly, at DEBUG, in between), so a report that keeps failing does not flood the log;
+/// the recovery is logged too.
+fn log_outcome(o: &RunOutcome, streak: Streak) {
     let window = o.planned.map(|w| w.to_string()).unwrap_or_else(|| "-".into());
     let watermark = o.watermark.map(|w| w.format("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
     let duration_ms = o.duration.as_millis() as u64;
-    match (&o.status, &o.error) {
-        (RunStatus::Failed, Some(e)) if e.is_retryable() => warn!(
-            window = %window, windows = o.windows, requests = o.requests, rows_fetched = o.rows_fetched,
-            rows_upserted = o.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(),
-            "Run failed; it will be retried on the next schedule: {e}"
-        ),
-        (RunStatus::Failed, Some(e)) => error!(
-            window = %window, windows = o.windows, requests = o.requests, rows_fetched = o.rows_fetched,
-            rows_upserted = o.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(),
-            "Run failed and needs an operator: {e}"
-        ),
-        _ => info!(
+    let Some(e) = o.error.as_ref().filter(|_| o.status == RunStatus::Failed) else {
+        if let Streak::Recovered { since, failures } = streak {
+            info!(since = %since, failures, "Report recovered after failing runs");
+        }
+        info!(
             window = %window, status = o.status.as_str(), windows = o.windows, requests = o.requests,
-            splits = o.splits, rows_fetched = o.rows_fetched, rows_upserted = o.rows_upserted,
+            retries = o.retries, splits = o.splits, rows_fetched = o.rows_fetched, rows_upserted = o.rows_upserted,
             rows_rejected = o.rows_rejected, watermark = %watermark, duration_ms,
             "Run finished"
-        ),
+        );
+        return;
+    };
+    let (loud, failures) = match streak {
+        Streak::Started => (true, 1),
+        Streak::Continuing { failures, remind, .. } => (remind, failures),
+        _ => (true, 1),
+    };
+    if !loud {
+        debug!(window = %window, failures, error_kind = e.kind(), "Run failed again: {e}");
+    } else if e.is_retryable() {
+        warn!(
+            window = %window, windows = o.windows, requests = o.requests, retries = o.retries,
+            rows_upserted = o.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(), failures,
+            "Run failed; it will be retried on the next schedule: {e}"
+        );
+    } else {
+        error!(
+            window = %window, windows = o.windows, requests = o.requests, retries = o.retries,
+            rows_upserted = o.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(), failures,
+            "Run failed and needs an operator: {e}"
+        );
     }
 }
 
@@ -613,6 +641,7 @@ async fn record(ctx: &JobContext, job: &ReportJob, stream: &str, o: &RunOutcome,
         status: o.status,
         windows: to_i32(o.windows),
         requests: to_i32(o.requests),
+        retries: to_i32(o.retries),
         splits: to_i32(o.splits),
         rows_fetched: to_i64(o.rows_fetched),
         rows_upserted: to_i64(o.rows_upserted),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use reqwest::Url;
-use tracing::warn;
+use tracing::debug;
 
 use super::envelope::{self, Row};
 use super::error::ApiError;
@@ -88,7 +88,8 @@ impl WolkvoxClient {
                 Err(error) if error.is_retryable() && attempt < self.retry.max_attempts => {
                     crate::metrics::retry(api, error.kind());
                     let delay = backoff(self.retry, attempt);
-                    warn!(
+                    // DEBUG: the run's summary counts retries, and a failing run is logged once.
+                    debug!(
                         attempt,
                         max_attempts = self.retry.max_attempts,
                         error_kind = error.kind(),
