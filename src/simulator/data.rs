@@ -167,7 +167,7 @@ mod salt {
 }
 
 /// The splitmix64 finaliser: a cheap bijective mix with good avalanche.
-fn mix(mut z: u64) -> u64 {
+pub(super) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -972,7 +972,7 @@ fn customer_name(pick: u64) -> String {
 }
 
 /// A stable salt for a name (FNV-1a), so each field draws independently.
-fn name_salt(name: &str) -> u64 {
+pub(super) fn name_salt(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 

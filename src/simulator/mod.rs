@@ -14,9 +14,16 @@
 //!
 //! - `data`: which rows exist and when they become visible (pure, deterministic).
 //! - `server`: the HTTP handler: token, concurrency and quota checks, validation, envelopes.
+//! - `faults`: the optional fault plan: wrong answers to valid requests, damaged rows.
+//!
+//! Row damage is part of that pure function too ([`served_rows`]), so with a fault plan the
+//! ground truth is still exactly what a correct client stores.
 
 pub mod data;
+pub mod faults;
 mod server;
+
+pub use faults::{FaultKind, FaultPlan};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,6 +37,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
+use crate::wolkvox::catalog;
 
 /// How the simulated operation behaves: its data, its tokens and the API limits it enforces.
 #[derive(Clone, Debug)]
@@ -55,6 +63,8 @@ pub struct SimulatorConfig {
     pub code_as_number: bool,
     /// Calls each token may make per local day; `None` means unlimited.
     pub daily_limit: Option<u64>,
+    /// Wrong answers and damaged rows to inject; the default injects nothing.
+    pub faults: FaultPlan,
 }
 
 impl Default for SimulatorConfig {
@@ -70,6 +80,7 @@ impl Default for SimulatorConfig {
             timezone: chrono_tz::America::Bogota,
             code_as_number: false,
             daily_limit: None,
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -81,8 +92,11 @@ pub struct SimStats {
     pub requests: u64,
     /// Requests refused because their token already had a request in flight.
     pub simultaneous_violations: u64,
-    /// Rows returned in 200 answers (after truncation).
+    /// Rows returned in clean 200 answers (after truncation); answers spoilt by a fault do not
+    /// count, a `Slow` one does.
     pub rows_served: u64,
+    /// Requests answered with a fault of the [`FaultPlan`] (a `Slow` one included).
+    pub faults_injected: u64,
 }
 
 /// A running simulator bound to a local port. Dropping it stops the server.
@@ -103,7 +117,9 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(server::Shared::new(config, clock));
         let (shutdown, stop) = oneshot::channel::<()>();
-        let app = server::router(Arc::clone(&shared));
+        // Connections carry a `Wire` so that a handler can cut its own mid-body (see `faults`).
+        let app = server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<faults::Wire>();
+        let listener = faults::CuttingListener(listener);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -132,17 +148,22 @@ impl Simulator {
             requests: self.shared.requests.load(Ordering::Relaxed),
             simultaneous_violations: self.shared.violations.load(Ordering::Relaxed),
             rows_served: self.shared.rows_served.load(Ordering::Relaxed),
+            faults_injected: self.shared.faults_injected.load(Ordering::Relaxed),
         }
     }
 
     /// The rows the API would return right now (per the clock) for `[from, to]` inclusive, local
     /// times, with the catalogue's default parameters, without truncation, each row in exactly
-    /// the form served (before flattening; aggregates depend on the window).
+    /// the form served (before flattening; aggregates depend on the window), with the fault
+    /// plan's row damage when it has any.
     ///
     /// Unknown report names have no rows.
     pub fn ground_truth(&self, api: &str, from: NaiveDateTime, to: NaiveDateTime) -> Vec<Map<String, Value>> {
-        let config = &self.shared.config;
-        data::report_rows(api, config.seed, config.rows_per_hour, from, to, self.shared.now_local())
+        let Some(report) = catalog::find(api) else {
+            return Vec::new();
+        };
+        let ask = data::Ask { api, from, to, params: report.params };
+        served_rows(&self.shared.config, &ask, self.shared.now_local(), usize::MAX)
     }
 
     /// Like [`Simulator::ground_truth`] with the request's extra parameters (`cod_act`,
@@ -154,9 +175,8 @@ impl Simulator {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Vec<Map<String, Value>> {
-        let config = &self.shared.config;
         let ask = data::Ask { api, from, to, params };
-        data::rows_for(&ask, config.seed, config.rows_per_hour, self.shared.now_local(), usize::MAX)
+        served_rows(&self.shared.config, &ask, self.shared.now_local(), usize::MAX)
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
@@ -172,6 +192,22 @@ impl Simulator {
             }
         }
     }
+}
+
+/// The first `limit` rows answering `ask` at `now_local`, exactly as served: the generated rows
+/// with the fault plan's row damage. The one function behind both the server's answers and the
+/// ground truth.
+fn served_rows(
+    config: &SimulatorConfig,
+    ask: &data::Ask<'_>,
+    now_local: NaiveDateTime,
+    limit: usize,
+) -> Vec<data::Row> {
+    let mut rows = data::rows_for(ask, config.seed, config.rows_per_hour, now_local, limit);
+    if config.faults.row_faults {
+        faults::damage_rows(ask.api, config.faults.seed, &mut rows);
+    }
+    rows
 }
 
 impl Drop for Simulator {
@@ -218,6 +254,7 @@ mod tests {
         assert_eq!(c.timezone, chrono_tz::America::Bogota);
         assert!(!c.code_as_number);
         assert_eq!(c.daily_limit, None);
+        assert!(!c.faults.draws_requests() && !c.faults.row_faults, "no faults unless asked for");
     }
 
     #[tokio::test]

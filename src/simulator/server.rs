@@ -4,15 +4,19 @@
 //! It owns the per-token bookkeeping (requests in flight, calls per local day) and the counters.
 //! The invariants it protects: checks run in the real API's order (token present, token valid,
 //! one request in flight per token, daily quota, parameters); a token is marked busy for the
-//! whole life of an accepted request and released on every exit path; and a 200 answer carries
-//! exactly the first `max_records` rows of [`data::report_rows`] for the clock's current time.
+//! whole life of an accepted request and released on every exit path (a faulty answer included,
+//! up to the cut of a reset connection); and a clean 200 answer carries exactly the first
+//! `max_records` rows of [`super::served_rows`] for the clock's current time.
+//!
+//! Faults of the [`super::FaultPlan`] are drawn only for requests that passed every check, so the
+//! checks' refusals (and the violation counter) always reflect what the client really did.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +26,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use serde::Serialize;
 
 use super::data::{self, Row};
+use super::faults::{self, FaultDraws, FaultKind, Wire};
 use super::SimulatorConfig;
 use crate::clock::Clock;
 use crate::wolkvox::catalog::{self, DataShape, Report};
@@ -38,8 +43,12 @@ pub(crate) struct Shared {
     pub(crate) requests: AtomicU64,
     /// Requests refused because their token was busy.
     pub(crate) violations: AtomicU64,
-    /// Rows sent in 200 answers.
+    /// Rows sent in clean 200 answers.
     pub(crate) rows_served: AtomicU64,
+    /// Requests answered with a fault.
+    pub(crate) faults_injected: AtomicU64,
+    /// The fault plan's seeded draws, one per accepted request.
+    draws: FaultDraws,
     tokens: Mutex<TokenBook>,
 }
 
@@ -54,12 +63,15 @@ struct TokenBook {
 impl Shared {
     /// Fresh state: no calls counted, no token busy.
     pub(crate) fn new(config: SimulatorConfig, clock: Clock) -> Shared {
+        let draws = FaultDraws::new(&config.faults);
         Shared {
             config,
             clock,
             requests: AtomicU64::new(0),
             violations: AtomicU64::new(0),
             rows_served: AtomicU64::new(0),
+            faults_injected: AtomicU64::new(0),
+            draws,
             tokens: Mutex::new(TokenBook::default()),
         }
     }
@@ -122,12 +134,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 /// `GET /api/v2/reports_manager.php?api=…&date_ini=…&date_end=…`.
 async fn reports_manager(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(wire): ConnectInfo<Wire>,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let params = query.map(|Query(params)| params).unwrap_or_default();
-    match serve(&shared, &headers, &params).await {
+    match serve(&shared, &wire, &headers, &params).await {
         Ok(response) => response,
         Err(error) => {
             tracing::debug!(
@@ -140,9 +153,11 @@ async fn reports_manager(
     }
 }
 
-/// Runs the checks in order, then renders the report; every refusal is an `Err`.
+/// Runs the checks in order, then renders the report (or the fault drawn for it); every refusal
+/// is an `Err`.
 async fn serve(
     shared: &Arc<Shared>,
+    wire: &Wire,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
@@ -159,7 +174,7 @@ async fn serve(
     }
     // The real API allows two, but its docs also say a token must never be used concurrently;
     // any overlap is flagged so tests catch a client that ever overlaps.
-    let Some(_busy) = InFlight::acquire(shared, &token) else {
+    let Some(mut busy) = InFlight::acquire(shared, &token) else {
         shared.violations.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError::forbidden("EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"));
     };
@@ -167,9 +182,32 @@ async fn serve(
         return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
     }
     let checked = validate(&shared.config, params)?;
+    let fault = shared.draws.next(&shared.config.faults);
+    if let Some(kind) = fault {
+        shared.faults_injected.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(fault = %kind, api = checked.report.api, "wolkvox simulator injected a fault");
+    }
 
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
+    }
+    match fault {
+        Some(FaultKind::Slow) => {
+            // The stall runs on its own task holding the token: a server busy on a slow query
+            // does not notice that the client gave up, so its token stays busy the whole time.
+            let slow = shared.config.faults.slow;
+            let stall = tokio::spawn(async move {
+                tokio::time::sleep(slow).await;
+                busy
+            });
+            busy = stall.await.map_err(|error| ApiError::internal(error.to_string()))?;
+        }
+        Some(kind) => {
+            if let Some(replaced) = replacement(kind) {
+                return replaced;
+            }
+        }
+        None => {}
     }
     // Generating and serialising up to a few hundred thousand rows is CPU work; keep it off the
     // async workers so other connections (and the concurrency check) stay responsive.
@@ -179,10 +217,54 @@ async fn serve(
         .await
         .map_err(|error| ApiError::internal(error.to_string()))?
         .map_err(|error| ApiError::internal(error.to_string()))?;
-    if answer.status == StatusCode::OK {
-        shared.rows_served.fetch_add(answer.rows as u64, Ordering::Relaxed);
+    let half = answer.body.len() / 2;
+    match fault {
+        Some(FaultKind::TruncatedJson) => Ok(json_response(answer.status, answer.body[..half].to_vec())),
+        Some(FaultKind::InvalidUtf8) => Ok(json_response(answer.status, faults::splice_invalid_utf8(&answer.body))),
+        Some(FaultKind::ConnectionReset) => {
+            // The token stays busy until the connection is cut, as it would while a real
+            // answer is still being sent.
+            wire.cut_after(half, Box::new(busy));
+            Ok(json_response(answer.status, answer.body))
+        }
+        _ => {
+            if answer.status == StatusCode::OK {
+                shared.rows_served.fetch_add(answer.rows as u64, Ordering::Relaxed);
+            }
+            Ok(json_response(answer.status, answer.body))
+        }
     }
-    Ok(json_response(answer.status, answer.body))
+}
+
+/// The answer that replaces the real one for `kind`, or `None` for the kinds that spoil (or
+/// delay) the real answer instead.
+fn replacement(kind: FaultKind) -> Option<Result<Response, ApiError>> {
+    let page = |status: StatusCode, body: String| Ok(html_response(status, body));
+    Some(match kind {
+        FaultKind::Http500 => page(StatusCode::INTERNAL_SERVER_ERROR, faults::proxy_page("500 Internal Server Error")),
+        FaultKind::Http502 => page(StatusCode::BAD_GATEWAY, faults::proxy_page("502 Bad Gateway")),
+        FaultKind::Http503 => page(StatusCode::SERVICE_UNAVAILABLE, faults::proxy_page("503 Service Unavailable")),
+        FaultKind::Maintenance => page(StatusCode::FORBIDDEN, faults::MAINTENANCE_PAGE.to_owned()),
+        FaultKind::CodeNot200 => {
+            let envelope = Envelope {
+                code: Code::Text("500".to_owned()),
+                error: Some("INTERNAL SERVER ERROR"),
+                msg: "AN INTERNAL ERROR HAS OCCURRED, PLEASE TRY AGAIN LATER".to_owned(),
+                data: Some(Data::Rows(&[])),
+            };
+            // A struct of strings always serialises; the fallback is unreachable.
+            Ok(json_response(StatusCode::OK, serde_json::to_vec(&envelope).unwrap_or_default()))
+        }
+        // Not counted as a violation: the client did nothing wrong.
+        FaultKind::SimultaneousUse => {
+            Err(ApiError::forbidden("EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"))
+        }
+        FaultKind::TokenLimit => Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED")),
+        FaultKind::InvalidToken => Err(ApiError::forbidden("PLEASE VALIDATE TOKEN")),
+        FaultKind::ConnectionReset | FaultKind::Slow | FaultKind::TruncatedJson | FaultKind::InvalidUtf8 => {
+            return None
+        }
+    })
 }
 
 /// A validated request: the report, its window and its required parameters' values.
@@ -249,7 +331,7 @@ fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime) -> se
     let ask = data::Ask { api: checked.report.api, from: checked.from, to: checked.to, params: &params };
     // The real API documents a record limit but no error for exceeding it: the excess is dropped,
     // and since rows are newest first, the oldest ones go.
-    let rows = data::rows_for(&ask, config.seed, config.rows_per_hour, now, config.max_records);
+    let rows = super::served_rows(config, &ask, now, config.max_records);
     // cdr_4 answers one object keyed by bucket rather than an array of rows.
     let bucketed = checked.report.data_shape == DataShape::BucketObject;
     let (records, data) = match rows.first() {
@@ -341,6 +423,11 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     (status, [(CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
+/// An HTML page, as a proxy or the maintenance switch in front of the API sends.
+fn html_response(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -414,7 +501,10 @@ mod tests {
                 "data": truth,
             })
         );
-        assert_eq!(sim.stats(), SimStats { requests: 1, simultaneous_violations: 0, rows_served: truth.len() as u64 });
+        assert_eq!(
+            sim.stats(),
+            SimStats { requests: 1, simultaneous_violations: 0, rows_served: truth.len() as u64, faults_injected: 0 }
+        );
         sim.shutdown().await;
     }
 
@@ -426,7 +516,10 @@ mod tests {
         assert_eq!(reply.status, 404);
         assert_eq!(reply.content_type, "application/json");
         assert_eq!(reply.body, json!({"code": "404", "error": "NOT FOUND", "msg": "0 records were found", "data": []}));
-        assert_eq!(sim.stats(), SimStats { requests: 1, simultaneous_violations: 0, rows_served: 0 });
+        assert_eq!(
+            sim.stats(),
+            SimStats { requests: 1, simultaneous_violations: 0, rows_served: 0, faults_injected: 0 }
+        );
         sim.shutdown().await;
     }
 

@@ -34,7 +34,8 @@ impl SyncError {
             SyncError::Api(e) => e.is_retryable(),
             SyncError::Store(e) => e.is_retryable(),
             SyncError::Unsplittable { .. } => false,
-            SyncError::Injected => true,
+            // An injected failure stands for a crash at the worst moment: not retried in-run.
+            SyncError::Injected => false,
         }
     }
 
@@ -46,5 +47,14 @@ impl SyncError {
             SyncError::Unsplittable { .. } => "unsplittable",
             SyncError::Injected => "injected",
         }
+    }
+}
+
+impl crate::wolkvox::client::Retryable for SyncError {
+    fn is_retryable(&self) -> bool {
+        SyncError::is_retryable(self)
+    }
+    fn kind(&self) -> &'static str {
+        SyncError::kind(self)
     }
 }

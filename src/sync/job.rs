@@ -30,14 +30,10 @@ use crate::store::Db;
 use crate::wolkvox::catalog::{self, Report};
 use crate::wolkvox::envelope::Row;
 use crate::wolkvox::values::{self, local_to_utc, utc_to_local, Typed};
-use crate::wolkvox::{client, ApiError, Token, WolkvoxClient};
+use crate::wolkvox::{ApiError, Token, WolkvoxClient};
 
 /// The API's per-response record limit: a response this large may have been cut off.
 pub const MAX_RECORDS: usize = 60_000;
-
-/// Rows per upsert statement: large enough to amortise the round trip, small enough to keep
-/// the statement's memory modest.
-const UPSERT_BATCH: usize = 10_000;
 
 /// How many individual bad rows or values are logged per window before only counting them.
 const LOG_EXAMPLES: usize = 5;
@@ -365,26 +361,25 @@ async fn sync_windows(
                 return Ok(Ended::Cancelled);
             }
             let span = tracing::info_span!("window", window = %w);
-            let fetched = fetch(ctx, job, key.stream, &w, run).instrument(span.clone()).await?;
-            if fetched.len() >= MAX_RECORDS && report.has_day() {
+            match sync_window(ctx, job, key, &w, run).instrument(span.clone()).await? {
+                WindowWrite::Committed { rows, upserted } => {
+                    ctx.on_window.call(WindowDone { report: report.api, window: w, rows, upserted });
+                }
                 // An aggregate cannot be rebuilt from halves of its day (averages, distinct counts).
-                return Err(SyncError::Unsplittable { window: w, rows: fetched.len() });
+                WindowWrite::Truncated { rows } if report.has_day() => {
+                    return Err(SyncError::Unsplittable { window: w, rows });
+                }
+                WindowWrite::Truncated { rows } => {
+                    let Some((first, second)) = w.bisect() else {
+                        return Err(SyncError::Unsplittable { window: w, rows });
+                    };
+                    run.splits += 1;
+                    crate::metrics::window_split(&ctx.account, report.api);
+                    span.in_scope(|| info!(rows, "Response reached the record limit; splitting the window"));
+                    pending.push(second);
+                    pending.push(first);
+                }
             }
-            if fetched.len() >= MAX_RECORDS {
-                let Some((first, second)) = w.bisect() else {
-                    return Err(SyncError::Unsplittable { window: w, rows: fetched.len() });
-                };
-                run.splits += 1;
-                crate::metrics::window_split(&ctx.account, report.api);
-                span.in_scope(|| {
-                    info!(rows = fetched.len(), "Response reached the record limit; splitting the window")
-                });
-                pending.push(second);
-                pending.push(first);
-                continue;
-            }
-            let (rows, upserted) = commit_window(ctx, report, key, &w, fetched, run).instrument(span).await?;
-            ctx.on_window.call(WindowDone { report: report.api, window: w, rows, upserted });
         }
     }
     if !run.unknown_fields.is_empty() {
@@ -394,37 +389,71 @@ async fn sync_windows(
     Ok(Ended::Completed)
 }
 
-async fn fetch(
+/// What one window's attempt did.
+enum WindowWrite {
+    /// Its rows and the watermark were committed.
+    Committed {
+        /// Rows received (after flattening).
+        rows: u64,
+        /// Rows inserted, changed or (aggregates) replaced.
+        upserted: u64,
+    },
+    /// The response reached the record limit; nothing was written.
+    Truncated {
+        /// Records received when the limit was reached.
+        rows: usize,
+    },
+}
+
+/// Syncs one window: request, stream its rows into one transaction with the new watermark,
+/// commit. A failed attempt (API or database) rolls back and is retried as a whole by the
+/// client's retry policy; each request costs a daily token, counted in the budget.
+async fn sync_window(
     ctx: &JobContext,
     job: &ReportJob,
-    stream: &str,
+    key: StreamKey<'_>,
     w: &Window,
     run: &mut Progress,
-) -> Result<Vec<Row>, SyncError> {
+) -> Result<WindowWrite, SyncError> {
     let report = job.config.report;
     // The stream (code group) replaces its parameter's default; the rest come from the config.
     let params: Vec<(&str, &str)> = job
         .config
         .params
         .iter()
-        .map(|(k, v)| match report.streams.contains(&v.as_str()) && !stream.is_empty() {
-            true => (k.as_str(), stream),
+        .map(|(k, v)| match report.streams.contains(&v.as_str()) && !key.stream.is_empty() {
+            true => (k.as_str(), key.stream),
             false => (k.as_str(), v.as_str()),
         })
         .collect();
-    let fetched = ctx.client.fetch(&job.token, report.api, w.start, w.last_second(), &params).await;
-    run.requests += fetched.attempts;
-    run.retries += fetched.attempts.saturating_sub(1);
+    let synthetic = Synthetic { day: report.has_day().then(|| w.start.date()), stream: key.stream };
+    let new_watermark = window::advance(run.watermark, w);
+    let mut retrier = ctx.client.retrier();
+    let result = loop {
+        let attempt = write_window(ctx, job, key, w, &params, &synthetic, new_watermark, &mut run.unknown_fields).await;
+        if !retrier.again(report.api, &job.token, &attempt).await {
+            break attempt;
+        }
+    };
+    let attempts = retrier.attempts();
+    run.requests += attempts;
+    run.retries += attempts.saturating_sub(1);
     // Every request sent costs one daily token, whatever its outcome.
-    if let Err(e) = ctx.budget.record(job.token.label(), fetched.attempts).await {
+    if let Err(e) = ctx.budget.record(job.token.label(), attempts).await {
         warn!(error = %e, "Could not count API calls in the token budget");
     }
-    match fetched.result {
-        Ok(rows) => {
-            debug!(rows = rows.len(), attempts = fetched.attempts, "Fetched window");
-            Ok(rows)
+    match result {
+        Ok(AttemptWrite::Committed { rows, upserted, rejected }) => {
+            run.windows += 1;
+            run.rows_fetched += rows;
+            run.rows_upserted += upserted;
+            run.rows_rejected += rejected;
+            run.watermark = new_watermark;
+            debug!(rows, upserted, attempts, watermark = ?new_watermark, "Committed window");
+            Ok(WindowWrite::Committed { rows, upserted })
         }
-        Err(e @ ApiError::TokenLimit { .. }) => {
+        Ok(AttemptWrite::Truncated { rows }) => Ok(WindowWrite::Truncated { rows }),
+        Err(SyncError::Api(e @ ApiError::TokenLimit { .. })) => {
             match ctx.budget.pause(job.token.label()).await {
                 Ok(until) => warn!(
                     until = %until,
@@ -434,65 +463,45 @@ async fn fetch(
             }
             Err(e.into())
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
-/// Types the rows and commits them with the new watermark in one transaction, retrying the
-/// transaction (not the API call) when the database is briefly unavailable.
-async fn commit_window(
-    ctx: &JobContext,
-    report: &Report,
-    key: StreamKey<'_>,
-    w: &Window,
-    fetched: Vec<Row>,
-    run: &mut Progress,
-) -> Result<(u64, u64), SyncError> {
-    let synthetic = Synthetic { day: report.has_day().then(|| w.start.date()), stream: key.stream };
-    let typed = type_rows(report, ctx.timezone, fetched, &synthetic, &mut run.unknown_fields);
-    let fetched_count = typed.received;
-    let new_watermark = window::advance(run.watermark, w);
-    let mut attempt = 1;
-    let upserted = loop {
-        match write_window(ctx, report, key, synthetic.day, &typed.rows, new_watermark).await {
-            Ok(n) => break n,
-            Err(SyncError::Store(e)) if e.is_retryable() && attempt < ctx.db_retry.max_attempts => {
-                let delay = client::backoff(ctx.db_retry, attempt);
-                warn!(attempt, error = %e, backoff_ms = delay.as_millis() as u64, "Database unavailable; retrying the window's transaction");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    run.windows += 1;
-    run.rows_fetched += fetched_count;
-    run.rows_upserted += upserted;
-    run.rows_rejected += typed.rejected;
-    run.watermark = new_watermark;
-    debug!(rows = fetched_count, upserted, watermark = ?new_watermark, "Committed window");
-    Ok((fetched_count, upserted))
-}
-
+/// One attempt at a window: the transaction opens before the first row arrives and commits
+/// after the last, so a response that fails half-way leaves nothing behind.
+#[allow(clippy::too_many_arguments)]
 async fn write_window(
     ctx: &JobContext,
-    report: &Report,
+    job: &ReportJob,
     key: StreamKey<'_>,
-    day: Option<NaiveDate>,
-    rows: &[TypedRow],
+    w: &Window,
+    params: &[(&str, &str)],
+    synthetic: &Synthetic<'_>,
     new_watermark: Option<NaiveDateTime>,
-) -> Result<u64, SyncError> {
+    unknown: &mut BTreeSet<String>,
+) -> Result<AttemptWrite, SyncError> {
+    let report = job.config.report;
+    let mut stream = ctx.client.open(&job.token, report.api, w.start, w.last_second(), params).await?;
     // The one transaction: rows and watermark commit together or not at all. Dropping `tx`
     // on any error path rolls it back.
     let mut tx = ctx.db.begin().await?;
     let mut upserted = 0;
-    if let Some(day) = day {
+    if let Some(day) = synthetic.day {
         // An aggregate day is replaced whole: rows that vanished from the answer go too.
         let stream = (!report.streams.is_empty()).then_some(key.stream);
         upserted += tx.delete_day(report, &ctx.account, day, stream).await?;
     }
-    for batch in rows.chunks(UPSERT_BATCH) {
-        upserted += tx.upsert(report, &ctx.account, batch).await?;
+    let (mut records, mut rows, mut rejected) = (0usize, 0u64, 0u64);
+    while let Some(batch) = stream.next_batch().await? {
+        records += batch.len();
+        if records >= MAX_RECORDS {
+            // Possibly cut off by the API: write nothing (dropping `tx` rolls back) and split.
+            return Ok(AttemptWrite::Truncated { rows: records });
+        }
+        let typed = type_rows(report, ctx.timezone, batch, synthetic, unknown);
+        rows += typed.received;
+        rejected += typed.rejected;
+        upserted += tx.upsert(report, &ctx.account, &typed.rows).await?;
     }
     if let Some(wm) = new_watermark {
         tx.advance_watermark(key, local_to_utc(ctx.timezone, wm)).await?;
@@ -501,7 +510,13 @@ async fn write_window(
         return Err(SyncError::Injected);
     }
     tx.commit().await?;
-    Ok(upserted)
+    Ok(AttemptWrite::Committed { rows, upserted, rejected })
+}
+
+/// What one attempt wrote.
+enum AttemptWrite {
+    Committed { rows: u64, upserted: u64, rejected: u64 },
+    Truncated { rows: usize },
 }
 
 struct TypedRows {

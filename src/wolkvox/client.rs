@@ -1,19 +1,29 @@
-//! The HTTP client for `reports_manager.php`, with one choke point: [`WolkvoxClient::request`].
+//! The HTTP client for `reports_manager.php`: one request is [`WolkvoxClient::open`], its
+//! retries are a [`Retrier`].
 //!
-//! `request` owns everything about a call: the token header, the timeout, holding the token's
-//! in-flight permit exactly while a request is on the wire, decoding the envelope, mapping
-//! statuses to [`ApiError`], and retrying. It retries only what [`ApiError::is_retryable`] calls
-//! transient (timeouts, network, 5xx, malformed bodies, simultaneous use, maintenance), with a
-//! doubling, jittered backoff capped at `retry.max_backoff`; the permit is released while it
-//! sleeps so other jobs on the same token are not starved.
+//! `open` owns everything about one request: the token header, the timeout, holding the token's
+//! in-flight permit exactly while the request is on the wire (until its body has been read),
+//! mapping statuses to [`ApiError`], and streaming the body: a task reads it chunk by chunk and
+//! a blocking parser turns `data`'s elements into batches of rows as they arrive, with bounded
+//! channels in between, so memory stays flat whatever the response size.
+//!
+//! [`Retrier`] owns the retry policy. It retries only what the error calls transient
+//! (timeouts, network, 5xx, malformed bodies, simultaneous use, maintenance, a database that is
+//! briefly away), with a doubling, jittered backoff capped at `retry.max_backoff`; no permit is
+//! held while it sleeps, so other jobs on the same token are not starved. The retried unit is
+//! the caller's whole attempt (request + writing its rows in a transaction), because a response
+//! that fails half-way must also roll back what it already wrote.
 
+use std::io::{BufReader, Read};
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::NaiveDateTime;
 use reqwest::Url;
+use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::envelope::{self, Row};
+use super::envelope::{self, BatchLimits, ReaderError, Row, StreamEnd};
 use super::error::ApiError;
 use super::token::Token;
 use crate::config::RetryPolicy;
@@ -21,13 +31,28 @@ use crate::config::RetryPolicy;
 /// The API's datetime parameter format: 14 digits of local time.
 const PARAM_FORMAT: &str = "%Y%m%d%H%M%S";
 
-/// The result of one call, successful or not, with what it cost.
-#[derive(Debug)]
-pub struct Fetched {
-    /// The rows (keys trimmed), or the error left after retries.
-    pub result: Result<Vec<Row>, ApiError>,
-    /// How many requests were sent (1 = no retry); each costs one daily token.
-    pub attempts: u32,
+/// Rows per batch handed to the caller, and the body bytes after which a batch is handed over
+/// early (wide rows): together they bound the memory one response can hold.
+pub const BATCH: BatchLimits = BatchLimits { rows: 5_000, bytes: 4 * 1024 * 1024 };
+
+/// Body chunks buffered between the network task and the parser.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// An error the retry loop can judge.
+pub trait Retryable: std::fmt::Display {
+    /// Whether the same attempt may succeed if made again later.
+    fn is_retryable(&self) -> bool;
+    /// A short, stable name for metrics and logs.
+    fn kind(&self) -> &'static str;
+}
+
+impl Retryable for ApiError {
+    fn is_retryable(&self) -> bool {
+        ApiError::is_retryable(self)
+    }
+    fn kind(&self) -> &'static str {
+        ApiError::kind(self)
+    }
 }
 
 /// A client for one wolkvox server.
@@ -37,6 +62,74 @@ pub struct WolkvoxClient {
     base: Url,
     timeout: Duration,
     retry: RetryPolicy,
+}
+
+/// One streamed response: batches of rows in order, then the end (or an error).
+#[derive(Debug)]
+pub struct RowStream {
+    rx: mpsc::Receiver<Item>,
+    done: bool,
+}
+
+#[derive(Debug)]
+enum Item {
+    Rows(Vec<Row>),
+    End,
+    Failed(ApiError),
+}
+
+impl RowStream {
+    /// The next batch, `Ok(None)` at the end of a complete response, or the error that ended it.
+    /// Dropping the stream early stops reading and closes the connection.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Row>>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.rx.recv().await {
+            Some(Item::Rows(rows)) => Ok(Some(rows)),
+            Some(Item::End) => {
+                self.done = true;
+                Ok(None)
+            }
+            Some(Item::Failed(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            // The parser stopped without saying why: never take that for a complete answer.
+            None => Err(ApiError::Malformed { status: 200, reason: "the response ended without its end".into() }),
+        }
+    }
+
+    fn of_rows(rows: Vec<Row>) -> RowStream {
+        let (tx, rx) = mpsc::channel(2);
+        // Capacity 2 holds both items, so these sends cannot fail.
+        if !rows.is_empty() {
+            let _ = tx.try_send(Item::Rows(rows));
+        }
+        let _ = tx.try_send(Item::End);
+        RowStream { rx, done: false }
+    }
+}
+
+/// Reads body chunks sent by the network task, for the blocking parser.
+struct ChunkReader {
+    rx: mpsc::Receiver<Result<Bytes, ApiError>>,
+    current: Bytes,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => return Err(ReaderError::into_io(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
 }
 
 impl WolkvoxClient {
@@ -50,21 +143,9 @@ impl WolkvoxClient {
         Ok(WolkvoxClient { http, base, timeout, retry })
     }
 
-    /// Fetches one report for the inclusive local window `[from, to]`, with extra parameters.
-    pub async fn fetch(
-        &self,
-        token: &Token,
-        api: &str,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-        params: &[(&str, &str)],
-    ) -> Fetched {
-        let mut url = match self.base.join("reports_manager.php") {
-            Ok(url) => url,
-            Err(e) => {
-                return Fetched { result: Err(ApiError::Network(format!("bad base URL: {e}"))), attempts: 0 };
-            }
-        };
+    fn url(&self, api: &str, from: NaiveDateTime, to: NaiveDateTime, params: &[(&str, &str)]) -> Result<Url, ApiError> {
+        let mut url =
+            self.base.join("reports_manager.php").map_err(|e| ApiError::Network(format!("bad base URL: {e}")))?;
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("api", api);
@@ -74,40 +155,23 @@ impl WolkvoxClient {
                 query.append_pair(k, v);
             }
         }
-        self.request(token, api, url).await
+        Ok(url)
     }
 
-    /// The choke point: send, decode, classify, retry. See the module docs for the policy.
-    async fn request(&self, token: &Token, api: &str, url: Url) -> Fetched {
-        let mut attempt = 1;
-        loop {
-            let result = self.attempt(token, url.clone()).await;
-            crate::metrics::request(api, token.label(), result.as_ref().map_or_else(ApiError::kind, |_| "ok"));
-            match result {
-                Ok(rows) => return Fetched { result: Ok(rows), attempts: attempt },
-                Err(error) if error.is_retryable() && attempt < self.retry.max_attempts => {
-                    crate::metrics::retry(api, error.kind());
-                    let delay = backoff(self.retry, attempt);
-                    // DEBUG: the run's summary counts retries, and a failing run is logged once.
-                    debug!(
-                        attempt,
-                        max_attempts = self.retry.max_attempts,
-                        error_kind = error.kind(),
-                        backoff_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        "Request failed, retrying: {error}"
-                    );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(error) => return Fetched { result: Err(error), attempts: attempt },
-            }
-        }
-    }
-
-    async fn attempt(&self, token: &Token, url: Url) -> Result<Vec<Row>, ApiError> {
-        // The permit covers send *and* body read: the API counts the request until it is done.
+    /// Sends one request for report `api` over the inclusive local window `[from, to]` and
+    /// streams its rows. Waits for the token's slot first; the slot is held until the body has
+    /// been read (or the stream is dropped).
+    pub async fn open(
+        &self,
+        token: &Token,
+        api: &str,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        params: &[(&str, &str)],
+    ) -> Result<RowStream, ApiError> {
+        let url = self.url(api, from, to, params)?;
         let permit = token.acquire().await;
-        let response = self
+        let mut response = self
             .http
             .get(url)
             .header("wolkvox-token", token.secret())
@@ -115,18 +179,101 @@ impl WolkvoxClient {
             .await
             .map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
-        drop(permit);
-        envelope::decode(status, &body)
+        if !(200..=299).contains(&status) {
+            // Error bodies are small: read them whole.
+            let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+            drop(permit);
+            return envelope::decode_error(status, &body).map(RowStream::of_rows);
+        }
+        let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHUNKS_IN_FLIGHT);
+        let (rows_tx, rows_rx) = mpsc::channel::<Item>(1);
+        let timeout = self.timeout;
+        tokio::spawn(async move {
+            // The permit travels with the body: the request is in flight until it is read.
+            let _permit = permit;
+            loop {
+                let next = match response.chunk().await {
+                    Ok(Some(chunk)) => Ok(chunk),
+                    Ok(None) => break,
+                    Err(e) => Err(transport_error(timeout, e)),
+                };
+                let failed = next.is_err();
+                if chunk_tx.send(next).await.is_err() || failed {
+                    break; // the parser is gone (caller stopped early), or the body failed
+                }
+            }
+        });
+        tokio::task::spawn_blocking(move || {
+            let reader = BufReader::with_capacity(64 * 1024, ChunkReader { rx: chunk_rx, current: Bytes::new() });
+            let sent = |rows| rows_tx.blocking_send(Item::Rows(rows)).is_ok();
+            let mut on_batch = sent;
+            let end = match envelope::parse_stream(reader, status, BATCH, &mut on_batch) {
+                Ok(StreamEnd::Complete) => Item::End,
+                Ok(StreamEnd::Stopped) => return,
+                Err(e) => Item::Failed(e),
+            };
+            let _ = rows_tx.blocking_send(end);
+        });
+        Ok(RowStream { rx: rows_rx, done: false })
+    }
+
+    /// A retry loop for one unit of work, driven by the caller:
+    /// `loop { let r = attempt().await; if !retrier.again(api, token, &r).await { break r } }`.
+    pub fn retrier(&self) -> Retrier {
+        Retrier { policy: self.retry, attempts: 0 }
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ApiError {
-        if error.is_timeout() {
-            ApiError::Timeout { seconds: self.timeout.as_secs() }
-        } else {
-            // reqwest's message names the URL (which holds no secret) and the cause.
-            ApiError::Network(error.to_string())
+        transport_error(self.timeout, error)
+    }
+}
+
+/// Counts attempts and decides whether to retry, sleeping the backoff when it does.
+#[derive(Debug)]
+pub struct Retrier {
+    policy: RetryPolicy,
+    attempts: u32,
+}
+
+impl Retrier {
+    /// Notes one attempt's result (each attempt sent one request, costing one daily token) and
+    /// returns whether to try again; if so, it has already slept the backoff. Retries only
+    /// errors that say they are retryable, at most `retry.max_attempts` attempts in all.
+    pub async fn again<T, E: Retryable>(&mut self, api: &str, token: &Token, result: &Result<T, E>) -> bool {
+        self.attempts += 1;
+        crate::metrics::request(api, token.label(), result.as_ref().map_or_else(|e| e.kind(), |_| "ok"));
+        let Err(error) = result else {
+            return false;
+        };
+        if !error.is_retryable() || self.attempts >= self.policy.max_attempts {
+            return false;
         }
+        crate::metrics::retry(api, error.kind());
+        let delay = backoff(self.policy, self.attempts);
+        // DEBUG: the run's summary counts retries, and a failing run is logged once.
+        debug!(
+            attempt = self.attempts,
+            max_attempts = self.policy.max_attempts,
+            error_kind = error.kind(),
+            backoff_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "Attempt failed, retrying: {error}"
+        );
+        tokio::time::sleep(delay).await;
+        true
+    }
+
+    /// Attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+fn transport_error(timeout: Duration, error: reqwest::Error) -> ApiError {
+    if error.is_timeout() {
+        ApiError::Timeout { seconds: timeout.as_secs() }
+    } else {
+        // reqwest's message names the URL (which holds no secret) and the cause.
+        ApiError::Network(error.to_string())
     }
 }
 

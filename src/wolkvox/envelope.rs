@@ -6,7 +6,17 @@
 //! array, a single object or absent; keys are trimmed (`"agent_anwers "`). Anything that is not a
 //! JSON envelope is [`ApiError::Malformed`], never zero rows, so a broken response can never be
 //! mistaken for an empty window.
+//!
+//! Successful bodies are parsed by [`parse_stream`], which reads the envelope from any
+//! `io::Read` and hands `data`'s elements over in batches as they are parsed: a 256 MB response
+//! never exists in memory as a whole, neither as bytes nor as a `serde_json::Value`.
 
+use std::cell::Cell;
+use std::fmt;
+use std::io::Read;
+use std::rc::Rc;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -15,6 +25,7 @@ use super::error::ApiError;
 /// One report row: field name (trimmed) → value as sent.
 pub type Row = Map<String, Value>;
 
+/// An error envelope (small; success bodies are streamed instead).
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(default)]
@@ -23,8 +34,6 @@ struct Envelope {
     error: Option<Value>,
     #[serde(default)]
     msg: Option<Value>,
-    #[serde(default)]
-    data: Option<Value>,
 }
 
 /// How much of an unexpected body is kept for the log.
@@ -55,36 +64,294 @@ fn code_of(value: &Option<Value>) -> Option<u16> {
     }
 }
 
-/// Decodes one HTTP response into rows, or the error it stands for.
+/// Decodes one whole HTTP response into rows, or the error it stands for.
 pub fn decode(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
+    if (200..=299).contains(&status) {
+        let mut rows = Vec::new();
+        parse_stream(body, status, BatchLimits { rows: usize::MAX, bytes: u64::MAX }, &mut |batch| {
+            rows.extend(batch);
+            true
+        })?;
+        return Ok(rows);
+    }
+    decode_error(status, body)
+}
+
+/// Decodes a non-2xx response: 404 is "no records", anything else an error.
+pub fn decode_error(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
     if status == 404 {
         return Ok(Vec::new());
     }
     let envelope: Option<Envelope> = std::str::from_utf8(body).ok().and_then(|text| serde_json::from_str(text).ok());
     let Some(envelope) = envelope else {
         return Err(match status {
-            200..=299 => ApiError::Malformed { status, reason: format!("not a JSON envelope: {}", snippet(body)) },
             400..=499 => classify(status, snippet(body)),
             _ => ApiError::Server { status, body: snippet(body) },
         });
     };
-    // An error can arrive with HTTP 200: the envelope's code is then the real status.
-    let effective = match (status, code_of(&envelope.code)) {
-        (200..=299, Some(code)) => code,
-        (200..=299, None) => 200,
-        (status, _) => status,
-    };
-    match effective {
-        200..=299 => rows_of(status, envelope.data),
+    let effective = code_of(&envelope.code).filter(|c| *c >= 400).unwrap_or(status);
+    error_of(effective, &envelope.msg, &envelope.error, body)
+}
+
+fn error_of(code: u16, msg: &Option<Value>, error: &Option<Value>, body: &[u8]) -> Result<Vec<Row>, ApiError> {
+    match code {
         404 => Ok(Vec::new()),
         400..=499 => {
-            let msg = match (text_of(&envelope.msg), text_of(&envelope.error)) {
+            let msg = match (text_of(msg), text_of(error)) {
                 (msg, _) if !msg.is_empty() => msg,
                 (_, error) => error,
             };
-            Err(classify(effective, msg))
+            Err(classify(code, msg))
         }
-        _ => Err(ApiError::Server { status: effective, body: snippet(body) }),
+        _ => Err(ApiError::Server { status: code, body: snippet(body) }),
+    }
+}
+
+/// How a streamed parse ended without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The whole envelope was read and it was a success.
+    Complete,
+    /// `on_batch` asked to stop (the caller has seen enough, e.g. the record limit).
+    Stopped,
+}
+
+/// Parses a 2xx envelope from `reader`, calling `on_batch` with a batch of rows (see
+/// [`BatchLimits`]) at a time, in order, as they are parsed; `on_batch` returns `false` to stop reading. The
+/// envelope's keys may come in any order: if `code` turns out to be an error (even after rows
+/// were handed over), the result is that error and the caller must discard what it received.
+/// Reader failures surface as the `ApiError` the reader reports through [`ReaderError`], or as
+/// `Malformed` for broken JSON (truncated, invalid UTF-8, wrong shape).
+pub fn parse_stream<R: Read>(
+    reader: R,
+    status: u16,
+    limits: BatchLimits,
+    on_batch: &mut dyn FnMut(Vec<Row>) -> bool,
+) -> Result<StreamEnd, ApiError> {
+    let consumed = Rc::new(Cell::new(0u64));
+    let mut de = serde_json::Deserializer::from_reader(Counting { inner: reader, consumed: Rc::clone(&consumed) });
+    let mut state =
+        StreamState { limits, batch: Vec::new(), on_batch, stopped: false, bad: None, consumed, flushed_at: 0 };
+    let parsed = EnvelopeSeed { state: &mut state }.deserialize(&mut de).and_then(|meta| de.end().map(|()| meta));
+    if state.stopped {
+        return Ok(StreamEnd::Stopped);
+    }
+    let meta = match parsed {
+        Ok(meta) => meta,
+        Err(e) => {
+            if let Some(reason) = state.bad.take() {
+                return Err(ApiError::Malformed { status, reason });
+            }
+            if let Some(transport) = e.io_error_kind().and_then(|_| ReaderError::take(&e)) {
+                return Err(transport);
+            }
+            return Err(ApiError::Malformed { status, reason: format!("not a JSON envelope: {e}") });
+        }
+    };
+    // An error can arrive with HTTP 200: the envelope's code is then the real status.
+    match code_of(&meta.code) {
+        Some(code) if !(200..=299).contains(&code) => {
+            error_of(code, &meta.msg, &meta.error, b"(error envelope inside an HTTP 2xx)")?;
+            Ok(StreamEnd::Complete)
+        }
+        _ => {
+            if !state.batch.is_empty() {
+                let batch = std::mem::take(&mut state.batch);
+                if !(state.on_batch)(batch) {
+                    return Ok(StreamEnd::Stopped);
+                }
+            }
+            Ok(StreamEnd::Complete)
+        }
+    }
+}
+
+/// A transport failure reported by a reader feeding [`parse_stream`]: it travels inside the
+/// `io::Error`, so the parse ends with the real cause (timeout, reset) instead of "bad JSON".
+#[derive(Debug)]
+pub struct ReaderError(pub ApiError);
+
+impl fmt::Display for ReaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ReaderError {}
+
+impl ReaderError {
+    /// Wraps an API error as an `io::Error` for a `Read` implementation.
+    pub fn into_io(error: ApiError) -> std::io::Error {
+        std::io::Error::other(ReaderError(error))
+    }
+
+    fn take(e: &serde_json::Error) -> Option<ApiError> {
+        let io = std::error::Error::source(e)?.downcast_ref::<std::io::Error>()?;
+        let inner = io.get_ref()?.downcast_ref::<ReaderError>()?;
+        Some(inner.0.clone())
+    }
+}
+
+/// When a batch is handed over: at `rows` rows, or once `bytes` of body were read for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Rows per batch.
+    pub rows: usize,
+    /// Body bytes per batch (wide rows make smaller batches).
+    pub bytes: u64,
+}
+
+/// Counts the bytes the parser has read, so batches can be cut by size.
+struct Counting<R> {
+    inner: R,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
+}
+
+struct StreamState<'a> {
+    limits: BatchLimits,
+    batch: Vec<Row>,
+    on_batch: &'a mut dyn FnMut(Vec<Row>) -> bool,
+    stopped: bool,
+    /// A shape problem found while parsing (reported as Malformed with this reason).
+    bad: Option<String>,
+    consumed: Rc<Cell<u64>>,
+    flushed_at: u64,
+}
+
+impl StreamState<'_> {
+    fn push(&mut self, row: Row) -> bool {
+        self.batch.push(trim_keys(row));
+        let read = self.consumed.get();
+        if self.batch.len() >= self.limits.rows || read - self.flushed_at >= self.limits.bytes {
+            self.flushed_at = read;
+            let batch = std::mem::take(&mut self.batch);
+            if !(self.on_batch)(batch) {
+                self.stopped = true;
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[derive(Default)]
+struct EnvelopeMeta {
+    code: Option<Value>,
+    error: Option<Value>,
+    msg: Option<Value>,
+}
+
+struct EnvelopeSeed<'s, 'a> {
+    state: &'s mut StreamState<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_, '_> {
+    type Value = EnvelopeMeta;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<EnvelopeMeta, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
+    type Value = EnvelopeMeta;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the {code, error, msg, data} envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EnvelopeMeta, A::Error> {
+        let mut meta = EnvelopeMeta::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.trim() {
+                "code" => meta.code = Some(map.next_value()?),
+                "error" => meta.error = Some(map.next_value()?),
+                "msg" => meta.msg = Some(map.next_value()?),
+                "data" => map.next_value_seed(DataSeed { state: &mut *self.state })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(meta)
+    }
+}
+
+struct DataSeed<'s, 'a> {
+    state: &'s mut StreamState<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`data` as an array of objects, an object, or null")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<Value>()? {
+            match item {
+                Value::Object(row) => {
+                    if !self.state.push(row) {
+                        return Err(de::Error::custom("stopped by the caller"));
+                    }
+                }
+                other => {
+                    let reason =
+                        format!("a `data` element is not an object: {}", snippet(other.to_string().as_bytes()));
+                    self.state.bad = Some(reason.clone());
+                    return Err(de::Error::custom(reason));
+                }
+            }
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        // Some endpoints answer a single object (or, for cdr_4, an object keyed by bucket).
+        let row = Map::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        if !self.state.push(row) {
+            return Err(de::Error::custom("stopped by the caller"));
+        }
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.not_rows(v)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.not_rows(v)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.not_rows(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.not_rows(v)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.not_rows(v)
+    }
+}
+
+impl DataSeed<'_, '_> {
+    fn not_rows<E: de::Error>(self, v: impl fmt::Display) -> Result<(), E> {
+        let reason = format!("`data` is neither an array nor an object: {}", snippet(v.to_string().as_bytes()));
+        self.state.bad = Some(reason.clone());
+        Err(E::custom(reason))
     }
 }
 
@@ -101,31 +368,6 @@ fn classify(status: u16, msg: String) -> ApiError {
         400 if upper.contains("DOES NOT EXIST") => ApiError::UnknownReport { msg },
         _ => ApiError::BadRequest { status, msg },
     }
-}
-
-fn rows_of(status: u16, data: Option<Value>) -> Result<Vec<Row>, ApiError> {
-    let items = match data {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        // Some endpoints answer a single object instead of a one-element array.
-        Some(Value::Object(object)) => vec![Value::Object(object)],
-        Some(other) => {
-            return Err(ApiError::Malformed {
-                status,
-                reason: format!("`data` is neither an array nor an object: {}", snippet(other.to_string().as_bytes())),
-            })
-        }
-    };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(object) => Ok(trim_keys(object)),
-            other => Err(ApiError::Malformed {
-                status,
-                reason: format!("a `data` element is not an object: {}", snippet(other.to_string().as_bytes())),
-            }),
-        })
-        .collect()
 }
 
 fn trim_keys(object: Row) -> Row {

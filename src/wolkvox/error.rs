@@ -5,7 +5,7 @@
 //! in a request header, and no variant stores a header or a request.
 
 /// One failed API call (after the client's own retries).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request did not complete within the configured timeout.
     #[error("the API did not answer within {seconds} s")]
