@@ -1,7 +1,8 @@
 //! What can go wrong between the daemon and wolkvox, on demand: the simulator's fault plan.
 //!
-//! The real API sits behind proxies and a maintenance switch, answers some failures inside a 200,
-//! and occasionally sends rows with fields it never documented or values nobody can parse. A
+//! The real API sits behind proxies and a maintenance switch, reports some failures inside a 200
+//! envelope, and sends fields it never documented (chat_1's `date_close`); a value nobody can
+//! parse or a missing field is only a matter of time. A
 //! daemon that has only ever met a perfect server has never been tested against any of that, so
 //! a [`FaultPlan`] makes the simulator misbehave in two independent ways:
 //!
@@ -12,9 +13,10 @@
 //!   the row, applied to served rows and to the ground truth alike, so the ground truth stays
 //!   exactly what a correct daemon must store.
 //!
-//! It also owns [`CuttingListener`], the listener that lets a handler cut its own connection in
-//! the middle of the body ([`FaultKind::ConnectionReset`]): axum offers no way to fail a response
-//! after its headers are sent, so the cut happens one level down, on the socket.
+//! It also owns `CuttingListener`, the listener that lets a handler cut its own connection in
+//! the middle of the body ([`FaultKind::ConnectionReset`]): failing a response after its headers
+//! would otherwise take a streaming body, whose traits (`futures-core`, `http-body`) this crate
+//! does not depend on, so the cut happens one level down, on the socket.
 //!
 //! The invariant it protects: no fault ever touches a row's key fields or the report's timestamp
 //! field (windows filter on it), so damage never changes *which* rows a window holds.

@@ -142,10 +142,16 @@ pub fn parse_stream<R: Read>(
             if let Some(reason) = state.bad.take() {
                 return Err(ApiError::Malformed { status, reason });
             }
-            if let Some(transport) = e.io_error_kind().and_then(|_| ReaderError::take(&e)) {
-                return Err(transport);
+            let reason = format!("not a JSON envelope: {e}");
+            if e.io_error_kind().is_some() {
+                // serde_json hands back the reader's own io::Error, with our cause inside.
+                let io: std::io::Error = e.into();
+                if let Some(ReaderError(transport)) = io.get_ref().and_then(|inner| inner.downcast_ref::<ReaderError>())
+                {
+                    return Err(transport.clone());
+                }
             }
-            return Err(ApiError::Malformed { status, reason: format!("not a JSON envelope: {e}") });
+            return Err(ApiError::Malformed { status, reason });
         }
     };
     // An error can arrive with HTTP 200: the envelope's code is then the real status.
@@ -183,12 +189,6 @@ impl ReaderError {
     /// Wraps an API error as an `io::Error` for a `Read` implementation.
     pub fn into_io(error: ApiError) -> std::io::Error {
         std::io::Error::other(ReaderError(error))
-    }
-
-    fn take(e: &serde_json::Error) -> Option<ApiError> {
-        let io = std::error::Error::source(e)?.downcast_ref::<std::io::Error>()?;
-        let inner = io.get_ref()?.downcast_ref::<ReaderError>()?;
-        Some(inner.0.clone())
     }
 }
 
@@ -459,5 +459,79 @@ mod tests {
         let long = "x".repeat(10_000);
         let text = err(500, &long).to_string();
         assert!(text.len() < 400, "{}", text.len());
+    }
+
+    fn rows_json(n: usize) -> String {
+        let rows: Vec<String> = (0..n).map(|i| format!(r#"{{"id":"{i}","pad":"{}"}}"#, "x".repeat(50))).collect();
+        format!("[{}]", rows.join(","))
+    }
+
+    #[test]
+    fn a_stream_hands_over_every_row_in_order_in_bounded_batches() {
+        let body = format!(r#"{{"code":"200","error":null,"msg":"x","data":{}}}"#, rows_json(2_345));
+        let mut sizes = Vec::new();
+        let mut ids = Vec::new();
+        let limits = BatchLimits { rows: 1_000, bytes: u64::MAX };
+        let end = parse_stream(body.as_bytes(), 200, limits, &mut |batch| {
+            sizes.push(batch.len());
+            ids.extend(batch.into_iter().map(|r| r["id"].as_str().unwrap().parse::<usize>().unwrap()));
+            true
+        });
+        assert_eq!(end.unwrap(), StreamEnd::Complete);
+        assert_eq!(sizes, vec![1_000, 1_000, 345]);
+        assert_eq!(ids, (0..2_345).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn wide_rows_make_smaller_batches() {
+        let body = format!(r#"{{"code":200,"data":{}}}"#, rows_json(1_000));
+        let mut sizes = Vec::new();
+        let limits = BatchLimits { rows: 1_000, bytes: 8 * 1024 };
+        parse_stream(body.as_bytes(), 200, limits, &mut |batch| {
+            sizes.push(batch.len());
+            true
+        })
+        .unwrap();
+        assert!(sizes.len() > 5 && sizes.iter().all(|n| *n < 200), "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 1_000);
+    }
+
+    #[test]
+    fn the_caller_can_stop_reading_early() {
+        let body = format!(r#"{{"code":"200","data":{}}}"#, rows_json(10_000));
+        let mut seen = 0;
+        let end = parse_stream(body.as_bytes(), 200, BatchLimits { rows: 100, bytes: u64::MAX }, &mut |batch| {
+            seen += batch.len();
+            seen < 300
+        });
+        assert_eq!(end.unwrap(), StreamEnd::Stopped);
+        assert_eq!(seen, 300);
+    }
+
+    #[test]
+    fn an_error_code_after_the_rows_is_still_an_error() {
+        let body =
+            format!(r#"{{"data":{},"code":"403","error":"FORBIDDEN","msg":"TOKEN LIMIT EXCEEDED"}}"#, rows_json(3));
+        let end = parse_stream(body.as_bytes(), 200, BatchLimits { rows: 1, bytes: u64::MAX }, &mut |_| true);
+        assert!(matches!(end, Err(ApiError::TokenLimit { .. })), "{end:?}");
+    }
+
+    #[test]
+    fn a_transport_failure_mid_body_surfaces_as_itself_not_as_bad_json() {
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let head = br#"{"code":"200","data":[{"a":"1"},"#;
+                if self.0 < head.len() {
+                    let n = buf.len().min(head.len() - self.0);
+                    buf[..n].copy_from_slice(&head[self.0..self.0 + n]);
+                    self.0 += n;
+                    return Ok(n);
+                }
+                Err(ReaderError::into_io(ApiError::Timeout { seconds: 90 }))
+            }
+        }
+        let end = parse_stream(Failing(0), 200, BatchLimits { rows: 1, bytes: u64::MAX }, &mut |_| true);
+        assert!(matches!(end, Err(ApiError::Timeout { seconds: 90 })), "{end:?}");
     }
 }

@@ -216,3 +216,17 @@ async fn without_a_shared_token_gate_the_simulator_does_count_simultaneous_reque
     ten_jobs_on_one_secret(&t, false).await;
     assert!(t.sim.stats().simultaneous_violations > 0);
 }
+
+#[tokio::test]
+async fn a_response_far_larger_than_a_batch_is_streamed_into_one_window_and_every_row_lands() {
+    // 2,400 rows/h: a day is 57,600 rows in one response (under the 60,000 limit), which the
+    // client hands over in batches of 5,000 into a single transaction.
+    let options = Options { sim: SimulatorConfig { rows_per_hour: 2_400, ..slow_sim(1) }, ..Options::default() };
+    let t = spawn_app(Backend::Postgres, options).await;
+    let (from, to) = (local("2026-11-18 00:00:00"), local("2026-11-19 00:00:00"));
+    let outcome = t.sync(Range::Explicit { from, to: Some(to) }).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert_eq!((outcome.windows, outcome.requests, outcome.splits), (1, 1, 0));
+    assert_eq!(outcome.rows_fetched, 57_600);
+    assert_same_rows(&t.chat_14_rows().await, &t.truth(from, to));
+}
