@@ -1,8 +1,10 @@
 //! The crash-and-recover harness: the real binary, SIGKILLed at random moments, must still end
 //! with every row exactly once and a watermark that never lies.
 //!
-//! It starts the simulator in this process (so it can read ground truth and the simultaneous-
-//! request counter), then `CRASH_KILLS` times (default 20) starts `wolkvox-etl sync` against a
+//! It starts the simulator in this process, with faults on (25% of requests answered with a
+//! random transient fault: 5xx, resets, slow answers, truncated JSON, invalid UTF-8, error codes
+//! in HTTP 200, simultaneous-use and maintenance 403s; and damaged rows), in this process so it
+//! can read ground truth and the simultaneous-request counter. Then `CRASH_KILLS` times (default 20) starts `wolkvox-etl sync` against a
 //! fresh Postgres database and kills it with SIGKILL after a random delay — before, during or
 //! after a window's transaction. Then it lets one run finish and compares the table with the
 //! simulator: missing rows, duplicate keys, stale values, the watermark, and violations of the
@@ -22,7 +24,7 @@ use chrono::Utc;
 use helpers::{admin_url, scalar, TestDb, TOKEN};
 use serde_json::Value;
 use wolkvox_etl::clock::Clock;
-use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+use wolkvox_etl::simulator::{FaultKind, FaultPlan, Simulator, SimulatorConfig};
 use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::wolkvox::values::utc_to_local;
 
@@ -37,6 +39,7 @@ struct Figures {
     stale: usize,
     extra: usize,
     violations: u64,
+    faults: u64,
     watermark_ok: bool,
 }
 
@@ -50,7 +53,8 @@ fn main() -> ExitCode {
     let ok = f.missing == 0 && f.duplicates == 0 && f.stale == 0 && f.extra == 0 && f.violations == 0 && f.watermark_ok;
     println!(
         "crash harness: kills survived {}, runs that finished before their kill {}, rows checked {}, \
-         missing {}, duplicates {}, stale {}, unexpected {}, simultaneous-request violations {}, watermark {} ({:.1} s)",
+         missing {}, duplicates {}, stale {}, unexpected {}, simultaneous-request violations {}, watermark {}, \
+         faults injected {} ({:.1} s)",
         f.kills,
         f.finished_early,
         f.rows_checked,
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         f.extra,
         f.violations,
         if f.watermark_ok { "ok" } else { "WRONG" },
+        f.faults,
         started.elapsed().as_secs_f64()
     );
     // The line test-summary readers look for.
@@ -85,8 +90,17 @@ async fn harness(kills: u32, seed: u64) -> Figures {
     // (system) clock, so the binary's windows always cover everything the simulator serves.
     let now = Utc::now() - chrono::Duration::hours(2);
     let sim_clock = Clock::manual(now);
-    let sim_config =
-        SimulatorConfig { rows_per_hour: 1_500, latency: Duration::from_millis(40), ..SimulatorConfig::default() };
+    // Faults on: every transient kind at 25% of requests, plus damaged rows. `slow` is left to
+    // its own test (tests/it/faults.rs): here a debug-built simulator's normal answers already
+    // take seconds, and a client timeout that tells them apart would dominate the run time.
+    let kinds: Vec<FaultKind> = FaultKind::TRANSIENT.iter().copied().filter(|k| *k != FaultKind::Slow).collect();
+    let faults = FaultPlan { rate: 0.25, kinds, seed, slow: Duration::ZERO, row_faults: true };
+    let sim_config = SimulatorConfig {
+        rows_per_hour: 1_500,
+        latency: Duration::from_millis(40),
+        faults,
+        ..SimulatorConfig::default()
+    };
     let sim = Simulator::start(sim_config, sim_clock.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let bogota = chrono_tz::America::Bogota;
     let from = (utc_to_local(bogota, now).date() - chrono::Duration::days(3)).and_hms_opt(0, 0, 0).unwrap();
@@ -99,7 +113,7 @@ async fn harness(kills: u32, seed: u64) -> Figures {
             .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
             .env("DATABASE_URL", &db.url)
             .env("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1")
-            .env("WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS", "20")
+            .env("WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS", "50")
             .env("WOLKVOX_ETL__WOLKVOX__RETRY_MAX_BACKOFF_SECONDS", "1")
             .env("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "10")
             .env("RUST_LOG", "warn")
@@ -118,6 +132,7 @@ async fn harness(kills: u32, seed: u64) -> Figures {
         stale: 0,
         extra: 0,
         violations: 0,
+        faults: 0,
         watermark_ok: false,
     };
     for _ in 0..kills {
@@ -143,8 +158,15 @@ async fn harness(kills: u32, seed: u64) -> Figures {
     }
     // Recovery: one uninterrupted run must finish cleanly.
     let mut last = command();
-    let status = tokio::task::spawn_blocking(move || last.status().expect("final run")).await.unwrap();
-    assert!(status.success(), "the recovery run failed: {status}");
+    last.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || last.output().expect("final run")).await.unwrap();
+    assert!(
+        out.status.success(),
+        "the recovery run failed: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let store = db.db().await;
     let Db::Postgres(pool) = &store else { unreachable!("Postgres harness") };
@@ -180,5 +202,6 @@ async fn harness(kills: u32, seed: u64) -> Figures {
     figures.duplicates =
         scalar(&store, "SELECT count(*) - count(DISTINCT (account, chat_id, date)) FROM chat_14").await;
     figures.violations = sim.stats().simultaneous_violations;
+    figures.faults = sim.stats().faults_injected;
     figures
 }

@@ -139,3 +139,94 @@ proptest! {
         }
     }
 }
+
+/// The daemon against one injected fault kind at a time: every transient kind is retried until
+/// the window commits, and the table still matches ground truth exactly.
+#[tokio::test]
+async fn every_transient_fault_kind_is_retried_and_the_table_still_matches_ground_truth() {
+    use wolkvox_etl::simulator::{FaultKind, FaultPlan};
+    for kind in FaultKind::TRANSIENT.iter().copied() {
+        let plan =
+            FaultPlan { rate: 0.5, kinds: vec![kind], seed: 7, slow: Duration::from_millis(1_200), row_faults: false };
+        let options = Options {
+            sim: SimulatorConfig { faults: plan, latency: Duration::from_millis(1), ..SimulatorConfig::default() },
+            env: vec![
+                ("WOLKVOX_ETL__SYNC__START_FROM", "2026-11-19".into()),
+                ("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1".into()),
+                ("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "1".into()),
+                ("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "12".into()),
+                // A timed-out request still holds the server's slot until it finishes: the
+                // first retry after a timeout must wait past that.
+                (
+                    "WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS",
+                    if kind == FaultKind::Slow { "800" } else { "10" }.into(),
+                ),
+            ],
+            ..Options::default()
+        };
+        let t = spawn_app(Backend::Sqlite, options).await;
+        let outcome = t.sync(Range::Scheduled).await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{kind:?}: {:?}", outcome.error);
+        let stats = t.sim.stats();
+        assert!(stats.faults_injected > 0, "{kind:?} was injected");
+        assert!(outcome.retries > 0, "{kind:?} was retried");
+        assert_eq!(stats.simultaneous_violations, 0, "{kind:?}");
+        let wm = t.watermark().await.unwrap();
+        assert_same_rows(&t.chat_14_rows().await, &t.truth(local("2026-11-19 00:00:00"), wm));
+        let recorded = t.scalar("SELECT sum(retries) FROM etl_run").await;
+        assert_eq!(recorded, i64::from(outcome.retries), "{kind:?}: retries are in the run history");
+    }
+}
+
+#[tokio::test]
+async fn permanent_faults_fail_the_run_at_once_without_retrying() {
+    use wolkvox_etl::simulator::{FaultKind, FaultPlan};
+    for kind in [FaultKind::InvalidToken, FaultKind::TokenLimit] {
+        let plan = FaultPlan { rate: 1.0, kinds: vec![kind], seed: 1, ..FaultPlan::default() };
+        let options =
+            Options { sim: SimulatorConfig { faults: plan, ..SimulatorConfig::default() }, ..Options::default() };
+        let t = spawn_app(Backend::Sqlite, options).await;
+        let outcome = t.sync(Range::Scheduled).await;
+        assert_eq!(outcome.status, RunStatus::Failed, "{kind:?}");
+        assert_eq!(outcome.requests, 1, "{kind:?} is not retried");
+        assert_eq!(t.watermark().await, None);
+        assert_eq!(
+            t.last_run().await.1.as_deref(),
+            Some(if kind == FaultKind::TokenLimit { "token_limit" } else { "invalid_token" })
+        );
+    }
+}
+
+#[tokio::test]
+async fn damaged_rows_are_stored_with_nulls_and_their_originals_in_raw() {
+    use wolkvox_etl::simulator::FaultPlan;
+    let plan = FaultPlan { row_faults: true, seed: 3, ..FaultPlan::default() };
+    let options = Options { sim: SimulatorConfig { faults: plan, ..SimulatorConfig::default() }, ..Options::default() };
+    let t = spawn_app(Backend::Postgres, options).await;
+    for api in ["chat_14", "cdr_1", "agent_1"] {
+        let job = t.app.job(api).unwrap();
+        let outcome = t.sync_job(&job, Range::Scheduled).await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{api}: {:?}", outcome.error);
+        assert_eq!(outcome.rows_rejected, 0, "keys are never damaged, so no row is lost");
+    }
+    // Every damaged row is there, exactly as sent (extra field included).
+    let wm = t.watermark().await.unwrap();
+    assert_same_rows(&t.chat_14_rows().await, &t.truth(local("2026-11-18 00:00:00"), wm));
+    let extra = t.scalar("SELECT count(*) FROM cdr_1 WHERE raw ? 'x_new_field'").await;
+    assert!(extra > 0, "rows with an unknown field are kept, the field in raw");
+    // A malformed value is NULL in its typed column, its original text in raw.
+    const MARKERS: &str = "('abc', 'n/a %', 'maybe', '2026-13-45 99:00:00', '2026-13-45', '99:99')";
+    let mut malformed = 0;
+    for api in ["cdr_1", "agent_1"] {
+        let report = wolkvox_etl::wolkvox::catalog::find(api).unwrap();
+        for field in report.api_fields().filter(|f| f.ty != wolkvox_etl::wolkvox::catalog::FieldType::Text) {
+            let col = wolkvox_etl::store::schema::quote_ident(field.name);
+            let bad = format!("SELECT count(*) FROM {api} WHERE raw->>'{}' IN {MARKERS}", field.name);
+            let bad_and_null = format!("{bad} AND {col} IS NULL");
+            let n = t.scalar(&bad).await;
+            assert_eq!(t.scalar(&bad_and_null).await, n, "{api}.{} keeps malformed values out", field.name);
+            malformed += n;
+        }
+    }
+    assert!(malformed > 0, "the simulator did damage some typed values");
+}
