@@ -93,6 +93,17 @@ pub enum Command {
         /// Calls allowed per token per local day (default: unlimited).
         #[arg(long)]
         daily_limit: Option<u64>,
+        /// Fault kinds to inject, comma-separated (http500, http502, http503, reset, slow,
+        /// truncated_json, invalid_utf8, code_not_200, simultaneous_use, maintenance, token_limit,
+        /// invalid_token, or `transient` for all the transient ones).
+        #[arg(long, default_value = "")]
+        faults: String,
+        /// Share of requests answered with one of `--faults` (0.0 to 1.0).
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+        /// Also damage some rows (extra, missing and malformed fields; never keys).
+        #[arg(long)]
+        row_faults: bool,
     },
 }
 

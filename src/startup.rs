@@ -17,7 +17,7 @@ use crate::cli::{Cli, Command};
 use crate::clock::Clock;
 use crate::config::{parse_local_datetime, ConfigError, LogFormat, LogSettings, Settings};
 use crate::http::Health;
-use crate::simulator::{Simulator, SimulatorConfig};
+use crate::simulator::{FaultPlan, Simulator, SimulatorConfig};
 use crate::store::watermark::{self, StreamKey};
 use crate::store::{runs::RunStatus, Backend, Db};
 use crate::sync::{run_once, Faults, JobContext, Range, ReportJob, WindowHook};
@@ -81,14 +81,40 @@ fn job_for(tokens: &Tokens, config: crate::config::ReportConfig) -> Result<Repor
 
 /// Runs the command; the exit code says whether it succeeded.
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Simulate { port, bind, seed, rows_per_hour, tokens, latency_ms, daily_limit } = cli.command {
+    if let Command::Simulate {
+        port,
+        bind,
+        seed,
+        rows_per_hour,
+        tokens,
+        latency_ms,
+        daily_limit,
+        faults,
+        fault_rate,
+        row_faults,
+    } = cli.command
+    {
         telemetry::init(&LogSettings { format: LogFormat::Pretty, level: "info".into() });
+        let kinds = FaultPlan::parse_kinds(&faults).map_err(|e| ConfigError::Invalid {
+            key: "--faults".into(),
+            problem: e,
+            fix: "list kinds separated by commas, e.g. --faults http503,reset".into(),
+        })?;
+        if !(0.0..=1.0).contains(&fault_rate) {
+            return Err(ConfigError::Invalid {
+                key: "--fault-rate".into(),
+                problem: format!("{fault_rate} is not between 0 and 1"),
+                fix: "use a share such as 0.1".into(),
+            }
+            .into());
+        }
         let config = SimulatorConfig {
             seed,
             rows_per_hour,
             tokens,
             latency: std::time::Duration::from_millis(latency_ms),
             daily_limit,
+            faults: FaultPlan { rate: fault_rate, kinds, seed, slow: std::time::Duration::from_secs(95), row_faults },
             ..SimulatorConfig::default()
         };
         return simulate(config, SocketAddr::new(bind, port)).await;
