@@ -65,6 +65,9 @@ pub struct SimulatorConfig {
     pub daily_limit: Option<u64>,
     /// Wrong answers and damaged rows to inject; the default injects nothing.
     pub faults: FaultPlan,
+    /// Extra characters appended to every chat_14 `media_url` (as a query string), to make
+    /// responses as heavy as the API allows (256 MB) for benchmarks; 0 = the normal rows.
+    pub pad_bytes: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -81,6 +84,7 @@ impl Default for SimulatorConfig {
             code_as_number: false,
             daily_limit: None,
             faults: FaultPlan::default(),
+            pad_bytes: 0,
         }
     }
 }
@@ -206,6 +210,14 @@ fn served_rows(
     let mut rows = data::rows_for(ask, config.seed, config.rows_per_hour, now_local, limit);
     if config.faults.row_faults {
         faults::damage_rows(ask.api, config.faults.seed, &mut rows);
+    }
+    if config.pad_bytes > 0 && ask.api == "chat_14" {
+        let pad = format!("?pad={}", "x".repeat(config.pad_bytes));
+        for row in &mut rows {
+            if let Some(serde_json::Value::String(url)) = row.get_mut("media_url") {
+                url.push_str(&pad);
+            }
+        }
     }
     rows
 }

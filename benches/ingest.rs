@@ -1,0 +1,315 @@
+//! The ingestion benchmark: `cargo bench --bench ingest` (PostgreSQL at BENCH_DATABASE_URL or
+//! TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+//!
+//! Measured the way `shared/PEERS.md` measures the alternatives, so the figures compare:
+//! - **end to end**: a new `wolkvox-etl sync` process fetches one ~60,000-row chat_14 page from a
+//!   loopback server that serves pre-rendered bytes, parses, upserts keyed on (chat_id, date)
+//!   and commits. Fresh insert into an empty table, and a re-read of the unchanged page;
+//! - **COPY**: the same rows as CSV, loaded by plain `COPY` into an identical table with the
+//!   same primary key, in the same run: the physical reference, and our ratio to it;
+//! - **UNNEST vs COPY-staging** upserts of the same typed rows in-process (what we chose, and
+//!   the alternative), to justify the choice;
+//! - **peak RSS** of the process while it ingests one ~250 MB response;
+//! - **idle RSS** of the daemon with the default reports scheduled.
+//!
+//! Medians of `BENCH_RUNS` (default 5) interleaved runs.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use chrono::{NaiveDateTime, Utc};
+use sqlx::postgres::PgPoolCopyExt;
+use sqlx::{Connection, PgConnection, PgPool};
+use wolkvox_etl::clock::Clock;
+use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
+/// 2,500 chats/h over 23 h 59 min: 59,958 rows, just under the 60,000 that would read as cut off.
+const ROWS_PER_HOUR: u32 = 2_500;
+const DAY: &str = "2026-11-18";
+const PAGE_FROM: &str = "2026-11-18 00:00:00";
+const PAGE_TO: &str = "2026-11-18 23:59:00";
+/// media_url padding that makes the heavy page about 250 MB (the API's cap is 256 MB).
+const HEAVY_PAD: usize = 3_900;
+
+fn admin_url() -> String {
+    std::env::var("BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("TEST_DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn local(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("a local datetime")
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+/// The envelope the API would send for the page, rendered once.
+async fn page(pad: usize) -> (Vec<u8>, Vec<serde_json::Map<String, serde_json::Value>>) {
+    let config = SimulatorConfig { rows_per_hour: ROWS_PER_HOUR, pad_bytes: pad, ..SimulatorConfig::default() };
+    let sim = Simulator::start(config, Clock::manual(Utc::now()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let rows = sim.ground_truth("chat_14", local(PAGE_FROM), local(PAGE_TO) - chrono::Duration::seconds(1));
+    let body = serde_json::to_vec(&serde_json::json!({
+        "code": "200", "error": null, "msg": format!("{} records were found", rows.len()), "data": rows,
+    }))
+    .unwrap();
+    sim.shutdown().await;
+    (body, rows)
+}
+
+/// A loopback server answering every request with `body`: "bytes from a file", like PEERS.md.
+async fn serve_bytes(body: Vec<u8>) -> SocketAddr {
+    let body = bytes::Bytes::from(body);
+    let app = axum::Router::new().fallback(get(move || {
+        let body = body.clone();
+        async move { ([("content-type", "application/json")], body) }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+struct Run {
+    seconds: f64,
+    peak_rss_kib: u64,
+}
+
+/// Runs the release binary's `sync` for the page; returns wall time and peak RSS (VmHWM).
+fn sync_once(addr: SocketAddr, db_url: &str) -> Run {
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", format!("http://{addr}/api/v2/"))
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", "bench")
+        .env("DATABASE_URL", db_url)
+        .env("RUST_LOG", "warn")
+        .args(["sync", "--report", "chat_14", "--from", DAY, "--to", &PAGE_TO.replace(' ', "T")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the binary");
+    let mut peak = 0;
+    loop {
+        if let Some(kib) = proc_status_kib(child.id(), "VmHWM:") {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "sync failed");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Run { seconds: started.elapsed().as_secs_f64(), peak_rss_kib: peak }
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn reset(pool: &PgPool) {
+    sqlx::query("TRUNCATE chat_14, etl_watermark, etl_run, etl_token_usage").execute(pool).await.unwrap();
+}
+
+/// CSV of the rows in chat_14's column order, as the COPY reference loads them.
+fn csv(rows: &[serde_json::Map<String, serde_json::Value>]) -> Vec<u8> {
+    let report = wolkvox_etl::wolkvox::catalog::chat_14();
+    let tz = chrono_tz::America::Bogota;
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = Vec::with_capacity(rows.len() * 400);
+    for row in rows {
+        let mut fields = vec!["default".to_string()];
+        for f in report.fields {
+            let text = row.get(f.name).and_then(|v| v.as_str()).unwrap_or("");
+            fields.push(match f.name {
+                "date" => {
+                    let t = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap();
+                    wolkvox_etl::wolkvox::values::local_to_utc(tz, t).to_rfc3339()
+                }
+                _ if text.is_empty() => String::new(),
+                _ => quote(text),
+            });
+        }
+        fields.push(quote(&serde_json::Value::Object(row.clone()).to_string()));
+        fields.push(Utc::now().to_rfc3339());
+        out.extend_from_slice(fields.join(",").as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+async fn copy_once(pool: &PgPool, data: &[u8]) -> f64 {
+    sqlx::query("TRUNCATE chat_14_copy").execute(pool).await.unwrap();
+    let started = Instant::now();
+    let mut copy = pool.copy_in_raw("COPY chat_14_copy FROM STDIN (FORMAT csv)").await.unwrap();
+    copy.send(data).await.unwrap();
+    copy.finish().await.unwrap();
+    started.elapsed().as_secs_f64()
+}
+
+/// The alternative upsert: COPY into a temporary staging table, then one INSERT … SELECT …
+/// ON CONFLICT. Same rows, same target shape, fresh table.
+async fn staging_once(pool: &PgPool, data: &[u8]) -> f64 {
+    sqlx::query("TRUNCATE chat_14_copy").execute(pool).await.unwrap();
+    let started = Instant::now();
+    let mut conn = pool.acquire().await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("CREATE TEMP TABLE stage (LIKE chat_14_copy) ON COMMIT DROP").execute(&mut *tx).await.unwrap();
+    let mut copy = tx.copy_in_raw("COPY stage FROM STDIN (FORMAT csv)").await.unwrap();
+    copy.send(data).await.unwrap();
+    copy.finish().await.unwrap();
+    sqlx::query(
+        "INSERT INTO chat_14_copy SELECT * FROM stage ON CONFLICT (account, chat_id, date) DO UPDATE SET
+         raw = excluded.raw, synced_at = excluded.synced_at WHERE chat_14_copy.raw IS DISTINCT FROM excluded.raw",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    started.elapsed().as_secs_f64()
+}
+
+/// Idle RSS of `run` with the default reports, after its first pass has finished.
+async fn idle_rss(db_url: &str) -> u64 {
+    let config = SimulatorConfig { latency: Duration::from_millis(1), ..SimulatorConfig::default() };
+    let sim = Simulator::start(config, Clock::system(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let pool = PgPool::connect(db_url).await.unwrap();
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", "bench")
+        .env("DATABASE_URL", db_url)
+        .env("WOLKVOX_ETL__SYNC__INITIAL_DAYS", "1")
+        .env("WOLKVOX_ETL__HTTP__BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let defaults = wolkvox_etl::config::Settings::load_with_env(None, Default::default()).unwrap().reports.len() as i64;
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM etl_run").fetch_one(&pool).await.unwrap_or(0);
+        if n >= defaults {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss = proc_status_kib(child.id(), "VmRSS:").unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    rss
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = proc_meminfo_gib();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cores} cores ({cpu}), {mem:.0} GiB")
+}
+
+fn proc_meminfo_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .map(|kib| kib / 1024.0 / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let admin = admin_url();
+    let name = format!("wolkvox_bench_{:08x}", fastrand::u32(..));
+    let mut conn = PgConnection::connect(&admin).await.expect("PostgreSQL for the benchmark");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    let db_url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let pool = PgPool::connect(&db_url).await.unwrap();
+    let pg_version: String = sqlx::query_scalar("SHOW server_version").fetch_one(&pool).await.unwrap();
+
+    println!("wolkvox-etl ingestion benchmark — {} — PostgreSQL {pg_version}", machine());
+    let (body, rows) = page(0).await;
+    let n = rows.len();
+    println!("page: {n} chat_14 rows, {:.1} MB of JSON; {runs} interleaved runs, medians", body.len() as f64 / 1e6);
+    let addr = serve_bytes(body).await;
+
+    // Creates the schema (migrations + the report table) and warms the server up once.
+    reset_or_create(&db_url, addr, &pool).await;
+    sqlx::query("CREATE TABLE chat_14_copy (LIKE chat_14 INCLUDING ALL)").execute(&pool).await.unwrap();
+    let data = csv(&rows);
+
+    let (mut fresh, mut reread, mut copy, mut staging, mut unnest_peak) = (vec![], vec![], vec![], vec![], 0);
+    for _ in 0..runs {
+        reset(&pool).await;
+        let r = sync_once(addr, &db_url);
+        fresh.push(r.seconds);
+        unnest_peak = unnest_peak.max(r.peak_rss_kib);
+        reread.push(sync_once(addr, &db_url).seconds);
+        copy.push(copy_once(&pool, &data).await);
+        staging.push(staging_once(&pool, &data).await);
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_14").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored as usize, n, "every row landed");
+
+    // The heavy page: about 250 MB, still under 60,000 rows.
+    let (heavy, heavy_rows) = page(HEAVY_PAD).await;
+    let heavy_mb = heavy.len() as f64 / 1e6;
+    let heavy_addr = serve_bytes(heavy).await;
+    reset(&pool).await;
+    let heavy_run = sync_once(heavy_addr, &db_url);
+    let heavy_stored: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_14").fetch_one(&pool).await.unwrap();
+    assert_eq!(heavy_stored as usize, heavy_rows.len(), "every heavy row landed");
+
+    reset(&pool).await;
+    let idle = idle_rss(&db_url).await;
+
+    let rate = |secs: f64| n as f64 / secs;
+    let (f, r, c, s) = (median(fresh), median(reread), median(copy), median(staging));
+    let mut out = String::new();
+    let _ = writeln_table(&mut out, &[
+        ("end to end, fresh insert (new process: GET, parse, upsert, commit)", format!("{:>9.0} rows/s  ({f:.2} s)", rate(f))),
+        ("end to end, re-read of the unchanged page", format!("{:>9.0} rows/s  ({r:.2} s)", rate(r))),
+        ("plain COPY of the same rows (CSV) into the same-shape table", format!("{:>9.0} rows/s  ({c:.2} s)", rate(c))),
+        ("ratio: fresh insert / COPY", format!("{:>9.2}", c / f)),
+        ("ratio: re-read speed / fresh insert speed", format!("{:>9.2}", f / r)),
+        ("alternative: COPY to staging + INSERT … ON CONFLICT (in-process)", format!("{:>9.0} rows/s  ({s:.2} s)", rate(s))),
+        ("peak RSS, one 60k-row page (16 MB)", format!("{:>9.1} MiB", unnest_peak as f64 / 1024.0)),
+        (&format!("peak RSS, one {heavy_mb:.0} MB response ({} rows)", heavy_rows.len()), format!("{:>9.1} MiB  ({:.1} s)", heavy_run.peak_rss_kib as f64 / 1024.0, heavy_run.seconds)),
+        ("idle RSS, daemon with the default reports scheduled", format!("{:>9.1} MiB", idle as f64 / 1024.0)),
+    ]);
+    print!("{out}");
+    let _ = std::fs::create_dir_all("target");
+    let _ = std::fs::write("target/bench-ingest.txt", &out);
+
+    drop(pool);
+    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await;
+}
+
+async fn reset_or_create(db_url: &str, addr: SocketAddr, pool: &PgPool) {
+    let _ = sync_once(addr, db_url);
+    reset(pool).await;
+}
+
+fn writeln_table(out: &mut String, rows: &[(&str, String)]) -> std::fmt::Result {
+    use std::fmt::Write;
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    writeln!(out, "| {:<width$} | {:<24} |", "measure", "figure")?;
+    writeln!(out, "|{}|{}|", "-".repeat(width + 2), "-".repeat(26))?;
+    for (k, v) in rows {
+        writeln!(out, "| {k:<width$} | {v:<24} |")?;
+    }
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
