@@ -99,7 +99,8 @@ impl Db {
                     // WAL lets `status` and BI tools read while the daemon writes.
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10));
+                    // One writer at a time holds the lock for a whole window (request included): wait for it.
+                    .busy_timeout(Duration::from_secs(120));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))
@@ -136,7 +137,10 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            // IMMEDIATE takes SQLite's write lock up front: a transaction that reads first and
+            // writes later could otherwise fail with "database is locked" (a stale snapshot)
+            // when another writer committed in between; waiting for the lock instead is safe.
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
         })
     }
 
@@ -168,6 +172,19 @@ impl Tx {
     /// Upserts rows of `report` for `account`; returns how many were inserted or changed.
     pub async fn upsert(&mut self, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
         rows::upsert(self, report, account, rows).await
+    }
+
+    /// Hashes of the stored rows whose `ts` field lies in `[from, to)`: a re-read of a window
+    /// sends only rows whose hash is not among them.
+    pub async fn known_hashes(
+        &mut self,
+        report: &Report,
+        account: &str,
+        ts: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<i64>, StoreError> {
+        rows::known_hashes(self, report, account, ts, from, to).await
     }
 
     /// Deletes an aggregate report's rows for one local `day` (and stream, for reports synced

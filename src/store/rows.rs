@@ -1,7 +1,8 @@
 //! Upserting report rows, keyed on `(account, <natural key>)`, inside the caller's transaction.
 //!
 //! Statements are derived from the catalogue entry, so no field list is written by hand. Both
-//! backends skip unchanged rows (`WHERE raw IS DISTINCT FROM excluded.raw`), so a look-back
+//! backends skip unchanged rows (`WHERE raw_hash IS DISTINCT FROM excluded.raw_hash`, a hash of
+//! `raw`), and the caller first drops rows whose hash is already stored, so a look-back
 //! re-read of unchanged data writes nothing: no dead tuples, no `synced_at` churn.
 //! - Postgres: one statement per batch, `INSERT … SELECT FROM UNNEST(<one array per column>)
 //!   ON CONFLICT … DO UPDATE`: one round trip whatever the batch size.
@@ -24,6 +25,19 @@ pub struct TypedRow {
     pub values: Vec<Typed>,
     /// The row as the API sent it, serialized JSON.
     pub raw: String,
+    /// [`raw_hash`] of `raw`: lets a re-read skip unchanged rows without comparing documents.
+    pub raw_hash: i64,
+}
+
+/// A stable 64-bit FNV-1a hash of a row's JSON text (stable across versions and platforms,
+/// unlike `std`'s hasher), stored in `raw_hash`.
+pub fn raw_hash(raw: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in raw.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
 }
 
 /// The `ON CONFLICT … DO UPDATE … WHERE` tail both backends share.
@@ -35,11 +49,11 @@ fn conflict_clause(report: &Report) -> String {
         .fields
         .iter()
         .map(|f| quote_ident(f.name))
-        .chain(["raw".to_string(), "synced_at".to_string()])
+        .chain(["raw".to_string(), "raw_hash".to_string(), "synced_at".to_string()])
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        "ON CONFLICT ({}) DO UPDATE SET {} WHERE {table}.raw IS DISTINCT FROM excluded.raw",
+        "ON CONFLICT ({}) DO UPDATE SET {} WHERE {table}.raw_hash IS DISTINCT FROM excluded.raw_hash",
         key.join(", "),
         updates.join(", ")
     )
@@ -49,7 +63,7 @@ fn columns(report: &Report) -> Vec<String> {
     report.fields.iter().map(|f| quote_ident(f.name)).collect()
 }
 
-/// Postgres: `$1` account, `$2..` one array per field, then raw, then synced_at.
+/// Postgres: `$1` account, `$2..` one array per field, then raw, raw_hash, synced_at.
 fn pg_upsert_sql(report: &Report) -> String {
     let cols = columns(report);
     let n = report.fields.len();
@@ -64,27 +78,27 @@ fn pg_upsert_sql(report: &Report) -> String {
                 ty => format!("${}::{}[]", i + 2, ty.pg_type()),
             }
         })
-        .chain(std::iter::once(format!("${}::text[]", n + 2)))
+        .chain([format!("${}::text[]", n + 2), format!("${}::int8[]", n + 3)])
         .collect();
     format!(
-        "INSERT INTO {table} (account, {cols}, raw, synced_at) \
-         SELECT $1, {ucols}, u.raw::jsonb, ${synced} \
-         FROM UNNEST({arrays}) AS u({cols}, raw) {conflict}",
+        "INSERT INTO {table} (account, {cols}, raw, raw_hash, synced_at) \
+         SELECT $1, {ucols}, u.raw::jsonb, u.raw_hash, ${synced} \
+         FROM UNNEST({arrays}) AS u({cols}, raw, raw_hash) {conflict}",
         table = quote_ident(report.table),
         cols = cols.join(", "),
         ucols = cols.iter().map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", "),
-        synced = n + 3,
+        synced = n + 4,
         arrays = arrays.join(", "),
         conflict = conflict_clause(report),
     )
 }
 
-/// SQLite: one row, `$1` account, `$2..` fields, then raw, then synced_at.
+/// SQLite: one row, `$1` account, `$2..` fields, then raw, raw_hash, synced_at.
 fn sqlite_upsert_sql(report: &Report) -> String {
     let n = report.fields.len();
-    let params: Vec<String> = (1..=n + 3).map(|i| format!("${i}")).collect();
+    let params: Vec<String> = (1..=n + 4).map(|i| format!("${i}")).collect();
     format!(
-        "INSERT INTO {} (account, {}, raw, synced_at) VALUES ({}) {}",
+        "INSERT INTO {} (account, {}, raw, raw_hash, synced_at) VALUES ({}) {}",
         quote_ident(report.table),
         columns(report).join(", "),
         params.join(", "),
@@ -104,6 +118,27 @@ fn dedupe_by_key<'a>(report: &Report, rows: &'a [TypedRow]) -> Vec<&'a TypedRow>
     let mut keep: Vec<usize> = last.into_values().collect();
     keep.sort_unstable();
     keep.into_iter().map(|i| &rows[i]).collect()
+}
+
+/// The `raw_hash` of every stored row of `report` whose `ts` field lies in `[from, to)`.
+pub(super) async fn known_hashes(
+    tx: &mut Tx,
+    report: &Report,
+    account: &str,
+    ts: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let sql = format!(
+        "SELECT raw_hash FROM {} WHERE account = $1 AND {ts} >= $2 AND {ts} < $3 AND raw_hash IS NOT NULL",
+        quote_ident(report.table),
+        ts = quote_ident(ts)
+    );
+    let hashes: Vec<i64> = match tx {
+        Tx::Postgres(tx) => sqlx::query_scalar(&sql).bind(account).bind(from).bind(to).fetch_all(&mut **tx).await?,
+        Tx::Sqlite(tx) => sqlx::query_scalar(&sql).bind(account).bind(from).bind(to).fetch_all(&mut **tx).await?,
+    };
+    Ok(hashes.into_iter().collect())
 }
 
 /// Deletes one day of an aggregate report (see [`Tx::delete_day`]).
@@ -185,7 +220,8 @@ pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[
                 };
             }
             let raws: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
-            let done = query.bind(raws).bind(synced_at).execute(&mut **tx).await?;
+            let hashes: Vec<i64> = rows.iter().map(|r| r.raw_hash).collect();
+            let done = query.bind(raws).bind(hashes).bind(synced_at).execute(&mut **tx).await?;
             Ok(done.rows_affected())
         }
         Tx::Sqlite(tx) => {
@@ -203,7 +239,13 @@ pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[
                         Typed::Time(v) => query.bind(*v),
                     };
                 }
-                changed += query.bind(row.raw.as_str()).bind(synced_at).execute(&mut **tx).await?.rows_affected();
+                changed += query
+                    .bind(row.raw.as_str())
+                    .bind(row.raw_hash)
+                    .bind(synced_at)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
             }
             Ok(changed)
         }
@@ -223,16 +265,23 @@ mod tests {
     fn the_postgres_upsert_is_one_unnest_statement_keyed_on_account_and_the_natural_key() {
         let sql = pg_upsert_sql(chat_14());
         assert!(sql.contains("ON CONFLICT (account, \"chat_id\", \"date\")"), "{sql}");
-        assert!(sql.contains("WHERE \"chat_14\".raw IS DISTINCT FROM excluded.raw"), "{sql}");
+        assert!(sql.contains("WHERE \"chat_14\".raw_hash IS DISTINCT FROM excluded.raw_hash"), "{sql}");
         assert!(sql.contains("$10::timestamptz[]"), "date is the 9th field: {sql}");
-        assert!(sql.contains("$12::text[]") && sql.contains("$13 FROM"), "raw then synced_at: {sql}");
+        assert!(sql.contains("$12::text[]") && sql.contains("$13::int8[]") && sql.contains("$14 FROM"), "{sql}");
     }
 
     #[test]
     fn the_sqlite_upsert_binds_one_row_with_the_same_conflict_rule() {
         let sql = sqlite_upsert_sql(chat_14());
-        assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"), "{sql}");
+        assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"), "{sql}");
         assert!(sql.ends_with(&conflict_clause(chat_14())), "{sql}");
+    }
+
+    #[test]
+    fn the_raw_hash_is_stable_and_tells_rows_apart() {
+        assert_eq!(raw_hash(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
+        assert_eq!(raw_hash(r#"{"a":"1"}"#), raw_hash(r#"{"a":"1"}"#));
+        assert_ne!(raw_hash(r#"{"a":"1"}"#), raw_hash(r#"{"a":"2"}"#));
     }
 
     #[test]
@@ -249,6 +298,7 @@ mod tests {
                 })
                 .collect(),
             raw: cod.into(),
+            raw_hash: raw_hash(cod),
         };
         let rows = vec![row("1", "old"), row("2", "x"), row("1", "new")];
         let kept: Vec<&str> = dedupe_by_key(chat_14(), &rows).iter().map(|r| r.raw.as_str()).collect();

@@ -34,6 +34,7 @@ pub fn create_table_sql(backend: Backend, report: &Report) -> String {
         columns.push(format!("{} {}{not_null}", quote_ident(field.name), column_type(backend, field.ty)));
     }
     columns.push(format!("raw {json} NOT NULL"));
+    columns.push(format!("raw_hash {int}", int = if backend == Backend::Postgres { "bigint" } else { "INTEGER" }));
     columns.push(format!("synced_at {ts} NOT NULL"));
     let key: Vec<String> = std::iter::once("account".into()).chain(report.key.iter().map(|k| quote_ident(k))).collect();
     format!(
@@ -76,12 +77,17 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
             sqlx::query_as("SELECT name FROM pragma_table_info($1)").bind(report.table).fetch_all(pool).await?
         }
     };
-    for field in report.fields {
-        if existing.iter().any(|(c,)| c == field.name) {
+    let hash_type = if backend == Backend::Postgres { "bigint" } else { "INTEGER" };
+    let wanted = report
+        .fields
+        .iter()
+        .map(|f| (f.name, column_type(backend, f.ty)))
+        .chain(std::iter::once(("raw_hash", hash_type)));
+    for (name, ty) in wanted {
+        if existing.iter().any(|(c,)| c == name) {
             continue;
         }
-        let sql =
-            format!("ALTER TABLE {table} ADD COLUMN {} {}", quote_ident(field.name), column_type(backend, field.ty));
+        let sql = format!("ALTER TABLE {table} ADD COLUMN {} {ty}", quote_ident(name));
         match db {
             Db::Postgres(pool) => {
                 sqlx::query(&sql).execute(pool).await?;
@@ -90,7 +96,7 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
                 sqlx::query(&sql).execute(pool).await?;
             }
         }
-        tracing::info!(report = report.api, column = field.name, "Added a column for a new catalogue field");
+        tracing::info!(report = report.api, column = name, "Added a column for a new catalogue field");
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! more records is treated as truncated: the window is bisected and its halves fetched instead,
 //! and nothing of the truncated response is written.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,7 +27,7 @@ use crate::store::rows::TypedRow;
 use crate::store::runs::{RunRecord, RunStatus};
 use crate::store::watermark::StreamKey;
 use crate::store::Db;
-use crate::wolkvox::catalog::{self, Report};
+use crate::wolkvox::catalog::{self, FieldType, Report};
 use crate::wolkvox::envelope::Row;
 use crate::wolkvox::values::{self, local_to_utc, utc_to_local, Typed};
 use crate::wolkvox::{ApiError, Token, WolkvoxClient};
@@ -199,8 +199,20 @@ pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown:
             break;
         }
     }
+    release_freed_memory();
     // `streams` is never empty, so one outcome exists.
     total.expect("at least one stream ran")
+}
+
+/// Hands memory freed by the run back to the OS. A run's peak (a page being parsed and
+/// written) is short, but glibc keeps freed heap for reuse, so a daemon that idles for minutes
+/// between runs would otherwise sit at its peak size.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the OS; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 impl RunOutcome {
@@ -491,6 +503,15 @@ async fn write_window(
         let stream = (!report.streams.is_empty()).then_some(key.stream);
         upserted += tx.delete_day(report, &ctx.account, day, stream).await?;
     }
+    // A re-read (the look-back) mostly returns rows already stored unchanged: knowing their
+    // hashes, only new and changed rows are sent to the database.
+    let known = match report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp)) {
+        Some(ts) if synthetic.day.is_none() => {
+            let (from, to) = (local_to_utc(ctx.timezone, w.start), local_to_utc(ctx.timezone, w.end));
+            tx.known_hashes(report, &ctx.account, ts, from, to).await?
+        }
+        _ => HashSet::new(),
+    };
     let (mut records, mut rows, mut rejected) = (0usize, 0u64, 0u64);
     while let Some(batch) = stream.next_batch().await? {
         records += batch.len();
@@ -498,10 +519,12 @@ async fn write_window(
             // Possibly cut off by the API: write nothing (dropping `tx` rolls back) and split.
             return Ok(AttemptWrite::Truncated { rows: records });
         }
-        let typed = type_rows(report, ctx.timezone, batch, synthetic, unknown);
+        let typed = type_rows(report, ctx.timezone, batch, synthetic, &known, unknown);
         rows += typed.received;
         rejected += typed.rejected;
-        upserted += tx.upsert(report, &ctx.account, &typed.rows).await?;
+        if !typed.rows.is_empty() {
+            upserted += tx.upsert(report, &ctx.account, &typed.rows).await?;
+        }
     }
     if let Some(wm) = new_watermark {
         tx.advance_watermark(key, local_to_utc(ctx.timezone, wm)).await?;
@@ -534,13 +557,15 @@ struct Synthetic<'a> {
     stream: &'a str,
 }
 
-/// Flattens and types every row. A value that fails to parse is NULL (WARN, row kept); a row
+/// Flattens and types every row, skipping rows whose hash is in `known` (stored, unchanged).
+/// A value that fails to parse is NULL (WARN, row kept); a row
 /// whose key is NULL cannot be stored and is rejected (ERROR with its raw JSON).
 fn type_rows(
     report: &Report,
     tz: Tz,
     fetched: Vec<Row>,
     synthetic: &Synthetic<'_>,
+    known: &HashSet<i64>,
     unknown: &mut BTreeSet<String>,
 ) -> TypedRows {
     let key_idx = report.key_indexes();
@@ -555,6 +580,17 @@ fn type_rows(
                 if report.field(k).is_none() && !unknown.contains(k) {
                     unknown.insert(k.clone());
                 }
+            }
+            // `raw` keeps what the API sent; the row hash is ours.
+            let row_hash = row.remove(catalog::ROW_HASH);
+            let raw = serde_json::to_string(&row).unwrap_or_default();
+            let raw_hash = crate::store::rows::raw_hash(&raw);
+            if known.contains(&raw_hash) {
+                // Stored already, unchanged: nothing to type, nothing to send.
+                continue;
+            }
+            if let Some(hash) = row_hash {
+                row.insert(catalog::ROW_HASH.to_owned(), hash);
             }
             let mut values = Vec::with_capacity(report.fields.len());
             for field in report.fields {
@@ -577,9 +613,6 @@ fn type_rows(
                 };
                 values.push(value);
             }
-            // `raw` keeps what the API sent; the hash is ours.
-            row.remove(catalog::ROW_HASH);
-            let raw = serde_json::Value::Object(row).to_string();
             if key_idx.iter().any(|&i| values[i].is_null()) {
                 rejected += 1;
                 if rejected as usize <= LOG_EXAMPLES {
@@ -587,7 +620,7 @@ fn type_rows(
                 }
                 continue;
             }
-            rows.push(TypedRow { values, raw });
+            rows.push(TypedRow { values, raw, raw_hash });
         }
     }
     if bad_values > LOG_EXAMPLES {

@@ -33,10 +33,10 @@ const PARAM_FORMAT: &str = "%Y%m%d%H%M%S";
 
 /// Rows per batch handed to the caller, and the body bytes after which a batch is handed over
 /// early (wide rows): together they bound the memory one response can hold.
-pub const BATCH: BatchLimits = BatchLimits { rows: 5_000, bytes: 4 * 1024 * 1024 };
+pub const BATCH: BatchLimits = BatchLimits { rows: 5_000, bytes: 1024 * 1024 };
 
 /// Body chunks buffered between the network task and the parser.
-const CHUNKS_IN_FLIGHT: usize = 8;
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// An error the retry loop can judge.
 pub trait Retryable: std::fmt::Display {
