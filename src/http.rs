@@ -105,7 +105,7 @@ impl Health {
                 Some(streak) => Streak::Recovered { since: streak.since, failures: streak.failures },
                 None => Streak::Healthy,
             },
-            RunStatus::Cancelled | RunStatus::Paused => Streak::Unchanged,
+            RunStatus::Cancelled | RunStatus::Paused | RunStatus::Skipped => Streak::Unchanged,
         }
     }
 

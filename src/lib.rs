@@ -13,6 +13,8 @@ pub mod cli;
 pub mod clock;
 /// Typed, layered, validated configuration; errors name the key and the fix.
 pub mod config;
+/// Replicas coordinated through Postgres advisory locks (per token, per report stream).
+pub mod coordination;
 /// The `demo` command: simulator + embedded database + a first pass, no account needed.
 pub mod demo;
 /// `/metrics`, `/healthz`, `/readyz`, and the failure streaks readiness is judged on.

@@ -16,6 +16,7 @@ use crate::cli::WatermarkAction;
 use crate::cli::{Cli, Command};
 use crate::clock::Clock;
 use crate::config::{parse_local_datetime, ConfigError, LogFormat, LogSettings, Settings};
+use crate::coordination::Coordinator;
 use crate::http::Health;
 use crate::simulator::{FaultPlan, Simulator, SimulatorConfig};
 use crate::store::watermark::{self, StreamKey};
@@ -46,10 +47,15 @@ impl App {
         let tokens = Tokens::new(api.tokens);
         let db = connect_and_migrate(&settings).await?;
         let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
+        // Two runs per token keep each token busy (one requesting while the other writes).
+        let tokens_count = u32::try_from(settings.tokens.len()).unwrap_or(u32::MAX).max(1);
+        let run_slots = tokens_count.saturating_mul(2);
         let ctx = Arc::new(JobContext {
             budget: Budget::new(db.clone(), settings.account.clone(), settings.timezone, clock.clone()),
             health: Arc::new(Health::new(settings.http.max_failing, clock.clone())),
             on_window: WindowHook::default(),
+            coordinator: Coordinator::new(&db, run_slots + tokens_count + 1),
+            run_slots: Arc::new(tokio::sync::Semaphore::new(run_slots as usize)),
             db,
             client,
             account: settings.account.clone(),
@@ -161,7 +167,10 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
         .await
         .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
     let reports: Vec<_> = settings.reports.iter().map(|r| r.report).collect();
+    // Replicas starting together take turns, so two never create the same table at once.
+    let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
     db.migrate(&reports).await.context("cannot prepare the database schema")?;
+    schema_lock.release().await;
     Ok(db)
 }
 

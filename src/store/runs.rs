@@ -19,6 +19,8 @@ pub enum RunStatus {
     Cancelled,
     /// The token was paused by the daily budget; nothing was requested (not recorded).
     Paused,
+    /// Another replica was syncing the stream; nothing was requested (not recorded).
+    Skipped,
 }
 
 impl RunStatus {
@@ -29,6 +31,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Paused => "paused",
+            RunStatus::Skipped => "skipped",
         }
     }
 }

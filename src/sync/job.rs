@@ -22,12 +22,14 @@ use super::window::{self, PlanInput, Window};
 use crate::budget::Budget;
 use crate::clock::Clock;
 use crate::config::{ReportConfig, RetryPolicy};
+use crate::coordination::Coordinator;
 use crate::http::{Health, Streak};
 use crate::store::rows::TypedRow;
 use crate::store::runs::{RunRecord, RunStatus};
 use crate::store::watermark::StreamKey;
 use crate::store::Db;
 use crate::wolkvox::catalog::{self, FieldType, Report};
+use crate::wolkvox::client::RowStream;
 use crate::wolkvox::envelope::Row;
 use crate::wolkvox::values::{self, local_to_utc, utc_to_local, Typed};
 use crate::wolkvox::{ApiError, Token, WolkvoxClient};
@@ -68,6 +70,11 @@ pub struct JobContext {
     pub health: Arc<Health>,
     /// Called after each committed window (the `sync` command's progress lines).
     pub on_window: WindowHook,
+    /// Cross-replica locks (per token, per report stream).
+    pub coordinator: Coordinator,
+    /// Runs allowed at once in this process. Runs on one token take turns anyway, so more than
+    /// a couple per token only hold connections.
+    pub run_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a committed window reports to [`JobContext::on_window`].
@@ -117,6 +124,8 @@ enum Ended {
     Cancelled,
     /// The token is paused by the daily budget until then; nothing was requested.
     Paused(DateTime<Utc>),
+    /// Another replica holds this stream's run lock: it is doing the work.
+    Elsewhere,
 }
 
 /// One configured report with the token it uses.
@@ -179,6 +188,8 @@ pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown:
     let run_id = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
     let streams: Vec<&str> =
         if job.config.report.streams.is_empty() { vec![""] } else { job.config.report.streams.to_vec() };
+    // The semaphore is never closed, so acquiring can only fail on a bug.
+    let _slot = ctx.run_slots.acquire().await.expect("run slots are never closed");
     let mut total: Option<RunOutcome> = None;
     for stream in streams {
         let span = tracing::info_span!(
@@ -190,7 +201,7 @@ pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown:
             run_id = %run_id,
         );
         let outcome = run_stream(ctx, job, stream, range, shutdown, run_id.clone()).instrument(span).await;
-        let stop = outcome.status == RunStatus::Cancelled || outcome.status == RunStatus::Paused;
+        let stop = matches!(outcome.status, RunStatus::Cancelled | RunStatus::Paused);
         total = Some(match total {
             None => outcome,
             Some(sum) => sum.merge(outcome),
@@ -220,7 +231,7 @@ impl RunOutcome {
     fn merge(mut self, other: RunOutcome) -> RunOutcome {
         let rank = |s: RunStatus| match s {
             RunStatus::Succeeded => 0,
-            RunStatus::Paused => 1,
+            RunStatus::Paused | RunStatus::Skipped => 1,
             RunStatus::Cancelled => 2,
             RunStatus::Failed => 3,
         };
@@ -260,7 +271,15 @@ async fn run_stream(
     let started = Instant::now();
     let mut run = Progress::default();
     let key = StreamKey { account: &ctx.account, report: job.config.report.api, stream };
-    let result = sync_windows(ctx, job, range, shutdown, key, &mut run).await;
+    // One replica at a time per stream; the others skip their tick.
+    let (run_lock, result) = match ctx.coordinator.try_lock_run(&ctx.account, job.config.report.api, stream).await {
+        Ok(Some(lock)) => (Some(lock), sync_windows(ctx, job, range, shutdown, key, &mut run).await),
+        Ok(None) => (None, Ok(Ended::Elsewhere)),
+        Err(e) => (None, Err(e.into())),
+    };
+    if let Some(lock) = run_lock {
+        lock.release().await;
+    }
     let (status, error) = match result {
         Ok(Ended::Completed) => (RunStatus::Succeeded, None),
         Ok(Ended::Cancelled) => (RunStatus::Cancelled, None),
@@ -268,6 +287,10 @@ async fn run_stream(
             // One WARN was logged when the pause began; a skipped tick is not news.
             debug!(until = %until, "Token paused by the daily budget; skipping this run");
             (RunStatus::Paused, None)
+        }
+        Ok(Ended::Elsewhere) => {
+            debug!("Another replica is syncing this report; skipping this run");
+            (RunStatus::Skipped, None)
         }
         Err(e) => (RunStatus::Failed, Some(e)),
     };
@@ -286,7 +309,7 @@ async fn run_stream(
         error,
         duration: started.elapsed(),
     };
-    if outcome.status != RunStatus::Paused {
+    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) {
         let health_key = if stream.is_empty() {
             job.config.report.api.to_string()
         } else {
@@ -493,7 +516,35 @@ async fn write_window(
     unknown: &mut BTreeSet<String>,
 ) -> Result<AttemptWrite, SyncError> {
     let report = job.config.report;
-    let mut stream = ctx.client.open(&job.token, report.api, w.start, w.last_second(), params).await?;
+    // One request in flight per token: first within this process, then across replicas.
+    let permit = job.token.acquire().await;
+    let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.label()).await?;
+    let mut stream = match ctx.client.open(&job.token, permit, report.api, w.start, w.last_second(), params).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            token_lock.release().await;
+            return Err(e.into());
+        }
+    };
+    let written = write_stream(ctx, report, key, w, synthetic, new_watermark, unknown, &mut stream).await;
+    // The token is free only once the body is read or the connection closed.
+    stream.finish().await;
+    token_lock.release().await;
+    written
+}
+
+/// Streams one response into one transaction: the rows, then the watermark, then commit.
+#[allow(clippy::too_many_arguments)]
+async fn write_stream(
+    ctx: &JobContext,
+    report: &Report,
+    key: StreamKey<'_>,
+    w: &Window,
+    synthetic: &Synthetic<'_>,
+    new_watermark: Option<NaiveDateTime>,
+    unknown: &mut BTreeSet<String>,
+    stream: &mut RowStream,
+) -> Result<AttemptWrite, SyncError> {
     // The one transaction: rows and watermark commit together or not at all. Dropping `tx`
     // on any error path rolls it back.
     let mut tx = ctx.db.begin().await?;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::NaiveDateTime;
 use reqwest::Url;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::debug;
 
 use super::envelope::{self, BatchLimits, ReaderError, Row, StreamEnd};
@@ -69,6 +69,8 @@ pub struct WolkvoxClient {
 pub struct RowStream {
     rx: mpsc::Receiver<Item>,
     done: bool,
+    /// The task reading the body; it holds the token's permit until the body is read.
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -100,6 +102,16 @@ impl RowStream {
         }
     }
 
+    /// Stops reading (if the caller stopped early) and waits until the connection is done with:
+    /// after this, the request is no longer in flight and the token may be used again.
+    pub async fn finish(mut self) {
+        self.rx.close();
+        drop(self.rx);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.await;
+        }
+    }
+
     fn of_rows(rows: Vec<Row>) -> RowStream {
         let (tx, rx) = mpsc::channel(2);
         // Capacity 2 holds both items, so these sends cannot fail.
@@ -107,7 +119,7 @@ impl RowStream {
             let _ = tx.try_send(Item::Rows(rows));
         }
         let _ = tx.try_send(Item::End);
-        RowStream { rx, done: false }
+        RowStream { rx, done: false, reader: None }
     }
 }
 
@@ -159,18 +171,18 @@ impl WolkvoxClient {
     }
 
     /// Sends one request for report `api` over the inclusive local window `[from, to]` and
-    /// streams its rows. Waits for the token's slot first; the slot is held until the body has
-    /// been read (or the stream is dropped).
+    /// streams its rows. `permit` is the token's in-flight slot ([`Token::acquire`]); it is held
+    /// until the body has been read (or the stream is finished early).
     pub async fn open(
         &self,
         token: &Token,
+        permit: OwnedSemaphorePermit,
         api: &str,
         from: NaiveDateTime,
         to: NaiveDateTime,
         params: &[(&str, &str)],
     ) -> Result<RowStream, ApiError> {
         let url = self.url(api, from, to, params)?;
-        let permit = token.acquire().await;
         let mut response = self
             .http
             .get(url)
@@ -188,7 +200,7 @@ impl WolkvoxClient {
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHUNKS_IN_FLIGHT);
         let (rows_tx, rows_rx) = mpsc::channel::<Item>(1);
         let timeout = self.timeout;
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             // The permit travels with the body: the request is in flight until it is read.
             let _permit = permit;
             loop {
@@ -214,7 +226,7 @@ impl WolkvoxClient {
             };
             let _ = rows_tx.blocking_send(end);
         });
-        Ok(RowStream { rx: rows_rx, done: false })
+        Ok(RowStream { rx: rows_rx, done: false, reader: Some(reader) })
     }
 
     /// A retry loop for one unit of work, driven by the caller:
