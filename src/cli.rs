@@ -13,6 +13,9 @@ pub struct Cli {
     /// WOLKVOX_ETL__SECTION__KEY override it.
     #[arg(long, global = true, env = "WOLKVOX_ETL_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Only this operation, when the config lists several under [accounts.<name>].
+    #[arg(long, global = true, env = "WOLKVOX_ETL_ACCOUNT")]
+    pub account: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -69,6 +69,9 @@ pub struct RawSettings {
     pub log: LogSettings,
     /// `[http]`: metrics and health endpoints.
     pub http: RawHttp,
+    /// `[accounts.<name>]`: several operations in one deployment (read by `load_all`).
+    #[serde(default)]
+    pub accounts: BTreeMap<String, config::Value>,
 }
 
 /// `[http]` as written.
@@ -354,10 +357,44 @@ impl Settings {
     /// Like [`Settings::load`] but with an explicit environment, so tests need not touch the
     /// process's (which is shared by tests running in parallel).
     pub fn load_with_env(path: Option<&Path>, env: HashMap<String, String>) -> Result<Settings, ConfigError> {
-        Self::from_raw(Self::load_raw(path, env)?)
+        let mut all = Self::load_all_with_env(path, env)?;
+        // load_all returns at least one account.
+        Ok(all.remove(0))
     }
 
-    fn load_raw(path: Option<&Path>, env: HashMap<String, String>) -> Result<RawSettings, ConfigError> {
+    /// Every configured operation: the top level alone (one account), or one per
+    /// `[accounts.<name>]` section, each layered over the top level.
+    pub fn load_all(path: Option<&Path>) -> Result<Vec<Settings>, ConfigError> {
+        Self::load_all_with_env(path, std::env::vars().collect())
+    }
+
+    /// Like [`Settings::load_all`] with an explicit environment.
+    pub fn load_all_with_env(path: Option<&Path>, env: HashMap<String, String>) -> Result<Vec<Settings>, ConfigError> {
+        let builder = Self::layers(path, env)?;
+        let merged = builder.clone().build()?;
+        let accounts: BTreeMap<String, config::Value> = merged.get("accounts").unwrap_or_default();
+        if accounts.is_empty() {
+            return Ok(vec![Self::from_raw(merged.try_deserialize()?)?]);
+        }
+        let mut all = Vec::with_capacity(accounts.len());
+        for (name, section) in accounts {
+            // The section's keys override the top level's, leaf by leaf, so an account only
+            // states what differs (its server, tokens, zone, reports).
+            let mut leaves = Vec::new();
+            collect_leaves(&format!("accounts.{name}"), "", section, &mut leaves)?;
+            let mut layered = builder.clone().set_override("wolkvox.account", name.clone())?;
+            for (key, value) in leaves {
+                layered = layered.set_override(key, value)?;
+            }
+            all.push(Self::from_raw(layered.build()?.try_deserialize()?)?);
+        }
+        Ok(all)
+    }
+
+    fn layers(
+        path: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
         let mut builder =
             config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = path {
@@ -383,7 +420,7 @@ impl Settings {
         if let (Some(url), false) = (database_url, has_specific_db) {
             builder = builder.set_override("database.url", url)?;
         }
-        Ok(builder.build()?.try_deserialize()?)
+        Ok(builder)
     }
 
     /// Validates the raw layers into typed settings.
@@ -733,6 +770,41 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Flattens an `[accounts.<name>]` section into `(dotted key, value)` overrides. Only the
+/// per-operation sections may appear there; the database, HTTP and log settings are shared.
+fn collect_leaves(
+    section_key: &str,
+    prefix: &str,
+    value: config::Value,
+    out: &mut Vec<(String, config::Value)>,
+) -> Result<(), ConfigError> {
+    match value.kind {
+        config::ValueKind::Table(table) => {
+            for (k, v) in table {
+                if prefix.is_empty() && !matches!(k.as_str(), "wolkvox" | "reports" | "sync") {
+                    return Err(ConfigError::invalid(
+                        format!("{section_key}.{k}"),
+                        "cannot be set per account",
+                        "set [wolkvox], [reports.*] and [sync] keys per account; [database], [http] and [log] are shared by all",
+                    ));
+                }
+                let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
+                collect_leaves(section_key, &key, v, out)?;
+            }
+            Ok(())
+        }
+        _ if prefix.is_empty() => Err(ConfigError::invalid(
+            section_key,
+            "is not a table",
+            "write it as [accounts.NAME.wolkvox] with server, token, timezone, …",
+        )),
+        kind => {
+            out.push((prefix.to_string(), config::Value::new(None, kind)));
+            Ok(())
+        }
+    }
+}
+
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS` as a local datetime.
 pub fn parse_local_datetime(text: &str) -> Option<NaiveDateTime> {
     let text = text.trim();
@@ -902,6 +974,45 @@ mod tests {
         let debug = format!("{s:?}");
         assert!(!debug.contains("SECRET"), "{debug}");
         assert!(debug.contains("backup"));
+    }
+
+    #[test]
+    fn several_accounts_each_layer_their_own_keys_over_the_top_level() {
+        let dir = std::env::temp_dir().join(format!("wolkvox-etl-acct-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("accounts.toml");
+        std::fs::write(
+            &path,
+            r#"
+[sync]
+lookback_minutes = 60
+[accounts.acme.wolkvox]
+server = "0010"
+token = "t-acme"
+[accounts.globex.wolkvox]
+server = "0033"
+token = "t-globex"
+timezone = "America/Guatemala"
+[accounts.globex.reports.chat_14]
+enabled = false
+[accounts.globex.reports.act_5]
+enabled = true
+"#,
+        )
+        .unwrap();
+        let all = Settings::load_all_with_env(Some(&path), HashMap::new()).unwrap();
+        assert_eq!(all.iter().map(|s| s.account.as_str()).collect::<Vec<_>>(), ["acme", "globex"]);
+        assert_eq!(all[0].base_url.as_ref().unwrap().as_str(), "https://wv0010.wolkvox.com/api/v2/");
+        assert_eq!(all[1].timezone, chrono_tz::America::Guatemala);
+        assert_eq!(all[0].timezone, chrono_tz::America::Bogota, "the top level's default");
+        assert!(all[0].report_config("chat_14").is_ok() && all[0].reports.iter().any(|r| r.report.api == "chat_14"));
+        assert!(!all[1].reports.iter().any(|r| r.report.api == "chat_14"));
+        assert!(all[1].reports.iter().any(|r| r.report.api == "act_5"));
+        assert!(all.iter().all(|s| s.reports.iter().all(|r| r.policy.lookback == chrono::Duration::minutes(60))));
+
+        std::fs::write(&path, "[accounts.acme.database]\nurl = \"postgres://x/y\"\n").unwrap();
+        let text = Settings::load_all_with_env(Some(&path), HashMap::new()).unwrap_err().to_string();
+        assert!(text.contains("`accounts.acme.database`"), "{text}");
     }
 
     #[test]

@@ -42,29 +42,48 @@ pub struct App {
 impl App {
     /// Connects the database (failing fast), runs migrations and builds the API client and jobs.
     pub async fn build(settings: Settings, clock: Clock, faults: Faults) -> anyhow::Result<App> {
-        let api = settings.api()?;
-        let client = WolkvoxClient::new(api.base_url.clone(), settings.request_timeout, settings.retry)?;
-        let tokens = Tokens::new(api.tokens);
-        let db = connect_and_migrate(&settings).await?;
-        let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
+        let mut apps = App::build_all(vec![settings], clock, faults).await?;
+        Ok(apps.remove(0))
+    }
+
+    /// One app per configured operation, sharing one database pool, one set of cross-replica
+    /// locks, one health view and one budget of concurrent runs (the process's).
+    pub async fn build_all(all: Vec<Settings>, clock: Clock, faults: Faults) -> anyhow::Result<Vec<App>> {
+        let first = all.first().context("no account is configured")?;
+        // Configuration errors first: they name a key, a connection error does not.
+        for settings in &all {
+            settings.api()?;
+        }
+        let db = connect_and_migrate_all(&all).await?;
         // Two runs per token keep each token busy (one requesting while the other writes).
-        let tokens_count = u32::try_from(settings.tokens.len()).unwrap_or(u32::MAX).max(1);
+        let tokens_count: u32 = all.iter().map(|s| u32::try_from(s.tokens.len().max(1)).unwrap_or(u32::MAX)).sum();
         let run_slots = tokens_count.saturating_mul(2);
-        let ctx = Arc::new(JobContext {
-            budget: Budget::new(db.clone(), settings.account.clone(), settings.timezone, clock.clone()),
-            health: Arc::new(Health::new(settings.http.max_failing, clock.clone())),
-            on_window: WindowHook::default(),
-            coordinator: Coordinator::new(&db, run_slots + tokens_count + 1),
-            run_slots: Arc::new(tokio::sync::Semaphore::new(run_slots as usize)),
-            db,
-            client,
-            account: settings.account.clone(),
-            timezone: settings.timezone,
-            clock,
-            db_retry: settings.retry,
-            faults,
-        });
-        Ok(App { ctx, jobs, settings, tokens })
+        let coordinator = Coordinator::new(&db, run_slots + tokens_count + 1);
+        let slots = Arc::new(tokio::sync::Semaphore::new(run_slots as usize));
+        let health = Arc::new(Health::new(first.http.max_failing, clock.clone()));
+        let mut apps = Vec::with_capacity(all.len());
+        for settings in all {
+            let api = settings.api()?;
+            let client = WolkvoxClient::new(api.base_url.clone(), settings.request_timeout, settings.retry)?;
+            let tokens = Tokens::new(api.tokens);
+            let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
+            let ctx = Arc::new(JobContext {
+                budget: Budget::new(db.clone(), settings.account.clone(), settings.timezone, clock.clone()),
+                health: Arc::clone(&health),
+                on_window: WindowHook::default(),
+                coordinator: coordinator.clone(),
+                run_slots: Arc::clone(&slots),
+                db: db.clone(),
+                client,
+                account: settings.account.clone(),
+                timezone: settings.timezone,
+                clock: clock.clone(),
+                db_retry: settings.retry,
+                faults,
+            });
+            apps.push(App { ctx, jobs, settings, tokens });
+        }
+        Ok(apps)
     }
 
     /// The job for report `api`, enabled or not.
@@ -125,22 +144,39 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         };
         return simulate(config, SocketAddr::new(bind, port)).await;
     }
-    let settings = Settings::load(cli.config.as_deref())?;
-    telemetry::init(&settings.log);
+    let mut all = Settings::load_all(cli.config.as_deref())?;
+    if let Some(name) = &cli.account {
+        all.retain(|s| &s.account == name);
+        if all.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "--account".into(),
+                problem: format!("no account is named {name:?}"),
+                fix: "use a name from [accounts.<name>] (or \"default\" for a single-account config)".into(),
+            }
+            .into());
+        }
+    }
+    telemetry::init(&all[0].log);
+    let settings = all[0].clone();
     match cli.command {
-        Command::Run => run_daemon(settings).await,
-        Command::Sync { report, from, to } => sync(settings, report.as_deref(), from.as_deref(), to.as_deref()).await,
+        Command::Run => run_daemon(all).await,
+        Command::Sync { report, from, to } => sync(all, report.as_deref(), from.as_deref(), to.as_deref()).await,
         Command::Status { json } => {
-            let db = connect_and_migrate(&settings).await?;
-            status::print(&db, &settings, json).await?;
+            let db = connect_and_migrate_all(&all).await?;
+            status::print(&db, &all, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { once, days } => demo::run(settings, once, days).await,
         Command::Watermark { action } => watermark_command(settings, action).await,
         Command::CheckConfig => {
-            println!("{}", settings.describe());
-            let estimate = DailyEstimate::of(&settings);
-            println!("# daily API calls: {}", estimate.arithmetic().replace("; ", "\n#   "));
+            for settings in &all {
+                if all.len() > 1 {
+                    println!("######## account {}", settings.account);
+                }
+                println!("{}", settings.describe());
+                let estimate = DailyEstimate::of(settings);
+                println!("# daily API calls: {}\n", estimate.arithmetic().replace("; ", "\n#   "));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Reports { json } => {
@@ -149,7 +185,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Healthcheck => healthcheck(&settings).await,
         Command::Migrate => {
-            connect_and_migrate(&settings).await?;
+            connect_and_migrate_all(&all).await?;
             println!("Migrations applied.");
             Ok(ExitCode::SUCCESS)
         }
@@ -160,13 +196,22 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Connects the configured database (failing fast) and brings its schema up to date: core
 /// migrations plus a table for every enabled report.
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
+    connect_and_migrate_all(std::slice::from_ref(settings)).await
+}
+
+/// Like [`connect_and_migrate`] for several operations sharing one database: the tables of
+/// every account's enabled reports.
+pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
+    let settings = all.first().context("no account is configured")?;
     if settings.database_is_default {
         info!(path = %sqlite_path(settings).unwrap_or_default(), "No database configured; using the embedded SQLite file");
     }
     let db = Db::connect(&settings.database_url, settings.db_max_connections)
         .await
         .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
-    let reports: Vec<_> = settings.reports.iter().map(|r| r.report).collect();
+    let mut reports: Vec<_> = all.iter().flat_map(|s| s.reports.iter().map(|r| r.report)).collect();
+    reports.sort_by_key(|r| r.api);
+    reports.dedup_by_key(|r| r.api);
     // Replicas starting together take turns, so two never create the same table at once.
     let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
     db.migrate(&reports).await.context("cannot prepare the database schema")?;
@@ -187,33 +232,43 @@ pub fn sqlite_path(settings: &Settings) -> Option<String> {
     Some(std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf()).display().to_string())
 }
 
-async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {
-    let run_on_start = settings.run_on_start;
-    let app = App::build(settings, Clock::system(), Faults::default()).await?;
-    let reports: Vec<&str> = app.jobs.iter().map(|j| j.config.report.api).collect();
-    info!(account = %app.ctx.account, reports = %reports.join(","), timezone = %app.ctx.timezone, "wolkvox-etl started");
-    let estimate = DailyEstimate::of(&app.settings);
-    if estimate.exceeds_budget() {
-        tracing::warn!(arithmetic = %estimate.arithmetic(), "The enabled reports need more API calls per day than the operation's budget; some will pause at the daily limit");
-    } else {
-        info!(arithmetic = %estimate.arithmetic(), "Daily API call estimate");
+async fn run_daemon(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
+    let run_on_start = all.iter().any(|s| s.run_on_start);
+    let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
+    for app in &apps {
+        let reports: Vec<&str> = app.jobs.iter().map(|j| j.config.report.api).collect();
+        info!(account = %app.ctx.account, reports = %reports.join(","), timezone = %app.ctx.timezone, "wolkvox-etl started");
+        let estimate = DailyEstimate::of(&app.settings);
+        if estimate.exceeds_budget() {
+            tracing::warn!(account = %app.ctx.account, arithmetic = %estimate.arithmetic(), "The enabled reports need more API calls per day than the operation's budget; some will pause at the daily limit");
+        } else {
+            info!(account = %app.ctx.account, arithmetic = %estimate.arithmetic(), "Daily API call estimate");
+        }
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let server = if app.settings.http.enabled {
+    let first = &apps[0];
+    let server = if first.settings.http.enabled {
         let (_, task) = crate::http::serve(
-            app.settings.http.bind,
-            app.ctx.db.clone(),
-            Arc::clone(&app.ctx.health),
+            first.settings.http.bind,
+            first.ctx.db.clone(),
+            Arc::clone(&first.ctx.health),
             shutdown.clone(),
         )
         .await
-        .with_context(|| format!("cannot listen on http.bind = {}", app.settings.http.bind))?;
+        .with_context(|| format!("cannot listen on http.bind = {}", first.settings.http.bind))?;
         Some(task)
     } else {
         None
     };
-    scheduler::run(Arc::clone(&app.ctx), app.jobs, run_on_start, shutdown).await?;
+    // One schedule per operation, all stopping on the same signal.
+    let mut schedules = tokio::task::JoinSet::new();
+    for app in apps {
+        schedules.spawn(scheduler::run(Arc::clone(&app.ctx), app.jobs, run_on_start, shutdown.clone()));
+    }
+    while let Some(done) = schedules.join_next().await {
+        done.context("a schedule panicked")??;
+    }
     if let Some(task) = server {
         let _ = task.await;
     }
@@ -222,7 +277,7 @@ async fn run_daemon(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn sync(
-    settings: Settings,
+    all: Vec<Settings>,
     report: Option<&str>,
     from: Option<&str>,
     to: Option<&str>,
@@ -240,21 +295,34 @@ async fn sync(
     };
     if let Some(api) = report {
         // Fail on a bad report name before connecting anything.
-        settings.report_config(api)?;
+        for settings in &all {
+            settings.report_config(api)?;
+        }
     }
-    let app = App::build(settings, Clock::system(), Faults::default()).await?;
-    let jobs = match report {
-        Some(api) => vec![app.job(api)?],
-        None => app.jobs.clone(),
-    };
+    let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
+    let mut work = Vec::new();
+    for app in &apps {
+        let ctx = JobContext { on_window: progress_lines(), ..(*app.ctx).clone() };
+        let jobs = match report {
+            Some(api) => vec![app.job(api)?],
+            None => app.jobs.clone(),
+        };
+        work.extend(jobs.into_iter().map(|job| (ctx.clone(), job)));
+    }
+    let several = apps.len() > 1;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let ctx = JobContext { on_window: progress_lines(), ..(*app.ctx).clone() };
     let mut failed = Vec::new();
     let mut cancelled = false;
-    for job in &jobs {
-        let api = job.config.report.api;
-        let outcome = run_once(&ctx, job, range, &shutdown).await;
+    let total = work.len();
+    for (ctx, job) in &work {
+        let api_name = if several {
+            format!("{}/{}", ctx.account, job.config.report.api)
+        } else {
+            job.config.report.api.to_string()
+        };
+        let api = api_name.as_str();
+        let outcome = run_once(ctx, job, range, &shutdown).await;
         if std::io::stdout().is_terminal() {
             println!();
         }
@@ -267,12 +335,12 @@ async fn sync(
             requests = outcome.requests,
             fetched = outcome.rows_fetched,
             upserted = outcome.rows_upserted,
-            tz = app.ctx.timezone,
+            tz = ctx.timezone,
         );
         match (outcome.status, outcome.error) {
             (RunStatus::Failed, Some(e)) => {
                 eprintln!("error: sync of {api} failed: {e}");
-                failed.push(api);
+                failed.push(api_name.clone());
             }
             (RunStatus::Cancelled, _) => {
                 cancelled = true;
@@ -282,7 +350,7 @@ async fn sync(
         }
     }
     if !failed.is_empty() {
-        anyhow::bail!("{} of {} report(s) failed: {}", failed.len(), jobs.len(), failed.join(", "));
+        anyhow::bail!("{} of {} report(s) failed: {}", failed.len(), total, failed.join(", "));
     }
     Ok(if cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }

@@ -20,19 +20,22 @@ struct Line {
 }
 
 /// Prints the status of every report that is enabled or has state in the database.
-pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), StoreError> {
-    let tz = settings.timezone;
+pub async fn print(db: &Db, all: &[Settings], json: bool) -> Result<(), StoreError> {
     let now = Utc::now();
-    let fmt = |t: chrono::DateTime<Utc>| utc_to_local(tz, t).format("%Y-%m-%d %H:%M:%S").to_string();
+    // Each account's times in its own zone (accounts without settings: the first account's).
+    let zone = |account: &str| all.iter().find(|s| s.account == account).unwrap_or(&all[0]).timezone;
+    let fmt = |account: &str, t: chrono::DateTime<Utc>| {
+        utc_to_local(zone(account), t).format("%Y-%m-%d %H:%M:%S").to_string()
+    };
     let mut lines: Vec<Line> = db
         .status()
         .await?
         .into_iter()
         .map(|s| Line {
-            enabled: s.account == settings.account && settings.reports.iter().any(|r| r.report.api == s.report),
-            watermark_local: s.watermark.map(fmt),
+            enabled: all.iter().any(|c| c.account == s.account && c.reports.iter().any(|r| r.report.api == s.report)),
+            watermark_local: s.watermark.map(|t| fmt(&s.account, t)),
             lag_seconds: s.watermark.map(|w| (now - w).num_seconds()),
-            last_run_at_local: s.last_run_at.map(fmt),
+            last_run_at_local: s.last_run_at.map(|t| fmt(&s.account, t)),
             last_status: s.last_status,
             last_rows_upserted: s.last_rows_upserted,
             last_error: s.last_error,
@@ -40,7 +43,7 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
             report: s.report,
         })
         .collect();
-    for r in &settings.reports {
+    for (settings, r) in all.iter().flat_map(|s| s.reports.iter().map(move |r| (s, r))) {
         if !lines.iter().any(|l| l.account == settings.account && l.report == r.report.api) {
             lines.push(Line {
                 account: settings.account.clone(),
@@ -55,14 +58,23 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
             });
         }
     }
-    let today = utc_to_local(tz, now).date();
-    let tokens = crate::store::budget::usage(db, &settings.account, today).await?;
+    let mut tokens = Vec::new();
+    for settings in all {
+        let today = utc_to_local(settings.timezone, now).date();
+        let usage = crate::store::budget::usage(db, &settings.account, today).await?;
+        tokens.push((settings.account.clone(), today, usage));
+    }
     if json {
-        let doc = serde_json::json!({ "reports": lines, "token_calls_today": tokens });
+        let usage: Vec<_> = tokens
+            .iter()
+            .map(|(account, day, usage)| serde_json::json!({ "account": account, "day": day, "tokens": usage }))
+            .collect();
+        let doc = serde_json::json!({ "reports": lines, "token_calls_today": usage });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
         return Ok(());
     }
-    println!("times are local ({tz})");
+    let zones: Vec<String> = all.iter().map(|s| format!("{} {}", s.account, s.timezone)).collect();
+    println!("times are local to each account ({})", zones.join(", "));
     println!(
         "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8}  LAST ERROR",
         "ACCOUNT", "REPORT", "ENABLED", "WATERMARK", "LAG", "LAST RUN", "STATUS", "ROWS"
@@ -82,17 +94,19 @@ pub async fn print(db: &Db, settings: &Settings, json: bool) -> Result<(), Store
             l.last_error.unwrap_or_default(),
         );
     }
-    println!("\ntoken calls today ({today}, account {}):", settings.account);
-    if tokens.is_empty() {
-        println!("  none");
-    }
-    for t in tokens {
-        let paused = t
-            .paused_until
-            .filter(|until| *until > now)
-            .map(|until| format!("  PAUSED until {} (daily limit)", fmt(until)))
-            .unwrap_or_default();
-        println!("  {:<12} {:>6}{paused}", t.token_label, t.calls);
+    for (account, today, usage) in tokens {
+        println!("\ntoken calls today ({today}, account {account}):");
+        if usage.is_empty() {
+            println!("  none");
+        }
+        for t in usage {
+            let paused = t
+                .paused_until
+                .filter(|until| *until > now)
+                .map(|until| format!("  PAUSED until {} (daily limit)", fmt(&account, until)))
+                .unwrap_or_default();
+            println!("  {:<12} {:>6}{paused}", t.token_label, t.calls);
+        }
     }
     Ok(())
 }
