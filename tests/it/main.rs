@@ -6,4 +6,5 @@ mod faults;
 mod helpers;
 mod operations;
 mod pipeline;
+mod replicas;
 mod scheduling;
