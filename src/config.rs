@@ -44,6 +44,9 @@ pub enum ConfigError {
     /// The layers could not be read or merged (unreadable file, bad TOML, wrong value type).
     #[error("invalid configuration: {0}. Fix: correct the key named above in the config file or its WOLKVOX_ETL__… environment variable; config/example.toml documents every key")]
     Load(#[from] config::ConfigError),
+    /// Like `Load`, with any configured secret value blanked out of the message.
+    #[error("invalid configuration: {0}. Fix: correct the key named above in the config file or its WOLKVOX_ETL__… environment variable; config/example.toml documents every key")]
+    Scrubbed(String),
 }
 
 impl ConfigError {
@@ -372,6 +375,25 @@ impl Settings {
     pub fn load_all_with_env(path: Option<&Path>, env: HashMap<String, String>) -> Result<Vec<Settings>, ConfigError> {
         let builder = Self::layers(path, env)?;
         let merged = builder.clone().build()?;
+        // The config crate quotes offending values in its errors: keep secrets out of them.
+        let secrets = secret_values(&merged);
+        let scrub = |e: config::ConfigError| -> ConfigError {
+            let mut text = e.to_string();
+            for secret in &secrets {
+                text = text.replace(secret.as_str(), "[REDACTED]");
+            }
+            ConfigError::Scrubbed(text)
+        };
+        Self::load_accounts(builder, merged).map_err(|e| match e {
+            ConfigError::Load(inner) => scrub(inner),
+            other => other,
+        })
+    }
+
+    fn load_accounts(
+        builder: config::ConfigBuilder<config::builder::DefaultState>,
+        merged: config::Config,
+    ) -> Result<Vec<Settings>, ConfigError> {
         let accounts: BTreeMap<String, config::Value> = merged.get("accounts").unwrap_or_default();
         if accounts.is_empty() {
             return Ok(vec![Self::from_raw(merged.try_deserialize()?)?]);
@@ -760,14 +782,63 @@ fn validate_schedule(key: &str, schedule: &str, tz: Tz) -> Result<(), ConfigErro
 
 /// A database URL with its password replaced, for display.
 pub fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("REDACTED"));
-            parsed.to_string()
-        }
-        Ok(_) => url.to_string(),
-        Err(_) => "[REDACTED: unparsable URL]".to_string(),
+    let Ok(mut parsed) = Url::parse(url) else {
+        return "[REDACTED: unparsable URL]".to_string();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("REDACTED"));
     }
+    // libpq also takes the password as a query parameter.
+    let secret_param = |k: &str| matches!(k.to_ascii_lowercase().as_str(), "password" | "sslpassword");
+    if parsed.query_pairs().any(|(k, _)| secret_param(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret_param(&k) { "REDACTED".to_string() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// Every string under a key that holds a secret (`token`, `tokens`, `database.url`), anywhere in
+/// the merged layers, so error messages can be scrubbed of them.
+fn secret_values(merged: &config::Config) -> Vec<String> {
+    fn walk(path: &str, value: config::Value, secret: bool, out: &mut Vec<String>) {
+        match value.kind {
+            config::ValueKind::Table(table) => {
+                for (k, v) in table {
+                    let key = format!("{path}.{k}");
+                    let is_secret =
+                        secret || k.starts_with("token") || key.ends_with("database.url") || k == "password";
+                    walk(&key, v, is_secret, out);
+                }
+            }
+            config::ValueKind::Array(items) => items.into_iter().for_each(|v| walk(path, v, secret, out)),
+            config::ValueKind::Nil => {}
+            kind if secret => {
+                let text = config::Value::new(None, kind).to_string();
+                if text.len() >= 4 {
+                    out.push(text);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(root) = merged.get::<config::Value>("") {
+        walk("", root, false, &mut out);
+    } else if let Ok(table) = merged.clone().try_deserialize::<BTreeMap<String, config::Value>>() {
+        for (k, v) in table {
+            let secret = k.starts_with("token");
+            walk(&k, v, secret, &mut out);
+        }
+    }
+    // Longest first, so a secret containing another is replaced whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out
 }
 
 /// Flattens an `[accounts.<name>]` section into `(dotted key, value)` overrides. Only the
@@ -1026,7 +1097,18 @@ enabled = true
         let text = s.describe();
         assert!(!text.contains("SECRET"), "{text}");
         assert!(text.contains("postgres://etl:REDACTED@db:5432/wolkvox"), "{text}");
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=hunter2&sslmode=require"),
+            "postgres://u@h/db?password=REDACTED&sslmode=require"
+        );
         assert!(text.contains("[reports.chat_14]") && text.contains("wv0010"), "{text}");
+    }
+
+    #[test]
+    fn a_secret_in_a_badly_typed_value_is_kept_out_of_the_error() {
+        let text = error_text(&[("WOLKVOX_ETL__WOLKVOX__TOKENS", "supersecret123")]);
+        assert!(!text.contains("supersecret123"), "{text}");
+        assert!(text.contains("tokens"), "{text}");
     }
 
     #[test]

@@ -78,7 +78,6 @@ impl App {
                 account: settings.account.clone(),
                 timezone: settings.timezone,
                 clock: clock.clone(),
-                db_retry: settings.retry,
                 faults,
             });
             apps.push(App { ctx, jobs, settings, tokens });

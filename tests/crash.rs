@@ -50,7 +50,14 @@ fn main() -> ExitCode {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let started = Instant::now();
     let f = rt.block_on(harness(kills, seed));
-    let ok = f.missing == 0 && f.duplicates == 0 && f.stale == 0 && f.extra == 0 && f.violations == 0 && f.watermark_ok;
+    // Most runs must really have been killed, or the harness proved nothing.
+    let ok = f.missing == 0
+        && f.duplicates == 0
+        && f.stale == 0
+        && f.extra == 0
+        && f.violations == 0
+        && f.watermark_ok
+        && f.kills * 2 >= kills;
     println!(
         "crash harness: kills survived {}, runs that finished before their kill {}, rows checked {}, \
          missing {}, duplicates {}, stale {}, unexpected {}, simultaneous-request violations {}, watermark {}, \
@@ -104,7 +111,6 @@ async fn harness(kills: u32, seed: u64) -> Figures {
     let sim = Simulator::start(sim_config, sim_clock.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let bogota = chrono_tz::America::Bogota;
     let from = (utc_to_local(bogota, now).date() - chrono::Duration::days(3)).and_hms_opt(0, 0, 0).unwrap();
-    let from_arg = from.format("%Y-%m-%d").to_string();
 
     let command = || {
         let mut cmd = Command::new(BIN);
@@ -116,8 +122,11 @@ async fn harness(kills: u32, seed: u64) -> Figures {
             .env("WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS", "50")
             .env("WOLKVOX_ETL__WOLKVOX__RETRY_MAX_BACKOFF_SECONDS", "1")
             .env("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "10")
+            .env("WOLKVOX_ETL__SYNC__INITIAL_DAYS", "3")
             .env("RUST_LOG", "warn")
-            .args(["sync", "--report", "chat_14", "--from", &from_arg])
+            // The scheduled path: each run resumes from the committed watermark (minus the
+            // look-back), so a watermark that ever covered missing rows would leave them missing.
+            .args(["sync", "--report", "chat_14"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd

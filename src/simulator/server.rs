@@ -412,10 +412,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Every path other than the report API: the simulator's own JSON 404, so clients always get an
-/// envelope to parse.
+/// Every path other than the report API: the web server's HTML 404, as a wrong `base_url` would
+/// get (clients must not take it for an empty window).
 async fn unknown_path() -> Response {
-    ApiError { status: StatusCode::NOT_FOUND, error: "NOT FOUND", msg: "NOT FOUND".to_owned() }.into_response()
+    (
+        StatusCode::NOT_FOUND,
+        [(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))],
+        "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
+    )
+        .into_response()
 }
 
 /// A response with `body` as JSON, the content type every wolkvox answer carries.
@@ -727,12 +732,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unknown_path_answers_a_json_404_without_counting_as_a_report_request() {
+    async fn an_unknown_path_answers_an_html_404_without_counting_as_a_report_request() {
         let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
         let response = reqwest::get(format!("{}information.php?api=agents", sim.base_url())).await.unwrap();
         assert_eq!(response.status().as_u16(), 404);
-        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-        assert_eq!(body, refusal(404, "NOT FOUND", "NOT FOUND"));
+        let body = response.text().await.unwrap();
+        assert!(body.contains("<h1>Not Found</h1>"), "{body}");
         assert_eq!(sim.stats().requests, 0);
         sim.shutdown().await;
     }

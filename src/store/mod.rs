@@ -181,10 +181,11 @@ impl Tx {
         report: &Report,
         account: &str,
         ts: &str,
+        stream: Option<&str>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<std::collections::HashSet<i64>, StoreError> {
-        rows::known_hashes(self, report, account, ts, from, to).await
+        rows::known_hashes(self, report, account, ts, stream, from, to).await
     }
 
     /// Deletes an aggregate report's rows for one local `day` (and stream, for reports synced

@@ -126,17 +126,30 @@ pub(super) async fn known_hashes(
     report: &Report,
     account: &str,
     ts: &str,
+    stream: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<i64>, StoreError> {
-    let sql = format!(
+    let mut sql = format!(
         "SELECT raw_hash FROM {} WHERE account = $1 AND {ts} >= $2 AND {ts} < $3 AND raw_hash IS NOT NULL",
         quote_ident(report.table),
         ts = quote_ident(ts)
     );
+    // Streams share rows' text but not their key: a row of one code group says nothing of another's.
+    if stream.is_some() {
+        sql.push_str(&format!(" AND {} = $4", quote_ident(crate::wolkvox::catalog::STREAM)));
+    }
     let hashes: Vec<i64> = match tx {
-        Tx::Postgres(tx) => sqlx::query_scalar(&sql).bind(account).bind(from).bind(to).fetch_all(&mut **tx).await?,
-        Tx::Sqlite(tx) => sqlx::query_scalar(&sql).bind(account).bind(from).bind(to).fetch_all(&mut **tx).await?,
+        Tx::Postgres(tx) => {
+            let q = sqlx::query_scalar(&sql).bind(account).bind(from).bind(to);
+            let q = if let Some(s) = stream { q.bind(s) } else { q };
+            q.fetch_all(&mut **tx).await?
+        }
+        Tx::Sqlite(tx) => {
+            let q = sqlx::query_scalar(&sql).bind(account).bind(from).bind(to);
+            let q = if let Some(s) = stream { q.bind(s) } else { q };
+            q.fetch_all(&mut **tx).await?
+        }
     };
     Ok(hashes.into_iter().collect())
 }

@@ -21,7 +21,7 @@ use super::error::SyncError;
 use super::window::{self, PlanInput, Window};
 use crate::budget::Budget;
 use crate::clock::Clock;
-use crate::config::{ReportConfig, RetryPolicy};
+use crate::config::ReportConfig;
 use crate::coordination::Coordinator;
 use crate::http::{Health, Streak};
 use crate::store::rows::TypedRow;
@@ -60,8 +60,6 @@ pub struct JobContext {
     pub timezone: Tz,
     /// The source of "now".
     pub clock: Clock,
-    /// Retry policy for transient database errors at commit time.
-    pub db_retry: RetryPolicy,
     /// Injected faults (none in production).
     pub faults: Faults,
     /// The daily token budget (counts calls, pauses tokens at the limit).
@@ -311,9 +309,9 @@ async fn run_stream(
     };
     if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) {
         let health_key = if stream.is_empty() {
-            job.config.report.api.to_string()
+            format!("{}/{}", ctx.account, job.config.report.api)
         } else {
-            format!("{}/{stream}", job.config.report.api)
+            format!("{}/{}/{stream}", ctx.account, job.config.report.api)
         };
         let streak = ctx.health.record_run(&health_key, outcome.status, ctx.clock.now());
         log_outcome(&outcome, streak);
@@ -377,7 +375,12 @@ async fn sync_windows(
             max_window,
             now,
         }),
-        Range::Explicit { from, to } => window::plan_range(from, to, policy.settle, max_window, now),
+        Range::Explicit { from, to } => {
+            // An aggregate day is replaced whole, so a backfill of one ends at a midnight (or
+            // at now − settle for today): a partial day would overwrite a complete one.
+            let to = if report.has_day() { to.map(window::ceil_to_midnight) } else { to };
+            window::plan_range(from, to, policy.settle, max_window, now)
+        }
     };
     // Aggregates only mean something per whole local day: re-cut the plan at midnights, from
     // the start of the first day (so a re-read day is always asked for from 00:00:00).
@@ -518,7 +521,7 @@ async fn write_window(
     let report = job.config.report;
     // One request in flight per token: first within this process, then across replicas.
     let permit = job.token.acquire().await;
-    let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.label()).await?;
+    let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.gate_id()).await?;
     let mut stream = match ctx.client.open(&job.token, permit, report.api, w.start, w.last_second(), params).await {
         Ok(stream) => stream,
         Err(e) => {
@@ -559,7 +562,8 @@ async fn write_stream(
     let known = match report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp)) {
         Some(ts) if synthetic.day.is_none() => {
             let (from, to) = (local_to_utc(ctx.timezone, w.start), local_to_utc(ctx.timezone, w.end));
-            tx.known_hashes(report, &ctx.account, ts, from, to).await?
+            let stream = (!report.streams.is_empty()).then_some(key.stream);
+            tx.known_hashes(report, &ctx.account, ts, stream, from, to).await?
         }
         _ => HashSet::new(),
     };

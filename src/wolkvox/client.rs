@@ -149,6 +149,9 @@ impl WolkvoxClient {
     pub fn new(base: Url, timeout: Duration, retry: RetryPolicy) -> Result<Self, ApiError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            // A redirect would carry the token header to wherever it points (even plain http):
+            // never follow one.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wolkvox-etl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ApiError::Network(format!("cannot build the HTTP client: {e}")))?;
@@ -186,7 +189,7 @@ impl WolkvoxClient {
         let mut response = self
             .http
             .get(url)
-            .header("wolkvox-token", token.secret())
+            .header("wolkvox-token", token.header_value())
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;

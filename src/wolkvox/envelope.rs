@@ -79,12 +79,19 @@ pub fn decode(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
 
 /// Decodes a non-2xx response: 404 is "no records", anything else an error.
 pub fn decode_error(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
-    if status == 404 {
-        return Ok(Vec::new());
-    }
     let envelope: Option<Envelope> = std::str::from_utf8(body).ok().and_then(|text| serde_json::from_str(text).ok());
     let Some(envelope) = envelope else {
         return Err(match status {
+            // A 404 that is not the API's envelope is a wrong URL (path, version, proxy), not
+            // an empty window: taking it for "no records" would move the watermark over data.
+            404 => ApiError::BadRequest {
+                status,
+                msg: format!("not found, and not the API's answer (check wolkvox.base_url): {}", snippet(body)),
+            },
+            300..=399 => ApiError::BadRequest {
+                status,
+                msg: "the API redirected; redirects are not followed (check wolkvox.base_url)".into(),
+            },
             400..=499 => classify(status, snippet(body)),
             _ => ApiError::Server { status, body: snippet(body) },
         });
@@ -154,6 +161,9 @@ pub fn parse_stream<R: Read>(
             return Err(ApiError::Malformed { status, reason });
         }
     };
+    if meta.code.is_none() && !meta.saw_data {
+        return Err(ApiError::Malformed { status, reason: "the envelope has neither `code` nor `data`".into() });
+    }
     // An error can arrive with HTTP 200: the envelope's code is then the real status.
     match code_of(&meta.code) {
         Some(code) if !(200..=299).contains(&code) => {
@@ -247,6 +257,7 @@ struct EnvelopeMeta {
     code: Option<Value>,
     error: Option<Value>,
     msg: Option<Value>,
+    saw_data: bool,
 }
 
 struct EnvelopeSeed<'s, 'a> {
@@ -272,7 +283,10 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
                 "code" => meta.code = Some(map.next_value()?),
                 "error" => meta.error = Some(map.next_value()?),
                 "msg" => meta.msg = Some(map.next_value()?),
-                "data" => map.next_value_seed(DataSeed { state: &mut *self.state })?,
+                "data" => {
+                    meta.saw_data = true;
+                    map.next_value_seed(DataSeed { state: &mut *self.state })?
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -399,10 +413,14 @@ mod tests {
     }
 
     #[test]
-    fn not_found_means_no_records_whatever_the_body() {
-        assert!(ok(404, "<html>Not Found</html>").is_empty());
-        assert!(ok(404, "").is_empty());
+    fn the_apis_404_envelope_means_no_records_but_any_other_404_is_an_error() {
+        assert!(ok(404, r#"{"code":"404","error":"NOT FOUND","msg":"0 records were found","data":[]}"#).is_empty());
+        assert!(ok(404, r#"{"code":404,"error":"NOT FOUND","msg":"NOT FOUND"}"#).is_empty());
         assert!(ok(200, r#"{"code":"404","error":"NOT FOUND","msg":"0 records were found","data":[]}"#).is_empty());
+        let e = err(404, "<html>Not Found</html>");
+        assert!(matches!(e, ApiError::BadRequest { status: 404, .. }) && !e.is_retryable(), "{e:?}");
+        assert!(matches!(err(404, ""), ApiError::BadRequest { status: 404, .. }));
+        assert!(matches!(err(302, ""), ApiError::BadRequest { status: 302, .. }));
     }
 
     #[test]

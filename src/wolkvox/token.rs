@@ -18,6 +18,8 @@ use crate::config::NamedToken;
 #[derive(Clone)]
 pub struct Token {
     label: Arc<str>,
+    /// The smallest label sharing this token's secret: names the gate across replicas.
+    gate_id: Arc<str>,
     secret: SecretString,
     gate: Arc<Semaphore>,
 }
@@ -34,6 +36,12 @@ impl Token {
         &self.label
     }
 
+    /// The name of this token's gate: the same for every label of the same secret, so the
+    /// cross-replica lock is per secret, as the API counts.
+    pub fn gate_id(&self) -> &str {
+        &self.gate_id
+    }
+
     /// Waits for this token's single in-flight slot. The permit must live until the response
     /// body has been read completely: the API counts a request as in flight until then.
     pub async fn acquire(&self) -> OwnedSemaphorePermit {
@@ -41,9 +49,17 @@ impl Token {
         Arc::clone(&self.gate).acquire_owned().await.expect("token semaphores are never closed")
     }
 
-    /// The secret, for the `wolkvox-token` header only.
-    pub(crate) fn secret(&self) -> &str {
-        self.secret.expose_secret()
+    /// The `wolkvox-token` header value, marked sensitive so no HTTP layer ever prints it.
+    pub(crate) fn header_value(&self) -> reqwest::header::HeaderValue {
+        match reqwest::header::HeaderValue::from_str(self.secret.expose_secret()) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                value
+            }
+            // A token with characters a header cannot carry: send an empty header, which the
+            // API rejects as a missing token (reported without the value).
+            Err(_) => reqwest::header::HeaderValue::from_static(""),
+        }
     }
 }
 
@@ -56,15 +72,20 @@ pub struct Tokens {
 impl Tokens {
     /// Builds the tokens and their gates.
     pub fn new(named: &[NamedToken]) -> Self {
-        let mut gates: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let mut gates: HashMap<String, (Arc<Semaphore>, Arc<str>)> = HashMap::new();
+        for t in named {
+            let entry = gates
+                .entry(t.secret.expose_secret().to_string())
+                .or_insert_with(|| (Arc::new(Semaphore::new(1)), t.label.as_str().into()));
+            if *t.label < *entry.1 {
+                entry.1 = t.label.as_str().into();
+            }
+        }
         let by_label = named
             .iter()
             .map(|t| {
-                let gate = gates
-                    .entry(t.secret.expose_secret().to_string())
-                    .or_insert_with(|| Arc::new(Semaphore::new(1)))
-                    .clone();
-                let token = Token { label: t.label.as_str().into(), secret: t.secret.clone(), gate };
+                let (gate, gate_id) = gates[t.secret.expose_secret()].clone();
+                let token = Token { label: t.label.as_str().into(), gate_id, secret: t.secret.clone(), gate };
                 (t.label.clone(), token)
             })
             .collect();

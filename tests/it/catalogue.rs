@@ -124,7 +124,7 @@ on_both_backends! {
         assert_eq!(report.grain, catalog::Grain::IntervalAggregate);
         let job = t.app.job("skill_4").unwrap();
         t.db().migrate(&[report]).await.unwrap();
-        // 22:00 → 02:00 spans two local days: each is queried on its own.
+        // 22:00 → 02:00 spans two local days: each is queried on its own, and whole.
         let outcome = t
             .sync_job(&job, Range::Explicit { from: local("2026-11-18 22:00:00"), to: Some(local("2026-11-19 02:00:00")) })
             .await;
@@ -133,7 +133,8 @@ on_both_backends! {
         let first = stored_day(&t, "skill_4", "2026-11-18").await;
         let second = stored_day(&t, "skill_4", "2026-11-19").await;
         assert_eq!(first, expected(&t, report, &job.config.params, "2026-11-18 00:00:00", "2026-11-19 00:00:00"));
-        assert_eq!(second, expected(&t, report, &job.config.params, "2026-11-19 00:00:00", "2026-11-19 02:00:00"));
+        // A day is always stored whole: the backfill's end is rounded up to the next midnight.
+        assert_eq!(second, expected(&t, report, &job.config.params, "2026-11-19 00:00:00", "2026-11-20 00:00:00"));
         // The same hour on both days is two rows, keyed by day + hour.
         let hours = t.scalar("SELECT count(*) FROM skill_4 WHERE hour = '23:00:00' OR hour = '00:00:00'").await;
         assert!(hours >= 2);
@@ -172,7 +173,6 @@ fn the_catalogue_covers_every_report_of_the_shared_research_file() {
         assert!(catalog::find(api).is_some(), "{api} is missing from the catalogue");
     }
     assert_eq!(catalog::all().len(), 104);
-    let _ = SimulatorConfig::default();
 }
 
 #[tokio::test]
@@ -210,4 +210,20 @@ async fn enabling_every_report_and_running_sync_fills_104_tables() {
         }
     }
     assert_eq!(filled, 104);
+}
+
+#[tokio::test]
+async fn a_backfill_ending_mid_day_never_replaces_a_whole_aggregate_day_with_part_of_it() {
+    let t = spawn_app(wolkvox_etl::store::Backend::Sqlite, Options::default()).await;
+    let report = catalog::find("agent_1").unwrap();
+    let job = t.app.job("agent_1").unwrap();
+    t.db().migrate(&[report]).await.unwrap();
+    let whole = Range::Explicit { from: local("2026-11-18 00:00:00"), to: Some(local("2026-11-19 00:00:00")) };
+    assert_eq!(t.sync_job(&job, whole).await.status, RunStatus::Succeeded);
+    let day = stored_day(&t, "agent_1", "2026-11-18").await;
+    // Asked for 00:00–06:00 only: the day is still fetched and stored whole.
+    let part = Range::Explicit { from: local("2026-11-18 00:00:00"), to: Some(local("2026-11-18 06:00:00")) };
+    assert_eq!(t.sync_job(&job, part).await.status, RunStatus::Succeeded);
+    assert_eq!(stored_day(&t, "agent_1", "2026-11-18").await, day);
+    assert_eq!(day, expected(&t, report, &job.config.params, "2026-11-18 00:00:00", "2026-11-19 00:00:00"));
 }
