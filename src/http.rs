@@ -173,7 +173,7 @@ struct FailingReport {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
+    let database = match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
         Ok(Ok(())) => "ok",
         Ok(Err(_)) => "error",
         Err(_) => "timeout",
@@ -189,13 +189,6 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::to_string(&Readiness { ready, database, scheduler, failing_reports }).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body)
-}
-
-async fn ping(db: &Db) -> Result<(), sqlx::Error> {
-    match db {
-        Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
-        Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
-    }
 }
 
 #[cfg(test)]

@@ -21,14 +21,9 @@ const ADD: &str = "INSERT INTO etl_token_usage (account, token_label, day, calls
 
 /// Adds `calls` to a token's count for `day`; returns the day's total.
 pub async fn add_calls(db: &Db, account: &str, token: &str, day: NaiveDate, calls: i64) -> Result<i64, StoreError> {
-    Ok(match db {
-        Db::Postgres(pool) => {
-            sqlx::query_scalar(ADD).bind(account).bind(token).bind(day).bind(calls).fetch_one(pool).await?
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query_scalar(ADD).bind(account).bind(token).bind(day).bind(calls).fetch_one(pool).await?
-        }
-    })
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar(ADD).bind(account).bind(token).bind(day).bind(calls).fetch_one(pool).await?
+    }))
 }
 
 const PAUSE: &str =
@@ -43,14 +38,9 @@ pub async fn pause(
     day: NaiveDate,
     until: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    match db {
-        Db::Postgres(pool) => {
-            sqlx::query(PAUSE).bind(account).bind(token).bind(day).bind(until).execute(pool).await?;
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query(PAUSE).bind(account).bind(token).bind(day).bind(until).execute(pool).await?;
-        }
-    }
+    on_pool!(db, pool => {
+        sqlx::query(PAUSE).bind(account).bind(token).bind(day).bind(until).execute(pool).await?;
+    });
     Ok(())
 }
 
@@ -59,18 +49,12 @@ const USAGE: &str = "SELECT token_label, calls, paused_until FROM etl_token_usag
 
 /// Every token's usage on `day`.
 pub async fn usage(db: &Db, account: &str, day: NaiveDate) -> Result<Vec<TokenUsage>, StoreError> {
-    Ok(match db {
-        Db::Postgres(pool) => sqlx::query_as(USAGE).bind(account).bind(day).fetch_all(pool).await?,
-        Db::Sqlite(pool) => sqlx::query_as(USAGE).bind(account).bind(day).fetch_all(pool).await?,
-    })
+    Ok(on_pool!(db, pool => sqlx::query_as(USAGE).bind(account).bind(day).fetch_all(pool).await?))
 }
 
 const LATEST_PAUSE: &str = "SELECT max(paused_until) FROM etl_token_usage WHERE account = $1 AND token_label = $2";
 
 /// The latest pause ever recorded for a token (the caller compares it with now).
 pub async fn latest_pause(db: &Db, account: &str, token: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    Ok(match db {
-        Db::Postgres(pool) => sqlx::query_scalar(LATEST_PAUSE).bind(account).bind(token).fetch_one(pool).await?,
-        Db::Sqlite(pool) => sqlx::query_scalar(LATEST_PAUSE).bind(account).bind(token).fetch_one(pool).await?,
-    })
+    Ok(on_pool!(db, pool => sqlx::query_scalar(LATEST_PAUSE).bind(account).bind(token).fetch_one(pool).await?))
 }

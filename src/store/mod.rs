@@ -11,6 +11,34 @@
 //! status); the two backends differ only where their dialects do (array UNNEST vs a prepared
 //! per-row insert, `GREATEST` vs `max`).
 
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds. The two backends' query types
+/// differ, so each arm is compiled for its driver, but the SQL and the binds are written once.
+/// `$body` must give the same type on both (a count, `()`, a row type).
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Postgres($pool) => $body,
+            $crate::store::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_pool!`] for an open transaction: `$conn` is its connection.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
 pub mod budget;
 mod error;
 pub mod rows;
@@ -159,12 +187,15 @@ impl Db {
         runs::status(self).await
     }
 
+    /// Whether the database answers (`/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections to be returned (flushes SQLite's WAL).
     pub async fn close(&self) {
-        match self {
-            Db::Postgres(pool) => pool.close().await,
-            Db::Sqlite(pool) => pool.close().await,
-        }
+        on_pool!(self, pool => pool.close().await)
     }
 }
 

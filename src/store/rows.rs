@@ -139,18 +139,11 @@ pub(super) async fn known_hashes(
     if stream.is_some() {
         sql.push_str(&format!(" AND {} = $4", quote_ident(crate::wolkvox::catalog::STREAM)));
     }
-    let hashes: Vec<i64> = match tx {
-        Tx::Postgres(tx) => {
-            let q = sqlx::query_scalar(&sql).bind(account).bind(from).bind(to);
-            let q = if let Some(s) = stream { q.bind(s) } else { q };
-            q.fetch_all(&mut **tx).await?
-        }
-        Tx::Sqlite(tx) => {
-            let q = sqlx::query_scalar(&sql).bind(account).bind(from).bind(to);
-            let q = if let Some(s) = stream { q.bind(s) } else { q };
-            q.fetch_all(&mut **tx).await?
-        }
-    };
+    let hashes: Vec<i64> = on_tx!(tx, conn => {
+        let q = sqlx::query_scalar(&sql).bind(account).bind(from).bind(to);
+        let q = if let Some(s) = stream { q.bind(s) } else { q };
+        q.fetch_all(conn).await?
+    });
     Ok(hashes.into_iter().collect())
 }
 
@@ -170,19 +163,11 @@ pub(super) async fn delete_day(
     if stream.is_some() {
         sql.push_str(&format!(" AND {} = $3", quote_ident(crate::wolkvox::catalog::STREAM)));
     }
-    let done = match tx {
-        Tx::Postgres(tx) => {
-            let q = sqlx::query(&sql).bind(account).bind(day);
-            let q = if let Some(s) = stream { q.bind(s) } else { q };
-            q.execute(&mut **tx).await?.rows_affected()
-        }
-        Tx::Sqlite(tx) => {
-            let q = sqlx::query(&sql).bind(account).bind(day);
-            let q = if let Some(s) = stream { q.bind(s) } else { q };
-            q.execute(&mut **tx).await?.rows_affected()
-        }
-    };
-    Ok(done)
+    Ok(on_tx!(tx, conn => {
+        let q = sqlx::query(&sql).bind(account).bind(day);
+        let q = if let Some(s) = stream { q.bind(s) } else { q };
+        q.execute(conn).await?.rows_affected()
+    }))
 }
 
 /// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.

@@ -115,14 +115,9 @@ macro_rules! bind_run {
 
 /// Appends a run record.
 pub(super) async fn record(db: &Db, run: &RunRecord) -> Result<(), StoreError> {
-    match db {
-        Db::Postgres(pool) => {
-            bind_run!(sqlx::query(INSERT), run).execute(pool).await?;
-        }
-        Db::Sqlite(pool) => {
-            bind_run!(sqlx::query(INSERT), run).execute(pool).await?;
-        }
-    }
+    on_pool!(db, pool => {
+        bind_run!(sqlx::query(INSERT), run).execute(pool).await?;
+    });
     Ok(())
 }
 
@@ -170,8 +165,5 @@ const STATUS: &str = "WITH ranked AS (
 
 /// The state of every (account, report, stream) that has a watermark or a run.
 pub(super) async fn status(db: &Db) -> Result<Vec<ReportStatus>, StoreError> {
-    Ok(match db {
-        Db::Postgres(pool) => sqlx::query_as(STATUS).fetch_all(pool).await?,
-        Db::Sqlite(pool) => sqlx::query_as(STATUS).fetch_all(pool).await?,
-    })
+    Ok(on_pool!(db, pool => sqlx::query_as(STATUS).fetch_all(pool).await?))
 }

@@ -57,26 +57,20 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
             quote_ident(ts)
         ));
     }
-    let existing: Vec<(String,)> = match db {
-        Db::Postgres(pool) => {
-            for sql in &statements {
-                sqlx::query(sql).execute(pool).await?;
-            }
-            sqlx::query_as(
-                "SELECT column_name::text FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = $1",
-            )
-            .bind(report.table)
-            .fetch_all(pool)
-            .await?
+    on_pool!(db, pool => {
+        for sql in &statements {
+            sqlx::query(sql).execute(pool).await?;
         }
-        Db::Sqlite(pool) => {
-            for sql in &statements {
-                sqlx::query(sql).execute(pool).await?;
-            }
-            sqlx::query_as("SELECT name FROM pragma_table_info($1)").bind(report.table).fetch_all(pool).await?
+    });
+    let columns_sql = match backend {
+        Backend::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = $1"
         }
+        Backend::Sqlite => "SELECT name FROM pragma_table_info($1)",
     };
+    let existing: Vec<(String,)> =
+        on_pool!(db, pool => sqlx::query_as(columns_sql).bind(report.table).fetch_all(pool).await?);
     let hash_type = if backend == Backend::Postgres { "bigint" } else { "INTEGER" };
     let wanted = report
         .fields
@@ -88,14 +82,9 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
             continue;
         }
         let sql = format!("ALTER TABLE {table} ADD COLUMN {} {ty}", quote_ident(name));
-        match db {
-            Db::Postgres(pool) => {
-                sqlx::query(&sql).execute(pool).await?;
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query(&sql).execute(pool).await?;
-            }
-        }
+        on_pool!(db, pool => {
+            sqlx::query(&sql).execute(pool).await?;
+        });
         tracing::info!(report = report.api, column = name, "Added a column for a new catalogue field");
     }
     Ok(())
