@@ -375,6 +375,8 @@ struct Entry {
     params: Vec<String>,
     fields: Vec<String>,
     fields_example: Vec<String>,
+    /// Keys real users saw in live responses beyond the documented ones (chat_1's `date_close`…).
+    fields_observed_in_real_use: Vec<String>,
     key: Vec<String>,
     timestamp: Option<String>,
     grain: String,
@@ -482,7 +484,14 @@ fn build(e: Entry) -> Report {
                 nested_fields.push(leak(inner.to_owned()));
             }
         }
-        None => names.extend(e.fields.iter().filter(|f| !is_placeholder(f)).cloned()),
+        None => {
+            names.extend(e.fields.iter().filter(|f| !is_placeholder(f)).cloned());
+            // Fields seen in live answers are part of the report even if the docs omit them:
+            // typed columns for them, and no "unknown field" warning on every run.
+            let observed: Vec<String> =
+                e.fields_observed_in_real_use.iter().filter(|f| !names.contains(f)).cloned().collect();
+            names.extend(observed);
+        }
     }
     if hashed {
         names.push(ROW_HASH.to_owned());
@@ -587,6 +596,7 @@ fn infer(api: &str, name: &str) -> FieldType {
         | "start_date"
         | "end_date"
         | "close_date"
+        | "date_close"
         | "date_creation"
         | "last_update"
         | "end_date_rp"
@@ -661,6 +671,14 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), 104);
         assert!(all().iter().all(|r| r.table == r.api));
+    }
+
+    #[test]
+    fn fields_seen_in_live_answers_are_catalogued_and_typed() {
+        let chat_1 = find("chat_1").unwrap();
+        assert_eq!(chat_1.field("date_close").map(|f| f.ty), Some(FieldType::Timestamp));
+        assert_eq!(chat_1.field("agent_average_response_time").map(|f| f.ty), Some(FieldType::Duration));
+        assert_eq!(chat_1.field("transfer").map(|f| f.ty), Some(FieldType::Text));
     }
 
     #[test]
