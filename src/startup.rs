@@ -205,9 +205,13 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     if settings.database_is_default {
         info!(path = %sqlite_path(settings).unwrap_or_default(), "No database configured; using the embedded SQLite file");
     }
-    let db = Db::connect(&settings.database_url, settings.db_max_connections)
-        .await
-        .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
+    let db = Db::connect(&settings.database_url, settings.db_max_connections).await.with_context(|| {
+        use secrecy::ExposeSecret;
+        format!(
+            "cannot connect to the database {} (check database.url / DATABASE_URL, and that the server is up)",
+            crate::config::redact_url(settings.database_url.expose_secret())
+        )
+    })?;
     let mut reports: Vec<_> = all.iter().flat_map(|s| s.reports.iter().map(|r| r.report)).collect();
     reports.sort_by_key(|r| r.api);
     reports.dedup_by_key(|r| r.api);

@@ -114,6 +114,10 @@ impl Db {
         match Backend::of_url(url) {
             Some(Backend::Postgres) => {
                 let options = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl");
+                // One direct connection first: a pool that cannot connect only says it timed out,
+                // while the connection says why (refused, unknown host, bad password).
+                sqlx::Connection::close(<sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?)
+                    .await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))

@@ -207,3 +207,18 @@ async fn demo_once_on_a_fresh_directory_leaves_an_sqlite_file_with_the_simulator
         assert_eq!(scalar(&db, &wm).await, r.report.streams.len().max(1) as i64, "{}", r.report.api);
     }
 }
+
+#[test]
+fn a_database_that_is_down_is_named_with_its_cause_and_without_its_password() {
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("DATABASE_URL", "postgres://etl:hunter2@127.0.0.1:1/wolkvox")
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to the database postgres://etl:REDACTED@127.0.0.1:1/wolkvox"), "{err}");
+    assert!(err.contains("refused"), "the cause is given: {err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
