@@ -1,116 +1,243 @@
-//! The crash-and-recover harness: the real binary, SIGKILLed at random moments, must still end
-//! with every row exactly once and a watermark that never lies.
+//! The crash-and-recover harness: the real binary, SIGKILLed at chosen moments, must still end
+//! with every row exactly once and a watermark that never lies — on Postgres and on the embedded
+//! SQLite default.
 //!
 //! It starts the simulator in this process, with faults on (25% of requests answered with a
-//! random transient fault: 5xx, resets, slow answers, truncated JSON, invalid UTF-8, error codes
-//! in HTTP 200, simultaneous-use and maintenance 403s; and damaged rows), in this process so it
-//! can read ground truth and the simultaneous-request counter. Then `CRASH_KILLS` times (default 20) starts `wolkvox-etl sync` against a
-//! fresh Postgres database and kills it with SIGKILL after a random delay — before, during or
-//! after a window's transaction. Then it lets one run finish and compares the table with the
-//! simulator: missing rows, duplicate keys, stale values, the watermark, and violations of the
-//! one-request-per-token rule. `CRASH_SEED` replays a sequence of kill times.
+//! random transient fault: 5xx, resets, truncated JSON, invalid UTF-8, error codes in HTTP 200,
+//! simultaneous-use and maintenance 403s; and damaged rows), in this process so it can read
+//! ground truth, the requests the binary made and the simultaneous-request counter. Then it
+//! starts `wolkvox-etl sync --report chat_14` (the scheduled path: each run resumes from the
+//! committed watermark) again and again, and SIGKILLs each run at a moment it waits for:
 //!
-//! Run alone: `cargo test --test crash` (`CRASH_KILLS=50` for more).
+//! - **in a transaction**: the database shows the window's transaction open with rows written
+//!   (Postgres: `pg_stat_activity`, a transaction id and chat_14/watermark statements; SQLite:
+//!   the write lock is held), and the committed watermark did not move across the kill;
+//! - **after a commit**: the committed watermark moved during this run; the next run that asks
+//!   the API must then start exactly at that watermark minus the look-back;
+//! - **any time**: a random delay, as a control.
+//!
+//! Every run's first request must start where the committed watermark says, the watermark never
+//! moves backwards, and after one uninterrupted recovery run the table must equal ground truth
+//! (missing, stale, unexpected and duplicated rows by the API's own key, read from `raw`) with a
+//! watermark at exactly `now − settle` of that run. The harness fails if fewer than half of the
+//! runs aimed at each moment were killed inside a transaction, or after a commit that a later
+//! run resumed from.
+//!
+//! Run alone: `cargo test --test crash` (`CRASH_KILLS=50` for more; `CRASH_SEED` replays).
 
 #[path = "it/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
 
 use std::collections::BTreeMap;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use helpers::{admin_url, scalar, TestDb, TOKEN};
+use chrono::{DateTime, Utc};
+use helpers::{TestDb, TOKEN};
 use serde_json::Value;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{PgPool, SqlitePool};
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{FaultKind, FaultPlan, Simulator, SimulatorConfig};
-use wolkvox_etl::store::{Backend, Db};
+use wolkvox_etl::store::Backend;
 use wolkvox_etl::wolkvox::values::utc_to_local;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
+/// The binary's look-back, set explicitly: a day, so every run has a window to commit before
+/// the one it is still working on, and "after a commit" kills land while the process lives.
+const LOOKBACK_MINUTES: i64 = 24 * 60;
+/// The binary's settle delay, set explicitly so the final watermark can be checked exactly.
+const SETTLE_SECONDS: i64 = 120;
+/// Longest wait for a chosen moment before the run is killed anyway (counted as "any time").
+const MOMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Moment {
+    InTransaction,
+    AfterCommit,
+    AnyTime,
+}
+
+#[derive(Default)]
 struct Figures {
     kills: u32,
+    in_transaction: u32,
+    after_commit_resumed: u32,
     finished_early: u32,
+    wrong_resumes: u32,
+    watermark_backwards: u32,
     rows_checked: usize,
     missing: usize,
-    duplicates: i64,
+    duplicates: usize,
     stale: usize,
     extra: usize,
     violations: u64,
     faults: u64,
-    watermark_ok: bool,
+    watermark_exact: bool,
+}
+
+impl Figures {
+    fn ok(&self, floor: u32) -> bool {
+        self.missing == 0
+            && self.duplicates == 0
+            && self.stale == 0
+            && self.extra == 0
+            && self.violations == 0
+            && self.wrong_resumes == 0
+            && self.watermark_backwards == 0
+            && self.watermark_exact
+            && self.rows_checked > 0
+            && self.in_transaction >= floor
+            && self.after_commit_resumed >= floor
+    }
 }
 
 fn main() -> ExitCode {
-    let kills: u32 = std::env::var("CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let kills: u32 = std::env::var("CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(18);
     let seed: u64 = std::env::var("CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
-    println!("crash harness: {kills} SIGKILLs, seed {seed} (CRASH_SEED={seed} replays it)");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let started = Instant::now();
-    let f = rt.block_on(harness(kills, seed));
-    // Most runs must really have been killed, or the harness proved nothing.
-    let ok = f.missing == 0
-        && f.duplicates == 0
-        && f.stale == 0
-        && f.extra == 0
-        && f.violations == 0
-        && f.watermark_ok
-        && f.kills * 2 >= kills;
-    println!(
-        "crash harness: kills survived {}, runs that finished before their kill {}, rows checked {}, \
-         missing {}, duplicates {}, stale {}, unexpected {}, simultaneous-request violations {}, watermark {}, \
-         faults injected {} ({:.1} s)",
-        f.kills,
-        f.finished_early,
-        f.rows_checked,
-        f.missing,
-        f.duplicates,
-        f.stale,
-        f.extra,
-        f.violations,
-        if f.watermark_ok { "ok" } else { "WRONG" },
-        f.faults,
-        started.elapsed().as_secs_f64()
-    );
+    let mut all_ok = true;
+    // SQLite gets fewer kills: its runs are the same code path, and time is shared with CI.
+    for (backend, kills) in [(Backend::Postgres, kills), (Backend::Sqlite, (kills / 2).max(3))] {
+        println!("crash harness ({backend:?}): {kills} runs to kill, seed {seed} (CRASH_SEED={seed} replays it)");
+        let started = Instant::now();
+        let f = rt.block_on(harness(backend, kills, seed));
+        // Half of the runs aimed at each moment must have been killed at it: a third of the
+        // runs aim inside a transaction, a third after a commit.
+        let floor = (kills.div_ceil(3) / 2).max(1);
+        let ok = f.ok(floor);
+        all_ok &= ok;
+        println!(
+            "crash harness ({backend:?}): kills {} (inside a transaction {}, after a commit a later run resumed \
+             from {}; floor {floor} each), runs that finished before their kill {}, wrong resume points {}, \
+             watermark moved backwards {}, rows checked {}, missing {}, duplicates {}, stale {}, unexpected {}, \
+             simultaneous-request violations {}, final watermark {}, faults injected {} ({:.1} s)",
+            f.kills,
+            f.in_transaction,
+            f.after_commit_resumed,
+            f.finished_early,
+            f.wrong_resumes,
+            f.watermark_backwards,
+            f.rows_checked,
+            f.missing,
+            f.duplicates,
+            f.stale,
+            f.extra,
+            f.violations,
+            if f.watermark_exact { "exact" } else { "WRONG" },
+            f.faults,
+            started.elapsed().as_secs_f64()
+        );
+    }
     // The line test-summary readers look for.
     println!(
         "test result: {}. {} passed; {} failed; 0 ignored; 0 measured; 0 filtered out",
-        if ok { "ok" } else { "FAILED" },
-        u8::from(ok),
-        u8::from(!ok)
+        if all_ok { "ok" } else { "FAILED" },
+        u8::from(all_ok),
+        u8::from(!all_ok)
     );
-    if ok {
+    if all_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-async fn harness(kills: u32, seed: u64) -> Figures {
+/// What the harness reads from the binary's database while the binary runs.
+enum Probe {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Probe {
+    async fn open(db: &TestDb) -> Probe {
+        match db.backend {
+            Backend::Postgres => Probe::Postgres(PgPool::connect(&db.url).await.expect("probe connection")),
+            Backend::Sqlite => {
+                // No busy wait: a locked database is the answer, not something to wait out.
+                let options = SqliteConnectOptions::from_str(&db.url)
+                    .unwrap()
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::ZERO);
+                Probe::Sqlite(SqlitePool::connect_with(options).await.expect("probe connection"))
+            }
+        }
+    }
+
+    /// The committed chat_14 watermark (`None` before the first commit or the schema).
+    async fn watermark(&self) -> Option<DateTime<Utc>> {
+        const SQL: &str = "SELECT watermark FROM etl_watermark WHERE report = 'chat_14'";
+        match self {
+            Probe::Postgres(pool) => sqlx::query_scalar(SQL).fetch_optional(pool).await.ok().flatten(),
+            Probe::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_optional(pool).await.ok().flatten(),
+        }
+    }
+
+    /// Whether a window's transaction is open with rows written and not committed.
+    async fn transaction_open(&self) -> bool {
+        match self {
+            Probe::Postgres(pool) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL \
+                 AND state IN ('active', 'idle in transaction') \
+                 AND (query ILIKE '%chat_14%' OR query ILIKE '%etl_watermark%'))",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap_or(false),
+            // SQLite windows run in BEGIN IMMEDIATE transactions: the write lock is held exactly
+            // while one is open. Asking for it without waiting tells whether it is taken.
+            Probe::Sqlite(pool) => {
+                let Ok(mut conn) = pool.acquire().await else { return false };
+                match sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+                    Ok(_) => {
+                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                        false
+                    }
+                    Err(e) => e.to_string().contains("locked") || e.to_string().contains("busy"),
+                }
+            }
+        }
+    }
+
+    /// Every stored chat_14 row's `raw` as text.
+    async fn raws(&self) -> Vec<String> {
+        match self {
+            Probe::Postgres(pool) => sqlx::query_scalar("SELECT raw::text FROM chat_14").fetch_all(pool).await.unwrap(),
+            Probe::Sqlite(pool) => sqlx::query_scalar("SELECT raw FROM chat_14").fetch_all(pool).await.unwrap(),
+        }
+    }
+}
+
+async fn harness(backend: Backend, kills: u32, seed: u64) -> Figures {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let db = TestDb::new(Backend::Postgres).await;
-    assert!(admin_url().starts_with("postgres"), "the harness runs on Postgres");
-    // The simulator's clock starts two hours back and moves 5 minutes per kill, so rows arrive
+    let db = TestDb::new(backend).await;
+    // The simulator's clock starts two hours back and moves 5 minutes per run, so rows arrive
     // late and typification codes change between crashes; it stays behind the binary's own
     // (system) clock, so the binary's windows always cover everything the simulator serves.
     let now = Utc::now() - chrono::Duration::hours(2);
     let sim_clock = Clock::manual(now);
     // Faults on: every transient kind at 25% of requests, plus damaged rows. `slow` is left to
     // its own test (tests/it/faults.rs): here a debug-built simulator's normal answers already
-    // take seconds, and a client timeout that tells them apart would dominate the run time.
+    // take a while, and a client timeout that tells them apart would dominate the run time.
     let kinds: Vec<FaultKind> = FaultKind::TRANSIENT.iter().copied().filter(|k| *k != FaultKind::Slow).collect();
     let faults = FaultPlan { rate: 0.25, kinds, seed, slow: Duration::ZERO, row_faults: true };
     let sim_config = SimulatorConfig {
-        rows_per_hour: 1_500,
+        rows_per_hour: 600,
         latency: Duration::from_millis(40),
         faults,
         ..SimulatorConfig::default()
     };
     let sim = Simulator::start(sim_config, sim_clock.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let bogota = chrono_tz::America::Bogota;
+    // One instant decides where both the binary and the ground truth start: the binary is told
+    // `sync.start_from` explicitly instead of computing "3 days back" from its own (system)
+    // clock, which is a local day ahead of the simulator's for two hours every night.
     let from = (utc_to_local(bogota, now).date() - chrono::Duration::days(3)).and_hms_opt(0, 0, 0).unwrap();
+    let start_from = from.format("%Y-%m-%dT%H:%M:%S").to_string();
 
     let command = || {
         let mut cmd = Command::new(BIN);
@@ -119,56 +246,98 @@ async fn harness(kills: u32, seed: u64) -> Figures {
             .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
             .env("DATABASE_URL", &db.url)
             .env("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1")
+            .env("WOLKVOX_ETL__SYNC__LOOKBACK_MINUTES", LOOKBACK_MINUTES.to_string())
+            .env("WOLKVOX_ETL__SYNC__SETTLE_SECONDS", SETTLE_SECONDS.to_string())
             .env("WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS", "50")
             .env("WOLKVOX_ETL__WOLKVOX__RETRY_MAX_BACKOFF_SECONDS", "1")
             .env("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "10")
-            .env("WOLKVOX_ETL__SYNC__INITIAL_DAYS", "3")
+            .env("WOLKVOX_ETL__SYNC__START_FROM", &start_from)
             .env("RUST_LOG", "warn")
-            // The scheduled path: each run resumes from the committed watermark (minus the
-            // look-back), so a watermark that ever covered missing rows would leave them missing.
             .args(["sync", "--report", "chat_14"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd
     };
-
-    let mut figures = Figures {
-        kills: 0,
-        finished_early: 0,
-        rows_checked: 0,
-        missing: 0,
-        duplicates: 0,
-        stale: 0,
-        extra: 0,
-        violations: 0,
-        faults: 0,
-        watermark_ok: false,
+    // Where a run must send its first request, given the watermark committed when it started.
+    let resume_point = |wm: Option<DateTime<Utc>>| -> String {
+        let start = match wm {
+            Some(wm) => (utc_to_local(bogota, wm) - chrono::Duration::minutes(LOOKBACK_MINUTES)).max(from),
+            None => from,
+        };
+        start.format("%Y%m%d%H%M%S").to_string()
     };
-    for _ in 0..kills {
-        sim_clock.advance(chrono::Duration::minutes(5).min(chrono::Duration::minutes(100) / kills.max(1) as i32));
+
+    let probe = Probe::open(&db).await;
+    let mut f = Figures::default();
+    let mut last_wm: Option<DateTime<Utc>> = None;
+    let mut commit_to_resume: Option<DateTime<Utc>> = None;
+    for i in 0..kills {
+        sim_clock.advance(chrono::Duration::minutes(5));
+        let moment = [Moment::InTransaction, Moment::AfterCommit, Moment::AnyTime][i as usize % 3];
+        let wm_before = probe.watermark().await;
+        if wm_before < last_wm {
+            f.watermark_backwards += 1;
+        }
+        last_wm = wm_before;
+        let asked_before = sim.requests().len();
         let mut child = command().spawn().expect("start the binary");
-        let delay = Duration::from_millis(rng.u64(20..2_500));
-        let deadline = Instant::now() + delay;
-        let mut exited = false;
-        while Instant::now() < deadline {
-            if child.try_wait().expect("poll child").is_some() {
-                exited = true;
-                break;
+        let landed = wait_for(moment, &mut child, &probe, wm_before, &mut rng).await;
+        let killed = match landed {
+            Wait::Exited => {
+                f.finished_early += 1;
+                false
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            Wait::Ready { transaction_open } => {
+                child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
+                let _ = child.wait();
+                f.kills += 1;
+                let wm_after = probe.watermark().await;
+                if moment == Moment::InTransaction && transaction_open && wm_after == wm_before {
+                    f.in_transaction += 1;
+                }
+                if moment == Moment::AfterCommit && wm_after > wm_before {
+                    commit_to_resume = wm_after;
+                }
+                true
+            }
+        };
+        if !killed {
+            let _ = child.wait();
         }
-        if exited {
-            figures.finished_early += 1;
-        } else {
-            child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
-            figures.kills += 1;
+        // The first request of this run started where the watermark committed before it said.
+        if let Some(first) = sim.requests().get(asked_before).filter(|r| r.api == "chat_14") {
+            if first.date_ini != resume_point(wm_before) {
+                f.wrong_resumes += 1;
+                println!(
+                    "run {i}: first request from {} but the watermark said {}",
+                    first.date_ini,
+                    resume_point(wm_before)
+                );
+            } else if commit_to_resume.is_some() && commit_to_resume == wm_before {
+                f.after_commit_resumed += 1;
+                commit_to_resume = None;
+            }
         }
-        let _ = child.wait();
+        // Postgres rolls back a killed client's transaction once it notices the closed socket.
+        wait_until_idle(&probe).await;
     }
     // Recovery: one uninterrupted run must finish cleanly.
+    let wm_before = probe.watermark().await;
+    if wm_before < last_wm {
+        f.watermark_backwards += 1;
+    }
+    let asked_before = sim.requests().len();
+    if commit_to_resume.is_some() && commit_to_resume == wm_before {
+        let first = sim.requests().get(asked_before).cloned();
+        if first.is_some_and(|r| r.date_ini == resume_point(wm_before)) {
+            f.after_commit_resumed += 1;
+        }
+    }
+    let started = Utc::now();
     let mut last = command();
     last.stdout(Stdio::piped()).stderr(Stdio::piped());
     let out = tokio::task::spawn_blocking(move || last.output().expect("final run")).await.unwrap();
+    let ended = Utc::now();
     assert!(
         out.status.success(),
         "the recovery run failed: {}\n{}{}",
@@ -176,17 +345,16 @@ async fn harness(kills: u32, seed: u64) -> Figures {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    if sim.requests().get(asked_before).is_some_and(|r| r.date_ini != resume_point(wm_before)) {
+        f.wrong_resumes += 1;
+    }
 
-    let store = db.db().await;
-    let Db::Postgres(pool) = &store else { unreachable!("Postgres harness") };
-    let watermark: chrono::DateTime<Utc> =
-        sqlx::query_scalar("SELECT watermark FROM etl_watermark WHERE report = 'chat_14'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
+    let watermark = probe.watermark().await.expect("a watermark after the recovery run");
+    // The last window ends at `now − settle` of the recovery run, truncated to the second.
+    let settle = chrono::Duration::seconds(SETTLE_SECONDS);
+    let earliest = started - settle - chrono::Duration::seconds(1);
+    f.watermark_exact = watermark >= earliest && watermark <= ended - settle;
     let wm_local = utc_to_local(bogota, watermark);
-    // The watermark never claims data the API could not have served yet, and it covers the run.
-    figures.watermark_ok = watermark <= Utc::now() && wm_local > from;
 
     let truth: BTreeMap<(String, String), Value> = sim
         .ground_truth("chat_14", from, wm_local - chrono::Duration::seconds(1))
@@ -195,22 +363,75 @@ async fn harness(kills: u32, seed: u64) -> Figures {
             ((r["chat_id"].as_str().unwrap().to_string(), r["date"].as_str().unwrap().to_string()), Value::Object(r))
         })
         .collect();
-    let stored: Vec<(String, String)> =
-        sqlx::query_as("SELECT chat_id, raw::text FROM chat_14").fetch_all(pool).await.unwrap();
-    let stored: BTreeMap<(String, String), Value> = stored
+    let raws = probe.raws().await;
+    let stored_count = raws.len();
+    let stored: BTreeMap<(String, String), Value> = raws
         .into_iter()
-        .map(|(id, raw)| {
+        .map(|raw| {
             let raw: Value = serde_json::from_str(&raw).unwrap();
-            ((id, raw["date"].as_str().unwrap_or_default().to_string()), raw)
+            let key = (
+                raw["chat_id"].as_str().unwrap_or_default().to_string(),
+                raw["date"].as_str().unwrap_or_default().to_string(),
+            );
+            (key, raw)
         })
         .collect();
-    figures.rows_checked = truth.len();
-    figures.missing = truth.keys().filter(|k| !stored.contains_key(*k)).count();
-    figures.stale = truth.iter().filter(|(k, v)| stored.get(*k).is_some_and(|s| s != *v)).count();
-    figures.extra = stored.keys().filter(|k| !truth.contains_key(*k)).count();
-    figures.duplicates =
-        scalar(&store, "SELECT count(*) - count(DISTINCT (account, chat_id, date)) FROM chat_14").await;
-    figures.violations = sim.stats().simultaneous_violations;
-    figures.faults = sim.stats().faults_injected;
-    figures
+    f.rows_checked = truth.len();
+    f.missing = truth.keys().filter(|k| !stored.contains_key(*k)).count();
+    f.stale = truth.iter().filter(|(k, v)| stored.get(*k).is_some_and(|s| s != *v)).count();
+    f.extra = stored.keys().filter(|k| !truth.contains_key(*k)).count();
+    // The table's key is typed (account, chat_id, date as an instant); two stored rows that are
+    // one row by the API's own key (chat_id and the date text it sent) are a duplicate.
+    f.duplicates = stored_count - stored.len();
+    f.violations = sim.stats().simultaneous_violations;
+    f.faults = sim.stats().faults_injected;
+    f
+}
+
+enum Wait {
+    /// The run ended on its own before its moment came.
+    Exited,
+    /// Its moment came (or the wait timed out); whether a transaction was open just before.
+    Ready { transaction_open: bool },
+}
+
+/// Waits for the moment to kill `child`, polling the database every couple of milliseconds.
+async fn wait_for(
+    moment: Moment,
+    child: &mut Child,
+    probe: &Probe,
+    wm_before: Option<DateTime<Utc>>,
+    rng: &mut fastrand::Rng,
+) -> Wait {
+    let deadline = match moment {
+        Moment::AnyTime => Instant::now() + Duration::from_millis(rng.u64(20..3_000)),
+        _ => Instant::now() + MOMENT_TIMEOUT,
+    };
+    loop {
+        if child.try_wait().expect("poll child").is_some() {
+            return Wait::Exited;
+        }
+        if Instant::now() >= deadline {
+            return Wait::Ready { transaction_open: probe.transaction_open().await };
+        }
+        match moment {
+            Moment::InTransaction if probe.transaction_open().await => {
+                // Somewhere inside it, not always at its first statement.
+                tokio::time::sleep(Duration::from_millis(rng.u64(0..8))).await;
+                return Wait::Ready { transaction_open: probe.transaction_open().await };
+            }
+            Moment::AfterCommit if probe.watermark().await > wm_before => {
+                return Wait::Ready { transaction_open: false };
+            }
+            _ => tokio::time::sleep(Duration::from_millis(2)).await,
+        }
+    }
+}
+
+/// Waits (a few seconds at most) until no transaction of a killed run is left open.
+async fn wait_until_idle(probe: &Probe) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while probe.transaction_open().await && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

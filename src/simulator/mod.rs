@@ -103,6 +103,20 @@ pub struct SimStats {
     pub faults_injected: u64,
 }
 
+/// How many requests [`Simulator::requests`] remembers; the older half is forgotten beyond it.
+pub const MAX_LOGGED_REQUESTS: usize = 100_000;
+
+/// One request as it reached the report handler: which report and window a client asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    /// The `api` parameter (empty when missing).
+    pub api: String,
+    /// The `date_ini` parameter as sent, `YYYYMMDDHHMMSS`.
+    pub date_ini: String,
+    /// The `date_end` parameter as sent.
+    pub date_end: String,
+}
+
 /// A running simulator bound to a local port. Dropping it stops the server.
 pub struct Simulator {
     addr: SocketAddr,
@@ -154,6 +168,12 @@ impl Simulator {
             rows_served: self.shared.rows_served.load(Ordering::Relaxed),
             faults_injected: self.shared.faults_injected.load(Ordering::Relaxed),
         }
+    }
+
+    /// The requests that reached the report handler, in arrival order (the newest
+    /// [`MAX_LOGGED_REQUESTS`] at most).
+    pub fn requests(&self) -> Vec<Served> {
+        self.shared.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The rows the API would return right now (per the clock) for `[from, to]` inclusive, local

@@ -185,7 +185,10 @@ async fn enabling_every_report_and_running_sync_fills_104_tables() {
     )
     .await
     .unwrap();
-    let yesterday = (chrono::Utc::now() - Duration::days(1)).format("%Y-%m-%d").to_string();
+    // Yesterday in the operation's time zone (the binary's), not in UTC: from 19:00 Bogotá on,
+    // UTC's date is already tomorrow's.
+    let today = wolkvox_etl::wolkvox::values::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now()).date();
+    let yesterday = (today - Duration::days(1)).format("%Y-%m-%d").to_string();
     let out = tokio::task::spawn_blocking({
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
         cmd.env_clear()

@@ -38,8 +38,13 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
     // Three operations, each its own simulator (its own data), frozen an hour back so ground
     // truth does not move while the replicas work.
     let frozen = Utc::now() - chrono::Duration::hours(1);
+    let bogota = chrono_tz::America::Bogota;
+    // Where the replicas start and where ground truth starts come from the same instant, so a
+    // local midnight between here and the check cannot make them disagree by a day.
+    let start = (utc_to_local(bogota, frozen).date() - chrono::Duration::days(2)).and_hms_opt(0, 0, 0).unwrap();
     let mut sims = Vec::new();
-    let mut config = String::from("[sync]\nschedule = \"*/2 * * * * *\"\ninitial_days = 2\n\n");
+    let mut config =
+        format!("[sync]\nschedule = \"*/2 * * * * *\"\nstart_from = \"{}\"\n\n", start.format("%Y-%m-%dT%H:%M:%S"));
     for (i, account) in ACCOUNTS.iter().enumerate() {
         let sim_config =
             SimulatorConfig { seed: 100 + i as u64, latency: Duration::from_millis(30), ..SimulatorConfig::default() };
@@ -81,7 +86,6 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
         wolkvox_etl::store::Db::Postgres(pool) => pool.clone(),
         wolkvox_etl::store::Db::Sqlite(_) => unreachable!("Postgres test"),
     };
-    let bogota = chrono_tz::America::Bogota;
     for (account, sim) in ACCOUNTS.iter().zip(&sims) {
         assert_eq!(sim.stats().simultaneous_violations, 0, "{account}: one request per token across replicas");
         for api in ["chat_14", "cdr_1"] {
@@ -93,8 +97,6 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
                     .await
                     .unwrap_or_else(|e| panic!("{account}/{api} has a watermark: {e}"));
             let wm_local = utc_to_local(bogota, wm);
-            let start =
-                (utc_to_local(bogota, Utc::now()).date() - chrono::Duration::days(2)).and_hms_opt(0, 0, 0).unwrap();
             let truth: std::collections::BTreeSet<String> = sim
                 .ground_truth(api, start, wm_local - chrono::Duration::seconds(1))
                 .into_iter()
