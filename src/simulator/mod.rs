@@ -68,6 +68,9 @@ pub struct SimulatorConfig {
     /// Extra characters appended to every chat_14 `media_url` (as a query string), to make
     /// responses as heavy as the API allows (256 MB) for benchmarks; 0 = the normal rows.
     pub pad_bytes: usize,
+    /// Every n-th row of an answer (by position) comes without its first key field, the way a
+    /// broken export might send it; 0 = never. Ground truth shows the same rows.
+    pub keyless_every: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -85,6 +88,7 @@ impl Default for SimulatorConfig {
             daily_limit: None,
             faults: FaultPlan::default(),
             pad_bytes: 0,
+            keyless_every: 0,
         }
     }
 }
@@ -170,6 +174,12 @@ impl Simulator {
         }
     }
 
+    /// The most tokens that ever had a request in flight at the same moment: 2 or more shows
+    /// that requests on different tokens overlapped.
+    pub fn peak_tokens_in_flight(&self) -> u64 {
+        self.shared.peak_tokens_in_flight.load(Ordering::Relaxed)
+    }
+
     /// The requests that reached the report handler, in arrival order (the newest
     /// [`MAX_LOGGED_REQUESTS`] at most).
     pub fn requests(&self) -> Vec<Served> {
@@ -230,6 +240,11 @@ fn served_rows(
     let mut rows = data::rows_for(ask, config.seed, config.rows_per_hour, now_local, limit);
     if config.faults.row_faults {
         faults::damage_rows(ask.api, config.faults.seed, &mut rows);
+    }
+    if let (n @ 1.., Some(key)) = (config.keyless_every, catalog::find(ask.api).and_then(|r| r.key.first())) {
+        for row in rows.iter_mut().skip(n - 1).step_by(n) {
+            row.remove(*key);
+        }
     }
     if config.pad_bytes > 0 && ask.api == "chat_14" {
         let pad = format!("?pad={}", "x".repeat(config.pad_bytes));

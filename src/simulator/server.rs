@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) rows_served: AtomicU64,
     /// Requests answered with a fault.
     pub(crate) faults_injected: AtomicU64,
+    /// The most tokens that ever had a request in flight at the same moment.
+    pub(crate) peak_tokens_in_flight: AtomicU64,
     /// Every request that reached the report handler, in arrival order.
     pub(crate) log: Mutex<Vec<super::Served>>,
     /// The fault plan's seeded draws, one per accepted request.
@@ -73,6 +75,7 @@ impl Shared {
             violations: AtomicU64::new(0),
             rows_served: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
+            peak_tokens_in_flight: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             draws,
             tokens: Mutex::new(TokenBook::default()),
@@ -116,9 +119,12 @@ struct InFlight {
 impl InFlight {
     /// Marks `token` busy, or `None` if a request on it is already in flight.
     fn acquire(shared: &Arc<Shared>, token: &str) -> Option<InFlight> {
-        if !shared.book().in_flight.insert(token.to_owned()) {
+        let mut book = shared.book();
+        if !book.in_flight.insert(token.to_owned()) {
             return None;
         }
+        shared.peak_tokens_in_flight.fetch_max(book.in_flight.len() as u64, Ordering::Relaxed);
+        drop(book);
         Some(InFlight { shared: Arc::clone(shared), token: token.to_owned() })
     }
 }
@@ -721,6 +727,9 @@ mod tests {
         );
         assert_eq!((a.status, b.status), (200, 200));
         assert_eq!(sim.stats().simultaneous_violations, 0);
+        assert_eq!(sim.peak_tokens_in_flight(), 2, "the two requests overlapped");
+        assert_eq!(sim.requests().len(), 2);
+        assert_eq!(sim.requests()[0].date_ini, "20260310100000");
         sim.shutdown().await;
     }
 

@@ -67,12 +67,49 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
     let logs: Vec<_> = (0..3).map(|i| dir.join(format!("replica{i}.log"))).collect();
     let mut replicas: Vec<Child> = logs.iter().map(|log| spawn_replica(&config_path, &db.url, log)).collect();
 
-    // Let them work, then SIGKILL one mid-stream and let the other two carry on.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let store = db.db().await;
+    let pool = match &store {
+        wolkvox_etl::store::Db::Postgres(pool) => pool.clone(),
+        wolkvox_etl::store::Db::Sqlite(_) => unreachable!("Postgres test"),
+    };
+    // Let them work until they have competed: one replica waiting on a lock another holds (a
+    // token's, at the same moment), and every stream has committed once. Then SIGKILL one.
+    let mut competed = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        competed |= waiting > 0;
+        let streams: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM etl_watermark").fetch_one(&pool).await.unwrap_or_default();
+        if competed && streams == 6 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "competed {competed}, {streams} of 6 streams committed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let mut killed = replicas.remove(0);
     killed.kill().unwrap();
     let _ = killed.wait();
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    let killed_at = Utc::now();
+
+    // Failover: every stream (the dead replica's too) runs again on a survivor, and commits.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let fresh: i64 = sqlx::query_scalar("SELECT count(*) FROM etl_watermark WHERE updated_at > $1")
+            .bind(killed_at)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if fresh == 6 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {fresh} of 6 streams committed after the kill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for child in &replicas {
         assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     }
@@ -80,12 +117,21 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
         let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
         assert!(status.success(), "a surviving replica exits cleanly");
     }
+    // Each stream's first run after the kill started within two 2-second schedule periods: the
+    // dead replica's locks went with its connections, and a survivor took over at a next tick.
+    let first_runs: Vec<(String, String, f64)> = sqlx::query_as(
+        "SELECT account, report, EXTRACT(EPOCH FROM min(started_at) - $1)::float8 FROM etl_run \
+         WHERE started_at > $1 GROUP BY account, report ORDER BY account, report",
+    )
+    .bind(killed_at)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(first_runs.len(), 6, "{first_runs:?}");
+    for (account, report, after) in &first_runs {
+        assert!(*after <= 4.0, "{account}/{report} first ran {after:.1} s after the kill");
+    }
 
-    let store = db.db().await;
-    let pool = match &store {
-        wolkvox_etl::store::Db::Postgres(pool) => pool.clone(),
-        wolkvox_etl::store::Db::Sqlite(_) => unreachable!("Postgres test"),
-    };
     for (account, sim) in ACCOUNTS.iter().zip(&sims) {
         assert_eq!(sim.stats().simultaneous_violations, 0, "{account}: one request per token across replicas");
         for api in ["chat_14", "cdr_1"] {
@@ -126,5 +172,45 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
         .filter(|log| std::fs::read_to_string(log).unwrap_or_default().contains("\"message\":\"Run finished\""))
         .count();
     assert!(busy >= 2, "{busy} replicas did runs");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The control for the test above: the same replicas, each with a database of its own, so no
+/// lock is shared. They must collide on the token — which shows the simulator's violation
+/// counter would catch a missing cross-process lock, and that the workload makes them compete.
+#[tokio::test]
+async fn replicas_that_share_no_lock_send_simultaneous_requests_on_one_token() {
+    let dbs = [TestDb::new(Backend::Postgres).await, TestDb::new(Backend::Postgres).await];
+    let dir = std::env::temp_dir().join(format!("wolkvox-replicas-{:x}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sim_config = SimulatorConfig { latency: Duration::from_millis(300), ..SimulatorConfig::default() };
+    let frozen = Utc::now() - chrono::Duration::hours(1);
+    let sim = Simulator::start(sim_config, Clock::manual(frozen), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut config = format!(
+        "[sync]\nschedule = \"* * * * * *\"\ninitial_days = 1\n\n[wolkvox]\nbase_url = \"{}\"\ntoken = \"{TOKEN}\"\n\n",
+        sim.base_url()
+    );
+    for api in ["chat_1", "agent_7", "agent_1", "skill_1", "skill_4", "chat_16"] {
+        config.push_str(&format!("[reports.{api}]\nenabled = false\n\n"));
+    }
+    for api in ["chat_14", "cdr_1", "agent_14"] {
+        config.push_str(&format!("[reports.{api}]\nenabled = true\nschedule = \"* * * * * *\"\n\n"));
+    }
+    let config_path = dir.join("replicas.toml");
+    std::fs::write(&config_path, &config).unwrap();
+    let mut replicas: Vec<Child> = dbs
+        .iter()
+        .enumerate()
+        .map(|(i, db)| spawn_replica(&config_path, &db.url, &dir.join(format!("replica{i}.log"))))
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while sim.stats().simultaneous_violations == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for child in &mut replicas {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(sim.stats().simultaneous_violations > 0, "{:?}", sim.stats());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,32 @@
+//! Tells the test suite which optional tools and files this machine has, so a test that needs
+//! one is reported as *ignored, with the reason* when it is absent — counted as skipped in the
+//! runner's summary — instead of passing without having checked anything.
+//!
+//! Probed once per build of the package (and again when `PATH` changes): `hadolint`,
+//! `docker compose` / `docker-compose`, and the shared research catalogue beside the repository.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn main() {
+    for cfg in ["has_hadolint", "has_compose", "has_shared_catalogue"] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+    }
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=PATH");
+    if runs(&["hadolint", "--version"]) {
+        println!("cargo::rustc-cfg=has_hadolint");
+    }
+    if runs(&["docker", "compose", "version"]) || runs(&["docker-compose", "version"]) {
+        println!("cargo::rustc-cfg=has_compose");
+    }
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    if Path::new(&manifest).join("../shared/wolkvox-reports.json").is_file() {
+        println!("cargo::rustc-cfg=has_shared_catalogue");
+    }
+}
+
+/// Whether the command exists and exits 0.
+fn runs(cmd: &[&str]) -> bool {
+    Command::new(cmd[0]).args(&cmd[1..]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
