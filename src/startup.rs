@@ -162,7 +162,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync { report, from, to } => sync(all, report.as_deref(), from.as_deref(), to.as_deref()).await,
         Command::Status { json } => {
             let db = connect_and_migrate_all(&all).await?;
-            status::print(&db, &all, json).await?;
+            status::print(&db, &all, cli.account.as_deref(), json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { once, days } => demo::run(settings, once, days).await,

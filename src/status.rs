@@ -20,7 +20,9 @@ struct Line {
 }
 
 /// Prints the status of every report that is enabled or has state in the database.
-pub async fn print(db: &Db, all: &[Settings], json: bool) -> Result<(), StoreError> {
+///
+/// With `only` (`--account`), history of every other account in the shared database is left out.
+pub async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Result<(), StoreError> {
     let now = Utc::now();
     // Each account's times in its own zone (accounts without settings: the first account's).
     let zone = |account: &str| all.iter().find(|s| s.account == account).unwrap_or(&all[0]).timezone;
@@ -31,6 +33,7 @@ pub async fn print(db: &Db, all: &[Settings], json: bool) -> Result<(), StoreErr
         .status()
         .await?
         .into_iter()
+        .filter(|s| only.is_none_or(|account| s.account == account))
         .map(|s| Line {
             enabled: all.iter().any(|c| c.account == s.account && c.reports.iter().any(|r| r.report.api == s.report)),
             watermark_local: s.watermark.map(|t| fmt(&s.account, t)),

@@ -8,10 +8,28 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     /// Applying migrations failed.
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
+    /// The database holds a migration this binary does not have: a newer release migrated it.
+    #[error(
+        "this database was migrated by a newer wolkvox-etl (its migration {version} is unknown to this binary). \
+         Fix: run that newer release, or restore the database backup taken before the upgrade"
+    )]
+    NewerDatabase {
+        /// The unknown migration's version.
+        version: i64,
+    },
     /// The database URL names an engine we do not support.
     #[error("unsupported database URL: use postgres://… or sqlite://…")]
     UnsupportedUrl,
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::NewerDatabase { version },
+            other => StoreError::Migrate(other),
+        }
+    }
 }
 
 impl StoreError {
@@ -28,7 +46,7 @@ impl StoreError {
                         | sqlx::Error::Protocol(_)
                 ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "40001" || c == "40P01"))
             }
-            StoreError::Migrate(_) | StoreError::UnsupportedUrl => false,
+            StoreError::Migrate(_) | StoreError::NewerDatabase { .. } | StoreError::UnsupportedUrl => false,
         }
     }
 }

@@ -240,9 +240,6 @@ async fn sync_with_account_syncs_only_that_account_and_every_command_sees_only_i
 }
 
 #[tokio::test]
-#[ignore = "README claims `--account` restricts any command, but `status --account acme` also lists every \
-            other account that has watermarks or runs in the shared database (src/status.rs prints all of \
-            db.status() unfiltered)"]
 async fn status_with_account_hides_the_other_accounts_history_in_the_shared_database() {
     let d = deployment(Backend::Postgres).await;
     let both = d.sync_chat_14(None).await;

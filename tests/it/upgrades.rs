@@ -22,11 +22,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
 /// A migration version no release has: what a database migrated by a future release holds.
 const NEWER: i64 = 20_991_231_000_000;
 
-/// What the binary says when the database holds a migration it does not know (sqlx's words).
+/// What the binary says when the database holds a migration it does not know.
 fn refusal() -> String {
     format!(
-        "error: cannot prepare the database schema: database migration failed: \
-         migration {NEWER} was previously applied but is missing in the resolved migrations"
+        "error: cannot prepare the database schema: this database was migrated by a newer wolkvox-etl \
+         (its migration {NEWER} is unknown to this binary). Fix: run that newer release, or restore the \
+         database backup taken before the upgrade"
     )
 }
 
