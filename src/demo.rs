@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::{NamedToken, Settings};
 use crate::scheduler;
 use crate::simulator::{Simulator, SimulatorConfig};
-use crate::startup::{cancel_on_signal, sqlite_path, App};
+use crate::startup::{sqlite_path, watch_signals, App};
 use crate::store::runs::RunStatus;
 use crate::sync::{run_once, Faults, Range};
 
@@ -56,7 +56,7 @@ pub async fn run(settings: Settings, once: bool, days: u32) -> anyhow::Result<Ex
     println!("First pass: {} report(s), the last {days} days", app.jobs.len());
 
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    watch_signals(shutdown.clone())?;
     let mut failed = 0;
     let mut total_rows = 0;
     // Reports share the demo token, so they queue on its gate exactly as in production.
@@ -74,14 +74,14 @@ pub async fn run(settings: Settings, once: bool, days: u32) -> anyhow::Result<Ex
         println!(
             "  {api:<12} {status:<9} {rows:>8} rows  {window}  {secs:.1} s",
             status = o.status.as_str(),
-            rows = o.rows_fetched,
+            rows = o.counts.rows_fetched,
             secs = o.duration.as_secs_f64(),
         );
         if let Some(e) = &o.error {
             println!("               error: {e}");
         }
         failed += usize::from(o.status == RunStatus::Failed);
-        total_rows += o.rows_fetched;
+        total_rows += o.counts.rows_fetched;
     }
     println!("Done: {total_rows} rows in {where_data}");
     if let Some(path) = sqlite_path(&app.settings) {

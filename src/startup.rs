@@ -236,6 +236,10 @@ pub fn sqlite_path(settings: &Settings) -> Option<String> {
 }
 
 async fn run_daemon(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
+    // Signals are caught from the first instant: a SIGTERM during start-up (migrations) must
+    // end the process cleanly, not kill it with the default disposition.
+    let shutdown = CancellationToken::new();
+    watch_signals(shutdown.clone())?;
     let run_on_start = all.iter().any(|s| s.run_on_start);
     let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
     for app in &apps {
@@ -248,8 +252,6 @@ async fn run_daemon(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
             info!(account = %app.ctx.account, arithmetic = %estimate.arithmetic(), "Daily API call estimate");
         }
     }
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
     let first = &apps[0];
     let server = if first.settings.http.enabled {
         let (_, task) = crate::http::serve(
@@ -314,7 +316,7 @@ async fn sync(
     }
     let several = apps.len() > 1;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    watch_signals(shutdown.clone())?;
     let mut failed = Vec::new();
     let mut cancelled = false;
     let total = work.len();
@@ -334,10 +336,10 @@ async fn sync(
         println!(
             "{api}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed, watermark {watermark} ({tz})",
             status = outcome.status.as_str(),
-            windows = outcome.windows,
-            requests = outcome.requests,
-            fetched = outcome.rows_fetched,
-            upserted = outcome.rows_upserted,
+            windows = outcome.counts.windows,
+            requests = outcome.counts.requests,
+            fetched = outcome.counts.rows_fetched,
+            upserted = outcome.counts.rows_upserted,
             tz = ctx.timezone,
         );
         match (outcome.status, outcome.error) {
@@ -397,6 +399,27 @@ async fn simulate(config: SimulatorConfig, addr: SocketAddr) -> anyhow::Result<E
         "Simulator stopped"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM. The handlers are installed before this returns (not
+/// when a task first runs), so a signal arriving right after cannot take the default action.
+pub fn watch_signals(token: CancellationToken) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
+            }
+            token.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(cancel_on_signal(token));
+    Ok(())
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

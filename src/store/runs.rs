@@ -36,6 +36,52 @@ impl RunStatus {
     }
 }
 
+/// Declares [`RunCounts`] from one list, so a new counter is one line here plus one column in
+/// the migrations: the struct, its sum and the `etl_run` columns all come from the list.
+macro_rules! run_counts {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty,)*) => {
+        /// What a run counts as it goes: summed per window, per stream and per run, shown in the
+        /// progress lines, the run summary and `etl_run`.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct RunCounts {
+            $($(#[doc = $doc])* pub $name: $ty,)*
+        }
+
+        impl std::ops::AddAssign for RunCounts {
+            fn add_assign(&mut self, other: RunCounts) {
+                $(self.$name += other.$name;)*
+            }
+        }
+
+        impl RunCounts {
+            /// The `etl_run` columns holding the counters, in field order.
+            pub const COLUMNS: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// The counters in [`RunCounts::COLUMNS`] order, as the database stores them.
+            pub fn values(&self) -> Vec<i64> {
+                vec![$(i64::try_from(self.$name).unwrap_or(i64::MAX)),*]
+            }
+        }
+    };
+}
+
+run_counts! {
+    /// Windows committed.
+    windows: u32,
+    /// API requests made, retries included.
+    requests: u32,
+    /// Requests that repeated a failed attempt.
+    retries: u32,
+    /// Windows bisected because a response hit the record limit.
+    splits: u32,
+    /// Rows received in committed windows (after flattening).
+    rows_fetched: u64,
+    /// Rows inserted or changed.
+    rows_upserted: u64,
+    /// Rows whose key could not be read.
+    rows_rejected: u64,
+}
+
 /// One row of `etl_run`.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
@@ -57,20 +103,8 @@ pub struct RunRecord {
     pub finished_at: DateTime<Utc>,
     /// Outcome.
     pub status: RunStatus,
-    /// Windows committed.
-    pub windows: i32,
-    /// API calls made (after splits, counting retries).
-    pub requests: i32,
-    /// Requests that repeated a failed attempt.
-    pub retries: i32,
-    /// Windows bisected because a response hit the record limit.
-    pub splits: i32,
-    /// Rows received.
-    pub rows_fetched: i64,
-    /// Rows inserted or changed.
-    pub rows_upserted: i64,
-    /// Rows whose key could not be read.
-    pub rows_rejected: i64,
+    /// The run's counters.
+    pub counts: RunCounts,
     /// Watermark after the run.
     pub watermark: Option<DateTime<Utc>>,
     /// Error kind, when failed.
@@ -81,15 +115,33 @@ pub struct RunRecord {
     pub duration_ms: i64,
 }
 
-const INSERT: &str = "INSERT INTO etl_run (account, report, stream, token_label, window_start, window_end,
-         started_at, finished_at, status, windows, requests, splits, rows_fetched,
-         rows_upserted, rows_rejected, watermark, error_kind, error, duration_ms, retries)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+/// `INSERT INTO etl_run`: the fixed columns, then one per counter.
+fn insert_sql() -> String {
+    const FIXED: [&str; 13] = [
+        "account",
+        "report",
+        "stream",
+        "token_label",
+        "window_start",
+        "window_end",
+        "started_at",
+        "finished_at",
+        "status",
+        "watermark",
+        "error_kind",
+        "error",
+        "duration_ms",
+    ];
+    let columns: Vec<&str> = FIXED.iter().chain(RunCounts::COLUMNS).copied().collect();
+    let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    format!("INSERT INTO etl_run ({}) VALUES ({})", columns.join(", "), params.join(", "))
+}
 
-/// Binds a run's values in `INSERT`'s order; a macro because the two backends' query types differ.
+/// Binds a run's values in `insert_sql`'s order; a macro because the two backends' query types
+/// differ.
 macro_rules! bind_run {
-    ($query:expr, $run:expr) => {
-        $query
+    ($query:expr, $run:expr) => {{
+        let mut query = $query
             .bind(&$run.account)
             .bind(&$run.report)
             .bind(&$run.stream)
@@ -99,24 +151,22 @@ macro_rules! bind_run {
             .bind($run.started_at)
             .bind($run.finished_at)
             .bind($run.status.as_str())
-            .bind($run.windows)
-            .bind($run.requests)
-            .bind($run.splits)
-            .bind($run.rows_fetched)
-            .bind($run.rows_upserted)
-            .bind($run.rows_rejected)
             .bind($run.watermark)
             .bind(&$run.error_kind)
             .bind(&$run.error)
-            .bind($run.duration_ms)
-            .bind($run.retries)
-    };
+            .bind($run.duration_ms);
+        for value in $run.counts.values() {
+            query = query.bind(value);
+        }
+        query
+    }};
 }
 
 /// Appends a run record.
 pub(super) async fn record(db: &Db, run: &RunRecord) -> Result<(), StoreError> {
+    let sql = insert_sql();
     on_pool!(db, pool => {
-        bind_run!(sqlx::query(INSERT), run).execute(pool).await?;
+        bind_run!(sqlx::query(&sql), run).execute(pool).await?;
     });
     Ok(())
 }

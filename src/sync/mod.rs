@@ -1,9 +1,18 @@
-//! Syncing a report: window planning (pure) and the run itself (`job::run_once`).
+//! Syncing a report: what a run is given (`context`), window planning (`window`, pure), the run
+//! and its window loop (`run`), one attempt at one window (`attempt`), row typing (`typing`,
+//! pure) and what a run did (`outcome`).
 
+mod attempt;
+mod context;
 mod error;
-pub mod job;
+mod outcome;
+mod run;
+mod typing;
 pub mod window;
 
+pub use attempt::MAX_RECORDS;
+pub use context::{Faults, JobContext, Range, ReportJob, WindowDone, WindowHook};
 pub use error::SyncError;
-pub use job::{run_once, Faults, JobContext, Range, ReportJob, RunOutcome, WindowDone, WindowHook};
+pub use outcome::{RunCounts, RunOutcome};
+pub use run::run_once;
 pub use window::Window;

@@ -73,7 +73,7 @@ on_both_backends! {
             t.db().migrate(&[report]).await.unwrap();
             let outcome = t.sync_job(&job, Range::Explicit { from: local(from), to: Some(local(to)) }).await;
             assert_eq!(outcome.status, RunStatus::Succeeded, "{}: {:?}", report.api, outcome.error);
-            assert_eq!(outcome.rows_rejected, 0, "{}", report.api);
+            assert_eq!(outcome.counts.rows_rejected, 0, "{}", report.api);
             let want = expected(&t, report, &job.config.params, from, to);
             assert!(!want.is_empty(), "{}: the simulator serves rows", report.api);
             let got = stored(&t, report).await;
@@ -129,7 +129,7 @@ on_both_backends! {
             .sync_job(&job, Range::Explicit { from: local("2026-11-18 22:00:00"), to: Some(local("2026-11-19 02:00:00")) })
             .await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
-        assert_eq!(outcome.windows, 2, "one request per local day");
+        assert_eq!(outcome.counts.windows, 2, "one request per local day");
         let first = stored_day(&t, "skill_4", "2026-11-18").await;
         let second = stored_day(&t, "skill_4", "2026-11-19").await;
         assert_eq!(first, expected(&t, report, &job.config.params, "2026-11-18 00:00:00", "2026-11-19 00:00:00"));

@@ -56,7 +56,24 @@ async fn sync_loads_the_rows_a_second_sync_changes_nothing_and_status_shows_the_
     .unwrap();
     assert!(first.status.success(), "{}", text(&first));
     let count = scalar(&db.db().await, "SELECT count(*) FROM chat_14").await;
-    assert!(count > 100, "{count} rows");
+    // Exactly the simulator's rows of [from, to): two whole local days at 120 chats an hour (their
+    // late rows all arrived long ago), `to` excluded; the same keys and values.
+    assert_eq!(count, 2 * 24 * 120, "{count} rows");
+    let midnight = |day: &str| local(&format!("{day} 00:00:00"));
+    let truth = sim.ground_truth("chat_14", midnight(&from), midnight(&to) - chrono::Duration::seconds(1));
+    let key = |row: &serde_json::Value| (row["chat_id"].to_string(), row["date"].to_string());
+    let truth: std::collections::BTreeMap<_, _> =
+        truth.into_iter().map(serde_json::Value::Object).map(|row| (key(&row), row)).collect();
+    let raws: Vec<String> = match db.db().await {
+        wolkvox_etl::store::Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT raw::text FROM chat_14").fetch_all(&pool).await.unwrap()
+        }
+        wolkvox_etl::store::Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT raw FROM chat_14").fetch_all(&pool).await.unwrap()
+        }
+    };
+    let stored = raws.iter().map(|raw| serde_json::from_str(raw).unwrap()).map(|row| (key(&row), row)).collect();
+    assert_same_rows(&stored, &truth);
 
     let second = tokio::task::spawn_blocking({
         let mut cmd = command(&sim, &db);

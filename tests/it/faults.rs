@@ -3,13 +3,14 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 use wolkvox_etl::clock::Clock;
+use wolkvox_etl::simulator::faults::EXTRA_FIELD;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::startup::App;
 use wolkvox_etl::store::runs::RunStatus;
@@ -56,13 +57,20 @@ impl FlakyProxy {
         proxy
     }
 
-    /// Cuts every open connection and refuses new ones for `outage`.
-    async fn outage(&self, outage: Duration) {
+    /// Cuts every open connection and refuses new ones until `refusals` connections have been
+    /// refused, or until `gave_up()`: the outage ends on what the client did, not after a fixed
+    /// time, so it spans the same number of reconnection attempts on a fast or a loaded machine.
+    async fn outage_until_refused(&self, refusals: u64, gave_up: impl Fn() -> bool) {
         self.down.store(true, Ordering::SeqCst);
         for conn in self.live.lock().unwrap().drain(..) {
             conn.abort();
         }
-        tokio::time::sleep(outage).await;
+        // Only a safety net: the client gives up (12 attempts) long before this.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.refused.load(Ordering::SeqCst) < refusals && !gave_up() {
+            assert!(Instant::now() < deadline, "the daemon neither reconnected nor gave up within 120 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         self.down.store(false, Ordering::SeqCst);
     }
 }
@@ -85,9 +93,11 @@ async fn postgres_vanishing_mid_run_is_waited_out_and_no_window_is_lost() {
         ("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1".to_string()),
         ("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "12".to_string()),
     ];
-    let app = App::build(settings(&sim.base_url(), &via_proxy, &env), clock, Faults::default()).await.unwrap();
+    let app = App::build(settings(&sim.base_url(), &via_proxy, &env), clock.clone(), Faults::default()).await.unwrap();
 
-    // Cut the database right after the first window commits, for three seconds.
+    // Cut the database right after the first window commits, until the daemon has been refused
+    // REFUSALS times: well within its 12 attempts, however long each one takes.
+    const REFUSALS: u64 = 4;
     let (first_commit, mut committed) = tokio::sync::mpsc::unbounded_channel();
     let ctx = JobContext {
         on_window: WindowHook::new(move |_| {
@@ -98,17 +108,21 @@ async fn postgres_vanishing_mid_run_is_waited_out_and_no_window_is_lost() {
     let job = app.job("chat_14").unwrap();
     let run = tokio::spawn(async move { run_once(&ctx, &job, Range::Scheduled, &CancellationToken::new()).await });
     committed.recv().await.unwrap();
-    proxy.outage(Duration::from_secs(3)).await;
+    proxy.outage_until_refused(REFUSALS, || run.is_finished()).await;
     let outcome = run.await.unwrap();
 
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
-    assert_eq!(outcome.windows, 3, "every window committed, none lost");
-    assert!(proxy.refused.load(Ordering::SeqCst) > 0, "the daemon did try to reconnect during the outage");
+    assert_eq!(outcome.counts.windows, 3, "every window committed, none lost");
+    let refused = proxy.refused.load(Ordering::SeqCst);
+    assert!(refused >= REFUSALS, "the daemon did try to reconnect during the outage: {refused} refusals");
+    assert!(outcome.counts.retries > 0, "the window in flight during the outage was retried");
     let direct = db.db().await;
     assert_eq!(scalar(&direct, "SELECT count(*) FROM etl_watermark").await, 1);
-    let rows = scalar(&direct, "SELECT count(*) FROM chat_14").await;
-    let truth = sim.ground_truth("chat_14", local("2026-11-18 00:00:00"), local("2026-11-20 09:57:59")).len();
-    assert_eq!(rows as usize, truth);
+    // Read back through the proxy, which is up again: exactly the simulator's rows, by key and value.
+    let t = TestApp { test_db: db, sim, clock, app };
+    let wm = t.watermark().await.unwrap();
+    assert_eq!(wm, local("2026-11-20 09:58:00"));
+    assert_same_rows(&t.chat_14_rows().await, &t.truth(local("2026-11-18 00:00:00"), wm));
 }
 
 proptest! {
@@ -145,36 +159,58 @@ proptest! {
 #[tokio::test]
 async fn every_transient_fault_kind_is_retried_and_the_table_still_matches_ground_truth() {
     use wolkvox_etl::simulator::{FaultKind, FaultPlan};
+    // A `Slow` answer stalls STALL while the client gives up after TIMEOUT, and the stalled
+    // request keeps the server's slot until the stall ends, so the retry must come later than
+    // that. Both races have a second of margin (several times what a loaded machine needs): the
+    // stall outlasts the timeout by 1 s, and the shortest backoff (half of BACKOFF, jitter
+    // included; the cap keeps later ones in the same range) ends 1 s after the stall.
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    const STALL: Duration = Duration::from_secs(2);
+    const BACKOFF: Duration = Duration::from_secs(4);
     for kind in FaultKind::TRANSIENT.iter().copied() {
-        let plan =
-            FaultPlan { rate: 0.5, kinds: vec![kind], seed: 7, slow: Duration::from_millis(1_200), row_faults: false };
+        let mut env = vec![
+            ("WOLKVOX_ETL__SYNC__START_FROM", "2026-11-19".to_string()),
+            ("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1".into()),
+            ("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "12".into()),
+        ];
+        // Seed 7 answers the 20th's window with six faults in a row (the backoff doubles five
+        // times); seed 8 the 19th's with two, enough for a stall that costs seconds each time.
+        // Only `Slow` needs a short timeout; the other kinds keep the default, so that no
+        // healthy answer on a busy machine times out and is retried into a still-busy slot.
+        let seed = if kind == FaultKind::Slow {
+            env.extend([
+                ("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", TIMEOUT.as_secs().to_string()),
+                ("WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS", BACKOFF.as_millis().to_string()),
+                ("WOLKVOX_ETL__WOLKVOX__RETRY_MAX_BACKOFF_SECONDS", BACKOFF.as_secs().to_string()),
+            ]);
+            8
+        } else {
+            7
+        };
+        let plan = FaultPlan { rate: 0.5, kinds: vec![kind], seed, slow: STALL, row_faults: false };
         let options = Options {
             sim: SimulatorConfig { faults: plan, latency: Duration::from_millis(1), ..SimulatorConfig::default() },
-            env: vec![
-                ("WOLKVOX_ETL__SYNC__START_FROM", "2026-11-19".into()),
-                ("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1".into()),
-                ("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "1".into()),
-                ("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "12".into()),
-                // A timed-out request still holds the server's slot until it finishes: the
-                // first retry after a timeout must wait past that.
-                (
-                    "WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS",
-                    if kind == FaultKind::Slow { "800" } else { "10" }.into(),
-                ),
-            ],
+            env,
             ..Options::default()
         };
         let t = spawn_app(Backend::Sqlite, options).await;
         let outcome = t.sync(Range::Scheduled).await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{kind:?}: {:?}", outcome.error);
         let stats = t.sim.stats();
-        assert!(stats.faults_injected > 0, "{kind:?} was injected");
-        assert!(outcome.retries > 0, "{kind:?} was retried");
+        let faults = if kind == FaultKind::Slow { 2 } else { 6 };
+        assert_eq!(stats.faults_injected, faults, "{kind:?} was injected");
+        // Two one-day windows (the 19th, the 20th up to 09:58), each request either a fault
+        // (retried once) or the answer that commits.
+        assert_eq!(u64::from(outcome.counts.retries), faults, "{kind:?}: every fault was retried, once");
+        assert_eq!(outcome.counts.windows, 2, "{kind:?}");
+        assert_eq!(outcome.counts.requests, outcome.counts.windows + outcome.counts.retries, "{kind:?}");
+        assert_eq!(stats.requests, u64::from(outcome.counts.requests), "{kind:?}");
         assert_eq!(stats.simultaneous_violations, 0, "{kind:?}");
         let wm = t.watermark().await.unwrap();
+        assert_eq!(wm, local("2026-11-20 09:58:00"), "{kind:?}");
         assert_same_rows(&t.chat_14_rows().await, &t.truth(local("2026-11-19 00:00:00"), wm));
         let recorded = t.scalar("SELECT sum(retries) FROM etl_run").await;
-        assert_eq!(recorded, i64::from(outcome.retries), "{kind:?}: retries are in the run history");
+        assert_eq!(recorded, i64::from(outcome.counts.retries), "{kind:?}: retries are in the run history");
     }
 }
 
@@ -188,7 +224,7 @@ async fn permanent_faults_fail_the_run_at_once_without_retrying() {
         let t = spawn_app(Backend::Sqlite, options).await;
         let outcome = t.sync(Range::Scheduled).await;
         assert_eq!(outcome.status, RunStatus::Failed, "{kind:?}");
-        assert_eq!(outcome.requests, 1, "{kind:?} is not retried");
+        assert_eq!(outcome.counts.requests, 1, "{kind:?} is not retried");
         assert_eq!(t.watermark().await, None);
         assert_eq!(
             t.last_run().await.1.as_deref(),
@@ -207,23 +243,42 @@ async fn damaged_rows_are_stored_with_nulls_and_their_originals_in_raw() {
         let job = t.app.job(api).unwrap();
         let outcome = t.sync_job(&job, Range::Scheduled).await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{api}: {:?}", outcome.error);
-        assert_eq!(outcome.rows_rejected, 0, "keys are never damaged, so no row is lost");
+        assert_eq!(outcome.counts.rows_rejected, 0, "keys are never damaged, so no row is lost");
     }
     // Every damaged row is there, exactly as sent (extra field included).
     let wm = t.watermark().await.unwrap();
     assert_same_rows(&t.chat_14_rows().await, &t.truth(local("2026-11-18 00:00:00"), wm));
-    let extra = t.scalar("SELECT count(*) FROM cdr_1 WHERE raw ? 'x_new_field'").await;
-    assert!(extra > 0, "rows with an unknown field are kept, the field in raw");
+    // What the simulator served: cdr_1 in one window up to the watermark; agent_1, an
+    // aggregate, one window per local day. Its damage is in the ground truth too.
+    let until = wm - chrono::Duration::seconds(1);
+    let days = [
+        (local("2026-11-18 00:00:00"), local("2026-11-18 23:59:59")),
+        (local("2026-11-19 00:00:00"), local("2026-11-19 23:59:59")),
+        (local("2026-11-20 00:00:00"), until),
+    ];
+    let served = [
+        ("cdr_1", t.sim.ground_truth("cdr_1", local("2026-11-18 00:00:00"), until)),
+        ("agent_1", days.iter().flat_map(|(from, to)| t.sim.ground_truth("agent_1", *from, *to)).collect()),
+    ];
+    let extra = t.scalar(&format!("SELECT count(*) FROM cdr_1 WHERE raw ? '{EXTRA_FIELD}'")).await;
+    let extra_served = served[0].1.iter().filter(|row| row.contains_key(EXTRA_FIELD)).count();
+    assert_eq!(extra as usize, extra_served, "rows with an unknown field are kept, the field in raw");
+    assert!(extra > 0, "the simulator did add unknown fields");
     // A malformed value is NULL in its typed column, its original text in raw.
-    const MARKERS: &str = "('abc', 'n/a %', 'maybe', '2026-13-45 99:00:00', '2026-13-45', '99:99')";
+    const MARKERS: [&str; 6] = ["abc", "n/a %", "maybe", "2026-13-45 99:00:00", "2026-13-45", "99:99"];
+    let markers = MARKERS.map(|m| format!("'{m}'")).join(", ");
     let mut malformed = 0;
-    for api in ["cdr_1", "agent_1"] {
+    for (api, rows) in &served {
         let report = wolkvox_etl::wolkvox::catalog::find(api).unwrap();
         for field in report.api_fields().filter(|f| f.ty != wolkvox_etl::wolkvox::catalog::FieldType::Text) {
             let col = wolkvox_etl::store::schema::quote_ident(field.name);
-            let bad = format!("SELECT count(*) FROM {api} WHERE raw->>'{}' IN {MARKERS}", field.name);
+            let bad = format!("SELECT count(*) FROM {api} WHERE raw->>'{}' IN ({markers})", field.name);
             let bad_and_null = format!("{bad} AND {col} IS NULL");
             let n = t.scalar(&bad).await;
+            let sent = rows
+                .iter()
+                .filter(|row| row.get(field.name).and_then(|v| v.as_str()).is_some_and(|v| MARKERS.contains(&v)));
+            assert_eq!(n as usize, sent.count(), "{api}.{}: every malformed value sent is stored", field.name);
             assert_eq!(t.scalar(&bad_and_null).await, n, "{api}.{} keeps malformed values out", field.name);
             malformed += n;
         }

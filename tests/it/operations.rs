@@ -31,9 +31,17 @@ async fn get(url: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away() {
-    // A unique account keeps this test's series apart from other tests in the same process.
+    // A unique account, and a token label no other test uses, keep this test's series apart
+    // from other tests in the same process (the request counter is labelled by token only).
     let account = format!("metrics{:x}", fastrand::u32(..));
-    let options = Options { env: vec![("WOLKVOX_ETL__WOLKVOX__ACCOUNT", account.clone())], ..Options::default() };
+    let options = Options {
+        env: vec![
+            ("WOLKVOX_ETL__WOLKVOX__ACCOUNT", account.clone()),
+            ("WOLKVOX_ETL__WOLKVOX__TOKENS__METRICS", TOKEN.to_string()),
+            ("WOLKVOX_ETL__REPORTS__CHAT_14__TOKEN", "metrics".to_string()),
+        ],
+        ..Options::default()
+    };
     let t = spawn_app(Backend::Postgres, options).await;
     let shutdown = CancellationToken::new();
     let (addr, _server) = wolkvox_etl::http::serve(
@@ -53,13 +61,23 @@ async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away(
 
     let outcome = t.sync(Range::Scheduled).await;
     assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert_eq!(outcome.counts.requests, 1, "one window, 2026-11-18 00:00 to 2026-11-20 09:58");
+    // The lag is computed at scrape time from the system clock (not the app's clock), so it is
+    // exactly the system's now minus the watermark at some instant of the scrape.
+    let watermark = local_to_utc(chrono_tz::America::Bogota, local("2026-11-20 09:58:00"));
+    let lag_at = |now: chrono::DateTime<chrono::Utc>| (now - watermark).num_seconds().max(0) as f64;
+    let scrape_began = chrono::Utc::now();
     let (_, after) = get(&format!("{base}/metrics")).await;
-    assert_eq!(sample(&after, "wolkvox_etl_rows_upserted_total", &labels), outcome.rows_upserted as f64);
+    let scrape_ended = chrono::Utc::now();
+    assert_eq!(sample(&after, "wolkvox_etl_rows_upserted_total", &labels), outcome.counts.rows_upserted as f64);
     assert_eq!(sample(&after, "wolkvox_etl_runs_total", &[labels[0], labels[1], ("status", "succeeded")]), 1.0);
     assert_eq!(sample(&after, "wolkvox_etl_run_duration_seconds_count", &labels), 1.0);
-    assert!(sample(&after, "wolkvox_etl_requests_total", &[("report", "chat_14"), ("outcome", "ok")]) >= 1.0);
-    assert!(sample(&after, "wolkvox_etl_watermark_lag_seconds", &labels) > 0.0);
-    assert!(sample(&after, "wolkvox_etl_token_calls_today", &[("account", &account), ("token", "default")]) >= 1.0);
+    let ok = [("report", "chat_14"), ("token", "metrics"), ("outcome", "ok")];
+    assert_eq!(sample(&after, "wolkvox_etl_requests_total", &ok), f64::from(outcome.counts.requests));
+    let lag = sample(&after, "wolkvox_etl_watermark_lag_seconds", &labels);
+    assert!((lag_at(scrape_began)..=lag_at(scrape_ended)).contains(&lag), "lag {lag}");
+    let calls = sample(&after, "wolkvox_etl_token_calls_today", &[("account", &account), ("token", "metrics")]);
+    assert_eq!(calls, f64::from(outcome.counts.requests));
     assert!(!after.contains(TOKEN), "no secret in the exposition");
 
     // Ready only while the scheduler runs and the database answers.
@@ -95,15 +113,18 @@ on_both_backends! {
             wolkvox_etl::store::Db::Sqlite(pool) => sqlx::query("DELETE FROM chat_14 WHERE json_extract(raw, '$.date') LIKE '2026-11-18%'")
                 .execute(pool).await.unwrap().rows_affected(),
         };
-        assert!(deleted > 1_000);
+        // Every row of the 18th: a whole day at 120 chats an hour, its late rows all arrived.
+        let the_18th = t.truth(local("2026-11-18 00:00:00"), local("2026-11-19 00:00:00"));
+        assert_eq!(the_18th.len(), 24 * 120);
+        assert_eq!(deleted, the_18th.len() as u64);
         let again = t.sync(Range::Scheduled).await;
-        assert_eq!(again.rows_upserted, 0, "the look-back alone does not reach the 18th");
+        assert_eq!(again.counts.rows_upserted, 0, "the look-back alone does not reach the 18th");
 
         let key = StreamKey { account: "default", report: "chat_14", stream: "" };
         let bogota = chrono_tz::America::Bogota;
         watermark::force(t.db(), key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
         let outcome = t.sync(Range::Scheduled).await;
-        assert_eq!(outcome.rows_upserted, deleted);
+        assert_eq!(outcome.counts.rows_upserted, deleted);
         assert_eq!(t.chat_14_rows().await, rows);
         assert_eq!(t.watermark().await, Some(wm));
     }
@@ -141,7 +162,9 @@ on_both_backends! {
         t.clock.set(midnight);
         let resumed = t.sync(Range::Scheduled).await;
         assert_eq!(resumed.status, RunStatus::Succeeded, "{:?}", resumed.error);
-        assert!(t.sim.stats().requests > 4);
+        // One window: the look-back before the 09:58 watermark up to 23:58:01, under a day.
+        assert_eq!(resumed.counts.requests, 1);
+        assert_eq!(t.sim.stats().requests, 5);
     }
 }
 

@@ -54,7 +54,7 @@ on_both_backends! {
         let truth = t.truth(local("2026-11-18 00:00:00"), watermark);
         assert!(truth.len() > 5_000, "the scenario has real volume: {}", truth.len());
         assert_same_rows(&t.chat_14_rows().await, &truth);
-        assert_eq!(outcome.rows_fetched, truth.len() as u64);
+        assert_eq!(outcome.counts.rows_fetched, truth.len() as u64);
 
         // Typed columns agree with raw: date is the local time read in America/Bogota, and the
         // empty cod_act placeholder is NULL.
@@ -70,13 +70,17 @@ on_both_backends! {
     async fn a_second_run_adds_no_duplicates_and_rewrites_nothing(backend) {
         let t = spawn_app(backend, Options::default()).await;
         let first = t.sync(Range::Scheduled).await;
-        assert!(first.rows_upserted > 0);
+        let watermark = local("2026-11-20 09:58:00");
+        assert_eq!(first.counts.rows_upserted, t.truth(local("2026-11-18 00:00:00"), watermark).len() as u64);
         let before = t.synced_at().await;
 
         let second = t.sync(Range::Scheduled).await;
         assert_eq!(second.status, RunStatus::Succeeded);
-        assert!(second.rows_fetched > 0, "the look-back re-read rows");
-        assert_eq!(second.rows_upserted, 0, "unchanged rows are not rewritten");
+        // The three-hour look-back behind the watermark, and nothing else, was read again.
+        let lookback = t.truth(local("2026-11-20 06:58:00"), watermark);
+        assert!(!lookback.is_empty());
+        assert_eq!(second.counts.rows_fetched, lookback.len() as u64, "the look-back re-read rows");
+        assert_eq!(second.counts.rows_upserted, 0, "unchanged rows are not rewritten");
         assert_eq!(t.synced_at().await, before);
     }
 
@@ -114,19 +118,25 @@ on_both_backends! {
         let (from, to) = (local("2026-11-18 00:00:00"), local("2026-11-19 00:00:00"));
         let outcome = t.sync(Range::Explicit { from, to: Some(to) }).await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
-        assert!(outcome.splits >= 1, "the 120,000-row day was split");
+        // The day's 60,000-row answer may be cut off, and so may each half's (exactly 60,000
+        // rows: 5,000 an hour for 12 hours), so the day is loaded in four quarters of 30,000.
+        let counts = (outcome.counts.splits, outcome.counts.requests, outcome.counts.windows);
+        assert_eq!(counts, (3, 7, 4), "the 120,000-row day was split");
         let truth = t.truth(from, to);
         assert_eq!(truth.len(), 120_000);
         assert_eq!(t.scalar("SELECT count(*) FROM chat_14").await, 120_000);
         assert_same_rows(&t.chat_14_rows().await, &truth);
-        assert!(t.sim.stats().rows_served >= 180_000, "the truncated page was fetched and discarded");
+        let served = 3 * 60_000 + 4 * 30_000;
+        assert_eq!(t.sim.stats().rows_served, served, "the truncated pages were fetched and discarded");
     }
 
     async fn ten_jobs_sharing_one_token_never_make_the_simulator_count_a_simultaneous_request(backend) {
         let t = spawn_app(backend, Options { sim: slow_sim(15), ..Options::default() }).await;
         ten_jobs_on_one_secret(&t, true).await;
         let stats = t.sim.stats();
-        assert!(stats.requests >= 50, "each of the 10 jobs made several requests: {}", stats.requests);
+        // 2026-11-18 00:00 to 2026-11-20 09:58 in 12-hour windows is five requests per job, and
+        // the shared gate means none is ever refused and retried.
+        assert_eq!(stats.requests, 50, "each of the 10 jobs made five requests");
         assert_eq!(stats.simultaneous_violations, 0);
     }
 
@@ -226,7 +236,7 @@ async fn a_response_far_larger_than_a_batch_is_streamed_into_one_window_and_ever
     let (from, to) = (local("2026-11-18 00:00:00"), local("2026-11-19 00:00:00"));
     let outcome = t.sync(Range::Explicit { from, to: Some(to) }).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
-    assert_eq!((outcome.windows, outcome.requests, outcome.splits), (1, 1, 0));
-    assert_eq!(outcome.rows_fetched, 57_600);
+    assert_eq!((outcome.counts.windows, outcome.counts.requests, outcome.counts.splits), (1, 1, 0));
+    assert_eq!(outcome.counts.rows_fetched, 57_600);
     assert_same_rows(&t.chat_14_rows().await, &t.truth(from, to));
 }

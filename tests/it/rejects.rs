@@ -31,7 +31,7 @@ async fn rows_without_their_key_are_counted_as_rejected_and_the_rest_are_stored(
         .map(|r| ((r["chat_id"].as_str().unwrap().to_string(), r["date"].as_str().unwrap().to_string()), Value::Object(r)))
         .collect();
     assert_same_rows(&t.chat_14_rows().await, &keyed);
-    assert_eq!(outcome.rows_rejected, keyless as u64);
+    assert_eq!(outcome.counts.rows_rejected, keyless as u64);
     assert_eq!(t.scalar("SELECT rows_rejected FROM etl_run").await, keyless as i64);
 }
 }

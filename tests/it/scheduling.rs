@@ -2,7 +2,7 @@
 //! stops cleanly.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use wolkvox_etl::scheduler;
@@ -13,10 +13,14 @@ use crate::on_both_backends;
 
 on_both_backends! {
 async fn the_scheduler_runs_a_report_on_its_schedule_without_overlap_and_stops_on_shutdown(backend) {
-    // Every second, with a slow API: ticks arrive while a run is still going and must be skipped.
+    // Every second, with a slow API: each request takes at least a second, so ticks arrive while
+    // a run is still going and must be skipped. The start-up run needs three one-day windows
+    // (at least 3 s), every later one the look-back's single window (at least 1 s).
     let options = Options {
         sim: SimulatorConfig {
-            latency: Duration::from_millis(700),
+            latency: Duration::from_secs(1),
+            // Few rows, so that a window's time is the API's second rather than the machine's.
+            rows_per_hour: 12,
             ..SimulatorConfig::default()
         },
         env: vec![
@@ -32,9 +36,18 @@ async fn the_scheduler_runs_a_report_on_its_schedule_without_overlap_and_stops_o
     let shutdown = CancellationToken::new();
     let jobs: Vec<_> = t.app.jobs.iter().filter(|j| j.config.report.api == "chat_14").cloned().collect();
     let ctx = Arc::clone(&t.app.ctx);
+    let started = Instant::now();
     let handle = tokio::spawn(scheduler::run(ctx, jobs, true, shutdown.clone()));
-    tokio::time::sleep(Duration::from_millis(4_500)).await;
+
+    // Until the start-up run and one started by a tick are recorded (a run is recorded when it
+    // ends), however slow the machine: the deadline is only a safety net.
+    let deadline = started + Duration::from_secs(120);
+    while t.scalar("SELECT count(*) FROM etl_run").await < 2 {
+        assert!(Instant::now() < deadline, "no scheduled run ended within 120 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     shutdown.cancel();
+    let ticks = started.elapsed().as_secs();
     tokio::time::timeout(Duration::from_secs(30), handle)
         .await
         .expect("stops")
@@ -43,11 +56,13 @@ async fn the_scheduler_runs_a_report_on_its_schedule_without_overlap_and_stops_o
 
     let runs = t.scalar("SELECT count(*) FROM etl_run").await;
     let failed = t.scalar("SELECT count(*) FROM etl_run WHERE status = 'failed'").await;
-    assert!(runs >= 1, "at least the start-up run happened");
+    assert!(runs >= 2, "the start-up run and a scheduled one happened");
     assert_eq!(failed, 0);
     assert_eq!(t.sim.stats().simultaneous_violations, 0);
-    // The first run needs three ~0.7 s windows, longer than a tick: later ticks were skipped, so
-    // fewer runs were started than ticks elapsed.
-    assert!(runs < 5, "{runs} runs in 4.5 s of 1 s ticks");
+    // Ticks that found a run going were skipped, so fewer runs were started than ticks elapsed.
+    // One at a time, the N runs started before the cancel needed more than N + 1 s (3 s for the
+    // first, 1 s for each later one before the last): a whole tick of margin, however slow the
+    // machine. Ticks that queued, or started a run each, would make N reach the ticks.
+    assert!(runs < ticks as i64, "{runs} runs in {ticks} s of 1 s ticks");
 }
 }

@@ -44,7 +44,7 @@ async fn synced(backend: Backend, api: &str, from: &str, to: &str) -> TestApp {
     let job = t.app.job(api).unwrap();
     let outcome = t.sync_job(&job, Range::Explicit { from: local(from), to: Some(local(to)) }).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{api}: {:?}", outcome.error);
-    assert_eq!(outcome.rows_rejected, 0, "{api}");
+    assert_eq!(outcome.counts.rows_rejected, 0, "{api}");
     t
 }
 

@@ -1,0 +1,182 @@
+//! One window of one stream: the request, and its rows streamed into one transaction with the
+//! new watermark.
+//!
+//! The invariant it protects: an attempt's transaction opens before the first row arrives and
+//! commits after the last row and the watermark, so an attempt that fails half-way (API,
+//! transport or database) leaves nothing behind and is retried whole; a response at the record
+//! limit writes nothing at all. One request is in flight per token: the permit and the
+//! cross-replica lock are held until the body is read.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::NaiveDateTime;
+use tracing::{debug, warn};
+
+use super::context::{JobContext, ReportJob};
+use super::error::SyncError;
+use super::outcome::{RunCounts, WindowWrite};
+use super::typing::{type_rows, Synthetic};
+use super::window::{self, Window};
+use crate::store::watermark::StreamKey;
+use crate::wolkvox::catalog::FieldType;
+use crate::wolkvox::client::RowStream;
+use crate::wolkvox::values::local_to_utc;
+use crate::wolkvox::ApiError;
+
+/// The API's per-response record limit: a response this large may have been cut off.
+pub const MAX_RECORDS: usize = 60_000;
+
+/// One window of one stream, with everything its attempts share.
+pub(super) struct Attempt<'a> {
+    ctx: &'a JobContext,
+    job: &'a ReportJob,
+    key: StreamKey<'a>,
+    window: Window,
+    /// The request's parameters: the stream (code group) replaces its parameter's default.
+    params: Vec<(&'a str, &'a str)>,
+    synthetic: Synthetic<'a>,
+    /// The watermark once this window commits.
+    new_watermark: Option<NaiveDateTime>,
+}
+
+impl<'a> Attempt<'a> {
+    /// The window `window` of `key`'s stream, after `watermark` (local).
+    pub fn new(
+        ctx: &'a JobContext,
+        job: &'a ReportJob,
+        key: StreamKey<'a>,
+        window: Window,
+        watermark: Option<NaiveDateTime>,
+    ) -> Self {
+        let report = job.config.report;
+        let params = job
+            .config
+            .params
+            .iter()
+            .map(|(k, v)| match report.streams.contains(&v.as_str()) && !key.stream.is_empty() {
+                true => (k.as_str(), key.stream),
+                false => (k.as_str(), v.as_str()),
+            })
+            .collect();
+        let synthetic = Synthetic { day: report.has_day().then(|| window.start.date()), stream: key.stream };
+        let new_watermark = window::advance(watermark, &window);
+        Attempt { ctx, job, key, window, params, synthetic, new_watermark }
+    }
+
+    /// The watermark once this window commits.
+    pub fn new_watermark(&self) -> Option<NaiveDateTime> {
+        self.new_watermark
+    }
+
+    /// Syncs the window, attempt after attempt as the client's retry policy allows. Requests and
+    /// retries go into `counts` whatever the result (each request costs a daily token, counted
+    /// in the budget); a commit adds its window and rows too.
+    pub async fn sync(&self, counts: &mut RunCounts, unknown: &mut BTreeSet<String>) -> Result<WindowWrite, SyncError> {
+        let (ctx, token) = (self.ctx, &self.job.token);
+        let mut retrier = ctx.client.retrier();
+        let result = loop {
+            let attempt = self.once(unknown).await;
+            if !retrier.again(self.job.config.report.api, token, &attempt).await {
+                break attempt;
+            }
+        };
+        let attempts = retrier.attempts();
+        counts.requests += attempts;
+        counts.retries += attempts.saturating_sub(1);
+        if let Err(e) = ctx.budget.record(token.label(), attempts).await {
+            warn!(error = %e, "Could not count API calls in the token budget");
+        }
+        match result {
+            Ok(WindowWrite::Committed(done)) => {
+                *counts += done;
+                debug!(
+                    rows = done.rows_fetched,
+                    upserted = done.rows_upserted,
+                    attempts,
+                    watermark = ?self.new_watermark,
+                    "Committed window"
+                );
+                Ok(WindowWrite::Committed(done))
+            }
+            Ok(truncated) => Ok(truncated),
+            Err(SyncError::Api(e @ ApiError::TokenLimit { .. })) => {
+                match ctx.budget.pause(token.label()).await {
+                    Ok(until) => warn!(
+                        until = %until,
+                        "Daily token limit reached; this token's reports pause until the local midnight reset"
+                    ),
+                    Err(store) => warn!(error = %store, "Daily token limit reached, and the pause could not be saved"),
+                }
+                Err(e.into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One attempt: take the token (in this process, then across replicas), send the request,
+    /// and write its body.
+    async fn once(&self, unknown: &mut BTreeSet<String>) -> Result<WindowWrite, SyncError> {
+        let (ctx, job, w) = (self.ctx, self.job, &self.window);
+        let permit = job.token.acquire().await;
+        let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.gate_id()).await?;
+        let opened = ctx.client.open(&job.token, permit, job.config.report.api, w.start, w.last_second(), &self.params);
+        let mut stream = match opened.await {
+            Ok(stream) => stream,
+            Err(e) => {
+                token_lock.release().await;
+                return Err(e.into());
+            }
+        };
+        let written = self.write(&mut stream, unknown).await;
+        // The token is free only once the body is read or the connection closed.
+        stream.finish().await;
+        token_lock.release().await;
+        written
+    }
+
+    /// Streams one response into one transaction: the rows, then the watermark, then commit.
+    async fn write(&self, stream: &mut RowStream, unknown: &mut BTreeSet<String>) -> Result<WindowWrite, SyncError> {
+        let (ctx, report, w) = (self.ctx, self.job.config.report, &self.window);
+        let in_stream = (!report.streams.is_empty()).then_some(self.key.stream);
+        // The one transaction: rows and watermark commit together or not at all. Dropping `tx`
+        // on any error path rolls it back.
+        let mut tx = ctx.db.begin().await?;
+        let mut done = RunCounts { windows: 1, ..RunCounts::default() };
+        if let Some(day) = self.synthetic.day {
+            // An aggregate day is replaced whole: rows that vanished from the answer go too.
+            done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
+        }
+        // A re-read (the look-back) mostly returns rows already stored unchanged: knowing their
+        // hashes, only new and changed rows are sent to the database.
+        let timestamp = report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp));
+        let known = match timestamp {
+            Some(ts) if self.synthetic.day.is_none() => {
+                let (from, to) = (local_to_utc(ctx.timezone, w.start), local_to_utc(ctx.timezone, w.end));
+                tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?
+            }
+            _ => HashSet::new(),
+        };
+        let mut records = 0usize;
+        while let Some(batch) = stream.next_batch().await? {
+            records += batch.len();
+            if records >= MAX_RECORDS {
+                // Possibly cut off by the API: write nothing (dropping `tx` rolls back) and split.
+                return Ok(WindowWrite::Truncated { rows: records });
+            }
+            let typed = type_rows(report, ctx.timezone, batch, &self.synthetic, &known, unknown);
+            done.rows_fetched += typed.received;
+            done.rows_rejected += typed.rejected;
+            if !typed.rows.is_empty() {
+                done.rows_upserted += tx.upsert(report, &ctx.account, &typed.rows).await?;
+            }
+        }
+        if let Some(wm) = self.new_watermark {
+            tx.advance_watermark(self.key, local_to_utc(ctx.timezone, wm)).await?;
+        }
+        if ctx.faults.fail_before_commit {
+            return Err(SyncError::Injected);
+        }
+        tx.commit().await?;
+        Ok(WindowWrite::Committed(done))
+    }
+}

@@ -1,0 +1,312 @@
+//! One run of one report: plan its windows, sync them oldest first, record the outcome.
+//!
+//! [`run_once`] is a plain async function returning a [`RunOutcome`]; the scheduler, the `sync`
+//! command and the tests all call it. Its invariant: the watermark only moves with a window's
+//! committed rows (see [`super::attempt`]), so a re-run after any crash re-reads from the last
+//! committed watermark. A response with 60,000 or more records is treated as truncated: the
+//! window is bisected and its halves fetched instead, and nothing of the truncated response is
+//! written. One replica at a time runs a stream (a run lock); the others skip their tick.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use chrono::NaiveDateTime;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn, Instrument};
+
+use super::attempt::Attempt;
+use super::context::{JobContext, Range, ReportJob, WindowDone};
+use super::error::SyncError;
+use super::outcome::{Ended, RecordKey, RunCounts, RunOutcome, WindowWrite};
+use super::window::{self, PlanInput, Window};
+use crate::config::SyncPolicy;
+use crate::store::runs::RunStatus;
+use crate::store::watermark::StreamKey;
+use crate::wolkvox::catalog::Report;
+use crate::wolkvox::values::{local_to_utc, utc_to_local};
+
+/// Runs one report once: each of its streams in turn (most reports have one). Never panics on
+/// bad input; every stream's run is recorded; errors are in the outcome.
+pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown: &CancellationToken) -> RunOutcome {
+    let run_id = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
+    let streams: Vec<&str> =
+        if job.config.report.streams.is_empty() { vec![""] } else { job.config.report.streams.to_vec() };
+    // The semaphore is never closed, so acquiring can only fail on a bug.
+    let _slot = ctx.run_slots.acquire().await.expect("run slots are never closed");
+    let mut total: Option<RunOutcome> = None;
+    for stream in streams {
+        let span = tracing::info_span!(
+            "run",
+            report = job.config.report.api,
+            stream,
+            account = %ctx.account,
+            token = job.token.label(),
+            run_id = %run_id,
+        );
+        let outcome = run_stream(ctx, job, stream, range, shutdown, run_id.clone()).instrument(span).await;
+        let stop = matches!(outcome.status, RunStatus::Cancelled | RunStatus::Paused);
+        total = Some(match total {
+            None => outcome,
+            Some(sum) => sum.merge(outcome),
+        });
+        if stop {
+            break;
+        }
+    }
+    release_freed_memory();
+    // `streams` is never empty, so one outcome exists.
+    total.expect("at least one stream ran")
+}
+
+/// Hands memory freed by the run back to the OS. A run's peak (a page being parsed and
+/// written) is short, but glibc keeps freed heap for reuse, so a daemon that idles for minutes
+/// between runs would otherwise sit at its peak size.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the OS; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// What a stream's run has done so far.
+#[derive(Default)]
+struct Progress {
+    planned: Option<Window>,
+    counts: RunCounts,
+    watermark: Option<NaiveDateTime>,
+    unknown_fields: BTreeSet<String>,
+}
+
+async fn run_stream(
+    ctx: &JobContext,
+    job: &ReportJob,
+    stream: &str,
+    range: Range,
+    shutdown: &CancellationToken,
+    run_id: String,
+) -> RunOutcome {
+    let started_at = ctx.clock.now();
+    let started = Instant::now();
+    let mut run = Progress::default();
+    let key = StreamKey { account: &ctx.account, report: job.config.report.api, stream };
+    // One replica at a time per stream; the others skip their tick.
+    let (run_lock, result) = match ctx.coordinator.try_lock_run(&ctx.account, job.config.report.api, stream).await {
+        Ok(Some(lock)) => (Some(lock), sync_windows(ctx, job, range, shutdown, key, &mut run).await),
+        Ok(None) => (None, Ok(Ended::Elsewhere)),
+        Err(e) => (None, Err(e.into())),
+    };
+    if let Some(lock) = run_lock {
+        lock.release().await;
+    }
+    let (status, error) = match result {
+        Ok(Ended::Completed) => (RunStatus::Succeeded, None),
+        Ok(Ended::Cancelled) => (RunStatus::Cancelled, None),
+        Ok(Ended::Paused(until)) => {
+            // One WARN was logged when the pause began; a skipped tick is not news.
+            debug!(until = %until, "Token paused by the daily budget; skipping this run");
+            (RunStatus::Paused, None)
+        }
+        Ok(Ended::Elsewhere) => {
+            debug!("Another replica is syncing this report; skipping this run");
+            (RunStatus::Skipped, None)
+        }
+        Err(e) => (RunStatus::Failed, Some(e)),
+    };
+    let outcome = RunOutcome {
+        run_id,
+        status,
+        planned: run.planned,
+        counts: run.counts,
+        watermark: run.watermark,
+        error,
+        duration: started.elapsed(),
+    };
+    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) {
+        finish(ctx, job, stream, &outcome, started_at).await;
+    }
+    outcome
+}
+
+/// Reports a run that did something: health, the summary line, the run history, metrics.
+async fn finish(
+    ctx: &JobContext,
+    job: &ReportJob,
+    stream: &str,
+    outcome: &RunOutcome,
+    started_at: chrono::DateTime<chrono::Utc>,
+) {
+    let api = job.config.report.api;
+    let health_key =
+        if stream.is_empty() { format!("{}/{api}", ctx.account) } else { format!("{}/{api}/{stream}", ctx.account) };
+    let streak = ctx.health.record_run(&health_key, outcome.status, ctx.clock.now());
+    outcome.log(streak);
+    let key = RecordKey { account: &ctx.account, report: api, stream, token_label: job.token.label() };
+    if let Err(e) = ctx.db.record_run(&outcome.record(key, ctx.timezone, started_at)).await {
+        // The data and watermark are already safe; only the audit row is missing.
+        warn!(error = %e, "Could not record the run in etl_run");
+    }
+    crate::metrics::run_finished(
+        &ctx.account,
+        api,
+        outcome.status.as_str(),
+        outcome.duration.as_secs_f64(),
+        outcome.error.as_ref().map(SyncError::kind),
+    );
+    crate::metrics::rows_upserted(&ctx.account, api, outcome.counts.rows_upserted);
+    if let Some(wm) = outcome.watermark {
+        crate::metrics::watermark(&ctx.account, api, local_to_utc(ctx.timezone, wm));
+    }
+}
+
+/// The windows a run covers, oldest first: from the watermark (minus the look-back) or the
+/// backfill's start, cut at the report's longest window; aggregates in whole local days.
+fn plan(
+    report: &Report,
+    policy: &SyncPolicy,
+    range: Range,
+    watermark: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Vec<Window> {
+    let max_window = policy.max_window.min(chrono::Duration::days(i64::from(report.max_window_days)));
+    let planned = match range {
+        Range::Scheduled => window::plan(&PlanInput {
+            watermark,
+            start_from: policy.start_from.unwrap_or_else(|| window::days_back(now, policy.initial_days)),
+            lookback: policy.lookback,
+            settle: policy.settle,
+            max_window,
+            now,
+        }),
+        Range::Explicit { from, to } => {
+            // An aggregate day is replaced whole, so a backfill of one ends at a midnight (or
+            // at now − settle for today): a partial day would overwrite a complete one.
+            let to = if report.has_day() { to.map(window::ceil_to_midnight) } else { to };
+            window::plan_range(from, to, policy.settle, max_window, now)
+        }
+    };
+    // Aggregates only mean something per whole local day: re-cut the plan at midnights, from
+    // the start of the first day (so a re-read day is always asked for from 00:00:00).
+    if report.has_day() {
+        window::whole_days(&planned)
+    } else {
+        planned
+    }
+}
+
+async fn sync_windows(
+    ctx: &JobContext,
+    job: &ReportJob,
+    range: Range,
+    shutdown: &CancellationToken,
+    key: StreamKey<'_>,
+    run: &mut Progress,
+) -> Result<Ended, SyncError> {
+    let report = job.config.report;
+    let tz = ctx.timezone;
+    if let Some(until) = ctx.budget.paused_until(job.token.label()).await? {
+        return Ok(Ended::Paused(until));
+    }
+    run.watermark = ctx.db.watermark(key).await?.map(|w| utc_to_local(tz, w));
+    let planned = plan(report, &job.config.policy, range, run.watermark, utc_to_local(tz, ctx.clock.now()));
+    if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
+        run.planned = Some(Window::new(first.start, last.end));
+    }
+    for planned_window in planned {
+        // Windows are processed oldest first; a truncated one is replaced by its two halves,
+        // so the watermark still only ever advances over contiguous, committed data.
+        let mut pending = vec![planned_window];
+        while let Some(w) = pending.pop() {
+            if shutdown.is_cancelled() {
+                info!(window = %w, "Shutdown requested; stopping before the next window");
+                return Ok(Ended::Cancelled);
+            }
+            let span = tracing::info_span!("window", window = %w);
+            let attempt = Attempt::new(ctx, job, key, w, run.watermark);
+            match attempt.sync(&mut run.counts, &mut run.unknown_fields).instrument(span.clone()).await? {
+                WindowWrite::Committed(done) => {
+                    run.watermark = attempt.new_watermark();
+                    let (rows, upserted) = (done.rows_fetched, done.rows_upserted);
+                    ctx.on_window.call(WindowDone { report: report.api, window: w, rows, upserted });
+                }
+                // An aggregate cannot be rebuilt from halves of its day (averages, distinct counts).
+                WindowWrite::Truncated { rows } if report.has_day() => {
+                    return Err(SyncError::Unsplittable { window: w, rows });
+                }
+                WindowWrite::Truncated { rows } => {
+                    let Some((first, second)) = w.bisect() else {
+                        return Err(SyncError::Unsplittable { window: w, rows });
+                    };
+                    run.counts.splits += 1;
+                    crate::metrics::window_split(&ctx.account, report.api);
+                    span.in_scope(|| info!(rows, "Response reached the record limit; splitting the window"));
+                    pending.push(second);
+                    pending.push(first);
+                }
+            }
+        }
+    }
+    if !run.unknown_fields.is_empty() {
+        let fields: Vec<&str> = run.unknown_fields.iter().map(String::as_str).collect();
+        warn!(fields = %fields.join(","), "The API sent fields the catalogue does not know; they are kept in `raw`");
+    }
+    Ok(Ended::Completed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wolkvox::catalog;
+
+    fn t(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    fn policy() -> SyncPolicy {
+        SyncPolicy {
+            lookback: chrono::Duration::hours(3),
+            settle: chrono::Duration::minutes(2),
+            start_from: None,
+            initial_days: 2,
+            max_window: chrono::Duration::days(31),
+        }
+    }
+
+    fn spans(windows: &[Window]) -> Vec<String> {
+        windows.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_first_scheduled_run_starts_initial_days_back_and_ends_settle_before_now() {
+        let w = plan(catalog::find("chat_14").unwrap(), &policy(), Range::Scheduled, None, t("2026-11-20 10:00:30"));
+        assert_eq!(spans(&w), ["2026-11-18T00:00:00..2026-11-20T09:58:30"]);
+    }
+
+    #[test]
+    fn a_scheduled_run_resumes_the_look_back_before_the_watermark() {
+        let wm = Some(t("2026-11-20 09:00:00"));
+        let w = plan(catalog::find("chat_14").unwrap(), &policy(), Range::Scheduled, wm, t("2026-11-20 10:00:00"));
+        assert_eq!(spans(&w), ["2026-11-20T06:00:00..2026-11-20T09:58:00"]);
+    }
+
+    #[test]
+    fn an_aggregate_is_planned_in_whole_local_days_from_midnight() {
+        let wm = Some(t("2026-11-20 01:00:00"));
+        let w = plan(catalog::find("agent_1").unwrap(), &policy(), Range::Scheduled, wm, t("2026-11-20 10:00:00"));
+        assert_eq!(spans(&w), ["2026-11-19T00:00:00..2026-11-20T00:00:00", "2026-11-20T00:00:00..2026-11-20T09:58:00"]);
+    }
+
+    #[test]
+    fn an_aggregate_backfill_ending_mid_day_is_extended_to_the_midnight() {
+        let range = Range::Explicit { from: t("2026-11-18 00:00:00"), to: Some(t("2026-11-18 06:00:00")) };
+        let w = plan(catalog::find("agent_1").unwrap(), &policy(), range, None, t("2026-11-20 10:00:00"));
+        assert_eq!(spans(&w), ["2026-11-18T00:00:00..2026-11-19T00:00:00"]);
+    }
+
+    #[test]
+    fn a_report_with_a_shorter_limit_is_cut_at_it() {
+        let w = plan(catalog::find("skill_5").unwrap(), &policy(), Range::Scheduled, None, t("2026-11-20 10:00:00"));
+        assert!(w.iter().all(|w| w.len() <= chrono::Duration::days(1)), "{:?}", spans(&w));
+        assert_eq!(w.first().map(|w| w.start), Some(t("2026-11-18 00:00:00")));
+    }
+}
