@@ -7,12 +7,13 @@
 //! a blocking parser turns `data`'s elements into batches of rows as they arrive, with bounded
 //! channels in between, so memory stays flat whatever the response size.
 //!
-//! [`Retrier`] owns the retry policy. It retries only what the error calls transient
-//! (timeouts, network, 5xx, malformed bodies, simultaneous use, maintenance, a database that is
-//! briefly away), with a doubling, jittered backoff capped at `retry.max_backoff`; no permit is
-//! held while it sleeps, so other jobs on the same token are not starved. The retried unit is
-//! the caller's whole attempt (request + writing its rows in a transaction), because a response
-//! that fails half-way must also roll back what it already wrote.
+//! [`Retrier`] owns the retry policy ([`RetryPolicy`], built from `[wolkvox]` by the config). It
+//! retries only what the error calls transient (timeouts, network, 5xx, malformed bodies,
+//! simultaneous use, maintenance, a database that is briefly away), with a doubling, jittered
+//! backoff capped at `retry.max_backoff`; no permit is held while it sleeps, so other jobs on the
+//! same token are not starved. The retried unit is the caller's whole attempt (request + writing
+//! its rows in a transaction), because a response that fails half-way must also roll back what it
+//! already wrote.
 
 use std::io::{BufReader, Read};
 use std::time::Duration;
@@ -26,7 +27,6 @@ use tracing::debug;
 use super::envelope::{self, BatchLimits, ReaderError, Row, StreamEnd};
 use super::error::ApiError;
 use super::token::Token;
-use crate::config::RetryPolicy;
 
 /// The API's datetime parameter format: 14 digits of local time.
 const PARAM_FORMAT: &str = "%Y%m%d%H%M%S";
@@ -241,6 +241,17 @@ impl WolkvoxClient {
     fn transport_error(&self, error: reqwest::Error) -> ApiError {
         transport_error(self.timeout, error)
     }
+}
+
+/// Retry policy for transient API errors: doubling backoff with a cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, at least 1.
+    pub max_attempts: u32,
+    /// Delay before the second attempt.
+    pub initial_backoff: Duration,
+    /// The delay never grows past this.
+    pub max_backoff: Duration,
 }
 
 /// Counts attempts and decides whether to retry, sleeping the backoff when it does.

@@ -4,7 +4,8 @@
 //! header) and a one-permit semaphore shared by every job that uses the same secret. Holding the
 //! permit is the right to have a request in flight; jobs sharing a token queue on it, jobs on
 //! different tokens proceed in parallel. Two labels for the same secret share one gate, because
-//! the API counts by secret, not by our names.
+//! the API counts by secret, not by our names. A [`NamedToken`] is a token as configured (label
+//! and secret), before it is given its gate.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,20 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::NamedToken;
+/// A named API token. `Debug` shows only the label.
+#[derive(Clone)]
+pub struct NamedToken {
+    /// The label used in logs and config (`default` for `wolkvox.token`).
+    pub label: String,
+    /// The secret sent in the `wolkvox-token` header.
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for NamedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NamedToken({}: [REDACTED])", self.label)
+    }
+}
 
 /// A token with its concurrency gate. Cloning shares the gate. `Debug` shows only the label.
 #[derive(Clone)]

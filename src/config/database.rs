@@ -1,0 +1,68 @@
+//! `[database]`: where rows land. Owns the choice of backend by URL (an unset or blank URL means
+//! the embedded SQLite file) and the redaction of a database URL for display, so its password
+//! never reaches a terminal or a log.
+
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::raw::RawDatabase;
+use super::{ConfigError, DEFAULT_DATABASE_URL};
+
+/// `[database]` validated: the parts of [`Settings`](super::Settings) it decides.
+pub(super) struct Database {
+    /// The configured URL, or the embedded SQLite default.
+    pub(super) url: SecretString,
+    /// True when no database was configured and the embedded SQLite file is used.
+    pub(super) is_default: bool,
+    /// Pool size.
+    pub(super) max_connections: u32,
+}
+
+/// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL.
+pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
+    if raw.max_connections == 0 {
+        return Err(ConfigError::invalid(
+            "database.max_connections",
+            "is 0",
+            "use a pool size of at least 1 (default 5)",
+        ));
+    }
+    let is_default = raw.url.as_ref().is_none_or(|u| u.expose_secret().trim().is_empty());
+    let url = match raw.url {
+        Some(url) if !url.expose_secret().trim().is_empty() => {
+            if crate::store::Backend::of_url(url.expose_secret()).is_none() {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    "is neither a postgres:// nor a sqlite:// URL",
+                    "use postgres://USER:PASSWORD@HOST:5432/DATABASE, or sqlite://FILE.db for the embedded database",
+                ));
+            }
+            url
+        }
+        _ => SecretString::from(DEFAULT_DATABASE_URL.to_string()),
+    };
+    Ok(Database { url, is_default, max_connections: raw.max_connections })
+}
+
+/// A database URL with its password replaced, for display.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = Url::parse(url) else {
+        return "[REDACTED: unparsable URL]".to_string();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("REDACTED"));
+    }
+    // libpq also takes the password as a query parameter.
+    let secret_param = |k: &str| matches!(k.to_ascii_lowercase().as_str(), "password" | "sslpassword");
+    if parsed.query_pairs().any(|(k, _)| secret_param(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret_param(&k) { "REDACTED".to_string() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}

@@ -1,0 +1,293 @@
+//! Configuration: typed settings, layered and validated once at start-up.
+//!
+//! Layers, later ones win: the built-in defaults (`config/default.toml`, compiled in) → the TOML
+//! file given with `--config` → environment variables `WOLKVOX_ETL__SECTION__KEY` (plus the
+//! conventional `DATABASE_URL`). The raw layers deserialize into [`RawSettings`]; [`Settings`] is
+//! the validated, typed result. Every error names the offending key and says how to fix it, so a
+//! daemon never starts half-configured. Tokens and the database URL are [`SecretString`]s: their
+//! `Debug` output is redacted and they are exposed only where a header or a connection is built.
+//!
+//! This module owns the public types; the work is done by its parts:
+//!
+//! - `raw`: the serde layer, the configuration as written ([`RawSettings`] and its sections);
+//! - `load`: merging defaults, file and environment, one [`Settings`] per `[accounts.<name>]`,
+//!   and keeping secrets out of load errors ([`Settings::load`], [`Settings::load_all`]);
+//! - one validator per section, called in a fixed order by [`Settings::from_raw`]: `wolkvox`
+//!   (URL, tokens, retry; also [`Settings::api`]), `database` (backend URL; [`redact_url`]),
+//!   `sync` (window policy, cron; [`parse_local_datetime`]), `reports` (enabled reports and their
+//!   parameters; also [`Settings::report_config`]), `http`, and `accounts` (what an account may
+//!   override);
+//! - `describe`: [`Settings::describe`], the text `check-config` prints.
+//!
+//! [`NamedToken`] and [`RetryPolicy`] belong to the API client (`crate::wolkvox`), which needs
+//! them without depending on configuration; they are re-exported here because [`Settings`]
+//! holds them.
+
+mod accounts;
+mod database;
+mod describe;
+mod http;
+mod load;
+mod raw;
+mod reports;
+mod sync;
+mod wolkvox;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use reqwest::Url;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::wolkvox::catalog::Report;
+
+pub use self::database::redact_url;
+pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawWolkvox};
+pub use self::sync::parse_local_datetime;
+pub use crate::wolkvox::client::RetryPolicy;
+pub use crate::wolkvox::token::NamedToken;
+
+/// The database used when none is configured: an SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://wolkvox-etl.db";
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "WOLKVOX_ETL";
+
+/// A configuration problem, always naming the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key holds a value that cannot be used.
+    #[error("invalid configuration: `{key}`: {problem}. Fix: {fix}")]
+    Invalid {
+        /// The dotted key, e.g. `wolkvox.timezone`.
+        key: String,
+        /// What is wrong with the value.
+        problem: String,
+        /// What the operator should do.
+        fix: String,
+    },
+    /// The layers could not be read or merged (unreadable file, bad TOML, wrong value type).
+    #[error("invalid configuration: {0}. Fix: correct the key named above in the config file or its WOLKVOX_ETL__… environment variable; config/example.toml documents every key")]
+    Load(#[from] config::ConfigError),
+    /// Like `Load`, with any configured secret value blanked out of the message.
+    #[error("invalid configuration: {0}. Fix: correct the key named above in the config file or its WOLKVOX_ETL__… environment variable; config/example.toml documents every key")]
+    Scrubbed(String),
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), problem: problem.into(), fix: fix.into() }
+    }
+}
+
+/// How log lines are rendered.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for terminals.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `wolkvox_etl=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+/// The metrics/health endpoint settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Whether `run` serves them.
+    pub enabled: bool,
+    /// Listen address.
+    pub bind: std::net::SocketAddr,
+    /// Failure streak after which `/readyz` fails.
+    pub max_failing: chrono::Duration,
+}
+
+/// How a report's windows are planned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncPolicy {
+    /// Re-read this much before the watermark on every run (late and changed rows).
+    pub lookback: chrono::Duration,
+    /// Windows end this long before now (rows still being written).
+    pub settle: chrono::Duration,
+    /// Where a report without a watermark starts, local time; `None` = `initial_days` back.
+    pub start_from: Option<NaiveDateTime>,
+    /// Days back the first sync starts when `start_from` is unset.
+    pub initial_days: u32,
+    /// Longest window per request.
+    pub max_window: chrono::Duration,
+}
+
+/// One enabled report with its resolved schedule, token and policy.
+#[derive(Clone, Debug)]
+pub struct ReportConfig {
+    /// The catalogue entry.
+    pub report: &'static Report,
+    /// Six-field cron expression (seconds first), in the operation's time zone.
+    pub schedule: String,
+    /// Label of the token it uses.
+    pub token_label: String,
+    /// Its window policy.
+    pub policy: SyncPolicy,
+    /// Request parameters with their values (the catalogue's defaults, overridden by config).
+    pub params: Vec<(String, String)>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Label stored in the `account` column.
+    pub account: String,
+    /// Base URL of the API (`…/api/v2/`), if a server or URL was configured.
+    pub base_url: Option<Url>,
+    /// The operation's time zone.
+    pub timezone: Tz,
+    /// Every configured token, by label.
+    pub tokens: Vec<NamedToken>,
+    /// Licences of the operation (daily budget = licences x 1000), if configured.
+    pub licenses: Option<u32>,
+    /// Timeout for one whole request.
+    pub request_timeout: Duration,
+    /// Retry policy for transient errors.
+    pub retry: RetryPolicy,
+    /// Database URL: the configured one, or the embedded SQLite default.
+    pub database_url: SecretString,
+    /// True when no database was configured and the embedded SQLite file is used.
+    pub database_is_default: bool,
+    /// Pool size.
+    pub db_max_connections: u32,
+    /// Run each report at start-up.
+    pub run_on_start: bool,
+    /// Enabled reports.
+    pub reports: Vec<ReportConfig>,
+    /// Schedule of a report that does not set its own.
+    pub default_schedule: String,
+    /// Window policy of a report that does not override it.
+    pub default_policy: SyncPolicy,
+    /// `reports.<api>.params` as configured, for reports run by `sync` without being enabled.
+    pub configured_params: BTreeMap<String, BTreeMap<String, String>>,
+    /// Logging.
+    pub log: LogSettings,
+    /// Metrics and health endpoints.
+    pub http: HttpSettings,
+}
+
+/// The settings the API client needs, present only when a server and a token are configured.
+#[derive(Clone, Debug)]
+pub struct ApiSettings<'a> {
+    /// Base URL ending in `/`.
+    pub base_url: &'a Url,
+    /// All tokens.
+    pub tokens: &'a [NamedToken],
+}
+
+impl Settings {
+    /// Validates the raw layers into typed settings. Sections are checked in a fixed order
+    /// (`[wolkvox]`, `[database]`, `[sync]`, `[reports.*]`, `[http]`), so the first problem found
+    /// is always the same one.
+    pub fn from_raw(raw: RawSettings) -> Result<Settings, ConfigError> {
+        let w = wolkvox::validate(&raw.wolkvox)?;
+        let db = database::validate(raw.database)?;
+        let default_policy = sync::validate(&raw.sync, w.timezone)?;
+        let reports = reports::validate(&raw.reports, &raw.sync, default_policy, &w.tokens, w.timezone)?;
+        let http = http::validate(&raw.http)?;
+        Ok(Settings {
+            http,
+            account: w.account,
+            base_url: w.base_url,
+            timezone: w.timezone,
+            tokens: w.tokens,
+            request_timeout: w.request_timeout,
+            licenses: w.licenses,
+            retry: w.retry,
+            database_url: db.url,
+            database_is_default: db.is_default,
+            db_max_connections: db.max_connections,
+            run_on_start: raw.sync.run_on_start,
+            reports,
+            default_schedule: raw.sync.schedule.clone(),
+            default_policy,
+            configured_params: raw.reports.iter().map(|(api, r)| (api.clone(), r.params.clone())).collect(),
+            log: raw.log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    pub(super) fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load_with_env(None, env(pairs))
+    }
+
+    pub(super) fn error_text(pairs: &[(&str, &str)]) -> String {
+        load(pairs).expect_err("config should be rejected").to_string()
+    }
+
+    #[test]
+    fn each_bad_value_is_rejected_with_its_key_and_a_fix() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("WOLKVOX_ETL__WOLKVOX__TIMEZONE", "Mars/Olympus")], "`wolkvox.timezone`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__SERVER", "10")], "`wolkvox.server`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://api.example.com/")], "`wolkvox.base_url`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "0")], "`wolkvox.request_timeout_seconds`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "0")], "`wolkvox.max_attempts`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__ACCOUNT", " ")], "`wolkvox.account`"),
+            (&[("WOLKVOX_ETL__DATABASE__URL", "mysql://x")], "`database.url`"),
+            (&[("WOLKVOX_ETL__DATABASE__MAX_CONNECTIONS", "0")], "`database.max_connections`"),
+            (&[("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "32")], "`sync.max_window_days`"),
+            (&[("WOLKVOX_ETL__SYNC__START_FROM", "yesterday")], "`sync.start_from`"),
+            (&[("WOLKVOX_ETL__SYNC__SCHEDULE", "every 5 minutes")], "`sync.schedule`"),
+            (&[("WOLKVOX_ETL__REPORTS__CHAT_14__SCHEDULE", "*/5 * * *")], "`reports.chat_14.schedule`"),
+            (&[("WOLKVOX_ETL__REPORTS__CHAT_99__ENABLED", "true")], "`reports.chat_99`"),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__TOKEN", "t"), ("WOLKVOX_ETL__REPORTS__CHAT_14__TOKEN", "other")],
+                "`reports.chat_14.token`",
+            ),
+            (&[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")], "`wolkvox.tokens.backup`"),
+            (&[("WOLKVOX_ETL__HTTP__BIND", "localhost")], "`http.bind`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "https://exa mple.com:99999/")], "`wolkvox.base_url`"),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__TOKEN", "a"), ("WOLKVOX_ETL__WOLKVOX__TOKENS__DEFAULT", "b")],
+                "`wolkvox.tokens.default`",
+            ),
+        ];
+        for (pairs, key) in cases {
+            let text = error_text(pairs);
+            assert!(text.contains(key), "{pairs:?}: {text}");
+            assert!(text.contains("Fix:"), "{pairs:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn tokens_never_appear_in_debug_output() {
+        let s = load(&[
+            ("WOLKVOX_ETL__WOLKVOX__TOKEN", "tok-SECRET-1"),
+            ("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", "tok-SECRET-2"),
+            ("DATABASE_URL", "postgres://user:pw-SECRET@h/db"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(debug.contains("backup"));
+    }
+}

@@ -1,0 +1,129 @@
+//! The raw layer: the configuration exactly as written in the files and environment variables,
+//! deserialized by serde before any validation. Unknown keys are refused here
+//! (`deny_unknown_fields`), so a typo is named instead of silently ignored; every value is
+//! checked and typed afterwards by the section modules.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::LogSettings;
+
+/// The configuration layers as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// `[wolkvox]`: the operation and how to reach its API.
+    pub wolkvox: RawWolkvox,
+    /// `[database]`: where rows land.
+    pub database: RawDatabase,
+    /// `[sync]`: windows, look-back and schedule defaults.
+    pub sync: RawSync,
+    /// `[reports.<api>]`: per-report switches.
+    #[serde(default)]
+    pub reports: BTreeMap<String, RawReport>,
+    /// `[log]`: log format and level.
+    pub log: LogSettings,
+    /// `[http]`: metrics and health endpoints.
+    pub http: RawHttp,
+    /// `[accounts.<name>]`: several operations in one deployment (read by `load_all`).
+    #[serde(default)]
+    pub accounts: BTreeMap<String, config::Value>,
+}
+
+/// `[http]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// Serve `/metrics`, `/healthz`, `/readyz` while `run` is running.
+    pub enabled: bool,
+    /// Address to listen on.
+    pub bind: String,
+    /// `/readyz` fails once a report has failed continuously for this long.
+    pub max_failing_minutes: u32,
+}
+
+/// `[wolkvox]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWolkvox {
+    /// Label stored in every row's `account` column.
+    pub account: String,
+    /// The operation's 4-digit server code (`wv{server}.wolkvox.com`).
+    pub server: Option<String>,
+    /// Overrides the URL derived from `server`.
+    pub base_url: Option<String>,
+    /// Allow a plain-http `base_url` on a non-loopback host (e.g. the simulator in compose).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// IANA zone the API's local dates are in.
+    pub timezone: String,
+    /// A single token, labelled `default`.
+    pub token: Option<SecretString>,
+    /// Named tokens.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, SecretString>,
+    /// The operation's licences: its daily API budget is licences x 1000 calls.
+    pub licenses: Option<u32>,
+    /// Whole-request timeout.
+    pub request_timeout_seconds: u64,
+    /// Attempts per request for retryable errors (1 = no retry).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    pub retry_initial_backoff_ms: u64,
+    /// Cap on the retry delay.
+    pub retry_max_backoff_seconds: u64,
+}
+
+/// `[database]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    /// Connection URL (`postgres://…`).
+    pub url: Option<SecretString>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// `[sync]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    /// Default cron schedule (with seconds) for every report.
+    pub schedule: String,
+    /// How far behind the watermark each run re-reads.
+    pub lookback_minutes: u32,
+    /// How far behind "now" a window must end.
+    pub settle_seconds: u32,
+    /// First local date or datetime to sync when a report has no watermark.
+    pub start_from: Option<String>,
+    /// When `start_from` is unset: how many days back the first sync starts.
+    pub initial_days: u32,
+    /// Longest window per request (the API allows 31 days).
+    pub max_window_days: u32,
+    /// Run every report once at start-up instead of waiting for the first tick.
+    pub run_on_start: bool,
+    /// Enable every report of the catalogue that is not explicitly disabled (those needing a
+    /// parameter without a default only once it is configured).
+    #[serde(default)]
+    pub enable_all: bool,
+}
+
+/// `[reports.<api>]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// Whether the report is synced (unset: only with `sync.enable_all`).
+    pub enabled: Option<bool>,
+    /// Cron schedule overriding `sync.schedule`.
+    pub schedule: Option<String>,
+    /// Label of the token this report uses.
+    pub token: Option<String>,
+    /// Look-back overriding `sync.lookback_minutes`.
+    pub lookback_minutes: Option<u32>,
+    /// Values for the report's request parameters (`skill_id`, `campaign_id`, `agent_id`, …),
+    /// overriding the catalogue's defaults.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}

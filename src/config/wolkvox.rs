@@ -1,0 +1,194 @@
+//! `[wolkvox]`: the operation and how to reach its API. Owns the rules that the base URL is https
+//! (plain http only to this machine or with an explicit opt-in, since it would carry the token in
+//! clear text), that every token has a unique label and a value, and that timeouts and attempts
+//! are positive.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::raw::RawWolkvox;
+use super::{ApiSettings, ConfigError, Settings};
+use crate::wolkvox::client::RetryPolicy;
+use crate::wolkvox::token::NamedToken;
+
+/// `[wolkvox]` validated: the parts of [`Settings`] it decides.
+pub(super) struct Wolkvox {
+    /// Label stored in the `account` column.
+    pub(super) account: String,
+    /// The operation's time zone.
+    pub(super) timezone: Tz,
+    /// Base URL of the API, if a server or URL was configured.
+    pub(super) base_url: Option<Url>,
+    /// Every configured token, sorted by label.
+    pub(super) tokens: Vec<NamedToken>,
+    /// Licences of the operation, if configured.
+    pub(super) licenses: Option<u32>,
+    /// Timeout for one whole request.
+    pub(super) request_timeout: Duration,
+    /// Retry policy for transient errors.
+    pub(super) retry: RetryPolicy,
+}
+
+/// Validates `[wolkvox]`, checking its keys in a fixed order so the first problem is reported.
+pub(super) fn validate(w: &RawWolkvox) -> Result<Wolkvox, ConfigError> {
+    if w.account.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            "wolkvox.account",
+            "is empty",
+            "set a short label for this operation, e.g. account = \"acme\"",
+        ));
+    }
+    let timezone: Tz = w.timezone.parse().map_err(|_| {
+        ConfigError::invalid(
+            "wolkvox.timezone",
+            format!("{:?} is not an IANA time zone", w.timezone),
+            "use a name such as \"America/Bogota\" (the zone of the operation's wolkvox server)",
+        )
+    })?;
+    let base_url = resolve_base_url(w.server.as_deref(), w.base_url.as_deref(), w.allow_insecure_http)?;
+    let tokens = resolve_tokens(w.token.as_ref(), &w.tokens)?;
+    if w.request_timeout_seconds == 0 {
+        return Err(ConfigError::invalid(
+            "wolkvox.request_timeout_seconds",
+            "is 0",
+            "use a positive number of seconds; the API itself stops at 60, so 90 is a good value",
+        ));
+    }
+    if w.max_attempts == 0 {
+        return Err(ConfigError::invalid("wolkvox.max_attempts", "is 0", "use 1 for no retries, or more (default 5)"));
+    }
+    let retry = RetryPolicy {
+        max_attempts: w.max_attempts,
+        initial_backoff: Duration::from_millis(w.retry_initial_backoff_ms),
+        max_backoff: Duration::from_secs(w.retry_max_backoff_seconds),
+    };
+    Ok(Wolkvox {
+        account: w.account.trim().to_string(),
+        timezone,
+        base_url,
+        tokens,
+        licenses: w.licenses,
+        request_timeout: Duration::from_secs(w.request_timeout_seconds),
+        retry,
+    })
+}
+
+impl Settings {
+    /// The API settings, or an error naming what is missing. Commands that call the API use this;
+    /// `migrate` and `status` do not need a server or a token.
+    pub fn api(&self) -> Result<ApiSettings<'_>, ConfigError> {
+        let base_url = self.base_url.as_ref().ok_or_else(|| {
+            ConfigError::invalid(
+                "wolkvox.server",
+                "is not set (nor wolkvox.base_url)",
+                "set the operation's 4-digit server code, e.g. WOLKVOX_ETL__WOLKVOX__SERVER=0010",
+            )
+        })?;
+        if self.tokens.is_empty() {
+            return Err(ConfigError::invalid(
+                "wolkvox.token",
+                "no API token is configured",
+                "set WOLKVOX_ETL__WOLKVOX__TOKEN, or add labelled tokens under [wolkvox.tokens]",
+            ));
+        }
+        Ok(ApiSettings { base_url, tokens: &self.tokens })
+    }
+}
+
+fn resolve_base_url(
+    server: Option<&str>,
+    base_url: Option<&str>,
+    allow_insecure_http: bool,
+) -> Result<Option<Url>, ConfigError> {
+    let (key, text) = match (base_url.filter(|u| !u.trim().is_empty()), server) {
+        (Some(url), _) => ("wolkvox.base_url", url.trim().to_string()),
+        (None, Some(server)) => {
+            let server = server.trim();
+            if server.len() != 4 || !server.chars().all(|c| c.is_ascii_digit()) {
+                return Err(ConfigError::invalid(
+                    "wolkvox.server",
+                    format!("{server:?} is not a 4-digit server code"),
+                    "use the digits after \"wv\" in your wolkvox address, e.g. \"0010\" for wv0010.wolkvox.com",
+                ));
+            }
+            ("wolkvox.server", format!("https://wv{server}.wolkvox.com/api/v2/"))
+        }
+        (None, None) => return Ok(None),
+    };
+    let with_slash = if text.ends_with('/') { text } else { format!("{text}/") };
+    let url = Url::parse(&with_slash).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("{with_slash:?} is not a URL ({e})"),
+            "use e.g. https://wv0010.wolkvox.com/api/v2/",
+        )
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(Some(url)),
+        // Plain http would send the token in clear text; allow it only to this machine.
+        "http" if loopback || allow_insecure_http => Ok(Some(url)),
+        _ => Err(ConfigError::invalid(
+            key,
+            format!("{url} does not use https"),
+            "use an https:// URL (plain http is accepted for 127.0.0.1/localhost, or anywhere with wolkvox.allow_insecure_http = true, which sends the token in clear text)",
+        )),
+    }
+}
+
+fn resolve_tokens(
+    single: Option<&SecretString>,
+    named: &BTreeMap<String, SecretString>,
+) -> Result<Vec<NamedToken>, ConfigError> {
+    let mut tokens = Vec::new();
+    if let Some(secret) = single.filter(|s| !s.expose_secret().trim().is_empty()) {
+        if named.contains_key("default") {
+            return Err(ConfigError::invalid(
+                "wolkvox.tokens.default",
+                "clashes with wolkvox.token, which is labelled \"default\"",
+                "remove one of them or rename the labelled token",
+            ));
+        }
+        tokens.push(NamedToken { label: "default".into(), secret: secret.clone() });
+    }
+    for (label, secret) in named {
+        if secret.expose_secret().trim().is_empty() {
+            return Err(ConfigError::invalid(
+                format!("wolkvox.tokens.{label}"),
+                "is empty",
+                "paste the token from wolkvox Manager → Configuration → Tokens, or remove the entry",
+            ));
+        }
+        tokens.push(NamedToken { label: label.clone(), secret: secret.clone() });
+    }
+    tokens.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::load;
+
+    #[test]
+    fn plain_http_to_another_host_needs_an_explicit_opt_in() {
+        let url = ("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://simulator:8089/api/v2/");
+        assert!(load(&[url]).is_err());
+        let s = load(&[url, ("WOLKVOX_ETL__WOLKVOX__ALLOW_INSECURE_HTTP", "true")]).unwrap();
+        assert_eq!(s.base_url.unwrap().as_str(), "http://simulator:8089/api/v2/");
+    }
+
+    #[test]
+    fn missing_api_settings_name_the_key_to_set() {
+        let s = load(&[("WOLKVOX_ETL__WOLKVOX__SERVER", "0010")]).unwrap();
+        assert!(s.api().unwrap_err().to_string().contains("`wolkvox.token`"));
+    }
+}
