@@ -10,11 +10,16 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
 
+/// Third-party chatter kept out of the configured level: tokio-cron-scheduler's INFO lines
+/// ("Uninited", "Job creator created") mean nothing to an operator tailing logs. `RUST_LOG`
+/// replaces the whole filter, so it can bring them back.
+const QUIET: &str = "tokio_cron_scheduler=warn";
+
 /// Installs the global subscriber. Call once, early in `main`.
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .or_else(|_| EnvFilter::try_new(format!("{},{QUIET}", settings.level)))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
     let builder = fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
