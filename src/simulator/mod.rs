@@ -15,6 +15,7 @@
 //! - `data`: which rows exist and when they become visible (pure, deterministic).
 //! - `server`: the HTTP handler: token, concurrency and quota checks, validation, envelopes.
 //! - `faults`: the optional fault plan: wrong answers to valid requests, damaged rows.
+//! - `wire`: the listener whose connections a handler can cut mid-body (a connection reset).
 //!
 //! Row damage is part of that pure function too ([`served_rows`]), so with a fault plan the
 //! ground truth is still exactly what a correct client stores.
@@ -22,6 +23,7 @@
 pub mod data;
 pub mod faults;
 mod server;
+mod wire;
 
 pub use faults::{FaultKind, FaultPlan};
 
@@ -139,9 +141,9 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(server::Shared::new(config, clock));
         let (shutdown, stop) = oneshot::channel::<()>();
-        // Connections carry a `Wire` so that a handler can cut its own mid-body (see `faults`).
-        let app = server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<faults::Wire>();
-        let listener = faults::CuttingListener(listener);
+        // Connections carry a `Wire` so that a handler can cut its own mid-body (see `wire`).
+        let app = server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<wire::Wire>();
+        let listener = wire::CuttingListener(listener);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

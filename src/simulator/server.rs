@@ -26,7 +26,8 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use serde::Serialize;
 
 use super::data::{self, Row};
-use super::faults::{self, FaultDraws, FaultKind, Wire};
+use super::faults::{self, FaultDraws, FaultKind};
+use super::wire::Wire;
 use super::SimulatorConfig;
 use crate::clock::Clock;
 use crate::wolkvox::catalog::{self, DataShape, Report};
