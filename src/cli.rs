@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Keeps a SQL database in sync with the wolkvox report APIs.
 #[derive(Debug, Parser)]
@@ -74,40 +74,44 @@ pub enum Command {
         days: u32,
     },
     /// Serve the built-in wolkvox API simulator (for demos and tests).
-    Simulate {
-        /// Port to listen on (0 = any free port).
-        #[arg(long, default_value_t = 8089)]
-        port: u16,
-        /// Address to bind; keep it on loopback.
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: IpAddr,
-        /// Seed of the deterministic data.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// chat_14 rows per hour.
-        #[arg(long, default_value_t = 120)]
-        rows_per_hour: u32,
-        /// Accepted tokens, comma-separated (default: any non-empty token).
-        #[arg(long, value_delimiter = ',')]
-        tokens: Vec<String>,
-        /// Artificial service time per request, milliseconds.
-        #[arg(long, default_value_t = 20)]
-        latency_ms: u64,
-        /// Calls allowed per token per local day (default: unlimited).
-        #[arg(long)]
-        daily_limit: Option<u64>,
-        /// Fault kinds to inject, comma-separated (http500, http502, http503, reset, slow,
-        /// truncated_json, invalid_utf8, code_not_200, simultaneous_use, maintenance, token_limit,
-        /// invalid_token, or `transient` for all the transient ones).
-        #[arg(long, default_value = "")]
-        faults: String,
-        /// Share of requests answered with one of `--faults` (0.0 to 1.0).
-        #[arg(long, default_value_t = 0.0)]
-        fault_rate: f64,
-        /// Also damage some rows (extra, missing and malformed fields; never keys).
-        #[arg(long)]
-        row_faults: bool,
-    },
+    Simulate(SimulateArgs),
+}
+
+/// `simulate`'s flags; `commands::simulate` turns them into the simulator's configuration.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// Address to bind; keep it on loopback.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Seed of the deterministic data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// chat_14 rows per hour.
+    #[arg(long, default_value_t = 120)]
+    pub rows_per_hour: u32,
+    /// Accepted tokens, comma-separated (default: any non-empty token).
+    #[arg(long, value_delimiter = ',')]
+    pub tokens: Vec<String>,
+    /// Artificial service time per request, milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub latency_ms: u64,
+    /// Calls allowed per token per local day (default: unlimited).
+    #[arg(long)]
+    pub daily_limit: Option<u64>,
+    /// Fault kinds to inject, comma-separated (http500, http502, http503, reset, slow,
+    /// truncated_json, invalid_utf8, code_not_200, simultaneous_use, maintenance, token_limit,
+    /// invalid_token, or `transient` for all the transient ones).
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// Share of requests answered with one of `--faults` (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Also damage some rows (extra, missing and malformed fields; never keys).
+    #[arg(long)]
+    pub row_faults: bool,
 }
 
 /// `watermark` subcommands.

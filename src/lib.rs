@@ -1,34 +1,34 @@
 //! wolkvox-etl keeps a SQL database in sync with the wolkvox `reports_manager.php` APIs.
 //!
-//! A tour, in the order data flows: [`config`] is validated once; [`startup`] wires a Postgres
+//! A tour, in the order data flows: [`commands`] dispatch; [`config`] is validated once; [`startup`] wires a Postgres
 //! pool ([`store`]), the API client and token gates ([`wolkvox`]) and the [`scheduler`], whose
 //! ticks call [`sync::run_once`]: plan windows from the watermark, fetch, upsert rows and move
 //! the watermark in one transaction. The [`simulator`] stands in for the real API in tests.
 
 /// The daily token budget: calls counted per token per local day, pauses at the limit.
 pub mod budget;
-/// The command line (clap).
+/// The command line (clap): subcommands and their argument structs.
 pub mod cli;
 /// The one source of "now", real or manual, shared by the daemon and the simulator.
 pub mod clock;
+/// One file per command (`run`, `sync`, `status`, `demo`, …) and the dispatcher.
+pub mod commands;
 /// Typed, layered, validated configuration; errors name the key and the fix.
 pub mod config;
 /// Replicas coordinated through Postgres advisory locks (per token, per report stream).
 pub mod coordination;
-/// The `demo` command: simulator + embedded database + a first pass, no account needed.
-pub mod demo;
 /// `/metrics`, `/healthz`, `/readyz`, and the failure streaks readiness is judged on.
 pub mod http;
 /// Prometheus metrics, one function per event; bounded labels.
 pub mod metrics;
 /// A thin tokio-cron-scheduler shell: one guarded job per report, graceful shutdown.
 pub mod scheduler;
+/// Shutdown signals (SIGTERM, Ctrl-C) turned into a cancellation token.
+pub mod signals;
 /// A faithful loopback stand-in for the wolkvox API, used by tests, the demo and benchmarks.
 pub mod simulator;
-/// Wiring: builds the parts from settings and runs a command.
+/// Wiring only: connect and migrate the database, build the client, token gates and jobs.
 pub mod startup;
-/// The `status` command's report.
-pub mod status;
 /// Postgres or SQLite behind one interface: schema, rows, watermarks, run history; writes need a transaction.
 pub mod store;
 /// Window planning and the run of one report.

@@ -1,10 +1,10 @@
 //! wolkvox-etl: parse the command line, run it, turn the outcome into an exit code.
-//! Everything else lives in the library; see `startup.rs` for the wiring.
+//! Everything else lives in the library: `commands/` for each command, `startup.rs` for the wiring.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use wolkvox_etl::{cli::Cli, startup};
+use wolkvox_etl::{cli::Cli, commands};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,7 +15,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(startup::execute(cli)) {
+    match runtime.block_on(commands::execute(cli)) {
         Ok(code) => code,
         Err(e) => {
             // The whole cause chain, once, at the top. No error in the chain holds a secret.

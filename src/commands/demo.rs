@@ -18,8 +18,9 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{NamedToken, Settings};
 use crate::scheduler;
+use crate::signals::watch_signals;
 use crate::simulator::{Simulator, SimulatorConfig};
-use crate::startup::{sqlite_path, watch_signals, App};
+use crate::startup::{sqlite_path, App};
 use crate::store::runs::RunStatus;
 use crate::sync::{run_once, Faults, Range};
 
@@ -39,7 +40,7 @@ fn for_simulator(mut settings: Settings, base_url: &str, days: u32) -> anyhow::R
 }
 
 /// Runs the demo; see the module docs.
-pub async fn run(settings: Settings, once: bool, days: u32) -> anyhow::Result<ExitCode> {
+pub async fn demo(settings: Settings, once: bool, days: u32) -> anyhow::Result<ExitCode> {
     let sim = Simulator::start(SimulatorConfig::default(), Clock::system(), SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("cannot start the simulator on a loopback port")?;

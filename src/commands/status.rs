@@ -1,10 +1,21 @@
 //! The `status` command: each report's watermark, lag and last run, as a table or JSON.
 
-use crate::config::Settings;
-use crate::store::{Db, StoreError};
-use crate::wolkvox::values::utc_to_local;
+use std::process::ExitCode;
+
 use chrono::Utc;
 use serde::Serialize;
+
+use crate::config::Settings;
+use crate::startup::connect_and_migrate_all;
+use crate::store::{Db, StoreError};
+use crate::wolkvox::values::utc_to_local;
+
+/// `status` for the selected operations (`only`: the `--account` given, if any).
+pub async fn status(all: &[Settings], only: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let db = connect_and_migrate_all(all).await?;
+    print(&db, all, only, json).await?;
+    Ok(ExitCode::SUCCESS)
+}
 
 #[derive(Serialize)]
 struct Line {
@@ -22,7 +33,7 @@ struct Line {
 /// Prints the status of every report that is enabled or has state in the database.
 ///
 /// With `only` (`--account`), history of every other account in the shared database is left out.
-pub async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Result<(), StoreError> {
+async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Result<(), StoreError> {
     let now = Utc::now();
     // Each account's times in its own zone (accounts without settings: the first account's).
     let zone = |account: &str| all.iter().find(|s| s.account == account).unwrap_or(&all[0]).timezone;
