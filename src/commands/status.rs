@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Settings;
@@ -35,11 +35,48 @@ struct Line {
 /// With `only` (`--account`), history of every other account in the shared database is left out.
 async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Result<(), StoreError> {
     let now = Utc::now();
-    // Each account's times in its own zone (accounts without settings: the first account's).
-    let zone = |account: &str| all.iter().find(|s| s.account == account).unwrap_or(&all[0]).timezone;
-    let fmt = |account: &str, t: chrono::DateTime<Utc>| {
-        utc_to_local(zone(account), t).format("%Y-%m-%d %H:%M:%S").to_string()
-    };
+    let lines = lines(db, all, only, now).await?;
+    let mut tokens = Vec::new();
+    for settings in all {
+        let today = utc_to_local(settings.timezone, now).date();
+        let usage = crate::store::budget::usage(db, &settings.account, today).await?;
+        tokens.push((settings.account.clone(), today, usage));
+    }
+    if json {
+        let usage: Vec<_> = tokens
+            .iter()
+            .map(|(account, day, usage)| serde_json::json!({ "account": account, "day": day, "tokens": usage }))
+            .collect();
+        let doc = serde_json::json!({ "reports": lines, "token_calls_today": usage });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
+        return Ok(());
+    }
+    print_table(all, lines);
+    for (account, today, usage) in tokens {
+        println!("\ntoken calls today ({today}, account {account}):");
+        if usage.is_empty() {
+            println!("  none");
+        }
+        for t in usage {
+            let paused = t
+                .paused_until
+                .filter(|until| *until > now)
+                .map(|until| format!("  PAUSED until {} (daily limit)", local(all, &account, until)))
+                .unwrap_or_default();
+            println!("  {:<12} {:>6}{paused}", t.token_label, t.calls);
+        }
+    }
+    Ok(())
+}
+
+/// `t` in `account`'s zone (accounts without settings: the first account's).
+fn local(all: &[Settings], account: &str, t: chrono::DateTime<Utc>) -> String {
+    let zone = all.iter().find(|s| s.account == account).unwrap_or(&all[0]).timezone;
+    utc_to_local(zone, t).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// One line per (account, report) with state in the database, then the enabled reports never run.
+async fn lines(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>) -> Result<Vec<Line>, StoreError> {
     let mut lines: Vec<Line> = db
         .status()
         .await?
@@ -47,9 +84,9 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
         .filter(|s| only.is_none_or(|account| s.account == account))
         .map(|s| Line {
             enabled: all.iter().any(|c| c.account == s.account && c.reports.iter().any(|r| r.report.api == s.report)),
-            watermark_local: s.watermark.map(|t| fmt(&s.account, t)),
+            watermark_local: s.watermark.map(|t| local(all, &s.account, t)),
             lag_seconds: s.watermark.map(|w| (now - w).num_seconds()),
-            last_run_at_local: s.last_run_at.map(|t| fmt(&s.account, t)),
+            last_run_at_local: s.last_run_at.map(|t| local(all, &s.account, t)),
             last_status: s.last_status,
             last_rows_upserted: s.last_rows_upserted,
             last_error: s.last_error,
@@ -72,21 +109,10 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             });
         }
     }
-    let mut tokens = Vec::new();
-    for settings in all {
-        let today = utc_to_local(settings.timezone, now).date();
-        let usage = crate::store::budget::usage(db, &settings.account, today).await?;
-        tokens.push((settings.account.clone(), today, usage));
-    }
-    if json {
-        let usage: Vec<_> = tokens
-            .iter()
-            .map(|(account, day, usage)| serde_json::json!({ "account": account, "day": day, "tokens": usage }))
-            .collect();
-        let doc = serde_json::json!({ "reports": lines, "token_calls_today": usage });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
-        return Ok(());
-    }
+    Ok(lines)
+}
+
+fn print_table(all: &[Settings], lines: Vec<Line>) {
     let zones: Vec<String> = all.iter().map(|s| format!("{} {}", s.account, s.timezone)).collect();
     println!("times are local to each account ({})", zones.join(", "));
     println!(
@@ -108,21 +134,6 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             l.last_error.unwrap_or_default(),
         );
     }
-    for (account, today, usage) in tokens {
-        println!("\ntoken calls today ({today}, account {account}):");
-        if usage.is_empty() {
-            println!("  none");
-        }
-        for t in usage {
-            let paused = t
-                .paused_until
-                .filter(|until| *until > now)
-                .map(|until| format!("  PAUSED until {} (daily limit)", fmt(&account, until)))
-                .unwrap_or_default();
-            println!("  {:<12} {:>6}{paused}", t.token_label, t.calls);
-        }
-    }
-    Ok(())
 }
 
 /// `3d4h`, `2h05m`, `4m10s`, `12s`.

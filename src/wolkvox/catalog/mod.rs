@@ -439,15 +439,54 @@ fn leak(s: String) -> &'static str {
     s.leak()
 }
 
-fn build(e: Entry) -> Report {
-    let api: &'static str = leak(e.api);
-    let nested = lookup(NESTED, api);
-    let grain = grain_of(&e.grain, &e.fields);
-    let hashed = HASHED.contains(&api);
-    let bucketed = api == "cdr_4";
+/// What decides a report's synthetic columns, worked out once per entry.
+struct Shape {
+    api: &'static str,
+    grain: Grain,
+    nested: Option<&'static str>,
+    streams: &'static [&'static str],
+    hashed: bool,
+    bucketed: bool,
+}
 
-    let params: Vec<(&'static str, &'static str)> = e
-        .params
+fn build(e: Entry) -> Report {
+    let api: &'static str = leak(e.api.clone());
+    let params = required_params(&e);
+    let shape = Shape {
+        api,
+        grain: grain_of(&e.grain, &e.fields),
+        nested: lookup(NESTED, api),
+        streams: params.iter().find_map(|(name, _)| lookup(STREAMS, name)).unwrap_or(&[]),
+        hashed: HASHED.contains(&api),
+        bucketed: api == "cdr_4",
+    };
+    let (fields, nested_fields) = fields_of(&e, &shape);
+    let enabled_by_default = params.iter().all(|(_, default)| !default.is_empty());
+    Report {
+        api,
+        table: api,
+        title: leak(e.title.clone()),
+        fields: Box::leak(fields.into_boxed_slice()),
+        key: Box::leak(key_of(&e, &shape).into_boxed_slice()),
+        timestamp: timestamp_of(&e, &shape),
+        grain: shape.grain,
+        nested: shape.nested,
+        nested_fields: Box::leak(nested_fields.into_boxed_slice()),
+        params: Box::leak(params.into_boxed_slice()),
+        streams: shape.streams,
+        max_window_days: lookup(MAX_WINDOW_DAYS, api).unwrap_or(31),
+        slot_minutes: lookup(SLOTS, api),
+        data_shape: if shape.bucketed { DataShape::BucketObject } else { DataShape::Array },
+        enabled_by_default,
+        code_is_text: e.postman_example_code == Value::String("200".to_owned()),
+        notes: leak(e.notes),
+    }
+}
+
+/// The request parameters the docs mark required, with the default we send (`all`,
+/// `cod_act1`, or none: then the operator must configure it).
+fn required_params(e: &Entry) -> Vec<(&'static str, &'static str)> {
+    e.params
         .iter()
         .filter(|p| p.contains("required"))
         .filter_map(|p| {
@@ -461,20 +500,24 @@ fn build(e: Entry) -> Report {
             };
             Some((leak(name.to_owned()), default))
         })
-        .collect();
-    let streams = params.iter().find_map(|(name, _)| lookup(STREAMS, name)).unwrap_or(&[]);
+        .collect()
+}
+
+/// The typed fields, synthetic columns first (`day`, `stream`, `bucket`) and `row_hash` last,
+/// and the names read from a nested array's elements.
+fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
     let mut names: Vec<String> = Vec::new();
     let mut nested_fields: Vec<&'static str> = Vec::new();
-    if grain != Grain::Event {
+    if shape.grain != Grain::Event {
         names.push(DAY.to_owned());
     }
-    if !streams.is_empty() {
+    if !shape.streams.is_empty() {
         names.push(STREAM.to_owned());
     }
-    if bucketed {
+    if shape.bucketed {
         names.push(BUCKET.to_owned());
     }
-    match nested {
+    match shape.nested {
         // The example shows the nesting (`x[]`, `x[].y`); the doc list flattens it ambiguously.
         Some(array) => {
             let prefix = format!("{array}[].");
@@ -493,66 +536,51 @@ fn build(e: Entry) -> Report {
             names.extend(observed);
         }
     }
-    if hashed {
+    if shape.hashed {
         names.push(ROW_HASH.to_owned());
     }
-    let fields: Vec<Field> = names
+    let fields = names
         .into_iter()
         .map(|name| {
             let ty = match name.as_str() {
-                DAY if grain != Grain::Event => FieldType::Date,
-                STREAM if !streams.is_empty() => FieldType::Text,
-                BUCKET if bucketed => FieldType::Text,
-                ROW_HASH if hashed => FieldType::Text,
-                other => infer(api, other),
+                DAY if shape.grain != Grain::Event => FieldType::Date,
+                STREAM if !shape.streams.is_empty() => FieldType::Text,
+                BUCKET if shape.bucketed => FieldType::Text,
+                ROW_HASH if shape.hashed => FieldType::Text,
+                other => infer(shape.api, other),
             };
             Field { name: leak(name), ty }
         })
         .collect();
+    (fields, nested_fields)
+}
 
-    let key: Vec<&'static str> = if hashed {
-        vec![ROW_HASH]
-    } else if let Some(key) = lookup(KEYS, api) {
-        key.to_vec()
-    } else if !streams.is_empty() {
-        // Rows of different code groups can share every other key value.
-        let own = e.key.iter().filter(|k| !k.starts_with('+') && !k.starts_with('<')).map(|k| leak(k.clone()));
-        (grain != Grain::Event).then_some(DAY).into_iter().chain(std::iter::once(STREAM)).chain(own).collect()
-    } else {
-        let own = e.key.iter().filter(|k| !k.starts_with('+') && !k.starts_with('<')).map(|k| leak(k.clone()));
-        (grain != Grain::Event).then_some(DAY).into_iter().chain(own).collect()
-    };
+/// The natural key: ours where the research's is unusable, `day` first for aggregates and the
+/// stream next for reports synced in code groups.
+fn key_of(e: &Entry, shape: &Shape) -> Vec<&'static str> {
+    if shape.hashed {
+        return vec![ROW_HASH];
+    }
+    if let Some(key) = lookup(KEYS, shape.api) {
+        return key.to_vec();
+    }
+    let own = e.key.iter().filter(|k| !k.starts_with('+') && !k.starts_with('<')).map(|k| leak(k.clone()));
+    let day = (shape.grain != Grain::Event).then_some(DAY);
+    // Rows of different code groups can share every other key value.
+    let stream = (!shape.streams.is_empty()).then_some(STREAM);
+    day.into_iter().chain(stream).chain(own).collect()
+}
 
-    let timestamp = match grain {
-        Grain::Event => lookup(TIMESTAMPS, api).or_else(|| {
+/// The field an event report is windowed on (none for aggregates).
+fn timestamp_of(e: &Entry, shape: &Shape) -> Option<&'static str> {
+    match shape.grain {
+        Grain::Event => lookup(TIMESTAMPS, shape.api).or_else(|| {
             e.timestamp.as_deref().map(|t| {
                 let first = t.split_whitespace().next().unwrap_or(t);
                 leak(first.rsplit('.').next().unwrap_or(first).to_owned())
             })
         }),
         _ => None,
-    };
-
-    let enabled_by_default = params.iter().all(|(_, default)| !default.is_empty());
-
-    Report {
-        api,
-        table: api,
-        title: leak(e.title),
-        fields: Box::leak(fields.into_boxed_slice()),
-        key: Box::leak(key.into_boxed_slice()),
-        timestamp,
-        grain,
-        nested,
-        nested_fields: Box::leak(nested_fields.into_boxed_slice()),
-        params: Box::leak(params.into_boxed_slice()),
-        streams,
-        max_window_days: lookup(MAX_WINDOW_DAYS, api).unwrap_or(31),
-        slot_minutes: lookup(SLOTS, api),
-        data_shape: if bucketed { DataShape::BucketObject } else { DataShape::Array },
-        enabled_by_default,
-        code_is_text: e.postman_example_code == Value::String("200".to_owned()),
-        notes: leak(e.notes),
     }
 }
 
