@@ -87,7 +87,8 @@ impl Health {
     pub fn record_run(&self, report: &str, status: RunStatus, at: DateTime<Utc>) -> Streak {
         let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
         match status {
-            RunStatus::Failed => match failing.get_mut(report) {
+            // A report whose rows are all rejected is as broken for its users as a failing one.
+            RunStatus::Failed | RunStatus::Rejected => match failing.get_mut(report) {
                 None => {
                     failing.insert(report.to_string(), FailureStreak { since: at, failures: 1, last_logged: at });
                     Streak::Started

@@ -14,6 +14,7 @@ use crate::coordination::Coordinator;
 use crate::http::Health;
 use crate::store::{Backend, Db};
 use crate::sync::{Faults, JobContext, ReportJob, WindowHook};
+use crate::wolkvox::catalog::Report;
 use crate::wolkvox::{Tokens, WolkvoxClient};
 
 /// The parts a daemon or a `sync` needs, connected and migrated.
@@ -115,11 +116,17 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     let mut reports: Vec<_> = all.iter().flat_map(|s| s.reports.iter().map(|r| r.report)).collect();
     reports.sort_by_key(|r| r.api);
     reports.dedup_by_key(|r| r.api);
-    // Replicas starting together take turns, so two never create the same table at once.
-    let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
-    db.migrate(&reports).await.context("cannot prepare the database schema")?;
-    schema_lock.release().await;
+    prepare_schema(&db, &reports).await?;
     Ok(db)
+}
+
+/// Applies pending migrations and creates or extends the tables of `reports`.
+pub async fn prepare_schema(db: &Db, reports: &[&'static Report]) -> anyhow::Result<()> {
+    // Replicas starting together take turns, so two never create the same table at once.
+    let schema_lock = Coordinator::new(db, 1).lock_schema().await?;
+    db.migrate(reports).await.context("cannot prepare the database schema")?;
+    schema_lock.release().await;
+    Ok(())
 }
 
 /// The absolute path of the SQLite file, when the database is SQLite.

@@ -81,7 +81,7 @@ pub async fn demo(settings: Settings, once: bool, days: u32) -> anyhow::Result<E
         if let Some(e) = &o.error {
             println!("               error: {e}");
         }
-        failed += usize::from(o.status == RunStatus::Failed);
+        failed += usize::from(matches!(o.status, RunStatus::Failed | RunStatus::Rejected));
         total_rows += o.counts.rows_fetched;
     }
     println!("Done: {total_rows} rows in {where_data}");

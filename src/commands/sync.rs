@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{parse_local_datetime, ConfigError, Settings};
 use crate::signals::watch_signals;
-use crate::startup::App;
+use crate::startup::{prepare_schema, App};
 use crate::store::runs::RunStatus;
 use crate::sync::{run_once, Faults, JobContext, Range, WindowHook};
 
@@ -39,6 +39,10 @@ pub async fn sync(
         }
     }
     let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
+    if let Some(report) = report.and_then(crate::wolkvox::catalog::find) {
+        // A report that is not enabled has no table yet: create it before the first request.
+        prepare_schema(&apps[0].ctx.db, &[report]).await?;
+    }
     let mut work = Vec::new();
     for app in &apps {
         let ctx = JobContext { on_window: progress_lines(), ..(*app.ctx).clone() };
@@ -79,6 +83,10 @@ pub async fn sync(
         match (outcome.status, outcome.error) {
             (RunStatus::Failed, Some(e)) => {
                 eprintln!("error: sync of {api} failed: {e}");
+                failed.push(api_name.clone());
+            }
+            (RunStatus::Rejected, _) => {
+                eprintln!("error: sync of {api}: every row was rejected (no usable key); see the log for an example");
                 failed.push(api_name.clone());
             }
             (RunStatus::Cancelled, _) => {

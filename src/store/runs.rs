@@ -15,6 +15,9 @@ pub enum RunStatus {
     Succeeded,
     /// A window failed; the watermark stopped before it.
     Failed,
+    /// Every window committed, but every row received was rejected (no usable key): nothing
+    /// of the report is being stored.
+    Rejected,
     /// Shutdown stopped the run between windows.
     Cancelled,
     /// The token was paused by the daily budget; nothing was requested (not recorded).
@@ -29,6 +32,7 @@ impl RunStatus {
         match self {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::Rejected => "rejected",
             RunStatus::Cancelled => "cancelled",
             RunStatus::Paused => "paused",
             RunStatus::Skipped => "skipped",

@@ -7,7 +7,7 @@
 //! limit writes nothing at all. One request is in flight per token: the permit and the
 //! cross-replica lock are held until the body is read.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
 use tracing::{debug, warn};
@@ -15,7 +15,7 @@ use tracing::{debug, warn};
 use super::context::{JobContext, ReportJob};
 use super::error::SyncError;
 use super::outcome::{RunCounts, WindowWrite};
-use super::typing::{type_rows, Synthetic};
+use super::typing::{type_rows, Findings, Synthetic};
 use super::window::{self, Window};
 use crate::store::watermark::StreamKey;
 use crate::wolkvox::catalog::FieldType;
@@ -71,11 +71,11 @@ impl<'a> Attempt<'a> {
     /// Syncs the window, attempt after attempt as the client's retry policy allows. Requests and
     /// retries go into `counts` whatever the result (each request costs a daily token, counted
     /// in the budget); a commit adds its window and rows too.
-    pub async fn sync(&self, counts: &mut RunCounts, unknown: &mut BTreeSet<String>) -> Result<WindowWrite, SyncError> {
+    pub async fn sync(&self, counts: &mut RunCounts, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
         let (ctx, token) = (self.ctx, &self.job.token);
         let mut retrier = ctx.client.retrier();
         let result = loop {
-            let attempt = self.once(unknown).await;
+            let attempt = self.once(findings).await;
             if !retrier.again(self.job.config.report.api, token, &attempt).await {
                 break attempt;
             }
@@ -115,7 +115,7 @@ impl<'a> Attempt<'a> {
 
     /// One attempt: take the token (in this process, then across replicas), send the request,
     /// and write its body.
-    async fn once(&self, unknown: &mut BTreeSet<String>) -> Result<WindowWrite, SyncError> {
+    async fn once(&self, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
         let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.gate_id()).await?;
@@ -127,7 +127,7 @@ impl<'a> Attempt<'a> {
                 return Err(e.into());
             }
         };
-        let written = self.write(&mut stream, unknown).await;
+        let written = self.write(&mut stream, findings).await;
         // The token is free only once the body is read or the connection closed.
         stream.finish().await;
         token_lock.release().await;
@@ -135,7 +135,7 @@ impl<'a> Attempt<'a> {
     }
 
     /// Streams one response into one transaction: the rows, then the watermark, then commit.
-    async fn write(&self, stream: &mut RowStream, unknown: &mut BTreeSet<String>) -> Result<WindowWrite, SyncError> {
+    async fn write(&self, stream: &mut RowStream, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
         let (ctx, report, w) = (self.ctx, self.job.config.report, &self.window);
         let in_stream = (!report.streams.is_empty()).then_some(self.key.stream);
         // The one transaction: rows and watermark commit together or not at all. Dropping `tx`
@@ -163,7 +163,7 @@ impl<'a> Attempt<'a> {
                 // Possibly cut off by the API: write nothing (dropping `tx` rolls back) and split.
                 return Ok(WindowWrite::Truncated { rows: records });
             }
-            let typed = type_rows(report, ctx.timezone, batch, &self.synthetic, &known, unknown);
+            let typed = type_rows(report, ctx.timezone, batch, &self.synthetic, &known, findings);
             done.rows_fetched += typed.received;
             done.rows_rejected += typed.rejected;
             if !typed.rows.is_empty() {

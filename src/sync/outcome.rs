@@ -43,7 +43,8 @@ impl RunOutcome {
             RunStatus::Succeeded => 0,
             RunStatus::Paused | RunStatus::Skipped => 1,
             RunStatus::Cancelled => 2,
-            RunStatus::Failed => 3,
+            RunStatus::Rejected => 3,
+            RunStatus::Failed => 4,
         };
         if rank(other.status) > rank(self.status) {
             self.status = other.status;
@@ -196,6 +197,8 @@ mod tests {
             (RunStatus::Succeeded, RunStatus::Skipped, RunStatus::Skipped),
             (RunStatus::Paused, RunStatus::Cancelled, RunStatus::Cancelled),
             (RunStatus::Failed, RunStatus::Cancelled, RunStatus::Failed),
+            (RunStatus::Rejected, RunStatus::Succeeded, RunStatus::Rejected),
+            (RunStatus::Cancelled, RunStatus::Rejected, RunStatus::Rejected),
             (RunStatus::Succeeded, RunStatus::Succeeded, RunStatus::Succeeded),
         ];
         for (a, b, worst) in table {

@@ -7,7 +7,6 @@
 //! window is bisected and its halves fetched instead, and nothing of the truncated response is
 //! written. One replica at a time runs a stream (a run lock); the others skip their tick.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use chrono::NaiveDateTime;
@@ -18,6 +17,7 @@ use super::attempt::Attempt;
 use super::context::{JobContext, Range, ReportJob, WindowDone};
 use super::error::SyncError;
 use super::outcome::{Ended, RecordKey, RunCounts, RunOutcome, WindowWrite};
+use super::typing::Findings;
 use super::window::{self, PlanInput, Window};
 use crate::config::SyncPolicy;
 use crate::store::runs::RunStatus;
@@ -35,7 +35,9 @@ pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown:
     let _slot = ctx.run_slots.acquire().await.expect("run slots are never closed");
     let mut total: Option<RunOutcome> = None;
     for stream in streams {
-        let span = tracing::info_span!(
+        // ERROR-level spans are enabled whatever the filter, so even a WARN-only log names the
+        // report, token and window of every line.
+        let span = tracing::error_span!(
             "run",
             report = job.config.report.api,
             stream,
@@ -75,7 +77,7 @@ struct Progress {
     planned: Option<Window>,
     counts: RunCounts,
     watermark: Option<NaiveDateTime>,
-    unknown_fields: BTreeSet<String>,
+    findings: Findings,
 }
 
 async fn run_stream(
@@ -99,7 +101,18 @@ async fn run_stream(
     if let Some(lock) = run_lock {
         lock.release().await;
     }
+    let every_row_rejected = run.counts.rows_fetched > 0 && run.counts.rows_rejected == run.counts.rows_fetched;
     let (status, error) = match result {
+        // Rows arrived and none could be stored: not a success, whatever else went right.
+        Ok(Ended::Completed) if every_row_rejected => {
+            let example = run.findings.rejected_example.as_deref().unwrap_or("-");
+            warn!(
+                rows_rejected = run.counts.rows_rejected,
+                example = %example,
+                "Every row of the run was rejected: none carries a usable key; the report's rows are not being stored"
+            );
+            (RunStatus::Rejected, None)
+        }
         Ok(Ended::Completed) => (RunStatus::Succeeded, None),
         Ok(Ended::Cancelled) => (RunStatus::Cancelled, None),
         Ok(Ended::Paused(until)) => {
@@ -221,9 +234,9 @@ async fn sync_windows(
                 info!(window = %w, "Shutdown requested; stopping before the next window");
                 return Ok(Ended::Cancelled);
             }
-            let span = tracing::info_span!("window", window = %w);
+            let span = tracing::error_span!("window", window = %w);
             let attempt = Attempt::new(ctx, job, key, w, run.watermark);
-            match attempt.sync(&mut run.counts, &mut run.unknown_fields).instrument(span.clone()).await? {
+            match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await? {
                 WindowWrite::Committed(done) => {
                     run.watermark = attempt.new_watermark();
                     let (rows, upserted) = (done.rows_fetched, done.rows_upserted);
@@ -246,8 +259,8 @@ async fn sync_windows(
             }
         }
     }
-    if !run.unknown_fields.is_empty() {
-        let fields: Vec<&str> = run.unknown_fields.iter().map(String::as_str).collect();
+    if !run.findings.unknown_fields.is_empty() {
+        let fields: Vec<&str> = run.findings.unknown_fields.iter().map(String::as_str).collect();
         warn!(fields = %fields.join(","), "The API sent fields the catalogue does not know; they are kept in `raw`");
     }
     Ok(Ended::Completed)

@@ -18,6 +18,15 @@ use crate::wolkvox::values::{self, Typed};
 /// How many individual bad rows or values are logged per window before only counting them.
 const LOG_EXAMPLES: usize = 5;
 
+/// What typing noticed across a run's rows, beyond the counts: reported once per run.
+#[derive(Debug, Default)]
+pub(super) struct Findings {
+    /// Fields the catalogue does not know (kept in `raw`).
+    pub unknown_fields: BTreeSet<String>,
+    /// The first row rejected for want of a key, as sent.
+    pub rejected_example: Option<String>,
+}
+
 /// What typing one batch produced.
 pub(super) struct TypedRows {
     /// The rows to upsert: new or changed, with a usable key.
@@ -45,7 +54,7 @@ pub(super) fn type_rows(
     fetched: Vec<Row>,
     synthetic: &Synthetic<'_>,
     known: &HashSet<i64>,
-    unknown: &mut BTreeSet<String>,
+    findings: &mut Findings,
 ) -> TypedRows {
     let key_idx = report.key_indexes();
     let mut rows = Vec::with_capacity(fetched.len());
@@ -56,8 +65,8 @@ pub(super) fn type_rows(
         for mut row in catalog::flatten(report, api_row) {
             received += 1;
             for k in row.keys() {
-                if report.field(k).is_none() && !unknown.contains(k) {
-                    unknown.insert(k.clone());
+                if report.field(k).is_none() && !findings.unknown_fields.contains(k) {
+                    findings.unknown_fields.insert(k.clone());
                 }
             }
             // `raw` keeps what the API sent; the row hash is ours.
@@ -79,7 +88,8 @@ pub(super) fn type_rows(
                         Typed::Text(Some(synthetic.stream.to_string()))
                     }
                     name => {
-                        let parsed = values::parse(row.get(name), field.ty, tz);
+                        // The docs' spelling or the API's own: whichever the row carries.
+                        let parsed = values::parse(field.read(&row), field.ty, tz);
                         if parsed.failed {
                             bad_values += 1;
                             if bad_values <= LOG_EXAMPLES {
@@ -94,6 +104,7 @@ pub(super) fn type_rows(
             }
             if key_idx.iter().any(|&i| values[i].is_null()) {
                 rejected += 1;
+                findings.rejected_example.get_or_insert_with(|| raw.clone());
                 if rejected as usize <= LOG_EXAMPLES {
                     error!(raw = %raw, "Row has no usable natural key and cannot be stored");
                 }
@@ -126,10 +137,10 @@ mod tests {
 
     const NONE: Synthetic<'static> = Synthetic { day: None, stream: "" };
 
-    fn typed(rows: Vec<Row>, known: &HashSet<i64>) -> (TypedRows, BTreeSet<String>) {
-        let mut unknown = BTreeSet::new();
-        let out = type_rows(chat_14(), chrono_tz::America::Bogota, rows, &NONE, known, &mut unknown);
-        (out, unknown)
+    fn typed(rows: Vec<Row>, known: &HashSet<i64>) -> (TypedRows, Findings) {
+        let mut findings = Findings::default();
+        let out = type_rows(chat_14(), chrono_tz::America::Bogota, rows, &NONE, known, &mut findings);
+        (out, findings)
     }
 
     fn value<'a>(t: &'a TypedRow, field: &str) -> &'a Typed {
@@ -140,7 +151,7 @@ mod tests {
     #[test]
     fn a_row_is_typed_field_by_field_and_keeps_what_the_api_sent_in_raw() {
         let sent = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "cod_act": ""}));
-        let (out, unknown) = typed(vec![sent], &HashSet::new());
+        let (out, findings) = typed(vec![sent], &HashSet::new());
         assert_eq!((out.received, out.rejected, out.rows.len()), (1, 0, 1));
         let t = &out.rows[0];
         assert_eq!(value(t, "chat_id"), &Typed::Text(Some("c-1".into())));
@@ -149,7 +160,7 @@ mod tests {
         assert_eq!(value(t, "date"), &Typed::Timestamp(Some(date)));
         assert_eq!(t.raw, r#"{"chat_id":"c-1","cod_act":"","date":"2026-11-20 09:30:00"}"#);
         assert_eq!(t.raw_hash, crate::store::rows::raw_hash(&t.raw));
-        assert!(unknown.is_empty());
+        assert!(findings.unknown_fields.is_empty() && findings.rejected_example.is_none());
     }
 
     #[test]
@@ -159,8 +170,9 @@ mod tests {
             row(json!({"date": "2026-11-20 09:31:00"})),
             row(json!({"chat_id": "c-2", "date": "not a date"})),
         ];
-        let (out, _) = typed(rows, &HashSet::new());
+        let (out, findings) = typed(rows, &HashSet::new());
         assert_eq!((out.received, out.rejected, out.rows.len()), (3, 2, 1));
+        assert_eq!(findings.rejected_example.as_deref(), Some(r#"{"date":"2026-11-20 09:31:00"}"#), "the first one");
     }
 
     #[test]
@@ -175,8 +187,8 @@ mod tests {
     #[test]
     fn fields_the_catalogue_does_not_know_are_collected_and_kept_in_raw() {
         let sent = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "brand_new": 1}));
-        let (out, unknown) = typed(vec![sent], &HashSet::new());
-        assert_eq!(unknown, BTreeSet::from(["brand_new".to_string()]));
+        let (out, findings) = typed(vec![sent], &HashSet::new());
+        assert_eq!(findings.unknown_fields, BTreeSet::from(["brand_new".to_string()]));
         assert!(out.rows[0].raw.contains("\"brand_new\":1"));
     }
 
@@ -185,13 +197,34 @@ mod tests {
         let report = catalog::find("agent_1").unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 19);
         let synthetic = Synthetic { day, stream: "" };
-        let mut unknown = BTreeSet::new();
+        let mut findings = Findings::default();
         let sent = row(json!({"agent_id": "12500", "calls": "7"}));
-        let out = type_rows(report, chrono_tz::America::Bogota, vec![sent], &synthetic, &HashSet::new(), &mut unknown);
+        let out = type_rows(report, chrono_tz::America::Bogota, vec![sent], &synthetic, &HashSet::new(), &mut findings);
         assert_eq!((out.received, out.rejected, out.rows.len()), (1, 0, 1));
         let position = |name: &str| report.fields.iter().position(|f| f.name == name).unwrap();
         assert_eq!(out.rows[0].values[position(catalog::DAY)], Typed::Date(day));
         assert_eq!(out.rows[0].values[position("calls")], Typed::Integer(Some(7)));
         assert_eq!(out.rows[0].raw, r#"{"agent_id":"12500","calls":"7"}"#, "raw is what the API sent");
+    }
+}
+
+#[cfg(test)]
+mod aliases {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_key_sent_under_the_examples_spelling_fills_the_documented_column_and_raw_keeps_it() {
+        let report = catalog::find("chat_13").unwrap();
+        let synthetic = Synthetic { day: NaiveDate::from_ymd_opt(2026, 11, 19), stream: "" };
+        let mut findings = Findings::default();
+        let sent = json!({"chanel": "whatsapp", "interaction": "12"}).as_object().unwrap().clone();
+        let out = type_rows(report, chrono_tz::America::Bogota, vec![sent], &synthetic, &HashSet::new(), &mut findings);
+        assert_eq!((out.received, out.rejected, out.rows.len()), (1, 0, 1));
+        let value = |name: &str| &out.rows[0].values[report.fields.iter().position(|f| f.name == name).unwrap()];
+        assert_eq!(value("channel"), &Typed::Text(Some("whatsapp".into())));
+        assert_eq!(value("chanel"), &Typed::Text(Some("whatsapp".into())));
+        assert_eq!(out.rows[0].raw, r#"{"chanel":"whatsapp","interaction":"12"}"#);
+        assert!(findings.unknown_fields.is_empty());
     }
 }

@@ -13,5 +13,6 @@ mod rejects;
 mod replicas;
 mod scheduling;
 mod shutdown;
+mod spelling;
 mod typed_values;
 mod upgrades;

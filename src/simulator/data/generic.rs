@@ -191,7 +191,8 @@ impl Generator {
             h: event.h,
         };
         let mut row = Row::new();
-        for field in report.api_fields() {
+        // The example's spelling: fields only the docs list are not sent.
+        for field in report.api_fields().filter(|f| f.sent) {
             if report.nested_fields.contains(&field.name) {
                 continue;
             }
@@ -470,11 +471,14 @@ impl Generator {
         }
         for (i, field) in report.fields.iter().enumerate() {
             let name = field.name;
-            if report.is_synthetic(name) && name != BUCKET {
+            let synthetic = report.is_synthetic(name);
+            if (synthetic && name != BUCKET) || (!synthetic && !field.sent) {
                 continue;
             }
-            let value = if let Some(axis) = self.axes.iter().position(|a| a.name == name) {
-                self.text(name, digits[axis] as u64, &ctx)
+            // A key sent under the example's spelling carries the key's values all the same.
+            let axis = self.axes.iter().position(|a| a.name == name || field.alias == Some(a.name));
+            let value = if let Some(axis) = axis {
+                self.text(self.axes[axis].name, digits[axis] as u64, &ctx)
             } else {
                 let sum = totals.sums[i];
                 let count = totals.count.max(1);

@@ -148,6 +148,20 @@ pub struct Field {
     pub name: &'static str,
     /// How the value is typed in its column.
     pub ty: FieldType,
+    /// The other spelling of this field, when the docs and the API's own example name it
+    /// differently (`channel` / `chanel`): a row missing this name is read under the alias.
+    pub alias: Option<&'static str>,
+    /// Whether the API sends it: `false` for a field only the docs list (the example, a real
+    /// answer, spells it otherwise or leaves it out).
+    pub sent: bool,
+}
+
+impl Field {
+    /// This field's value in `row`: under its own name, or else under its alias (the docs' and
+    /// the API's spellings are one field).
+    pub fn read<'r>(&self, row: &'r Row) -> Option<&'r Value> {
+        row.get(self.name).or_else(|| self.alias.and_then(|alias| row.get(alias)))
+    }
 }
 
 /// The shape of the envelope's `data`.
@@ -375,6 +389,9 @@ struct Entry {
     params: Vec<String>,
     fields: Vec<String>,
     fields_example: Vec<String>,
+    /// Field names only the docs use, and names only the example (a real answer) uses.
+    #[serde(default)]
+    doc_vs_example: DocVsExample,
     /// Keys real users saw in live responses beyond the documented ones (chat_1's `date_close`…).
     fields_observed_in_real_use: Vec<String>,
     key: Vec<String>,
@@ -382,6 +399,57 @@ struct Entry {
     grain: String,
     notes: String,
     postman_example_code: Value,
+}
+
+/// The two spellings' differences, as the research recorded them.
+#[derive(Debug, Default, Deserialize)]
+struct DocVsExample {
+    #[serde(default)]
+    doc_only: Vec<String>,
+    #[serde(default)]
+    example_only: Vec<String>,
+}
+
+/// The alias pairs of one report: a doc-only name and an example-only name are two spellings
+/// of one field when their `_`-separated words are the same (`agent_name` / `name_agent`) or
+/// they are at most two letters apart (`channel` / `chanel`, `date` / `day`). One rule for the
+/// whole catalogue; names that differ more (`skill_name` / `agent_name`) are different fields.
+fn alias_pairs(diff: &DocVsExample) -> Vec<(String, String)> {
+    fn words(s: &str) -> Vec<&str> {
+        let mut w: Vec<&str> = s.split('_').collect();
+        w.sort_unstable();
+        w
+    }
+    let mut pairs = Vec::new();
+    let mut taken: Vec<&str> = Vec::new();
+    for doc in diff.doc_only.iter().filter(|d| !is_placeholder(d)) {
+        let found = diff
+            .example_only
+            .iter()
+            .filter(|x| !is_placeholder(x) && !taken.contains(&x.as_str()))
+            .find(|x| words(doc) == words(x) || levenshtein(doc, x) <= 2);
+        if let Some(example) = found {
+            taken.push(example);
+            pairs.push((doc.clone(), example.clone()));
+        }
+    }
+    pairs
+}
+
+/// The edit distance between two short names.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -539,17 +607,28 @@ fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
     if shape.hashed {
         names.push(ROW_HASH.to_owned());
     }
+    let pairs = alias_pairs(&e.doc_vs_example);
+    let alias_of = |name: &str| {
+        pairs.iter().find_map(|(doc, example)| match name {
+            n if n == doc => Some(leak(example.clone())),
+            n if n == example => Some(leak(doc.clone())),
+            _ => None,
+        })
+    };
     let fields = names
         .into_iter()
         .map(|name| {
-            let ty = match name.as_str() {
-                DAY if shape.grain != Grain::Event => FieldType::Date,
-                STREAM if !shape.streams.is_empty() => FieldType::Text,
-                BUCKET if shape.bucketed => FieldType::Text,
-                ROW_HASH if shape.hashed => FieldType::Text,
-                other => infer(shape.api, other),
+            let synthetic = match name.as_str() {
+                DAY if shape.grain != Grain::Event => Some(FieldType::Date),
+                STREAM if !shape.streams.is_empty() => Some(FieldType::Text),
+                BUCKET if shape.bucketed => Some(FieldType::Text),
+                ROW_HASH if shape.hashed => Some(FieldType::Text),
+                _ => None,
             };
-            Field { name: leak(name), ty }
+            let ty = synthetic.unwrap_or_else(|| infer(shape.api, &name));
+            let alias = synthetic.is_none().then(|| alias_of(&name)).flatten();
+            let sent = synthetic.is_none() && !e.doc_vs_example.doc_only.contains(&name);
+            Field { name: leak(name), ty, alias, sent }
         })
         .collect();
     (fields, nested_fields)
@@ -744,7 +823,7 @@ mod tests {
     fn aggregates_start_with_a_day_column_and_key() {
         for report in all() {
             if report.has_day() {
-                assert_eq!(report.fields[0], Field { name: DAY, ty: FieldType::Date });
+                assert_eq!(report.fields[0], Field { name: DAY, ty: FieldType::Date, alias: None, sent: false });
                 assert_eq!(report.key[0], DAY, "{}", report.api);
             } else {
                 assert!(!report.is_synthetic(DAY));
