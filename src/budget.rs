@@ -95,8 +95,11 @@ impl DailyEstimate {
             .map(|r| {
                 let runs_per_day = runs_per_day(&r.schedule, settings.timezone);
                 let streams = r.report.streams.len().max(1) as f64;
-                let windows =
-                    if r.report.has_day() { 1.0 + r.policy.lookback.num_minutes() as f64 / (24.0 * 60.0) } else { 1.0 };
+                let windows = if r.report.in_whole_days() {
+                    1.0 + r.policy.lookback.num_minutes() as f64 / (24.0 * 60.0)
+                } else {
+                    1.0
+                };
                 let calls_per_run = streams * windows;
                 let calls_per_day = (f64::from(runs_per_day) * calls_per_run).ceil() as u64;
                 ReportCost { api: r.report.api, runs_per_day, calls_per_run, calls_per_day }
@@ -190,6 +193,21 @@ mod tests {
         assert_eq!(estimate.budget, Some(1000));
         assert!(estimate.exceeds_budget(), "{}", estimate.arithmetic());
         assert!(estimate.arithmetic().contains("chat_14: 288 runs/day x 1.00 calls = 288"));
+    }
+
+    #[test]
+    fn a_dated_aggregate_costs_what_an_aggregate_costs() {
+        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let settings = Settings::load_with_env(
+            None,
+            env(&[("WOLKVOX_ETL__REPORTS__SKILL_3__ENABLED", "true"), ("WOLKVOX_ETL__SYNC__LOOKBACK_MINUTES", "180")]),
+        )
+        .unwrap();
+        let estimate = DailyEstimate::of(&settings);
+        let cost = |api: &str| estimate.reports.iter().find(|r| r.api == api).unwrap().calls_per_run;
+        // One call a run, two when the 3-hour look-back crosses midnight: 1 + 3/24 on average.
+        assert_eq!(cost("skill_3"), 1.125);
+        assert_eq!(cost("skill_3"), cost("agent_1"));
     }
 
     #[test]

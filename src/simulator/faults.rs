@@ -291,7 +291,7 @@ fn damage_row(report: &Report, seed: u64, row: &mut Row) {
 /// What identifies a row for its damage draw (see [`damage_rows`]).
 fn row_identity(report: &Report, row: &Row) -> u64 {
     let keys: Vec<&str> = report.key.iter().filter_map(|k| row.get(*k)?.as_str()).collect();
-    if report.grain == Grain::Event && !keys.is_empty() {
+    if matches!(report.grain, Grain::Event | Grain::DatedAggregate) && !keys.is_empty() {
         keys.iter().fold(name_salt(report.api), |h, value| mix(h ^ name_salt(value)))
     } else {
         mix(name_salt(report.api) ^ name_salt(&catalog::row_hash(row)))

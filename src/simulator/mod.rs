@@ -70,6 +70,9 @@ pub struct SimulatorConfig {
     /// Extra characters appended to every chat_14 `media_url` (as a query string), to make
     /// responses as heavy as the API allows (256 MB) for benchmarks; 0 = the normal rows.
     pub pad_bytes: usize,
+    /// Dated aggregates (skill_3, agent_8, …) total only the requested range instead of each
+    /// whole day or slot it touches; the docs allow both readings.
+    pub range_totals: bool,
     /// Every n-th row of an answer (by position) comes without its first key field, the way a
     /// broken export might send it; 0 = never. Ground truth shows the same rows.
     pub keyless_every: usize,
@@ -91,6 +94,7 @@ impl Default for SimulatorConfig {
             faults: FaultPlan::default(),
             pad_bytes: 0,
             keyless_every: 0,
+            range_totals: false,
         }
     }
 }
@@ -198,7 +202,7 @@ impl Simulator {
         let Some(report) = catalog::find(api) else {
             return Vec::new();
         };
-        let ask = data::Ask { api, from, to, params: report.params };
+        let ask = data::Ask { api, from, to, params: report.params, range_totals: self.shared.config.range_totals };
         served_rows(&self.shared.config, &ask, self.shared.now_local(), usize::MAX)
     }
 
@@ -211,7 +215,7 @@ impl Simulator {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Vec<Map<String, Value>> {
-        let ask = data::Ask { api, from, to, params };
+        let ask = data::Ask { api, from, to, params, range_totals: self.shared.config.range_totals };
         served_rows(&self.shared.config, &ask, self.shared.now_local(), usize::MAX)
     }
 

@@ -348,7 +348,13 @@ struct Answer {
 /// Computes the visible rows and renders the 200 (or, when empty, the 404) envelope.
 fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime) -> serde_json::Result<Answer> {
     let params: Vec<(&str, &str)> = checked.params.iter().map(|(name, value)| (*name, value.as_str())).collect();
-    let ask = data::Ask { api: checked.report.api, from: checked.from, to: checked.to, params: &params };
+    let ask = data::Ask {
+        api: checked.report.api,
+        from: checked.from,
+        to: checked.to,
+        params: &params,
+        range_totals: config.range_totals,
+    };
     // The real API documents a record limit but no error for exceeding it: the excess is dropped,
     // and since rows are newest first, the oldest ones go.
     let rows = super::served_rows(config, &ask, now, config.max_records);

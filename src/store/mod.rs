@@ -229,7 +229,7 @@ impl Tx {
         &mut self,
         report: &Report,
         account: &str,
-        day: chrono::NaiveDate,
+        day: crate::wolkvox::catalog::DayRows,
         stream: Option<&str>,
     ) -> Result<u64, StoreError> {
         rows::delete_day(self, report, account, day, stream).await

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::schema::quote_ident;
 use super::{StoreError, Tx};
-use crate::wolkvox::catalog::{FieldType, Report};
+use crate::wolkvox::catalog::{DayRows, FieldType, Report};
 use crate::wolkvox::values::Typed;
 
 /// One row ready to store: typed values in the catalogue's field order, and the original JSON.
@@ -152,19 +152,28 @@ pub(super) async fn delete_day(
     tx: &mut Tx,
     report: &Report,
     account: &str,
-    day: NaiveDate,
+    day: DayRows,
     stream: Option<&str>,
 ) -> Result<u64, StoreError> {
-    let mut sql = format!(
-        "DELETE FROM {} WHERE account = $1 AND {} = $2",
-        quote_ident(report.table),
-        quote_ident(crate::wolkvox::catalog::DAY)
-    );
+    let table = quote_ident(report.table);
+    let (mut sql, next) = match day {
+        DayRows::On { column, .. } => {
+            (format!("DELETE FROM {table} WHERE account = $1 AND {} = $2", quote_ident(column)), 3)
+        }
+        DayRows::Between { column, .. } => {
+            let column = quote_ident(column);
+            (format!("DELETE FROM {table} WHERE account = $1 AND {column} >= $2 AND {column} < $3"), 4)
+        }
+    };
     if stream.is_some() {
-        sql.push_str(&format!(" AND {} = $3", quote_ident(crate::wolkvox::catalog::STREAM)));
+        sql.push_str(&format!(" AND {} = ${next}", quote_ident(crate::wolkvox::catalog::STREAM)));
     }
     Ok(on_tx!(tx, conn => {
-        let q = sqlx::query(&sql).bind(account).bind(day);
+        let q = sqlx::query(&sql).bind(account);
+        let q = match day {
+            DayRows::On { day, .. } => q.bind(day),
+            DayRows::Between { from, to, .. } => q.bind(from).bind(to),
+        };
         let q = if let Some(s) = stream { q.bind(s) } else { q };
         q.execute(conn).await?.rows_affected()
     }))

@@ -18,7 +18,7 @@ use super::outcome::{RunCounts, WindowWrite};
 use super::typing::{type_rows, Findings, Synthetic};
 use super::window::{self, Window};
 use crate::store::watermark::StreamKey;
-use crate::wolkvox::catalog::FieldType;
+use crate::wolkvox::catalog::{DayRows, FieldType};
 use crate::wolkvox::client::RowStream;
 use crate::wolkvox::values::local_to_utc;
 use crate::wolkvox::ApiError;
@@ -35,6 +35,8 @@ pub(super) struct Attempt<'a> {
     /// The request's parameters: the stream (code group) replaces its parameter's default.
     params: Vec<(&'a str, &'a str)>,
     synthetic: Synthetic<'a>,
+    /// The stored rows this window's day replaces (reports read in whole days).
+    replaces: Option<DayRows>,
     /// The watermark once this window commits.
     new_watermark: Option<NaiveDateTime>,
 }
@@ -59,8 +61,17 @@ impl<'a> Attempt<'a> {
             })
             .collect();
         let synthetic = Synthetic { day: report.has_day().then(|| window.start.date()), stream: key.stream };
+        // A report read in whole days replaces the window's day: its rows that vanished from the
+        // answer go too, whatever the API's reading of the range.
+        let replaces = report
+            .day_rows(
+                window.start.date(),
+                local_to_utc(ctx.timezone, window.start),
+                local_to_utc(ctx.timezone, day_end(window)),
+            )
+            .filter(|_| report.in_whole_days());
         let new_watermark = window::advance(watermark, &window);
-        Attempt { ctx, job, key, window, params, synthetic, new_watermark }
+        Attempt { ctx, job, key, window, params, synthetic, replaces, new_watermark }
     }
 
     /// The watermark once this window commits.
@@ -142,7 +153,7 @@ impl<'a> Attempt<'a> {
         // on any error path rolls it back.
         let mut tx = ctx.db.begin().await?;
         let mut done = RunCounts { windows: 1, ..RunCounts::default() };
-        if let Some(day) = self.synthetic.day {
+        if let Some(day) = self.replaces {
             // An aggregate day is replaced whole: rows that vanished from the answer go too.
             done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
         }
@@ -150,7 +161,8 @@ impl<'a> Attempt<'a> {
         // hashes, only new and changed rows are sent to the database.
         let timestamp = report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp));
         let known = match timestamp {
-            Some(ts) if self.synthetic.day.is_none() => {
+            // Never for a replaced day: its stored rows were just deleted.
+            Some(ts) if self.replaces.is_none() => {
                 let (from, to) = (local_to_utc(ctx.timezone, w.start), local_to_utc(ctx.timezone, w.end));
                 tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?
             }
@@ -179,4 +191,9 @@ impl<'a> Attempt<'a> {
         tx.commit().await?;
         Ok(WindowWrite::Committed(done))
     }
+}
+
+/// The end of the local day `window` belongs to: the next midnight.
+fn day_end(window: Window) -> chrono::NaiveDateTime {
+    window::ceil_to_midnight(window.start + chrono::Duration::seconds(1))
 }

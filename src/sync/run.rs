@@ -194,13 +194,13 @@ fn plan(
         Range::Explicit { from, to } => {
             // An aggregate day is replaced whole, so a backfill of one ends at a midnight (or
             // at now − settle for today): a partial day would overwrite a complete one.
-            let to = if report.has_day() { to.map(window::ceil_to_midnight) } else { to };
+            let to = if report.in_whole_days() { to.map(window::ceil_to_midnight) } else { to };
             window::plan_range(from, to, policy.settle, max_window, now)
         }
     };
     // Aggregates only mean something per whole local day: re-cut the plan at midnights, from
     // the start of the first day (so a re-read day is always asked for from 00:00:00).
-    if report.has_day() {
+    if report.in_whole_days() {
         window::whole_days(&planned)
     } else {
         planned
@@ -243,7 +243,7 @@ async fn sync_windows(
                     ctx.on_window.call(WindowDone { report: report.api, window: w, rows, upserted });
                 }
                 // An aggregate cannot be rebuilt from halves of its day (averages, distinct counts).
-                WindowWrite::Truncated { rows } if report.has_day() => {
+                WindowWrite::Truncated { rows } if report.in_whole_days() => {
                     return Err(SyncError::Unsplittable { window: w, rows });
                 }
                 WindowWrite::Truncated { rows } => {

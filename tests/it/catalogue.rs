@@ -271,3 +271,59 @@ async fn a_backfill_ending_mid_day_never_replaces_a_whole_aggregate_day_with_par
     assert_eq!(stored_day(&t, "agent_1", "2026-11-18").await, day);
     assert_eq!(day, expected(&t, report, &job.config.params, "2026-11-18 00:00:00", "2026-11-19 00:00:00"));
 }
+
+/// The dated aggregates, read in whole days whichever way the API totals a range: closed days
+/// hold their whole-day totals and today its total from midnight to the last window's end.
+async fn dated_aggregates_hold_whole_day_totals(backend: wolkvox_etl::store::Backend, range_totals: bool) {
+    let sim =
+        SimulatorConfig { range_totals, latency: std::time::Duration::from_millis(1), ..SimulatorConfig::default() };
+    let t = spawn_app(backend, Options { sim, ..Options::default() }).await;
+    let dated: Vec<&Report> =
+        catalog::all().iter().copied().filter(|r| r.grain == catalog::Grain::DatedAggregate).collect();
+    assert_eq!(dated.len(), 8);
+    for report in dated {
+        let job = t.app.job(report.api).unwrap();
+        t.db().migrate(&[report]).await.unwrap();
+        t.clock.set(test_now());
+        // A 3-day backfill up to now − settle, then three 5-minute ticks.
+        let backfill = Range::Explicit { from: local("2026-11-17 00:00:00"), to: None };
+        let outcome = t.sync_job(&job, backfill).await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{}: {:?}", report.api, outcome.error);
+        // One request per local day: 17, 18, 19 and today so far.
+        assert_eq!((outcome.counts.windows, outcome.counts.requests), (4, 4), "{}", report.api);
+        let mut want = BTreeMap::new();
+        for (from, to) in [("17", "18"), ("18", "19"), ("19", "20")] {
+            let (from, to) = (format!("2026-11-{from} 00:00:00"), format!("2026-11-{to} 00:00:00"));
+            for (row, n) in expected(&t, report, &job.config.params, &from, &to) {
+                *want.entry(row).or_insert(0) += n;
+            }
+        }
+        let mut last = None;
+        for _ in 0..3 {
+            t.clock.advance(Duration::minutes(5));
+            let outcome = t.sync_job(&job, Range::Scheduled).await;
+            assert_eq!(outcome.status, RunStatus::Succeeded, "{}: {:?}", report.api, outcome.error);
+            // Each tick re-reads today whole, from midnight: one request, one window.
+            assert_eq!((outcome.counts.windows, outcome.counts.requests), (1, 1), "{}", report.api);
+            last = outcome.watermark;
+        }
+        let watermark = last.unwrap();
+        assert_eq!(watermark, local("2026-11-20 10:13:00"), "now − settle after three ticks");
+        let until = watermark.format("%Y-%m-%d %H:%M:%S").to_string();
+        for (row, n) in expected(&t, report, &job.config.params, "2026-11-20 00:00:00", &until) {
+            *want.entry(row).or_insert(0) += n;
+        }
+        assert!(!want.is_empty(), "{}: the scenario has rows", report.api);
+        assert_eq!(stored(&t, report).await, want, "{} (range totals: {range_totals})", report.api);
+    }
+}
+
+on_both_backends! {
+    async fn dated_aggregates_hold_whole_day_totals_when_the_api_totals_whole_slots(backend) {
+        dated_aggregates_hold_whole_day_totals(backend, false).await;
+    }
+
+    async fn dated_aggregates_hold_whole_day_totals_when_the_api_totals_only_the_range(backend) {
+        dated_aggregates_hold_whole_day_totals(backend, true).await;
+    }
+}

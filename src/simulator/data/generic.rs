@@ -37,8 +37,10 @@ pub(super) fn rows(
 ) -> Vec<Row> {
     let generator = Generator::new(report, ask, seed, rows_per_hour);
     let mut rows = match (report.grain, report.slot_minutes) {
-        (Grain::Event, None) => generator.event_rows(ask.from, ask.to, now_local, limit),
-        (Grain::Event, Some(slot)) => generator.dated_rows(ask.from, ask.to, now_local, slot),
+        (Grain::Event, _) => generator.event_rows(ask.from, ask.to, now_local, limit),
+        (Grain::DatedAggregate, slot) => {
+            generator.dated_rows(ask.from, ask.to, now_local, slot.unwrap_or(1440), ask.range_totals)
+        }
         (Grain::IntervalAggregate, slot) => generator.aggregate_rows(ask.from, ask.to, now_local, slot.unwrap_or(60)),
         (Grain::WindowAggregate, _) => generator.aggregate_rows(ask.from, ask.to, now_local, 0),
     };
@@ -431,15 +433,24 @@ impl Generator {
     }
 
     /// Per-day / per-slot reports with their own date: every slot that overlaps the window,
-    /// with the slot's whole (visible) totals, newest slot first.
-    fn dated_rows(&self, from: NaiveDateTime, to: NaiveDateTime, now: NaiveDateTime, slot: u32) -> Vec<Row> {
+    /// with the slot's whole (visible) totals — or, with `range_totals`, only the totals of the
+    /// events inside the window — newest slot first.
+    fn dated_rows(
+        &self,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        now: NaiveDateTime,
+        slot: u32,
+        range_totals: bool,
+    ) -> Vec<Row> {
         let first = minute_of(from).div_euclid(i64::from(slot)) * i64::from(slot);
         let last = (minute_of(to).div_euclid(i64::from(slot)) + 1) * i64::from(slot) - 1;
         let (Some(start), Some(end)) = (minute_start(first), minute_start(last)) else {
             return Vec::new();
         };
         let end = end + TimeDelta::seconds(59);
-        let groups = self.accumulate(start, end, now, slot);
+        let groups =
+            if range_totals { self.accumulate(from, to, now, slot) } else { self.accumulate(start, end, now, slot) };
         let mut rows: Vec<(i64, usize, Row)> = groups
             .iter()
             .filter_map(|(&(e, s), totals)| {
@@ -613,6 +624,7 @@ mod tests {
             from,
             to,
             params: if group == 1 { &[("cod_act", "cod_act1")] } else { &[("cod_act", "cod_act2")] },
+            range_totals: false,
         };
         let one = rows_for(&ask(1), 42, 120, much_later(), usize::MAX);
         let two = rows_for(&ask(2), 42, 120, much_later(), usize::MAX);

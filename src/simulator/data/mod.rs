@@ -70,7 +70,7 @@ pub fn newest_report_rows(
     let Some(report) = catalog::find(api) else {
         return Vec::new();
     };
-    let ask = Ask { api, from, to: to_inclusive, params: report.params };
+    let ask = Ask { api, from, to: to_inclusive, params: report.params, range_totals: false };
     rows_for(&ask, seed, rows_per_hour, now_local, limit)
 }
 
@@ -86,6 +86,10 @@ pub struct Ask<'a> {
     /// The request's extra parameters; only `cod_act` (act_*, the code group) and `agent_id`
     /// (agent_2) change the data.
     pub params: &'a [(&'a str, &'a str)],
+    /// How a dated aggregate (per-day / per-slot totals with their own date) is totalled:
+    /// `false`, each slot the range touches is totalled whole; `true`, only the events inside
+    /// the range count. The docs do not say which the API does.
+    pub range_totals: bool,
 }
 
 impl Ask<'_> {

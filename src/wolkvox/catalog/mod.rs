@@ -73,6 +73,7 @@
 
 use std::sync::OnceLock;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -82,9 +83,15 @@ pub type Row = Map<String, Value>;
 /// How a report's rows relate to time, which decides how it is synced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Grain {
-    /// One row per event (or per dated slot), with its own timestamp or date column: incremental
-    /// windows plus look-back, keyed on the row's own columns.
+    /// One row per event, with its own timestamp: incremental windows plus look-back, keyed on
+    /// the row's own columns.
     Event,
+    /// Totals per day or per hour (or 30-minute) slot that carry their own date column (skill_3,
+    /// skill_7, agent_7, agent_8, agent_8_1, chat_6, diagram_1_1, diagram_1_2). The docs do not
+    /// say whether the API totals the requested range or the whole slot, so they are queried in
+    /// whole local days (today: from 00:00), never split below a day, and each day's rows are
+    /// replaced whole, keyed on the row's own date column: right under either reading.
+    DatedAggregate,
     /// Each row summarises the whole query window and has no date: query whole local days and
     /// key the rows on the synthetic `day` column.
     WindowAggregate,
@@ -164,6 +171,27 @@ impl Field {
     }
 }
 
+/// The stored rows of one local day of a report read in whole days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DayRows {
+    /// `column = day`: a date column (the synthetic `day`, or a dated aggregate's own).
+    On {
+        /// The date column.
+        column: &'static str,
+        /// The local day.
+        day: NaiveDate,
+    },
+    /// `from <= column < to`: a timestamp column (diagram_1_2's hour stamps), the day's UTC bounds.
+    Between {
+        /// The timestamp column.
+        column: &'static str,
+        /// The local midnight starting the day, in UTC.
+        from: DateTime<Utc>,
+        /// The next local midnight, in UTC.
+        to: DateTime<Utc>,
+    },
+}
+
 /// The shape of the envelope's `data`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataShape {
@@ -229,7 +257,26 @@ impl Report {
 
     /// Whether rows carry the synthetic `day` column (filled in by the caller from the window).
     pub fn has_day(&self) -> bool {
+        matches!(self.grain, Grain::WindowAggregate | Grain::IntervalAggregate)
+    }
+
+    /// Whether the report is read in whole local days, each day replacing the day stored: every
+    /// aggregate, whether its rows carry the synthetic `day` or their own date.
+    pub fn in_whole_days(&self) -> bool {
         self.grain != Grain::Event
+    }
+
+    /// Which stored rows make up local day `day` (`[from, to)` in UTC) of a report read in whole
+    /// days: the synthetic `day` column, or a dated aggregate's own date column.
+    pub fn day_rows(&self, day: NaiveDate, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<DayRows> {
+        if self.has_day() {
+            return Some(DayRows::On { column: DAY, day });
+        }
+        let column = self.timestamp.filter(|_| self.grain == Grain::DatedAggregate)?;
+        Some(match self.field(column)?.ty {
+            FieldType::Date => DayRows::On { column, day },
+            _ => DayRows::Between { column, from, to },
+        })
     }
 
     /// Whether `name` is a column this daemon adds rather than one the API sends.
@@ -576,7 +623,8 @@ fn required_params(e: &Entry) -> Vec<(&'static str, &'static str)> {
 fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
     let mut names: Vec<String> = Vec::new();
     let mut nested_fields: Vec<&'static str> = Vec::new();
-    if shape.grain != Grain::Event {
+    let synthetic_day = matches!(shape.grain, Grain::WindowAggregate | Grain::IntervalAggregate);
+    if synthetic_day {
         names.push(DAY.to_owned());
     }
     if !shape.streams.is_empty() {
@@ -619,7 +667,7 @@ fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
         .into_iter()
         .map(|name| {
             let synthetic = match name.as_str() {
-                DAY if shape.grain != Grain::Event => Some(FieldType::Date),
+                DAY if synthetic_day => Some(FieldType::Date),
                 STREAM if !shape.streams.is_empty() => Some(FieldType::Text),
                 BUCKET if shape.bucketed => Some(FieldType::Text),
                 ROW_HASH if shape.hashed => Some(FieldType::Text),
@@ -644,16 +692,17 @@ fn key_of(e: &Entry, shape: &Shape) -> Vec<&'static str> {
         return key.to_vec();
     }
     let own = e.key.iter().filter(|k| !k.starts_with('+') && !k.starts_with('<')).map(|k| leak(k.clone()));
-    let day = (shape.grain != Grain::Event).then_some(DAY);
+    let day = matches!(shape.grain, Grain::WindowAggregate | Grain::IntervalAggregate).then_some(DAY);
     // Rows of different code groups can share every other key value.
     let stream = (!shape.streams.is_empty()).then_some(STREAM);
     day.into_iter().chain(stream).chain(own).collect()
 }
 
-/// The field an event report is windowed on (none for aggregates).
+/// The field an event report is windowed on, or the date column a dated aggregate's rows carry
+/// (none for aggregates with the synthetic `day`).
 fn timestamp_of(e: &Entry, shape: &Shape) -> Option<&'static str> {
     match shape.grain {
-        Grain::Event => lookup(TIMESTAMPS, shape.api).or_else(|| {
+        Grain::Event | Grain::DatedAggregate => lookup(TIMESTAMPS, shape.api).or_else(|| {
             e.timestamp.as_deref().map(|t| {
                 let first = t.split_whitespace().next().unwrap_or(t);
                 leak(first.rsplit('.').next().unwrap_or(first).to_owned())
@@ -664,12 +713,13 @@ fn timestamp_of(e: &Entry, shape: &Shape) -> Option<&'static str> {
 }
 
 /// The JSON's grain text as a [`Grain`]. Per-hour or per-day aggregates that carry their own
-/// date column behave like events (keyed and windowed on that date).
+/// date column are dated aggregates; those without one get the synthetic `day`.
 fn grain_of(grain: &str, fields: &[String]) -> Grain {
     let dated = fields.iter().any(|f| f == "date" || f == "day");
     match grain {
         "aggregate over query window" => Grain::WindowAggregate,
-        "aggregate per hour/interval" if !dated => Grain::IntervalAggregate,
+        "aggregate per hour/interval" | "aggregate per day" if dated => Grain::DatedAggregate,
+        "aggregate per hour/interval" | "aggregate per day" => Grain::IntervalAggregate,
         _ => Grain::Event,
     }
 }
@@ -800,7 +850,8 @@ mod tests {
                     report.api
                 );
             }
-            assert_eq!(report.timestamp.is_some(), report.grain == Grain::Event, "{}", report.api);
+            let dated = matches!(report.grain, Grain::Event | Grain::DatedAggregate);
+            assert_eq!(report.timestamp.is_some(), dated, "{}", report.api);
         }
     }
 
@@ -837,8 +888,7 @@ mod tests {
         for api in ["agent_5", "agent_6", "skill_4", "skill_4_1", "skill_4_2", "skill_5"] {
             assert_eq!(grain(api), Grain::IntervalAggregate, "{api}");
         }
-        for api in ["agent_7", "agent_8", "agent_8_1", "skill_3", "skill_7", "chat_6"] {
-            assert_eq!(grain(api), Grain::Event, "{api}");
+        for api in ["agent_7", "agent_8", "agent_8_1", "skill_3", "skill_7", "chat_6", "diagram_1_2"] {
             assert_eq!(find(api).unwrap().timestamp, Some("date"), "{api}");
         }
         assert_eq!(find("diagram_1_1").unwrap().timestamp, Some("day"));
@@ -846,6 +896,36 @@ mod tests {
         assert_eq!(grain("agent_1"), Grain::WindowAggregate);
         assert_eq!(grain("chat_14"), Grain::Event);
         assert_eq!(all().iter().filter(|r| r.grain == Grain::WindowAggregate).count(), 44);
+    }
+
+    #[test]
+    fn the_dated_aggregates_are_exactly_the_per_day_and_per_slot_totals_with_their_own_date() {
+        // Checked against the research's `grain` and `notes`: every "aggregate per day" and every
+        // "aggregate per hour/interval" that carries a date or day column.
+        let mut dated: Vec<&str> = all().iter().filter(|r| r.grain == Grain::DatedAggregate).map(|r| r.api).collect();
+        dated.sort_unstable();
+        assert_eq!(
+            dated,
+            ["agent_7", "agent_8", "agent_8_1", "chat_6", "diagram_1_1", "diagram_1_2", "skill_3", "skill_7"]
+        );
+        for api in dated {
+            let r = find(api).unwrap();
+            assert!(r.in_whole_days() && !r.has_day(), "{api}: whole days, keyed on its own date");
+            assert!(r.key.contains(&r.timestamp.unwrap()), "{api}: its date is in its key");
+        }
+        let day = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        let (from, to) = (
+            DateTime::parse_from_rfc3339("2026-11-19T05:00:00Z").unwrap().to_utc(),
+            DateTime::parse_from_rfc3339("2026-11-20T05:00:00Z").unwrap().to_utc(),
+        );
+        assert_eq!(find("skill_3").unwrap().day_rows(day, from, to), Some(DayRows::On { column: "date", day }));
+        assert_eq!(
+            find("diagram_1_2").unwrap().day_rows(day, from, to),
+            Some(DayRows::Between { column: "date", from, to }),
+            "hour stamps: the day's instants"
+        );
+        assert_eq!(find("agent_1").unwrap().day_rows(day, from, to), Some(DayRows::On { column: DAY, day }));
+        assert_eq!(find("chat_14").unwrap().day_rows(day, from, to), None);
     }
 
     #[test]
