@@ -82,6 +82,12 @@ pub fn decode_error(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
     let envelope: Option<Envelope> = std::str::from_utf8(body).ok().and_then(|text| serde_json::from_str(text).ok());
     let Some(envelope) = envelope else {
         return Err(match status {
+            // A 404 that starts like the API's JSON but does not parse was cut off or damaged
+            // on the way: a transport fault, retried — never "no records", never a wrong URL.
+            404 if body.trim_ascii_start().starts_with(b"{") => ApiError::Malformed {
+                status,
+                reason: format!("a 404 answer that is not complete JSON: {}", snippet(body)),
+            },
             // A 404 that is not the API's envelope is a wrong URL (path, version, proxy), not
             // an empty window: taking it for "no records" would move the watermark over data.
             404 => ApiError::BadRequest {
@@ -420,6 +426,9 @@ mod tests {
         let e = err(404, "<html>Not Found</html>");
         assert!(matches!(e, ApiError::BadRequest { status: 404, .. }) && !e.is_retryable(), "{e:?}");
         assert!(matches!(err(404, ""), ApiError::BadRequest { status: 404, .. }));
+        // The API's 404 envelope cut off (or with a damaged byte) is a fault to retry.
+        let cut = err(404, r#"{"code":"404","error":"NOT FOUND","msg":"0 rec"#);
+        assert!(matches!(cut, ApiError::Malformed { status: 404, .. }) && cut.is_retryable(), "{cut:?}");
         assert!(matches!(err(302, ""), ApiError::BadRequest { status: 302, .. }));
     }
 
