@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use crate::store::{Db, StoreError};
-use crate::wolkvox::values::utc_to_local;
+use crate::time::utc_to_local;
 use chrono::Utc;
 use serde::Serialize;
 
@@ -64,7 +64,7 @@ pub async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) ->
     let mut tokens = Vec::new();
     for settings in all {
         let today = utc_to_local(settings.timezone, now).date();
-        let usage = crate::store::budget::usage(db, &settings.account, today).await?;
+        let usage = crate::store::token_usage::usage(db, &settings.account, today).await?;
         tokens.push((settings.account.clone(), today, usage));
     }
     if json {

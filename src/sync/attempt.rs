@@ -18,9 +18,9 @@ use super::outcome::{RunCounts, WindowWrite};
 use super::typing::{type_rows, Synthetic};
 use super::window::{self, Window};
 use crate::store::watermark::StreamKey;
+use crate::time::local_to_utc;
 use crate::wolkvox::catalog::FieldType;
 use crate::wolkvox::client::RowStream;
-use crate::wolkvox::values::local_to_utc;
 use crate::wolkvox::ApiError;
 
 /// The API's per-response record limit: a response this large may have been cut off.

@@ -10,6 +10,7 @@ use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::Db;
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::wolkvox::catalog::{self, Report};
+use wolkvox_etl::wolkvox::Row;
 
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -32,7 +33,7 @@ fn expected(
             .collect();
         let rows = t.sim.ground_truth_with(report.api, &params, local(from), local(to) - Duration::seconds(1));
         for row in rows {
-            let row: serde_json::Map<String, Value> = row.into_iter().map(|(k, v)| (k.trim().to_string(), v)).collect();
+            let row: Row = row.into_iter().map(|(k, v)| (k.trim().to_string(), v)).collect();
             for mut flat in catalog::flatten(report, row) {
                 flat.remove(catalog::ROW_HASH);
                 *out.entry(Value::Object(flat).to_string()).or_default() += 1;
@@ -142,7 +143,7 @@ on_both_backends! {
 }
 
 fn local_to_utc_bogota(s: &str) -> chrono::DateTime<chrono::Utc> {
-    wolkvox_etl::wolkvox::values::local_to_utc(chrono_tz::America::Bogota, local(s))
+    wolkvox_etl::time::local_to_utc(chrono_tz::America::Bogota, local(s))
 }
 
 async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usize> {
@@ -185,7 +186,7 @@ async fn enabling_every_report_and_running_sync_fills_104_tables() {
     .unwrap();
     // Yesterday in the operation's time zone (the binary's), not in UTC: from 19:00 Bogotá on,
     // UTC's date is already tomorrow's.
-    let today = wolkvox_etl::wolkvox::values::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now()).date();
+    let today = wolkvox_etl::time::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now()).date();
     let yesterday = (today - Duration::days(1)).format("%Y-%m-%d").to_string();
     let out = tokio::task::spawn_blocking({
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));

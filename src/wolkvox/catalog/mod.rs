@@ -74,10 +74,9 @@
 use std::sync::OnceLock;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// One report row: field name → value as sent.
-pub type Row = Map<String, Value>;
+use super::Row;
 
 /// How a report's rows relate to time, which decides how it is synced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
