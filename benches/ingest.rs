@@ -25,6 +25,7 @@ use sqlx::postgres::PgPoolCopyExt;
 use sqlx::{Connection, PgConnection, PgPool};
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+use wolkvox_etl::wolkvox::Row;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
 /// 2,500 chats/h over 23 h 59 min: 59,958 rows, just under the 60,000 that would read as cut off.
@@ -51,7 +52,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// The envelope the API would send for the page, rendered once.
-async fn page(pad: usize) -> (Vec<u8>, Vec<serde_json::Map<String, serde_json::Value>>) {
+async fn page(pad: usize) -> (Vec<u8>, Vec<Row>) {
     let config = SimulatorConfig { rows_per_hour: ROWS_PER_HOUR, pad_bytes: pad, ..SimulatorConfig::default() };
     let sim = Simulator::start(config, Clock::manual(Utc::now()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let rows = sim.ground_truth("chat_14", local(PAGE_FROM), local(PAGE_TO) - chrono::Duration::seconds(1));
@@ -120,7 +121,7 @@ async fn reset(pool: &PgPool) {
 }
 
 /// CSV of the rows in chat_14's column order, as the COPY reference loads them.
-fn csv(rows: &[serde_json::Map<String, serde_json::Value>]) -> Vec<u8> {
+fn csv(rows: &[Row]) -> Vec<u8> {
     let report = wolkvox_etl::wolkvox::catalog::chat_14();
     let tz = chrono_tz::America::Bogota;
     let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
@@ -132,7 +133,7 @@ fn csv(rows: &[serde_json::Map<String, serde_json::Value>]) -> Vec<u8> {
             fields.push(match f.name {
                 "date" => {
                     let t = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap();
-                    wolkvox_etl::wolkvox::values::local_to_utc(tz, t).to_rfc3339()
+                    wolkvox_etl::time::local_to_utc(tz, t).to_rfc3339()
                 }
                 _ if text.is_empty() => String::new(),
                 _ => quote(text),
@@ -181,11 +182,7 @@ async fn staging_once(pool: &PgPool, data: &[u8]) -> f64 {
 
 /// Our upsert, in-process: the same rows, typed, through `Tx::upsert` (one UNNEST statement
 /// per batch of 5,000), fresh table — to compare with the staging alternative on equal terms.
-async fn unnest_once(
-    db: &wolkvox_etl::store::Db,
-    pool: &PgPool,
-    rows: &[serde_json::Map<String, serde_json::Value>],
-) -> f64 {
+async fn unnest_once(db: &wolkvox_etl::store::Db, pool: &PgPool, rows: &[Row]) -> f64 {
     use wolkvox_etl::store::rows::{raw_hash, TypedRow};
     let report = wolkvox_etl::wolkvox::catalog::chat_14();
     let tz = chrono_tz::America::Bogota;

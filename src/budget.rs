@@ -11,9 +11,9 @@ use chrono_tz::Tz;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::store::budget::{self, TokenUsage};
+use crate::store::token_usage::{self, TokenUsage};
 use crate::store::{Db, StoreError};
-use crate::wolkvox::values::{local_to_utc, utc_to_local};
+use crate::time::{local_to_utc, next_local_midnight, utc_to_local};
 
 /// Budget bookkeeping for one operation.
 #[derive(Clone, Debug)]
@@ -36,13 +36,13 @@ impl Budget {
 
     /// When the token is paused, until when.
     pub async fn paused_until(&self, token: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let latest = budget::latest_pause(&self.db, &self.account, token).await?;
+        let latest = token_usage::latest_pause(&self.db, &self.account, token).await?;
         Ok(latest.filter(|until| *until > self.clock.now()))
     }
 
     /// Counts `calls` made on `token` now; returns today's total.
     pub async fn record(&self, token: &str, calls: u32) -> Result<i64, StoreError> {
-        let total = budget::add_calls(&self.db, &self.account, token, self.today(), i64::from(calls)).await?;
+        let total = token_usage::add_calls(&self.db, &self.account, token, self.today(), i64::from(calls)).await?;
         crate::metrics::token_calls_today(&self.account, token, total);
         Ok(total)
     }
@@ -50,13 +50,13 @@ impl Budget {
     /// Pauses `token` until the next local midnight; returns that instant.
     pub async fn pause(&self, token: &str) -> Result<DateTime<Utc>, StoreError> {
         let until = next_local_midnight(self.timezone, self.clock.now());
-        budget::pause(&self.db, &self.account, token, self.today(), until).await?;
+        token_usage::pause(&self.db, &self.account, token, self.today(), until).await?;
         Ok(until)
     }
 
     /// Every token's usage today.
     pub async fn usage_today(&self) -> Result<Vec<TokenUsage>, StoreError> {
-        budget::usage(&self.db, &self.account, self.today()).await
+        token_usage::usage(&self.db, &self.account, self.today()).await
     }
 }
 
@@ -158,12 +158,6 @@ fn runs_per_day(schedule: &str, tz: Tz) -> u32 {
     count
 }
 
-/// The first instant of the next local day in `tz` (when wolkvox resets the daily budget).
-pub fn next_local_midnight(tz: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
-    let tomorrow = utc_to_local(tz, now).date() + Duration::days(1);
-    local_to_utc(tz, tomorrow.and_time(NaiveTime::MIN))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,14 +210,5 @@ mod tests {
         let estimate = DailyEstimate::of(&settings);
         assert!(estimate.reports.len() >= 5, "a useful default set: {}", estimate.arithmetic());
         assert!(estimate.total <= 10_000, "{}", estimate.arithmetic());
-    }
-
-    #[test]
-    fn the_budget_resets_at_the_operations_local_midnight() {
-        let now = DateTime::parse_from_rfc3339("2026-11-21T03:30:00Z").unwrap().to_utc();
-        // 22:30 on the 20th in Bogota: the reset is at 05:00 UTC on the 21st.
-        let bogota = next_local_midnight(chrono_tz::America::Bogota, now);
-        assert_eq!(bogota.to_rfc3339(), "2026-11-21T05:00:00+00:00");
-        assert_eq!(next_local_midnight(chrono_tz::UTC, now).to_rfc3339(), "2026-11-22T00:00:00+00:00");
     }
 }

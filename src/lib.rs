@@ -15,9 +15,9 @@ pub mod clock;
 pub mod commands;
 /// Typed, layered, validated configuration; errors name the key and the fix.
 pub mod config;
-/// Replicas coordinated through Postgres advisory locks (per token, per report stream).
-pub mod coordination;
-/// `/metrics`, `/healthz`, `/readyz`, and the failure streaks readiness is judged on.
+/// Failure streaks and readiness: how loudly a failing report is logged, when the process is unready.
+pub mod health;
+/// The operator's HTTP endpoints: `/metrics`, `/healthz` and `/readyz`.
 pub mod http;
 /// Prometheus metrics, one function per event; bounded labels.
 pub mod metrics;
@@ -29,11 +29,13 @@ pub mod signals;
 pub mod simulator;
 /// Wiring only: connect and migrate the database, build the client, token gates and jobs.
 pub mod startup;
-/// Postgres or SQLite behind one interface: schema, rows, watermarks, run history; writes need a transaction.
+/// Postgres or SQLite behind one interface: rows, watermarks, runs, token usage, locks; writes need a transaction.
 pub mod store;
 /// Window planning and the run of one report.
 pub mod sync;
 /// The tracing subscriber: pretty or JSON lines.
 pub mod telemetry;
-/// The wolkvox API: report catalogue, HTTP client, envelope, tokens, value formats and errors.
+/// The operation's time zone: local <-> UTC, DST rules, local midnights, parsing local datetimes.
+pub mod time;
+/// The wolkvox API: catalogue, HTTP client, envelope, the one `Row` type, tokens, value formats, errors.
 pub mod wolkvox;

@@ -42,7 +42,7 @@ use serde_json::Value;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{FaultKind, FaultPlan, Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
-use wolkvox_etl::wolkvox::values::utc_to_local;
+use wolkvox_etl::time::utc_to_local;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
 /// The binary's look-back, set explicitly: a day, so every run has a window to commit before

@@ -14,7 +14,7 @@ use crate::config::{ConfigError, LogFormat, LogSettings};
 use crate::signals::wait_then_cancel;
 use crate::simulator::{FaultPlan, Simulator, SimulatorConfig};
 use crate::telemetry;
-use crate::wolkvox::values::utc_to_local;
+use crate::time::utc_to_local;
 
 impl SimulateArgs {
     /// The simulator's configuration and the address to listen on.

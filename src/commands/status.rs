@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::startup::connect_and_migrate_all;
 use crate::store::{Db, StoreError};
-use crate::wolkvox::values::utc_to_local;
+use crate::time::utc_to_local;
 
 /// `status` for the selected operations (`only`: the `--account` given, if any).
 pub async fn status(all: &[Settings], only: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
@@ -39,7 +39,7 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     let mut tokens = Vec::new();
     for settings in all {
         let today = utc_to_local(settings.timezone, now).date();
-        let usage = crate::store::budget::usage(db, &settings.account, today).await?;
+        let usage = crate::store::token_usage::usage(db, &settings.account, today).await?;
         tokens.push((settings.account.clone(), today, usage));
     }
     if json {

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::config::{parse_local_datetime, ConfigError, Settings};
+use crate::config::{ConfigError, Settings};
 use crate::signals::watch_signals;
 use crate::startup::{prepare_schema, App};
 use crate::store::runs::RunStatus;
 use crate::sync::{run_once, Faults, JobContext, Range, WindowHook};
+use crate::time::parse_local_datetime;
 
 /// `sync`: one report (or every enabled one) once, on the scheduler's code path, or a backfill of
 /// `[from, to)`; a progress line per window and a summary line per report.

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use crate::cli::WatermarkAction;
-use crate::config::{parse_local_datetime, ConfigError, Settings};
+use crate::config::{ConfigError, Settings};
 use crate::startup::connect_and_migrate;
 use crate::store::watermark::{self, StreamKey};
-use crate::wolkvox::values::{local_to_utc, utc_to_local};
+use crate::time::parse_local_datetime;
+use crate::time::{local_to_utc, utc_to_local};
 
 /// `watermark get|set|reset` for one report stream.
 pub async fn watermark(settings: Settings, action: WatermarkAction) -> anyhow::Result<ExitCode> {

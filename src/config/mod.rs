@@ -14,9 +14,9 @@
 //!   and keeping secrets out of load errors ([`Settings::load`], [`Settings::load_all`]);
 //! - one validator per section, called in a fixed order by [`Settings::from_raw`]: `wolkvox`
 //!   (URL, tokens, retry; also [`Settings::api`]), `database` (backend URL; [`redact_url`]),
-//!   `sync` (window policy, cron; [`parse_local_datetime`]), `reports` (enabled reports and their
-//!   parameters; also [`Settings::report_config`]), `http`, and `accounts` (what an account may
-//!   override);
+//!   `sync` (window policy, cron; `start_from` is read by [`crate::time::parse_local_datetime`]),
+//!   `reports` (enabled reports and their parameters; also [`Settings::report_config`]), `http`,
+//!   and `accounts` (what an account may override);
 //! - `describe`: [`Settings::describe`], the text `check-config` prints.
 //!
 //! [`NamedToken`] and [`RetryPolicy`] belong to the API client (`crate::wolkvox`), which needs
@@ -46,7 +46,6 @@ use crate::wolkvox::catalog::Report;
 
 pub use self::database::redact_url;
 pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawWolkvox};
-pub use self::sync::parse_local_datetime;
 pub use crate::wolkvox::client::RetryPolicy;
 pub use crate::wolkvox::token::NamedToken;
 

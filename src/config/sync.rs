@@ -2,11 +2,11 @@
 //! a window is at most 31 days (the API's limit), that `start_from` is a local date, and that a
 //! schedule is a six-field cron expression valid in the operation's zone.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 
 use super::raw::RawSync;
 use super::{ConfigError, SyncPolicy};
+use crate::time::parse_local_datetime;
 
 /// Validates `[sync]` into the window policy of a report that does not override it.
 pub(super) fn validate(s: &RawSync, timezone: Tz) -> Result<SyncPolicy, ConfigError> {
@@ -46,32 +46,4 @@ pub(super) fn validate_schedule(key: &str, schedule: &str, tz: Tz) -> Result<(),
             "use six fields with seconds first, e.g. \"0 */5 * * * *\" for every 5 minutes",
         )
     })
-}
-
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS` as a local datetime.
-pub fn parse_local_datetime(text: &str) -> Option<NaiveDateTime> {
-    let text = text.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Some(date.and_time(NaiveTime::MIN));
-    }
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S"))
-        .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_datetimes_parse_in_the_three_accepted_forms() {
-        let expect = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap().and_hms_opt(6, 30, 0).unwrap();
-        assert_eq!(parse_local_datetime("2026-11-18T06:30:00"), Some(expect));
-        assert_eq!(parse_local_datetime("2026-11-18 06:30:00"), Some(expect));
-        assert_eq!(
-            parse_local_datetime("2026-11-18"),
-            Some(NaiveDate::from_ymd_opt(2026, 11, 18).unwrap().and_time(NaiveTime::MIN))
-        );
-        assert_eq!(parse_local_datetime("18/11/2026"), None);
-    }
 }

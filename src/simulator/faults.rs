@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::data::{mix, name_salt, Row};
+use super::data::{mix, name_salt};
 use crate::wolkvox::catalog::{self, DataShape, FieldType, Grain, Report};
+use crate::wolkvox::Row;
 
 /// How a simulator run misbehaves. The default injects nothing.
 #[derive(Clone, Debug, Default)]

@@ -34,12 +34,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::wolkvox::catalog;
+use crate::wolkvox::Row;
 
 /// How the simulated operation behaves: its data, its tokens and the API limits it enforces.
 #[derive(Clone, Debug)]
@@ -198,7 +198,7 @@ impl Simulator {
     /// plan's row damage when it has any.
     ///
     /// Unknown report names have no rows.
-    pub fn ground_truth(&self, api: &str, from: NaiveDateTime, to: NaiveDateTime) -> Vec<Map<String, Value>> {
+    pub fn ground_truth(&self, api: &str, from: NaiveDateTime, to: NaiveDateTime) -> Vec<Row> {
         let Some(report) = catalog::find(api) else {
             return Vec::new();
         };
@@ -214,7 +214,7 @@ impl Simulator {
         params: &[(&str, &str)],
         from: NaiveDateTime,
         to: NaiveDateTime,
-    ) -> Vec<Map<String, Value>> {
+    ) -> Vec<Row> {
         let ask = data::Ask { api, from, to, params, range_totals: self.shared.config.range_totals };
         served_rows(&self.shared.config, &ask, self.shared.now_local(), usize::MAX)
     }
@@ -237,12 +237,7 @@ impl Simulator {
 /// The first `limit` rows answering `ask` at `now_local`, exactly as served: the generated rows
 /// with the fault plan's row damage. The one function behind both the server's answers and the
 /// ground truth.
-fn served_rows(
-    config: &SimulatorConfig,
-    ask: &data::Ask<'_>,
-    now_local: NaiveDateTime,
-    limit: usize,
-) -> Vec<data::Row> {
+fn served_rows(config: &SimulatorConfig, ask: &data::Ask<'_>, now_local: NaiveDateTime, limit: usize) -> Vec<Row> {
     let mut rows = data::rows_for(ask, config.seed, config.rows_per_hour, now_local, limit);
     if config.faults.row_faults {
         faults::damage_rows(ask.api, config.faults.seed, &mut rows);

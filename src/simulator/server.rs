@@ -25,12 +25,13 @@ use axum::Router;
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use serde::Serialize;
 
-use super::data::{self, Row};
+use super::data;
 use super::faults::{self, FaultDraws, FaultKind};
 use super::wire::Wire;
 use super::SimulatorConfig;
 use crate::clock::Clock;
 use crate::wolkvox::catalog::{self, DataShape, Report};
+use crate::wolkvox::Row;
 
 /// The header the real API reads the token from.
 const TOKEN_HEADER: &str = "wolkvox-token";

@@ -39,11 +39,12 @@ macro_rules! on_tx {
     };
 }
 
-pub mod budget;
 mod error;
+pub mod locks;
 pub mod rows;
 pub mod runs;
 pub mod schema;
+pub mod token_usage;
 pub mod watermark;
 
 use std::str::FromStr;

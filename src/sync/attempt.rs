@@ -18,9 +18,9 @@ use super::outcome::{RunCounts, WindowWrite};
 use super::typing::{type_rows, Findings, Synthetic};
 use super::window::{self, Window};
 use crate::store::watermark::StreamKey;
+use crate::time::local_to_utc;
 use crate::wolkvox::catalog::{DayRows, FieldType};
 use crate::wolkvox::client::RowStream;
-use crate::wolkvox::values::local_to_utc;
 use crate::wolkvox::ApiError;
 
 /// The API's per-response record limit: a response this large may have been cut off.
@@ -195,5 +195,5 @@ impl<'a> Attempt<'a> {
 
 /// The end of the local day `window` belongs to: the next midnight.
 fn day_end(window: Window) -> chrono::NaiveDateTime {
-    window::ceil_to_midnight(window.start + chrono::Duration::seconds(1))
+    crate::time::ceil_to_midnight(window.start + chrono::Duration::seconds(1))
 }

@@ -10,8 +10,8 @@ use super::window::Window;
 use crate::budget::Budget;
 use crate::clock::Clock;
 use crate::config::ReportConfig;
-use crate::coordination::Coordinator;
-use crate::http::Health;
+use crate::health::Health;
+use crate::store::locks::Coordinator;
 use crate::store::Db;
 use crate::wolkvox::{Token, WolkvoxClient};
 

@@ -11,10 +11,10 @@ use tracing::{debug, error, info, warn};
 
 use super::error::SyncError;
 use super::window::Window;
-use crate::http::Streak;
+use crate::health::Streak;
 pub use crate::store::runs::RunCounts;
 use crate::store::runs::{RunRecord, RunStatus};
-use crate::wolkvox::values::local_to_utc;
+use crate::time::local_to_utc;
 
 /// What a run did.
 #[derive(Debug)]

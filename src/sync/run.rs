@@ -22,8 +22,8 @@ use super::window::{self, PlanInput, Window};
 use crate::config::SyncPolicy;
 use crate::store::runs::RunStatus;
 use crate::store::watermark::StreamKey;
+use crate::time::{self, local_to_utc, utc_to_local};
 use crate::wolkvox::catalog::Report;
-use crate::wolkvox::values::{local_to_utc, utc_to_local};
 
 /// Runs one report once: each of its streams in turn (most reports have one). Never panics on
 /// bad input; every stream's run is recorded; errors are in the outcome.
@@ -194,7 +194,7 @@ fn plan(
         Range::Explicit { from, to } => {
             // An aggregate day is replaced whole, so a backfill of one ends at a midnight (or
             // at now − settle for today): a partial day would overwrite a complete one.
-            let to = if report.in_whole_days() { to.map(window::ceil_to_midnight) } else { to };
+            let to = if report.in_whole_days() { to.map(time::ceil_to_midnight) } else { to };
             window::plan_range(from, to, policy.settle, max_window, now)
         }
     };

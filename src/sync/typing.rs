@@ -12,8 +12,8 @@ use tracing::{error, warn};
 
 use crate::store::rows::TypedRow;
 use crate::wolkvox::catalog::{self, Report};
-use crate::wolkvox::envelope::Row;
 use crate::wolkvox::values::{self, Typed};
+use crate::wolkvox::Row;
 
 /// How many individual bad rows or values are logged per window before only counting them.
 const LOG_EXAMPLES: usize = 5;

@@ -129,16 +129,6 @@ pub fn whole_days(planned: &[Window]) -> Vec<Window> {
     out
 }
 
-/// The first local midnight at or after `t`.
-pub fn ceil_to_midnight(t: NaiveDateTime) -> NaiveDateTime {
-    let midnight = t.date().and_time(NaiveTime::MIN);
-    if midnight == t {
-        t
-    } else {
-        midnight + Duration::days(1)
-    }
-}
-
 /// The watermark after committing `window`: its end if the window starts at or before the
 /// current watermark (contiguous data), otherwise unchanged — committing a window beyond a gap
 /// must not claim the gap was synced. It never moves backwards.
@@ -272,12 +262,6 @@ mod tests {
             ]
         );
         assert!(whole_days(&[]).is_empty());
-    }
-
-    #[test]
-    fn ceil_to_midnight_keeps_midnights_and_rounds_the_rest_up() {
-        assert_eq!(ceil_to_midnight(t("2026-11-18 00:00:00")), t("2026-11-18 00:00:00"));
-        assert_eq!(ceil_to_midnight(t("2026-11-18 06:00:00")), t("2026-11-19 00:00:00"));
     }
 
     #[test]

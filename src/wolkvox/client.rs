@@ -24,9 +24,10 @@ use reqwest::Url;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::debug;
 
-use super::envelope::{self, BatchLimits, ReaderError, Row, StreamEnd};
+use super::envelope::{self, BatchLimits, ReaderError, StreamEnd};
 use super::error::ApiError;
 use super::token::Token;
+use super::Row;
 
 /// The API's datetime parameter format: 14 digits of local time.
 const PARAM_FORMAT: &str = "%Y%m%d%H%M%S";

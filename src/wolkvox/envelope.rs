@@ -21,9 +21,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-
-/// One report row: field name (trimmed) → value as sent.
-pub type Row = Map<String, Value>;
+use super::Row;
 
 /// An error envelope (small; success bodies are streamed instead).
 #[derive(Deserialize)]

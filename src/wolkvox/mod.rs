@@ -11,3 +11,7 @@ pub mod values;
 pub use client::WolkvoxClient;
 pub use error::ApiError;
 pub use token::{Token, Tokens};
+
+/// One report row as the API sends it: field name → value. The envelope decoder, the catalogue,
+/// row typing and the simulator all speak this one type.
+pub type Row = serde_json::Map<String, serde_json::Value>;

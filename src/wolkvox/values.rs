@@ -20,11 +20,12 @@
 //! | Date | `YYYY-MM-DD`, `YYYYMMDD`, or a Timestamp form (its date) | date |
 //! | Time | `"9"`, `"09"`, `"13:00"`, `"13:00:00"` | time of day |
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
 use super::catalog::FieldType;
+use crate::time::local_to_utc;
 
 /// A typed value ready to bind: one variant per SQL type (Duration binds as `Integer` seconds,
 /// Percent as `Decimal`).
@@ -235,26 +236,6 @@ fn parse_time(t: &str) -> Option<NaiveTime> {
     }
 }
 
-/// The instant a local wall-clock time stands for in `tz`. An ambiguous time (DST fall-back)
-/// takes the earlier instant; a time that does not exist (DST spring-forward gap) is read as
-/// the instant one hour later, which is what a clock that was not moved would have shown.
-pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&local).earliest() {
-        Some(t) => t.with_timezone(&Utc),
-        None => tz
-            .from_local_datetime(&(local + chrono::Duration::hours(1)))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            // Every zone's gaps are shorter than an hour past their start; UTC is a safe fallback.
-            .unwrap_or_else(|| Utc.from_utc_datetime(&local)),
-    }
-}
-
-/// The local wall-clock time of an instant in `tz`.
-pub fn utc_to_local(tz: Tz, t: DateTime<Utc>) -> NaiveDateTime {
-    t.with_timezone(&tz).naive_local()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,15 +381,5 @@ mod tests {
         let p = parse(Some(&v), ty, BOGOTA);
         assert!(!p.failed);
         p.value
-    }
-
-    #[test]
-    fn dst_gaps_and_overlaps_resolve_to_a_real_instant() {
-        let ny: Tz = chrono_tz::America::New_York;
-        let gap = NaiveDateTime::parse_from_str("2026-03-08 02:30:00", DATETIME_FORMAT).unwrap();
-        assert_eq!(local_to_utc(ny, gap).to_rfc3339(), "2026-03-08T07:30:00+00:00");
-        let overlap = NaiveDateTime::parse_from_str("2026-11-01 01:30:00", DATETIME_FORMAT).unwrap();
-        assert_eq!(local_to_utc(ny, overlap).to_rfc3339(), "2026-11-01T05:30:00+00:00");
-        assert_eq!(utc_to_local(ny, local_to_utc(ny, overlap)), overlap);
     }
 }

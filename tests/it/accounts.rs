@@ -14,7 +14,7 @@ use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::watermark::StreamKey;
 use wolkvox_etl::store::{Backend, Db};
-use wolkvox_etl::wolkvox::values::{local_to_utc, utc_to_local};
+use wolkvox_etl::time::{local_to_utc, utc_to_local};
 
 use crate::helpers::*;
 use crate::on_both_backends;

@@ -10,19 +10,14 @@ use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::Db;
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::wolkvox::catalog::{self, Report};
+use wolkvox_etl::wolkvox::Row;
 
 use crate::helpers::*;
 use crate::on_both_backends;
 
 /// What the simulator answers for `report` over [from, to), every stream, keys trimmed the way
 /// the daemon reads them.
-fn answers(
-    t: &TestApp,
-    report: &Report,
-    params: &[(String, String)],
-    from: &str,
-    to: &str,
-) -> Vec<serde_json::Map<String, Value>> {
+fn answers(t: &TestApp, report: &Report, params: &[(String, String)], from: &str, to: &str) -> Vec<Row> {
     let streams: Vec<&str> = if report.streams.is_empty() { vec![""] } else { report.streams.to_vec() };
     let mut out = Vec::new();
     for stream in streams {
@@ -185,7 +180,7 @@ on_both_backends! {
 }
 
 fn local_to_utc_bogota(s: &str) -> chrono::DateTime<chrono::Utc> {
-    wolkvox_etl::wolkvox::values::local_to_utc(chrono_tz::America::Bogota, local(s))
+    wolkvox_etl::time::local_to_utc(chrono_tz::America::Bogota, local(s))
 }
 
 async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usize> {
@@ -228,7 +223,7 @@ async fn enabling_every_report_and_running_sync_fills_104_tables() {
     .unwrap();
     // Yesterday in the operation's time zone (the binary's), not in UTC: from 19:00 Bogotá on,
     // UTC's date is already tomorrow's.
-    let today = wolkvox_etl::wolkvox::values::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now()).date();
+    let today = wolkvox_etl::time::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now()).date();
     let yesterday = (today - Duration::days(1)).format("%Y-%m-%d").to_string();
     let out = tokio::task::spawn_blocking({
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));

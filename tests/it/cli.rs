@@ -35,7 +35,7 @@ async fn system_sim(config: SimulatorConfig) -> Simulator {
 }
 
 fn days_ago(days: i64) -> String {
-    let local = wolkvox_etl::wolkvox::values::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now());
+    let local = wolkvox_etl::time::utc_to_local(chrono_tz::America::Bogota, chrono::Utc::now());
     (local.date() - chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
 }
 

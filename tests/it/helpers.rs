@@ -15,7 +15,7 @@ use wolkvox_etl::startup::App;
 use wolkvox_etl::store::watermark::StreamKey;
 use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::sync::{run_once, Faults, Range, RunOutcome};
-use wolkvox_etl::wolkvox::values::utc_to_local;
+use wolkvox_etl::time::utc_to_local;
 
 /// The server every test database is created on. Override with TEST_DATABASE_URL.
 pub fn admin_url() -> String {

@@ -9,7 +9,7 @@ use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::watermark::{self, StreamKey};
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::sync::Range;
-use wolkvox_etl::wolkvox::values::local_to_utc;
+use wolkvox_etl::time::local_to_utc;
 
 use crate::helpers::*;
 use crate::on_both_backends;

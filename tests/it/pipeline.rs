@@ -10,7 +10,7 @@ use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::sync::{run_once, Faults, JobContext, Range, ReportJob};
-use wolkvox_etl::wolkvox::values::local_to_utc;
+use wolkvox_etl::time::local_to_utc;
 use wolkvox_etl::wolkvox::Tokens;
 
 use crate::helpers::*;

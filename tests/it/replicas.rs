@@ -8,7 +8,7 @@ use chrono::Utc;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
-use wolkvox_etl::wolkvox::values::utc_to_local;
+use wolkvox_etl::time::utc_to_local;
 
 use crate::helpers::*;
 

@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde_json::Value;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
-use wolkvox_etl::wolkvox::values::utc_to_local;
+use wolkvox_etl::time::utc_to_local;
 
 use crate::helpers::*;
 use crate::on_both_backends;

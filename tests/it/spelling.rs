@@ -8,7 +8,7 @@ use chrono::Utc;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
-use wolkvox_etl::wolkvox::values::utc_to_local;
+use wolkvox_etl::time::utc_to_local;
 
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -32,7 +32,7 @@ async fn sync_yesterday(sim: &Simulator, db: &TestDb, api: &str) -> (Output, chr
 async fn simulator(config: SimulatorConfig) -> Simulator {
     let bogota = chrono_tz::America::Bogota;
     let today = utc_to_local(bogota, Utc::now()).date().and_hms_opt(0, 0, 0).unwrap();
-    let at = wolkvox_etl::wolkvox::values::local_to_utc(bogota, today);
+    let at = wolkvox_etl::time::local_to_utc(bogota, today);
     Simulator::start(config, Clock::manual(at), "127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
 

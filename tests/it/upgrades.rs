@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::{Backend, Db, PG_MIGRATOR, SQLITE_MIGRATOR};
-use wolkvox_etl::wolkvox::values::utc_to_local;
+use wolkvox_etl::time::utc_to_local;
 
 use crate::helpers::*;
 use crate::on_both_backends;

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use super::format::format_datetime;
 use super::vocabulary::{AGENTS, CODES};
-use super::{hash, minute_of, minute_start, rows_in_minute, salt, uniform, Row, MAX_ROWS_PER_HOUR};
+use super::{hash, minute_of, minute_start, rows_in_minute, salt, uniform, MAX_ROWS_PER_HOUR};
+use crate::wolkvox::Row;
 
 /// The chat_14 (click-to-WhatsApp detail) rows visible at `now_local` whose `date` lies in
 /// `[from, to_inclusive]`, newest `date` first, ties by ascending numeric `chat_id`.

@@ -22,8 +22,9 @@ use super::vocabulary::{
     agent_dni, agent_extension, agent_name, customer_name, dimension, is_pooled, pool, Dimension, AGENTS, CODE_GROUPS,
     SKILLS,
 };
-use super::{hash, minute_of, minute_start, mix, name_salt, rows_in_minute, salt, uniform, Ask, Row};
+use super::{hash, minute_of, minute_start, mix, name_salt, rows_in_minute, salt, uniform, Ask};
 use crate::wolkvox::catalog::{self, DataShape, Field, FieldType, Grain, Report, BUCKET, DAY};
+use crate::wolkvox::Row;
 
 /// The first `limit` rows of `report`, a report of the catalogue other than chat_14, that answer
 /// `ask` at `now_local` (see [`super::rows_for`]).

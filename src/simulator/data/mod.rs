@@ -8,7 +8,8 @@
 //! against [`report_rows`] computed independently, and lets a re-read of an old window show late
 //! rows and changed typifications exactly as the real API does.
 //!
-//! This module owns the public surface ([`rows_for`], [`report_rows`], [`Ask`], [`Row`]) and the
+//! Rows are the API layer's [`Row`], every field a JSON string keyed by the API's field names.
+//! This module owns the public surface ([`rows_for`], [`report_rows`], [`Ask`]) and the
 //! draws both generators share: the hash of one random choice, its salts (kept in one list so
 //! that no two choices can share one by accident), and how an hourly rate is spread over minutes.
 //! Behind it:
@@ -30,12 +31,9 @@ mod vocabulary;
 pub use chat_14::chat_14_rows;
 
 use chrono::NaiveDateTime;
-use serde_json::{Map, Value};
 
 use crate::wolkvox::catalog;
-
-/// One report row as served: every field a JSON string, keyed by the API's field names.
-pub type Row = Map<String, Value>;
+use crate::wolkvox::Row;
 
 /// The rows report `api` answers for `[from, to_inclusive]` at `now_local` with the catalogue's
 /// default parameters (see [`rows_for`]); event rows newest first (chat_14: ties broken by
@@ -184,6 +182,8 @@ pub(super) fn name_salt(name: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
     use crate::wolkvox::catalog::{self, Report, DAY};
 

@@ -75,10 +75,9 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// One report row: field name → value as sent.
-pub type Row = Map<String, Value>;
+use super::Row;
 
 /// How a report's rows relate to time, which decides how it is synced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,4 +1,4 @@
-//! Per-token, per-local-day API call counts and token pauses (`etl_token_usage`).
+//! The `etl_token_usage` table: API calls counted per token per local day, and token pauses.
 
 use chrono::{DateTime, NaiveDate, Utc};
 

@@ -1,4 +1,4 @@
-//! Coordination between replicas, through the PostgreSQL they already share: advisory locks.
+//! Advisory locks: coordination between replicas, through the PostgreSQL they already share.
 //!
 //! Two rules must hold across every process of a deployment, not only within one:
 //! - **one request in flight per token**: before each request, a replica takes the token's lock
@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 
-use crate::store::{Db, StoreError};
+use super::{Db, StoreError};
 
 /// Takes cross-process locks, or nothing on a single-process store.
 #[derive(Clone, Debug)]
