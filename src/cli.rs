@@ -72,6 +72,10 @@ pub enum Command {
         /// How many days back the first pass starts.
         #[arg(long, default_value_t = 3)]
         days: u32,
+        /// The database the demo fills. By default its own SQLite file here, whatever
+        /// DATABASE_URL / database.url say: simulator rows never land in a real database.
+        #[arg(long, default_value = crate::config::DEFAULT_DATABASE_URL)]
+        database: String,
     },
     /// Serve the built-in wolkvox API simulator (for demos and tests).
     Simulate(SimulateArgs),

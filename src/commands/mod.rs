@@ -34,7 +34,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => run::run(all).await,
         Command::Sync { report, from, to } => sync::sync(all, report.as_deref(), from.as_deref(), to.as_deref()).await,
         Command::Status { json } => status::status(&all, account.as_deref(), json).await,
-        Command::Demo { once, days } => demo::demo(first, once, days).await,
+        Command::Demo { once, days, database } => demo::demo(first, once, days, &database).await,
         Command::Watermark { action } => watermark::watermark(first, action).await,
         Command::CheckConfig => Ok(check_config::check_config(&all)),
         Command::Reports { json } => Ok(reports::reports(&first, json)),

@@ -89,11 +89,14 @@ impl Settings {
             return Ok(enabled.clone());
         }
         let report = catalog::find(api).ok_or_else(|| {
-            let known: Vec<_> = catalog::all().iter().map(|r| r.api).collect();
             ConfigError::invalid(
                 "--report",
                 format!("{api:?} is not a known report"),
-                format!("use one of: {}", known.join(", ")),
+                format!(
+                    "did you mean {}? (`wolkvox-etl reports` lists all {})",
+                    catalog::closest(api, 3).join(", "),
+                    catalog::all().len()
+                ),
             )
         })?;
         Ok(ReportConfig {

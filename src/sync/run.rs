@@ -24,6 +24,7 @@ use crate::store::runs::RunStatus;
 use crate::store::watermark::StreamKey;
 use crate::time::{self, local_to_utc, utc_to_local};
 use crate::wolkvox::catalog::Report;
+use crate::wolkvox::ApiError;
 
 /// Runs one report once: each of its streams in turn (most reports have one). Never panics on
 /// bad input; every stream's run is recorded; errors are in the outcome.
@@ -102,6 +103,7 @@ async fn run_stream(
         lock.release().await;
     }
     let every_row_rejected = run.counts.rows_fetched > 0 && run.counts.rows_rejected == run.counts.rows_fetched;
+    let hit_limit = matches!(result, Ok(Ended::LimitReached));
     let (status, error) = match result {
         // Rows arrived and none could be stored: not a success, whatever else went right.
         Ok(Ended::Completed) if every_row_rejected => {
@@ -115,6 +117,7 @@ async fn run_stream(
         }
         Ok(Ended::Completed) => (RunStatus::Succeeded, None),
         Ok(Ended::Cancelled) => (RunStatus::Cancelled, None),
+        Ok(Ended::LimitReached) => (RunStatus::Paused, None),
         Ok(Ended::Paused(until)) => {
             // One WARN was logged when the pause began; a skipped tick is not news.
             debug!(until = %until, "Token paused by the daily budget; skipping this run");
@@ -135,7 +138,9 @@ async fn run_stream(
         error,
         duration: started.elapsed(),
     };
-    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) {
+    // Quiet skips (paused before asking, another replica at work) are not news; a run that
+    // hit the daily limit is, and is recorded as paused.
+    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) || hit_limit {
         finish(ctx, job, stream, &outcome, started_at).await;
     }
     outcome
@@ -236,7 +241,12 @@ async fn sync_windows(
             }
             let span = tracing::error_span!("window", window = %w);
             let attempt = Attempt::new(ctx, job, key, w, run.watermark);
-            match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await? {
+            let written = match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await {
+                // The one WARN was logged by the attempt, which paused the token.
+                Err(SyncError::Api(ApiError::TokenLimit { .. })) => return Ok(Ended::LimitReached),
+                other => other?,
+            };
+            match written {
                 WindowWrite::Committed(done) => {
                     run.watermark = attempt.new_watermark();
                     let (rows, upserted) = (done.rows_fetched, done.rows_upserted);

@@ -3,6 +3,7 @@
 mod accounts;
 mod catalogue;
 mod cli;
+mod commands;
 mod concurrency;
 mod faults;
 mod helpers;
