@@ -50,6 +50,19 @@ pub enum Command {
         #[command(subcommand)]
         action: WatermarkAction,
     },
+    /// Accept a day that the API keeps answering empty as really empty: its stored rows are
+    /// removed and it is no longer asked again (see `status` for suspect days).
+    AcceptEmpty {
+        /// The report's api name.
+        #[arg(long)]
+        report: String,
+        /// The local day, YYYY-MM-DD.
+        #[arg(long)]
+        day: chrono::NaiveDate,
+        /// The stream within the report, if it has several.
+        #[arg(long, default_value = "")]
+        stream: String,
+    },
     /// Validate the configuration and print the effective settings, secrets redacted.
     CheckConfig,
     /// Exit 0 if the running daemon answers on /healthz (for container health checks).

@@ -3,6 +3,7 @@
 //! Every command but `simulate` (which needs no configuration) starts the same way: load and
 //! validate the settings of every operation, keep the one `--account` names, start logging.
 
+mod accept_empty;
 mod check_config;
 mod demo;
 mod healthcheck;
@@ -36,6 +37,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { json } => status::status(&all, account.as_deref(), json).await,
         Command::Demo { once, days, database } => demo::demo(first, once, days, &database).await,
         Command::Watermark { action } => watermark::watermark(first, action).await,
+        Command::AcceptEmpty { report, day, stream } => accept_empty::accept_empty(&first, &report, day, &stream).await,
         Command::CheckConfig => Ok(check_config::check_config(&all)),
         Command::Reports { json } => Ok(reports::reports(&first, json)),
         Command::Healthcheck => healthcheck::healthcheck(&first).await,

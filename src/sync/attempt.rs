@@ -153,10 +153,9 @@ impl<'a> Attempt<'a> {
         // on any error path rolls it back.
         let mut tx = ctx.db.begin().await?;
         let mut done = RunCounts { windows: 1, ..RunCounts::default() };
-        if let Some(day) = self.replaces {
-            // An aggregate day is replaced whole: rows that vanished from the answer go too.
-            done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
-        }
+        // An aggregate day is replaced whole (rows that vanished from the answer go too), but
+        // only by an answer with rows: the delete waits for the first of them.
+        let mut replaced = false;
         // A re-read (the look-back) mostly returns rows already stored unchanged: knowing their
         // hashes, only new and changed rows are sent to the database.
         let timestamp = report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp));
@@ -175,12 +174,19 @@ impl<'a> Attempt<'a> {
                 // Possibly cut off by the API: write nothing (dropping `tx` rolls back) and split.
                 return Ok(WindowWrite::Truncated { rows: records });
             }
+            if let Some(day) = self.replaces.filter(|_| !replaced && !batch.is_empty()) {
+                done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
+                replaced = true;
+            }
             let typed = type_rows(report, ctx.timezone, batch, &self.synthetic, &known, findings);
             done.rows_fetched += typed.received;
             done.rows_rejected += typed.rejected;
             if !typed.rows.is_empty() {
                 done.rows_upserted += tx.upsert(report, &ctx.account, &typed.rows).await?;
             }
+        }
+        if let Some(day) = self.replaces {
+            self.settle_day(&mut tx, day, replaced, &mut done).await?;
         }
         if let Some(wm) = self.new_watermark {
             tx.advance_watermark(self.key, local_to_utc(ctx.timezone, wm)).await?;
@@ -190,6 +196,41 @@ impl<'a> Attempt<'a> {
         }
         tx.commit().await?;
         Ok(WindowWrite::Committed(done))
+    }
+}
+
+impl Attempt<'_> {
+    /// After a day's answer: an answer with rows clears any suspect mark; an empty answer for a
+    /// day that holds rows keeps them and marks the day suspect (one WARN when first marked).
+    async fn settle_day(
+        &self,
+        tx: &mut crate::store::Tx,
+        day: DayRows,
+        replaced: bool,
+        done: &mut RunCounts,
+    ) -> Result<(), SyncError> {
+        let (ctx, report) = (self.ctx, self.job.config.report);
+        let date = self.window.start.date();
+        if replaced {
+            tx.clear_suspect(self.key, date).await?;
+            return Ok(());
+        }
+        let in_stream = (!report.streams.is_empty()).then_some(self.key.stream);
+        let stored = tx.count_day(report, &ctx.account, day, in_stream).await?;
+        if stored == 0 {
+            return Ok(());
+        }
+        done.suspect_empty_days += 1;
+        crate::metrics::suspect_empty_day(&ctx.account, report.api);
+        if tx.mark_suspect(self.key, date, ctx.clock.now()).await? {
+            warn!(
+                day = %date,
+                stored,
+                "The API answered empty for a day that holds rows; the rows are kept, the day is marked suspect \
+                 and asked again on every run (`wolkvox-etl accept-empty` accepts it as empty)"
+            );
+        }
+        Ok(())
     }
 }
 

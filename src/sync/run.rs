@@ -212,6 +212,20 @@ fn plan(
     }
 }
 
+/// `planned` plus a whole-day window for each of `days` it does not already cover (never past
+/// `ceiling`), oldest first.
+fn with_days(mut planned: Vec<Window>, days: &[chrono::NaiveDate], ceiling: NaiveDateTime) -> Vec<Window> {
+    for day in days {
+        let start = day.and_time(chrono::NaiveTime::MIN);
+        let end = (start + chrono::Duration::days(1)).min(ceiling);
+        if end > start && !planned.iter().any(|w| w.start.date() == *day) {
+            planned.push(Window::new(start, end));
+        }
+    }
+    planned.sort();
+    planned
+}
+
 async fn sync_windows(
     ctx: &JobContext,
     job: &ReportJob,
@@ -226,7 +240,13 @@ async fn sync_windows(
         return Ok(Ended::Paused(until));
     }
     run.watermark = ctx.db.watermark(key).await?.map(|w| utc_to_local(tz, w));
-    let planned = plan(report, &job.config.policy, range, run.watermark, utc_to_local(tz, ctx.clock.now()));
+    let now = utc_to_local(tz, ctx.clock.now());
+    let mut planned = plan(report, &job.config.policy, range, run.watermark, now);
+    if report.in_whole_days() {
+        // Days that answered empty while holding rows are asked again until an answer has rows.
+        let suspects = ctx.db.suspect_days(key).await?;
+        planned = with_days(planned, &suspects, now - job.config.policy.settle);
+    }
     if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
         run.planned = Some(Window::new(first.start, last.end));
     }
@@ -324,6 +344,14 @@ mod tests {
         let range = Range::Explicit { from: t("2026-11-18 00:00:00"), to: Some(t("2026-11-18 06:00:00")) };
         let w = plan(catalog::find("agent_1").unwrap(), &policy(), range, None, t("2026-11-20 10:00:00"));
         assert_eq!(spans(&w), ["2026-11-18T00:00:00..2026-11-19T00:00:00"]);
+    }
+
+    #[test]
+    fn suspect_days_are_asked_again_as_whole_days_and_once() {
+        let planned = vec![Window::new(t("2026-11-20 00:00:00"), t("2026-11-20 09:58:00"))];
+        let days = [t("2026-11-17 00:00:00").date(), t("2026-11-20 00:00:00").date()];
+        let w = with_days(planned, &days, t("2026-11-20 09:58:00"));
+        assert_eq!(spans(&w), ["2026-11-17T00:00:00..2026-11-18T00:00:00", "2026-11-20T00:00:00..2026-11-20T09:58:00"]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod catalogue;
 mod cli;
 mod commands;
 mod concurrency;
+mod empty_days;
 mod faults;
 mod helpers;
 mod operations;
