@@ -176,6 +176,6 @@ mod tests {
     fn an_unknown_report_for_sync_names_the_flag() {
         let s = load(&[]).unwrap();
         let text = s.report_config("chat_99").unwrap_err().to_string();
-        assert!(text.contains("`--report`") && text.contains("chat_14"), "{text}");
+        assert!(text.contains("`--report`") && text.contains("did you mean chat_9, chat_1, chat_10?"), "{text}");
     }
 }

@@ -70,6 +70,9 @@ pub struct SimulatorConfig {
     /// Extra characters appended to every chat_14 `media_url` (as a query string), to make
     /// responses as heavy as the API allows (256 MB) for benchmarks; 0 = the normal rows.
     pub pad_bytes: usize,
+    /// Windows at least this long always fail with this fault kind (`slow` for a timeout,
+    /// `truncated_json` for a cut body, `http503`, …): the API's bad day on big windows.
+    pub oversize: Option<(chrono::TimeDelta, FaultKind)>,
     /// Local days for which every window inside the day is answered empty (404) although the
     /// day has data: the "0 rows for some, 172,628 for others" day of a real outage.
     pub blank_days: Vec<chrono::NaiveDate>,
@@ -99,6 +102,7 @@ impl Default for SimulatorConfig {
             keyless_every: 0,
             range_totals: false,
             blank_days: Vec::new(),
+            oversize: None,
         }
     }
 }

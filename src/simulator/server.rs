@@ -207,7 +207,11 @@ async fn serve(
         return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
     }
     let checked = validate(&shared.config, params)?;
-    let fault = shared.draws.next(&shared.config.faults);
+    let drawn = shared.draws.next(&shared.config.faults);
+    // A window too long for the server: it always fails the same way (timeout, cut body, 5xx).
+    let oversize =
+        shared.config.oversize.filter(|(longest, _)| checked.to - checked.from >= *longest).map(|(_, kind)| kind);
+    let fault = oversize.or(drawn);
     if let Some(kind) = fault {
         shared.faults_injected.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(fault = %kind, api = checked.report.api, "wolkvox simulator injected a fault");

@@ -212,6 +212,16 @@ fn plan(
     }
 }
 
+/// The smallest window a failing event window is split down to: below an hour, a window the
+/// API cannot answer is broken for another reason than its size.
+const SMALLEST_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
+/// Whether an API failure (after the client's retries) may come from the window's size: the
+/// server ran out of its 60 s, the body was cut or broken on the way, or a 5xx.
+fn too_big(e: &ApiError) -> bool {
+    matches!(e, ApiError::Timeout { .. } | ApiError::Malformed { .. } | ApiError::Server { .. } | ApiError::Network(_))
+}
+
 /// `planned` plus a whole-day window for each of `days` it does not already cover (never past
 /// `ceiling`), oldest first.
 fn with_days(mut planned: Vec<Window>, days: &[chrono::NaiveDate], ceiling: NaiveDateTime) -> Vec<Window> {
@@ -264,6 +274,21 @@ async fn sync_windows(
             let written = match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await {
                 // The one WARN was logged by the attempt, which paused the token.
                 Err(SyncError::Api(ApiError::TokenLimit { .. })) => return Ok(Ended::LimitReached),
+                // The API could not answer this window (timeouts, cut or broken bodies, 5xx,
+                // after the retries): a smaller window may be answerable, down to the floor.
+                Err(SyncError::Api(e)) if too_big(&e) && !report.in_whole_days() => {
+                    let Some((first, second)) = w.bisect().filter(|_| w.len() > SMALLEST_WINDOW) else {
+                        return Err(e.into());
+                    };
+                    run.counts.splits += 1;
+                    crate::metrics::window_split(&ctx.account, report.api);
+                    span.in_scope(|| {
+                        warn!(error_kind = e.kind(), "The API could not answer the window; splitting it: {e}")
+                    });
+                    pending.push(second);
+                    pending.push(first);
+                    continue;
+                }
                 other => other?,
             };
             match written {
