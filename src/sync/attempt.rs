@@ -129,7 +129,7 @@ impl<'a> Attempt<'a> {
     async fn once(&self, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
-        let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.gate_id()).await?;
+        let token_lock = ctx.coordinator.lock_token(job.token.gate_id()).await?;
         let opened = ctx.client.open(&job.token, permit, job.config.report.api, w.start, w.last_second(), &self.params);
         let mut stream = match opened.await {
             Ok(stream) => stream,
