@@ -29,7 +29,7 @@ pub mod signals;
 pub mod simulator;
 /// Wiring only: connect and migrate the database, build the client, token gates and jobs.
 pub mod startup;
-/// Postgres or SQLite behind one interface: rows, watermarks, runs, token usage, locks; writes need a transaction.
+/// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage, locks; writes need a transaction.
 pub mod store;
 /// Window planning and the run of one report.
 pub mod sync;

@@ -1,4 +1,5 @@
-//! The `status` command: each report's watermark, lag and last run, as a table or JSON.
+//! The `status` command: each report's watermark, lag, last run and quarantined rows, as a table
+//! or JSON.
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ struct Line {
     last_status: Option<String>,
     last_rows_upserted: Option<i64>,
     last_error: Option<String>,
+    /// Rows kept in `etl_rejected` because their key could not be read.
+    rows_quarantined: i64,
 }
 
 /// Prints the status of every report that is enabled or has state in the database.
@@ -100,6 +103,7 @@ async fn lines(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>
             last_status: s.last_status,
             last_rows_upserted: s.last_rows_upserted,
             last_error: s.last_error,
+            rows_quarantined: s.quarantined,
             account: s.account,
             report: s.report,
         })
@@ -116,6 +120,7 @@ async fn lines(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>
                 last_status: None,
                 last_rows_upserted: None,
                 last_error: None,
+                rows_quarantined: 0,
             });
         }
     }
@@ -126,13 +131,13 @@ fn print_table(all: &[Settings], lines: Vec<Line>) {
     let zones: Vec<String> = all.iter().map(|s| format!("{} {}", s.account, s.timezone)).collect();
     println!("times are local to each account ({})", zones.join(", "));
     println!(
-        "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8}  LAST ERROR",
-        "ACCOUNT", "REPORT", "ENABLED", "WATERMARK", "LAG", "LAST RUN", "STATUS", "ROWS"
+        "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  LAST ERROR",
+        "ACCOUNT", "REPORT", "ENABLED", "WATERMARK", "LAG", "LAST RUN", "STATUS", "ROWS", "QUARANTINED"
     );
     let dash = || "-".to_string();
     for l in lines {
         println!(
-            "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8}  {}",
+            "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  {}",
             l.account,
             l.report,
             if l.enabled { "yes" } else { "no" },
@@ -141,6 +146,7 @@ fn print_table(all: &[Settings], lines: Vec<Line>) {
             l.last_run_at_local.unwrap_or_else(dash),
             l.last_status.unwrap_or_else(dash),
             l.last_rows_upserted.map(|n| n.to_string()).unwrap_or_else(dash),
+            l.rows_quarantined,
             l.last_error.unwrap_or_default(),
         );
     }

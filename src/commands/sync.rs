@@ -72,13 +72,21 @@ pub async fn sync(
         }
         let watermark =
             outcome.watermark.map(|w| w.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+        // Rows that were not stored as sent are named only when there are any.
+        let c = &outcome.counts;
+        let unusual = [
+            (c.rows_rejected, "rejected (kept in etl_rejected)"),
+            (c.rows_duplicate, "repeated a key (the last copy kept)"),
+            (c.nul_removed, "NUL characters removed"),
+        ];
+        let unusual: String = unusual.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!(", {n} {what}")).collect();
         println!(
-            "{api}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed, watermark {watermark} ({tz})",
+            "{api}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed{unusual}, watermark {watermark} ({tz})",
             status = outcome.status.as_str(),
-            windows = outcome.counts.windows,
-            requests = outcome.counts.requests,
-            fetched = outcome.counts.rows_fetched,
-            upserted = outcome.counts.rows_upserted,
+            windows = c.windows,
+            requests = c.requests,
+            fetched = c.rows_fetched,
+            upserted = c.rows_upserted,
             tz = ctx.timezone,
         );
         match (outcome.status, outcome.error) {
@@ -96,7 +104,9 @@ pub async fn sync(
                 failed.push(api_name.clone());
             }
             (RunStatus::Rejected, _) => {
-                eprintln!("error: sync of {api}: every row was rejected (no usable key); see the log for an example");
+                eprintln!(
+                    "error: sync of {api}: every row was rejected (no usable key); they are kept in etl_rejected, and the log shows an example"
+                );
                 failed.push(api_name.clone());
             }
             (RunStatus::Cancelled, _) => {

@@ -15,8 +15,15 @@
 //!
 //! The connection cut of [`FaultKind::ConnectionReset`] happens on the socket, in `wire`.
 //!
-//! The invariant it protects: no fault ever touches a row's key fields or the report's timestamp
-//! field (windows filter on it), so damage never changes *which* rows a window holds.
+//! The invariant it protects: no fault of the plan ever touches a row's key fields or the
+//! report's timestamp field (windows filter on it), so damage never changes *which* rows a window
+//! holds.
+//!
+//! Three more switches of the simulator's configuration go for the keys on purpose, each on its
+//! own ([`placeholder_keys`], [`nul_values`], [`duplicate_keys`]): placeholder text in a key
+//! field, NUL characters in values, and one key sent twice in one answer. They too pick rows by
+//! the row's identity, so every answer holding a row treats it alike, and the ground truth shows
+//! the same rows.
 
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
@@ -297,6 +304,88 @@ fn row_identity(report: &Report, row: &Row) -> u64 {
     } else {
         mix(name_salt(report.api) ^ name_salt(&catalog::row_hash(row)))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key faults.
+
+/// Whether the row is one of about one in `every` that fault `salt` picks: a pure function of
+/// the row's identity, so every answer holding the row picks it alike.
+fn picked(report: &Report, row: &Row, every: usize, salt: &str) -> bool {
+    every > 0 && mix(row_identity(report, row) ^ name_salt(salt)) % every as u64 == 0
+}
+
+/// About one row in `every` gets a placeholder (`""`, `" "` or `"-"`, in turn by the row) in one
+/// of its text key fields, the way the real API sends a call without an agent. Such a row still
+/// has a key, and a correct client stores it under that literal text. Reports whose `data` is an
+/// object keyed by bucket (cdr_4) are left alone.
+pub fn placeholder_keys(api: &str, every: usize, rows: &mut [Row]) {
+    const PLACEHOLDERS: [&str; 3] = ["", " ", "-"];
+    let Some(report) = catalog::find(api).filter(|r| r.data_shape != DataShape::BucketObject) else {
+        return;
+    };
+    for row in rows.iter_mut().filter(|row| picked(report, row, every, "placeholder")) {
+        let h = mix(row_identity(report, row));
+        let text_keys: Vec<&str> = report
+            .key
+            .iter()
+            .copied()
+            .filter(|k| !report.is_synthetic(k) && report.field(k).is_some_and(|f| f.ty == FieldType::Text))
+            .filter(|k| row.get(*k).is_some_and(Value::is_string))
+            .collect();
+        if text_keys.is_empty() {
+            continue;
+        }
+        let name = text_keys[(h % text_keys.len() as u64) as usize];
+        let placeholder = PLACEHOLDERS[(mix(h) % PLACEHOLDERS.len() as u64) as usize];
+        row.insert(name.to_owned(), Value::String(placeholder.to_owned()));
+    }
+}
+
+/// About one row in `every` carries a NUL character (`\u0000`) in the middle of one of its
+/// string values (any field: key, timestamp or other). With the NUL removed the row is exactly
+/// what it was, which is what a correct client stores.
+pub fn nul_values(api: &str, every: usize, rows: &mut [Row]) {
+    let Some(report) = catalog::find(api).filter(|r| r.data_shape != DataShape::BucketObject) else {
+        return;
+    };
+    for row in rows.iter_mut().filter(|row| picked(report, row, every, "nul")) {
+        let h = mix(row_identity(report, row));
+        let strings: Vec<String> = row.iter().filter(|(_, v)| v.is_string()).map(|(k, _)| k.clone()).collect();
+        if strings.is_empty() {
+            continue;
+        }
+        if let Some(Value::String(text)) = row.get_mut(&strings[(h % strings.len() as u64) as usize]) {
+            let middle = text.char_indices().nth(text.chars().count() / 2).map_or(text.len(), |(at, _)| at);
+            text.insert(middle, '\0');
+        }
+    }
+}
+
+/// About one row in `every` is sent a second time, at the end of the same answer, under the same
+/// key with one text value changed (` (copy)` appended to a field that is not the key or the
+/// timestamp; an identical copy when there is none). A correct client keeps the last copy.
+pub fn duplicate_keys(api: &str, every: usize, rows: &mut Vec<Row>) {
+    let Some(report) = catalog::find(api).filter(|r| r.data_shape != DataShape::BucketObject) else {
+        return;
+    };
+    let mut copies = Vec::new();
+    for row in rows.iter().filter(|row| picked(report, row, every, "duplicate")) {
+        let mut copy = row.clone();
+        let h = mix(row_identity(report, row));
+        let changeable: Vec<String> = copy
+            .iter()
+            .filter(|(name, value)| value.is_string() && damageable(report, name.trim()) == Some(FieldType::Text))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !changeable.is_empty() {
+            if let Some(Value::String(text)) = copy.get_mut(&changeable[(h % changeable.len() as u64) as usize]) {
+                text.push_str(" (copy)");
+            }
+        }
+        copies.push(copy);
+    }
+    rows.extend(copies);
 }
 
 /// The type of `name` when it is a field damage may touch: a catalogued field, not synthetic,
@@ -691,6 +780,76 @@ mod tests {
             compared += usize::from(row != &late[id]);
         }
         assert!(compared > 0, "some rows must have changed in between");
+    }
+
+    /// A settled day of `api`, as served without faults.
+    fn settled_day(api: &str) -> Vec<Row> {
+        let (from, to, now) = (at("2026-03-10 00:00:00"), at("2026-03-10 23:59:59"), at("2026-03-12 00:00:00"));
+        data::report_rows(api, 42, 120, from, to, now)
+    }
+
+    #[test]
+    fn placeholder_keys_put_empty_blank_or_dash_in_a_text_key_of_about_one_row_in_n() {
+        for (api, text_keys) in [("chat_14", &["chat_id"][..]), ("cdr_1", &["conn_id", "agent_id"][..])] {
+            let clean = settled_day(api);
+            let mut rows = clean.clone();
+            placeholder_keys(api, 10, &mut rows);
+            let mut seen = BTreeMap::new();
+            for (c, d) in clean.iter().zip(&rows) {
+                let (added, missing, changed) = diff(c, d);
+                assert!(added.is_empty() && missing.is_empty() && changed.len() <= 1, "{api}: {d:?}");
+                if let [name] = changed.as_slice() {
+                    assert!(text_keys.contains(&name.as_str()), "{api}: {name} is a text key");
+                    *seen.entry(d[name].as_str().unwrap().to_owned()).or_insert(0) += 1;
+                }
+            }
+            let total: usize = seen.values().sum();
+            assert!((clean.len() / 20..clean.len() / 5).contains(&total), "{api}: {total} of {}", clean.len());
+            assert_eq!(seen.keys().cloned().collect::<Vec<_>>(), ["", " ", "-"], "{api}: all three placeholders");
+        }
+    }
+
+    #[test]
+    fn nul_values_hide_one_nul_in_about_one_row_in_n_and_nothing_else() {
+        let clean = settled_day("chat_14");
+        let mut rows = clean.clone();
+        nul_values("chat_14", 10, &mut rows);
+        let mut with_nul = 0;
+        for (c, d) in clean.iter().zip(&rows) {
+            let text = serde_json::to_string(d).unwrap();
+            let nuls = text.matches("\\u0000").count();
+            assert!(nuls <= 1);
+            with_nul += nuls;
+            let mut stripped = Value::Object(d.clone());
+            crate::wolkvox::values::remove_nul(&mut stripped);
+            assert_eq!(&stripped, &Value::Object(c.clone()), "without the NUL the row is intact");
+        }
+        assert!((clean.len() / 20..clean.len() / 5).contains(&with_nul), "{with_nul} of {}", clean.len());
+    }
+
+    #[test]
+    fn duplicate_keys_append_a_changed_copy_of_about_one_row_in_n_picked_alike_in_every_answer() {
+        let report = catalog::find("chat_14").unwrap();
+        let key = |row: &Row| (row["chat_id"].clone(), row["date"].clone());
+        let clean = settled_day("chat_14");
+        let mut rows = clean.clone();
+        duplicate_keys("chat_14", 10, &mut rows);
+        assert_eq!(&rows[..clean.len()], &clean[..], "the originals come first, untouched");
+        let copies = &rows[clean.len()..];
+        assert!((clean.len() / 20..clean.len() / 5).contains(&copies.len()), "{} of {}", copies.len(), clean.len());
+        for copy in copies {
+            let original = clean.iter().find(|row| key(row) == key(copy)).expect("a copy of a served row");
+            let (added, missing, changed) = diff(original, copy);
+            assert!(added.is_empty() && missing.is_empty(), "{copy:?}");
+            let [name] = changed.as_slice() else { panic!("one value changed: {copy:?}") };
+            assert!(copy[name].as_str().unwrap().ends_with(" (copy)") && !report.key.contains(&name.as_str()));
+        }
+        // An answer for a part of the day copies the same rows.
+        let part: Vec<Row> = clean.iter().skip(100).take(500).cloned().collect();
+        let mut part_rows = part.clone();
+        duplicate_keys("chat_14", 10, &mut part_rows);
+        let in_part = |row: &&Row| part.iter().any(|p| key(p) == key(row));
+        assert_eq!(part_rows[part.len()..].to_vec(), copies.iter().filter(in_part).cloned().collect::<Vec<_>>());
     }
 
     #[tokio::test]

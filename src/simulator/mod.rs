@@ -5,7 +5,8 @@
 //! deterministic data for every report of the catalogue that behaves like the real thing over
 //! time (late rows, typifications that change after the fact, aggregates that grow, 404 for
 //! empty windows, silent truncation, one request per token, required parameters, per-report
-//! `code` types, cdr_4's object `data`, chat_1's untrimmed key).
+//! `code` types, cdr_4's object `data`, chat_1's untrimmed key), and, on request, the real API's
+//! bad days (see `faults`).
 //!
 //! It owns the simulator's lifecycle and its public surface. The invariant it protects: what the
 //! server answers and what [`Simulator::ground_truth`] returns are computed by the same pure
@@ -82,6 +83,15 @@ pub struct SimulatorConfig {
     /// Every n-th row of an answer (by position) comes without its first key field, the way a
     /// broken export might send it; 0 = never. Ground truth shows the same rows.
     pub keyless_every: usize,
+    /// About one row in n gets `""`, `" "` or `"-"` in one of its text key fields (a call
+    /// without an agent); 0 = never. See [`faults::placeholder_keys`].
+    pub placeholder_keys_every: usize,
+    /// About one row in n carries a NUL character (`\u0000`) inside one of its values; 0 =
+    /// never. See [`faults::nul_values`].
+    pub nul_every: usize,
+    /// About one row in n is sent again at the end of the same answer, same key, one value
+    /// changed; 0 = never. See [`faults::duplicate_keys`].
+    pub duplicate_keys_every: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -100,6 +110,9 @@ impl Default for SimulatorConfig {
             faults: FaultPlan::default(),
             pad_bytes: 0,
             keyless_every: 0,
+            placeholder_keys_every: 0,
+            nul_every: 0,
+            duplicate_keys_every: 0,
             range_totals: false,
             blank_days: Vec::new(),
             oversize: None,
@@ -261,6 +274,11 @@ fn served_rows(config: &SimulatorConfig, ask: &data::Ask<'_>, now_local: NaiveDa
             row.remove(*key);
         }
     }
+    faults::placeholder_keys(ask.api, config.placeholder_keys_every, &mut rows);
+    faults::nul_values(ask.api, config.nul_every, &mut rows);
+    faults::duplicate_keys(ask.api, config.duplicate_keys_every, &mut rows);
+    // Copies come at the end of the answer, and the answer still stops at the record limit.
+    rows.truncate(limit);
     if config.pad_bytes > 0 && ask.api == "chat_14" {
         let pad = format!("?pad={}", "x".repeat(config.pad_bytes));
         for row in &mut rows {

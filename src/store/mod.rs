@@ -2,7 +2,7 @@
 //! chosen by the database URL, behind one small interface.
 //!
 //! The interface's shape is the transaction rule. Reads and the run history live on [`Db`];
-//! the only way to write report rows or move a watermark is through a [`Tx`] from
+//! the only way to write report rows, quarantine a row or move a watermark is through a [`Tx`] from
 //! [`Db::begin`], and a `Tx` makes nothing visible until [`Tx::commit`] consumes it (dropping it
 //! rolls back). So a window's rows and its watermark always commit together — a crash at any
 //! instant leaves both or neither.
@@ -41,6 +41,7 @@ macro_rules! on_tx {
 
 mod error;
 pub mod locks;
+pub mod rejected;
 pub mod rows;
 pub mod runs;
 pub mod schema;
@@ -58,6 +59,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use error::StoreError;
+use rejected::{Origin, Rejected};
 use rows::TypedRow;
 use runs::{ReportStatus, RunRecord};
 use watermark::StreamKey;
@@ -219,6 +221,12 @@ impl Tx {
     /// Upserts rows of `report` for `account`; returns how many were inserted or changed.
     pub async fn upsert(&mut self, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
         rows::upsert(self, report, account, rows).await
+    }
+
+    /// Keeps rows whose key cannot be read in the quarantine (`etl_rejected`), as part of this
+    /// transaction; returns how many were not kept already.
+    pub async fn quarantine(&mut self, origin: &Origin<'_>, rows: &[Rejected]) -> Result<u64, StoreError> {
+        rejected::insert(self, origin, rows).await
     }
 
     /// Hashes of the stored rows whose `ts` field lies in `[from, to)`: a re-read of a window

@@ -9,8 +9,6 @@
 //! - SQLite: one prepared single-row statement, executed per row (sqlx caches the prepared
 //!   statement; SQLite is in-process, so a call is cheap).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::schema::quote_ident;
@@ -106,20 +104,6 @@ fn sqlite_upsert_sql(report: &Report) -> String {
     )
 }
 
-/// Keeps the last occurrence of each natural key: `ON CONFLICT` cannot touch one row twice in
-/// a statement, and the API's later copy of a row is the one to keep.
-fn dedupe_by_key<'a>(report: &Report, rows: &'a [TypedRow]) -> Vec<&'a TypedRow> {
-    let key_idx: Vec<usize> =
-        report.key.iter().filter_map(|k| report.fields.iter().position(|f| f.name == *k)).collect();
-    let mut last: HashMap<Vec<&Typed>, usize> = HashMap::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        last.insert(key_idx.iter().map(|&k| &row.values[k]).collect(), i);
-    }
-    let mut keep: Vec<usize> = last.into_values().collect();
-    keep.sort_unstable();
-    keep.into_iter().map(|i| &rows[i]).collect()
-}
-
 /// The `raw_hash` of every stored row of `report` whose `ts` field lies in `[from, to)`.
 pub(super) async fn known_hashes(
     tx: &mut Tx,
@@ -203,11 +187,13 @@ pub(super) async fn count_day(
 }
 
 /// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.
+///
+/// Their keys must be distinct: `ON CONFLICT` cannot touch one row twice in a statement. Typing
+/// guarantees it (`sync::typing` keeps the last copy of each key of an answer).
 pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let rows = dedupe_by_key(report, rows);
     let synced_at = Utc::now();
     match tx {
         Tx::Postgres(tx) => {
@@ -312,26 +298,5 @@ mod tests {
         assert_eq!(raw_hash(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
         assert_eq!(raw_hash(r#"{"a":"1"}"#), raw_hash(r#"{"a":"1"}"#));
         assert_ne!(raw_hash(r#"{"a":"1"}"#), raw_hash(r#"{"a":"2"}"#));
-    }
-
-    #[test]
-    fn duplicate_keys_in_a_batch_keep_the_last_copy() {
-        let row = |chat: &str, cod: &str| TypedRow {
-            values: chat_14()
-                .fields
-                .iter()
-                .map(|f| match f.name {
-                    "chat_id" => Typed::Text(Some(chat.into())),
-                    "cod_act" => Typed::Text(Some(cod.into())),
-                    "date" => Typed::Timestamp(Some(DateTime::<Utc>::UNIX_EPOCH)),
-                    _ => Typed::Text(None),
-                })
-                .collect(),
-            raw: cod.into(),
-            raw_hash: raw_hash(cod),
-        };
-        let rows = vec![row("1", "old"), row("2", "x"), row("1", "new")];
-        let kept: Vec<&str> = dedupe_by_key(chat_14(), &rows).iter().map(|r| r.raw.as_str()).collect();
-        assert_eq!(kept, vec!["x", "new"]);
     }
 }

@@ -82,10 +82,14 @@ run_counts! {
     rows_fetched: u64,
     /// Rows inserted or changed.
     rows_upserted: u64,
-    /// Rows whose key could not be read.
+    /// Rows whose key could not be read (each also kept in `etl_rejected`).
     rows_rejected: u64,
     /// Days answered empty while holding rows: kept, marked suspect, asked again.
     suspect_empty_days: u32,
+    /// Rows that repeated a key already in the same answer: the last copy of each key is kept.
+    rows_duplicate: u64,
+    /// NUL characters removed from values (PostgreSQL's text and jsonb refuse them).
+    nul_removed: u64,
 }
 
 /// One row of `etl_run`.
@@ -196,27 +200,38 @@ pub struct ReportStatus {
     pub last_rows_upserted: Option<i64>,
     /// Error of the latest failed run, if the latest run failed.
     pub last_error: Option<String>,
+    /// Rows kept in the quarantine (`etl_rejected`): their key could not be read.
+    pub quarantined: i64,
 }
 
-/// Latest run per stream joined with its watermark; portable SQL (window functions and FULL
-/// JOIN exist in both Postgres and SQLite ≥ 3.39).
+/// Latest run per stream joined with its watermark, and the stream's quarantined rows; portable
+/// SQL (window functions and FULL JOIN exist in both Postgres and SQLite ≥ 3.39).
 const STATUS: &str = "WITH ranked AS (
          SELECT account, report, stream, started_at, status, rows_upserted, error,
                 ROW_NUMBER() OVER (PARTITION BY account, report, stream ORDER BY started_at DESC, id DESC) AS rn
          FROM etl_run
      ),
-     last AS (SELECT * FROM ranked WHERE rn = 1)
-     SELECT COALESCE(w.account, l.account) AS account,
-            COALESCE(w.report, l.report)   AS report,
-            COALESCE(w.stream, l.stream)   AS stream,
-            w.watermark                    AS watermark,
-            l.started_at                   AS last_run_at,
-            l.status                       AS last_status,
-            l.rows_upserted                AS last_rows_upserted,
-            l.error                        AS last_error
-     FROM etl_watermark w
-     FULL OUTER JOIN last l
-       ON w.account = l.account AND w.report = l.report AND w.stream = l.stream
+     last AS (SELECT * FROM ranked WHERE rn = 1),
+     quarantine AS (
+         SELECT account, report, stream, COUNT(*) AS n FROM etl_rejected GROUP BY account, report, stream
+     ),
+     state AS (
+         SELECT COALESCE(w.account, l.account) AS account,
+                COALESCE(w.report, l.report)   AS report,
+                COALESCE(w.stream, l.stream)   AS stream,
+                w.watermark                    AS watermark,
+                l.started_at                   AS last_run_at,
+                l.status                       AS last_status,
+                l.rows_upserted                AS last_rows_upserted,
+                l.error                        AS last_error
+         FROM etl_watermark w
+         FULL OUTER JOIN last l
+           ON w.account = l.account AND w.report = l.report AND w.stream = l.stream
+     )
+     SELECT s.account, s.report, s.stream, s.watermark, s.last_run_at, s.last_status, s.last_rows_upserted,
+            s.last_error, COALESCE(q.n, 0) AS quarantined
+     FROM state s
+     LEFT JOIN quarantine q ON q.account = s.account AND q.report = s.report AND q.stream = s.stream
      ORDER BY 1, 2, 3";
 
 /// The state of every (account, report, stream) that has a watermark or a run.

@@ -4,7 +4,8 @@
 //! The invariant it protects: an attempt's transaction opens before the first row arrives and
 //! commits after the last row and the watermark, so an attempt that fails half-way (API,
 //! transport or database) leaves nothing behind and is retried whole; a response at the record
-//! limit writes nothing at all. One request is in flight per token: the permit and the
+//! limit writes nothing at all. Rows whose key cannot be read go to the quarantine in that same
+//! transaction, so the watermark never passes a row that is nowhere. One request is in flight per token: the permit and the
 //! cross-replica lock are held until the body is read.
 
 use std::collections::HashSet;
@@ -15,12 +16,13 @@ use tracing::{debug, warn};
 use super::context::{JobContext, ReportJob};
 use super::error::SyncError;
 use super::outcome::{RunCounts, WindowWrite};
-use super::typing::{type_rows, Findings, Synthetic};
+use super::typing::{Findings, Synthetic, WindowRows};
 use super::window::{self, Window};
+use crate::store::rejected::Origin;
 use crate::store::watermark::StreamKey;
 use crate::time::local_to_utc;
 use crate::wolkvox::catalog::{DayRows, FieldType};
-use crate::wolkvox::client::RowStream;
+use crate::wolkvox::client::{RowStream, BATCH};
 use crate::wolkvox::ApiError;
 
 /// The API's per-response record limit: a response this large may have been cut off.
@@ -32,6 +34,8 @@ pub(super) struct Attempt<'a> {
     job: &'a ReportJob,
     key: StreamKey<'a>,
     window: Window,
+    /// The run's id, kept with quarantined rows.
+    run_id: &'a str,
     /// The request's parameters: the stream (code group) replaces its parameter's default.
     params: Vec<(&'a str, &'a str)>,
     synthetic: Synthetic<'a>,
@@ -42,12 +46,13 @@ pub(super) struct Attempt<'a> {
 }
 
 impl<'a> Attempt<'a> {
-    /// The window `window` of `key`'s stream, after `watermark` (local).
+    /// The window `window` of `key`'s stream, after `watermark` (local), in run `run_id`.
     pub fn new(
         ctx: &'a JobContext,
         job: &'a ReportJob,
         key: StreamKey<'a>,
         window: Window,
+        run_id: &'a str,
         watermark: Option<NaiveDateTime>,
     ) -> Self {
         let report = job.config.report;
@@ -71,7 +76,7 @@ impl<'a> Attempt<'a> {
             )
             .filter(|_| report.in_whole_days());
         let new_watermark = window::advance(watermark, &window);
-        Attempt { ctx, job, key, window, params, synthetic, replaces, new_watermark }
+        Attempt { ctx, job, key, window, run_id, params, synthetic, replaces, new_watermark }
     }
 
     /// The watermark once this window commits.
@@ -167,6 +172,17 @@ impl<'a> Attempt<'a> {
             }
             _ => HashSet::new(),
         };
+        let origin = Origin {
+            account: &ctx.account,
+            report: report.api,
+            stream: self.key.stream,
+            window_start: local_to_utc(ctx.timezone, w.start),
+            window_end: local_to_utc(ctx.timezone, w.end),
+            run_id: self.run_id,
+        };
+        // Rows wait, merged by key, until a write batch is full: a later copy of a key replaces
+        // a waiting earlier one, so the answer's last copy is what the table ends with.
+        let mut rows = WindowRows::new(report, ctx.timezone, &self.synthetic, known, BATCH);
         let mut records = 0usize;
         while let Some(batch) = stream.next_batch().await? {
             records += batch.len();
@@ -178,13 +194,18 @@ impl<'a> Attempt<'a> {
                 done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
                 replaced = true;
             }
-            let typed = type_rows(report, ctx.timezone, batch, &self.synthetic, &known, findings);
-            done.rows_fetched += typed.received;
-            done.rows_rejected += typed.rejected;
-            if !typed.rows.is_empty() {
-                done.rows_upserted += tx.upsert(report, &ctx.account, &typed.rows).await?;
+            let rejected = rows.push(batch, findings);
+            if !rejected.is_empty() {
+                // In the window's transaction: the watermark never passes a row that is nowhere.
+                tx.quarantine(&origin, &rejected).await?;
+            }
+            if rows.full() {
+                done.rows_upserted += tx.upsert(report, &ctx.account, &rows.take()).await?;
             }
         }
+        let (rest, counts) = rows.finish();
+        done.rows_upserted += tx.upsert(report, &ctx.account, &rest).await?;
+        done += counts;
         if let Some(day) = self.replaces {
             self.settle_day(&mut tx, day, replaced, &mut done).await?;
         }

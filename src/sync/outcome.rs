@@ -98,7 +98,8 @@ impl RunOutcome {
             info!(
                 window = %window, status = self.status.as_str(), windows = c.windows, requests = c.requests,
                 retries = c.retries, splits = c.splits, rows_fetched = c.rows_fetched, rows_upserted = c.rows_upserted,
-                rows_rejected = c.rows_rejected, watermark = %watermark, duration_ms,
+                rows_rejected = c.rows_rejected, rows_duplicate = c.rows_duplicate, nul_removed = c.nul_removed,
+                watermark = %watermark, duration_ms,
                 "Run finished"
             );
             return;

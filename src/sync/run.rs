@@ -95,13 +95,14 @@ async fn run_stream(
     let key = StreamKey { account: &ctx.account, report: job.config.report.api, stream };
     // One replica at a time per stream; the others skip their tick.
     let (run_lock, result) = match ctx.coordinator.try_lock_run(&ctx.account, job.config.report.api, stream).await {
-        Ok(Some(lock)) => (Some(lock), sync_windows(ctx, job, range, shutdown, key, &mut run).await),
+        Ok(Some(lock)) => (Some(lock), sync_windows(ctx, job, range, shutdown, key, &run_id, &mut run).await),
         Ok(None) => (None, Ok(Ended::Elsewhere)),
         Err(e) => (None, Err(e.into())),
     };
     if let Some(lock) = run_lock {
         lock.release().await;
     }
+    report_findings(&run);
     let every_row_rejected = run.counts.rows_fetched > 0 && run.counts.rows_rejected == run.counts.rows_fetched;
     let hit_limit = matches!(result, Ok(Ended::LimitReached));
     let (status, error) = match result {
@@ -242,6 +243,7 @@ async fn sync_windows(
     range: Range,
     shutdown: &CancellationToken,
     key: StreamKey<'_>,
+    run_id: &str,
     run: &mut Progress,
 ) -> Result<Ended, SyncError> {
     let report = job.config.report;
@@ -270,7 +272,7 @@ async fn sync_windows(
                 return Ok(Ended::Cancelled);
             }
             let span = tracing::error_span!("window", window = %w);
-            let attempt = Attempt::new(ctx, job, key, w, run.watermark);
+            let attempt = Attempt::new(ctx, job, key, w, run_id, run.watermark);
             let written = match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await {
                 // The one WARN was logged by the attempt, which paused the token.
                 Err(SyncError::Api(ApiError::TokenLimit { .. })) => return Ok(Ended::LimitReached),
@@ -314,11 +316,23 @@ async fn sync_windows(
             }
         }
     }
+    Ok(Ended::Completed)
+}
+
+/// What the run's rows showed, once per run (however it ended): fields the catalogue does not
+/// know, and keys the API sent more than once in one answer.
+fn report_findings(run: &Progress) {
     if !run.findings.unknown_fields.is_empty() {
         let fields: Vec<&str> = run.findings.unknown_fields.iter().map(String::as_str).collect();
         warn!(fields = %fields.join(","), "The API sent fields the catalogue does not know; they are kept in `raw`");
     }
-    Ok(Ended::Completed)
+    if run.counts.rows_duplicate > 0 {
+        warn!(
+            rows_duplicate = run.counts.rows_duplicate,
+            example = %run.findings.duplicate_example.as_deref().unwrap_or("-"),
+            "The API sent rows with the same key more than once in one answer; the last copy of each was kept"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,31 @@
-//! Row typing: the API's rows, flattened and typed field by field into what the store writes.
+//! Row typing: one window's answer, flattened, cleaned, typed field by field and merged by key
+//! into the batches the store writes.
 //!
-//! Pure (no I/O), unit-tested. A value that does not parse is stored as NULL and the row kept
-//! (the original stays in `raw`); a row whose key cannot be read cannot be stored and is counted
-//! as rejected. A row whose raw hash is already stored unchanged is skipped before typing.
+//! Pure (no I/O), unit-tested. The invariants it protects:
+//! - **No row is dropped silently.** A value that does not parse is NULL and the row kept (the
+//!   original stays in `raw`); a text key keeps the literal text the API sent (`""`, `"-"`); a
+//!   row whose key still cannot be read is handed back, with its reason, for the quarantine.
+//! - **NUL characters are removed** (and counted) before anything is typed, hashed or bound:
+//!   PostgreSQL's `text` and `jsonb` refuse them, which would fail the window for ever.
+//! - **Copies of one key in one answer resolve the same way every run**: the last copy wins,
+//!   decided before the known-hash filter, so a re-read neither flips between the copies nor
+//!   rewrites them. A copy whose earlier copy is still waiting to be written replaces it; only
+//!   an earlier copy already written (more than a write batch before) is written over.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use tracing::{error, warn};
 
-use crate::store::rows::TypedRow;
-use crate::wolkvox::catalog::{self, Report};
-use crate::wolkvox::values::{self, Typed};
+use super::outcome::RunCounts;
+use crate::store::rejected::Rejected;
+use crate::store::rows::{raw_hash, TypedRow};
+use crate::wolkvox::catalog::{self, Field, Report};
+use crate::wolkvox::envelope::BatchLimits;
+use crate::wolkvox::values::{self, Parsed, Typed};
 use crate::wolkvox::Row;
 
 /// How many individual bad rows or values are logged per window before only counting them.
@@ -25,16 +38,8 @@ pub(super) struct Findings {
     pub unknown_fields: BTreeSet<String>,
     /// The first row rejected for want of a key, as sent.
     pub rejected_example: Option<String>,
-}
-
-/// What typing one batch produced.
-pub(super) struct TypedRows {
-    /// The rows to upsert: new or changed, with a usable key.
-    pub rows: Vec<TypedRow>,
-    /// Rows after flattening nested arrays (what the counts report).
-    pub received: u64,
-    /// Rows whose key could not be read.
-    pub rejected: u64,
+    /// The first key the API sent more than once in one answer.
+    pub duplicate_example: Option<String>,
 }
 
 /// Values of the synthetic columns that come from the request, not the response.
@@ -45,81 +50,234 @@ pub(super) struct Synthetic<'a> {
     pub stream: &'a str,
 }
 
-/// Flattens and types every row, skipping rows whose hash is in `known` (stored, unchanged).
-/// A value that fails to parse is NULL (WARN, row kept); a row
-/// whose key is NULL cannot be stored and is rejected (ERROR with its raw JSON).
-pub(super) fn type_rows(
-    report: &Report,
+/// One window's answer as it streams in: rows typed, merged by key and held until a write batch
+/// is full. Made afresh for every attempt (an attempt that fails rolls its writes back).
+pub(super) struct WindowRows<'a> {
+    report: &'a Report,
     tz: Tz,
-    fetched: Vec<Row>,
-    synthetic: &Synthetic<'_>,
-    known: &HashSet<i64>,
-    findings: &mut Findings,
-) -> TypedRows {
-    let key_idx = report.key_indexes();
-    let mut rows = Vec::with_capacity(fetched.len());
-    let mut received = 0u64;
-    let mut rejected = 0u64;
-    let mut bad_values = 0usize;
-    for api_row in fetched {
-        for mut row in catalog::flatten(report, api_row) {
-            received += 1;
-            for k in row.keys() {
-                if report.field(k).is_none() && !findings.unknown_fields.contains(k) {
-                    findings.unknown_fields.insert(k.clone());
-                }
-            }
-            // `raw` keeps what the API sent; the row hash is ours.
-            let row_hash = row.remove(catalog::ROW_HASH);
-            let raw = serde_json::to_string(&row).unwrap_or_default();
-            let raw_hash = crate::store::rows::raw_hash(&raw);
-            if known.contains(&raw_hash) {
-                // Stored already, unchanged: nothing to type, nothing to send.
-                continue;
-            }
-            if let Some(hash) = row_hash {
-                row.insert(catalog::ROW_HASH.to_owned(), hash);
-            }
-            let mut values = Vec::with_capacity(report.fields.len());
-            for field in report.fields {
-                let value = match field.name {
-                    catalog::DAY if report.has_day() => Typed::Date(synthetic.day),
-                    catalog::STREAM if report.is_synthetic(catalog::STREAM) => {
-                        Typed::Text(Some(synthetic.stream.to_string()))
-                    }
-                    name => {
-                        // The docs' spelling or the API's own: whichever the row carries.
-                        let parsed = values::parse(field.read(&row), field.ty, tz);
-                        if parsed.failed {
-                            bad_values += 1;
-                            if bad_values <= LOG_EXAMPLES {
-                                let value = row.get(name).map(|v| v.to_string()).unwrap_or_default();
-                                warn!(field = name, value = %value, "Value does not parse; stored as NULL (the original is in raw)");
-                            }
-                        }
-                        parsed.value
-                    }
-                };
-                values.push(value);
-            }
-            if key_idx.iter().any(|&i| values[i].is_null()) {
-                rejected += 1;
-                findings.rejected_example.get_or_insert_with(|| raw.clone());
-                if rejected as usize <= LOG_EXAMPLES {
-                    error!(raw = %raw, "Row has no usable natural key and cannot be stored");
-                }
-                continue;
-            }
-            rows.push(TypedRow { values, raw, raw_hash });
+    synthetic: &'a Synthetic<'a>,
+    key_idx: Vec<usize>,
+    /// Hashes of the rows stored unchanged before this answer: such a row is not written again.
+    known: HashSet<i64>,
+    /// Every key of the answer so far (a fingerprint) → the raw hash of its latest copy.
+    seen: HashMap<u64, i64>,
+    /// Rows waiting to be written, in arrival order; a later copy of a key empties the slot of
+    /// the earlier copy it replaces.
+    pending: Vec<Option<TypedRow>>,
+    /// The key of every row waiting in `pending` → its slot.
+    slots: HashMap<Vec<Typed>, usize>,
+    /// `raw` bytes waiting in `pending`.
+    pending_bytes: u64,
+    /// When a write batch is full.
+    limits: BatchLimits,
+    counts: RunCounts,
+    bad_values: usize,
+}
+
+impl<'a> WindowRows<'a> {
+    /// An empty answer of `report`; rows whose hash is in `known` are stored already, unchanged.
+    /// A write batch is full at `limits` (rows, or bytes of `raw`).
+    pub fn new(
+        report: &'a Report,
+        tz: Tz,
+        synthetic: &'a Synthetic<'a>,
+        known: HashSet<i64>,
+        limits: BatchLimits,
+    ) -> Self {
+        WindowRows {
+            report,
+            tz,
+            synthetic,
+            key_idx: report.key_indexes(),
+            known,
+            seen: HashMap::new(),
+            pending: Vec::new(),
+            slots: HashMap::new(),
+            pending_bytes: 0,
+            limits,
+            counts: RunCounts::default(),
+            bad_values: 0,
         }
     }
-    if bad_values > LOG_EXAMPLES {
-        warn!(count = bad_values, "More values failed to parse in this window");
+
+    /// Takes the next rows of the answer, in the order sent. Returns the rows whose key cannot
+    /// be read (ERROR with their raw JSON, the first few), for the quarantine; the others wait
+    /// for [`WindowRows::take`] unless they are stored already, unchanged.
+    pub fn push(&mut self, fetched: Vec<Row>, findings: &mut Findings) -> Vec<Rejected> {
+        let mut rejected = Vec::new();
+        for mut api_row in fetched {
+            self.counts.nul_removed += values::remove_nul_from_map(&mut api_row);
+            for mut row in catalog::flatten(self.report, api_row) {
+                self.counts.rows_fetched += 1;
+                for k in row.keys() {
+                    if self.report.field(k).is_none() && !findings.unknown_fields.contains(k) {
+                        findings.unknown_fields.insert(k.clone());
+                    }
+                }
+                // `raw` keeps what the API sent; the row hash is ours.
+                let row_hash = row.remove(catalog::ROW_HASH);
+                let raw = serde_json::to_string(&row).unwrap_or_default();
+                let raw_hash = raw_hash(&raw);
+                if let Some(hash) = row_hash {
+                    row.insert(catalog::ROW_HASH.to_owned(), hash);
+                }
+                match self.key(&row) {
+                    Ok(key) => self.merge(key, &row, raw, raw_hash, findings),
+                    Err(reason) => {
+                        self.counts.rows_rejected += 1;
+                        findings.rejected_example.get_or_insert_with(|| raw.clone());
+                        if self.counts.rows_rejected as usize <= LOG_EXAMPLES {
+                            error!(raw = %raw, reason = %reason, "Row has no usable key; it is kept in etl_rejected");
+                        }
+                        rejected.push(Rejected { reason, raw, raw_hash });
+                    }
+                }
+            }
+        }
+        rejected
     }
-    if rejected as usize > LOG_EXAMPLES {
-        error!(count = rejected, "More rows without a usable key in this window");
+
+    /// Whether the rows waiting make a full write batch.
+    pub fn full(&self) -> bool {
+        self.slots.len() >= self.limits.rows || self.pending_bytes >= self.limits.bytes
     }
-    TypedRows { rows, received, rejected }
+
+    /// The rows waiting to be written, in the order they came, their keys distinct.
+    pub fn take(&mut self) -> Vec<TypedRow> {
+        self.slots.clear();
+        self.pending_bytes = 0;
+        self.pending.drain(..).flatten().collect()
+    }
+
+    /// The end of the answer: the rows still waiting, and what it counted (rows fetched,
+    /// rejected and duplicate; NUL characters removed), after logging how many more values and
+    /// rows were bad than were shown.
+    pub fn finish(mut self) -> (Vec<TypedRow>, RunCounts) {
+        if self.bad_values > LOG_EXAMPLES {
+            warn!(count = self.bad_values, "More values failed to parse in this window");
+        }
+        if self.counts.rows_rejected as usize > LOG_EXAMPLES {
+            error!(count = self.counts.rows_rejected, "More rows without a usable key in this window");
+        }
+        (self.take(), self.counts)
+    }
+
+    /// The row's key, or why it cannot be read (every unreadable key field, named).
+    fn key(&self, row: &Row) -> Result<Vec<Typed>, String> {
+        let mut key = Vec::with_capacity(self.key_idx.len());
+        let mut reasons = Vec::new();
+        for &i in &self.key_idx {
+            let field = &self.report.fields[i];
+            let parsed = self.value(field, row, true);
+            if parsed.value.is_null() {
+                reasons.push(match field.read(row) {
+                    None | Some(serde_json::Value::Null) => format!("key field `{}` is missing", field.name),
+                    Some(sent) if parsed.failed => {
+                        format!("key field `{}` does not parse as {:?}: {sent}", field.name, field.ty)
+                    }
+                    Some(sent) => format!("key field `{}` holds a placeholder: {sent}", field.name),
+                });
+            }
+            key.push(parsed.value);
+        }
+        if reasons.is_empty() {
+            Ok(key)
+        } else {
+            Err(reasons.join("; "))
+        }
+    }
+
+    /// Decides what a row with a readable key does to the answer's rows: wait to be written, or
+    /// nothing (stored already, or an identical copy).
+    fn merge(&mut self, key: Vec<Typed>, row: &Row, raw: String, raw_hash: i64, findings: &mut Findings) {
+        let write = match self.seen.insert(fingerprint(&key), raw_hash) {
+            None => !self.known.contains(&raw_hash),
+            Some(earlier) => {
+                self.counts.rows_duplicate += 1;
+                findings.duplicate_example.get_or_insert_with(|| self.key_text(&key));
+                if earlier == raw_hash {
+                    false
+                } else if self.withdraw(&key) {
+                    // The earlier copy was never written, so the table still holds what it held
+                    // before this answer: this copy is written only if that is not it already.
+                    !self.known.contains(&raw_hash)
+                } else {
+                    // The table holds the earlier copy (stored unchanged, or written by this
+                    // attempt); this later one replaces it. (A fingerprint shared by two keys,
+                    // astronomically unlikely, lands here too: the row is written, never lost.)
+                    true
+                }
+            }
+        };
+        if write {
+            let values = self.values(&key, row);
+            let row = TypedRow { values, raw, raw_hash };
+            self.pending_bytes += row.raw.len() as u64;
+            self.slots.insert(key, self.pending.len());
+            self.pending.push(Some(row));
+        }
+    }
+
+    /// Removes the waiting copy of `key`, if one waits; tells whether one did.
+    fn withdraw(&mut self, key: &[Typed]) -> bool {
+        let Some(slot) = self.slots.remove(key) else {
+            return false;
+        };
+        if let Some(row) = self.pending[slot].take() {
+            self.pending_bytes -= row.raw.len() as u64;
+        }
+        true
+    }
+
+    /// Every column's value, the key's as read already. A value that fails to parse is NULL
+    /// (WARN, the first few; the row is kept).
+    fn values(&mut self, key: &[Typed], row: &Row) -> Vec<Typed> {
+        let mut values = Vec::with_capacity(self.report.fields.len());
+        for (i, field) in self.report.fields.iter().enumerate() {
+            if let Some(k) = self.key_idx.iter().position(|&at| at == i) {
+                values.push(key[k].clone());
+                continue;
+            }
+            let parsed = self.value(field, row, false);
+            if parsed.failed {
+                self.bad_values += 1;
+                if self.bad_values <= LOG_EXAMPLES {
+                    let value = row.get(field.name).map(|v| v.to_string()).unwrap_or_default();
+                    warn!(field = field.name, value = %value, "Value does not parse; stored as NULL (the original is in raw)");
+                }
+            }
+            values.push(parsed.value);
+        }
+        values
+    }
+
+    /// One field of `row`: a synthetic column from the request, or the row's value (the docs'
+    /// spelling or the API's own, whichever the row carries), read as a key or as a value.
+    fn value(&self, field: &Field, row: &Row, key: bool) -> Parsed {
+        let value = match field.name {
+            catalog::DAY if self.report.has_day() => Typed::Date(self.synthetic.day),
+            catalog::STREAM if self.report.is_synthetic(catalog::STREAM) => {
+                Typed::Text(Some(self.synthetic.stream.to_string()))
+            }
+            _ if key => return values::parse_key(field.read(row), field.ty, self.tz),
+            _ => return values::parse(field.read(row), field.ty, self.tz),
+        };
+        Parsed { value, failed: false }
+    }
+
+    /// `name=value, …` of a key, for a log line.
+    fn key_text(&self, key: &[Typed]) -> String {
+        let names = self.key_idx.iter().map(|&i| self.report.fields[i].name);
+        names.zip(key).map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A key's fingerprint, so that remembering every key of a 60,000-row answer costs a few bytes a
+/// key rather than a copy of it.
+fn fingerprint(key: &[Typed]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -136,11 +294,15 @@ mod tests {
     }
 
     const NONE: Synthetic<'static> = Synthetic { day: None, stream: "" };
+    const BIG: BatchLimits = BatchLimits { rows: 5_000, bytes: u64::MAX };
 
-    fn typed(rows: Vec<Row>, known: &HashSet<i64>) -> (TypedRows, Findings) {
+    /// One answer of chat_14 in one batch: the rows to write, the quarantine, the counts.
+    fn typed(rows: Vec<Row>, known: &HashSet<i64>) -> (Vec<TypedRow>, Vec<Rejected>, RunCounts, Findings) {
         let mut findings = Findings::default();
-        let out = type_rows(chat_14(), chrono_tz::America::Bogota, rows, &NONE, known, &mut findings);
-        (out, findings)
+        let mut window = WindowRows::new(chat_14(), chrono_tz::America::Bogota, &NONE, known.clone(), BIG);
+        let rejected = window.push(rows, &mut findings);
+        let (rows, counts) = window.finish();
+        (rows, rejected, counts, findings)
     }
 
     fn value<'a>(t: &'a TypedRow, field: &str) -> &'a Typed {
@@ -148,48 +310,170 @@ mod tests {
         &t.values[i]
     }
 
+    fn hash_of(r: &Row) -> i64 {
+        raw_hash(&serde_json::to_string(r).unwrap())
+    }
+
     #[test]
     fn a_row_is_typed_field_by_field_and_keeps_what_the_api_sent_in_raw() {
         let sent = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "cod_act": ""}));
-        let (out, findings) = typed(vec![sent], &HashSet::new());
-        assert_eq!((out.received, out.rejected, out.rows.len()), (1, 0, 1));
-        let t = &out.rows[0];
+        let (rows, rejected, counts, findings) = typed(vec![sent], &HashSet::new());
+        assert_eq!((counts.rows_fetched, counts.rows_rejected, rows.len(), rejected.len()), (1, 0, 1, 0));
+        let t = &rows[0];
         assert_eq!(value(t, "chat_id"), &Typed::Text(Some("c-1".into())));
-        assert!(value(t, "cod_act").is_null(), "the empty placeholder is NULL");
+        assert!(value(t, "cod_act").is_null(), "the empty placeholder is NULL outside the key");
         let date = chrono::DateTime::parse_from_rfc3339("2026-11-20T14:30:00Z").unwrap().to_utc();
         assert_eq!(value(t, "date"), &Typed::Timestamp(Some(date)));
         assert_eq!(t.raw, r#"{"chat_id":"c-1","cod_act":"","date":"2026-11-20 09:30:00"}"#);
-        assert_eq!(t.raw_hash, crate::store::rows::raw_hash(&t.raw));
+        assert_eq!(t.raw_hash, raw_hash(&t.raw));
         assert!(findings.unknown_fields.is_empty() && findings.rejected_example.is_none());
     }
 
     #[test]
-    fn a_row_without_its_key_is_rejected_and_the_others_are_kept() {
+    fn a_row_without_a_readable_key_is_handed_back_with_its_reason_and_the_others_are_kept() {
         let rows = vec![
             row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00"})),
             row(json!({"date": "2026-11-20 09:31:00"})),
             row(json!({"chat_id": "c-2", "date": "not a date"})),
+            row(json!({"chat_id": "c-3", "date": "-"})),
+            row(json!({"chat_id": null, "date": "2026-11-20 09:33:00"})),
         ];
-        let (out, findings) = typed(rows, &HashSet::new());
-        assert_eq!((out.received, out.rejected, out.rows.len()), (3, 2, 1));
+        let (kept, rejected, counts, findings) = typed(rows, &HashSet::new());
+        assert_eq!((counts.rows_fetched, counts.rows_rejected, kept.len()), (5, 4, 1));
+        let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "key field `chat_id` is missing",
+                r#"key field `date` does not parse as Timestamp: "not a date""#,
+                r#"key field `date` holds a placeholder: "-""#,
+                "key field `chat_id` is missing",
+            ]
+        );
+        assert_eq!(rejected[0].raw, r#"{"date":"2026-11-20 09:31:00"}"#);
+        assert_eq!(rejected[0].raw_hash, raw_hash(&rejected[0].raw));
         assert_eq!(findings.rejected_example.as_deref(), Some(r#"{"date":"2026-11-20 09:31:00"}"#), "the first one");
     }
 
     #[test]
-    fn a_row_whose_hash_is_known_is_skipped_before_typing_but_counted_as_received() {
+    fn a_text_key_holding_a_placeholder_is_stored_under_its_literal_text() {
+        let rows = ["", " ", "-"].map(|id| row(json!({"chat_id": id, "date": "2026-11-20 09:30:00"})));
+        let (kept, rejected, counts, _) = typed(rows.to_vec(), &HashSet::new());
+        assert_eq!((counts.rows_rejected, rejected.len(), counts.rows_duplicate), (0, 0, 0), "three distinct keys");
+        let ids: Vec<&Typed> = kept.iter().map(|t| value(t, "chat_id")).collect();
+        assert_eq!(ids, ["", " ", "-"].map(|id| Typed::Text(Some(id.into()))).iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn nul_characters_are_removed_before_typing_and_hashing_and_counted() {
+        let sent = row(json!({"chat_id": "c-\u{0}1", "date": "2026-11-20 09:30:00", "media_url": "a\u{0}b\u{0}"}));
+        let (kept, _, counts, _) = typed(vec![sent], &HashSet::new());
+        assert_eq!(counts.nul_removed, 3);
+        assert_eq!(value(&kept[0], "chat_id"), &Typed::Text(Some("c-1".into())));
+        assert_eq!(value(&kept[0], "media_url"), &Typed::Text(Some("ab".into())));
+        assert_eq!(kept[0].raw, r#"{"chat_id":"c-1","date":"2026-11-20 09:30:00","media_url":"ab"}"#);
+        assert!(!kept[0].raw.contains("\\u0000"));
+    }
+
+    #[test]
+    fn a_row_whose_hash_is_known_is_not_written_but_counted_as_received() {
         let sent = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00"}));
-        let raw = serde_json::to_string(&sent).unwrap();
-        let known = HashSet::from([crate::store::rows::raw_hash(&raw)]);
-        let (out, _) = typed(vec![sent], &known);
-        assert_eq!((out.received, out.rejected, out.rows.len()), (1, 0, 0));
+        let known = HashSet::from([hash_of(&sent)]);
+        let (kept, _, counts, _) = typed(vec![sent], &known);
+        assert_eq!((counts.rows_fetched, counts.rows_rejected, kept.len()), (1, 0, 0));
+    }
+
+    /// Two copies of one key, A then B: whatever is stored, B is what the answer leaves, and a
+    /// re-read that finds B stored writes nothing (the old flip-flop: run 2 wrote A back).
+    #[test]
+    fn the_last_copy_of_a_key_wins_before_the_known_hash_filter() {
+        let a = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "cod_act": ""}));
+        let b = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "cod_act": "SALE"}));
+        let other = row(json!({"chat_id": "c-2", "date": "2026-11-20 09:31:00"}));
+        let answer = vec![a.clone(), other.clone(), b.clone()];
+        // (stored before the answer) → what is written
+        let table: [(HashSet<i64>, Vec<&Row>); 4] = [
+            (HashSet::new(), vec![&other, &b]),
+            (HashSet::from([hash_of(&b), hash_of(&other)]), vec![]),
+            (HashSet::from([hash_of(&a), hash_of(&other)]), vec![&b]),
+            (HashSet::from([hash_of(&other)]), vec![&b]),
+        ];
+        for (known, expected) in table {
+            let (kept, _, counts, findings) = typed(answer.clone(), &known);
+            let raws: Vec<String> = kept.iter().map(|t| t.raw.clone()).collect();
+            let want: Vec<String> = expected.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+            assert_eq!(raws, want, "known {known:?}");
+            assert_eq!((counts.rows_fetched, counts.rows_duplicate), (3, 1));
+            assert_eq!(findings.duplicate_example.as_deref(), Some(r#"chat_id="c-1", date=2026-11-20T14:30:00Z"#));
+        }
+    }
+
+    #[test]
+    fn an_identical_copy_is_counted_and_written_once() {
+        let a = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00"}));
+        let (kept, _, counts, _) = typed(vec![a.clone(), a.clone(), a], &HashSet::new());
+        assert_eq!((kept.len(), counts.rows_duplicate), (1, 2));
+    }
+
+    /// Copies further apart than a write batch: an earlier copy already written is written over
+    /// by the later one, so the table still ends with the last copy.
+    #[test]
+    fn copies_across_write_batches_still_end_on_the_last_copy() {
+        let mut findings = Findings::default();
+        let small = BatchLimits { rows: 2, bytes: u64::MAX };
+        let stored_b = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "cod_act": "SALE"}));
+        let known = HashSet::from([hash_of(&stored_b)]);
+        let mut w = WindowRows::new(chat_14(), chrono_tz::America::Bogota, &NONE, known, small);
+        let a = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "cod_act": ""}));
+        let c2 = row(json!({"chat_id": "c-2", "date": "2026-11-20 09:31:00"}));
+        let c3 = row(json!({"chat_id": "c-3", "date": "2026-11-20 09:32:00"}));
+        // A waits with c-2: a full batch, written.
+        w.push(vec![a, c2], &mut findings);
+        assert!(w.full());
+        assert_eq!(w.take().len(), 2);
+        // B (stored before) comes after A was written: B is written back, c-3 with it.
+        w.push(vec![c3, stored_b.clone()], &mut findings);
+        let (last, counts) = w.finish();
+        assert_eq!(last[1].raw, serde_json::to_string(&stored_b).unwrap());
+        assert_eq!(counts.rows_duplicate, 1);
+    }
+
+    #[test]
+    fn a_write_batch_is_full_at_its_rows_or_its_bytes() {
+        let mut findings = Findings::default();
+        let rows = |n: usize| {
+            (0..n).map(|i| row(json!({"chat_id": format!("c-{i}"), "date": "2026-11-20 09:30:00"}))).collect::<Vec<_>>()
+        };
+        let mut w = WindowRows::new(
+            chat_14(),
+            chrono_tz::America::Bogota,
+            &NONE,
+            HashSet::new(),
+            BatchLimits { rows: 3, bytes: u64::MAX },
+        );
+        w.push(rows(2), &mut findings);
+        assert!(!w.full());
+        w.push(rows(3), &mut findings);
+        assert!(w.full(), "3 distinct keys wait");
+        let mut w = WindowRows::new(
+            chat_14(),
+            chrono_tz::America::Bogota,
+            &NONE,
+            HashSet::new(),
+            BatchLimits { rows: 100, bytes: 100 },
+        );
+        w.push(rows(1), &mut findings);
+        assert!(!w.full());
+        w.push(rows(3), &mut findings);
+        assert!(w.full(), "over 100 bytes of raw wait");
     }
 
     #[test]
     fn fields_the_catalogue_does_not_know_are_collected_and_kept_in_raw() {
         let sent = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "brand_new": 1}));
-        let (out, findings) = typed(vec![sent], &HashSet::new());
+        let (kept, _, _, findings) = typed(vec![sent], &HashSet::new());
         assert_eq!(findings.unknown_fields, BTreeSet::from(["brand_new".to_string()]));
-        assert!(out.rows[0].raw.contains("\"brand_new\":1"));
+        assert!(kept[0].raw.contains("\"brand_new\":1"));
     }
 
     #[test]
@@ -199,12 +483,14 @@ mod tests {
         let synthetic = Synthetic { day, stream: "" };
         let mut findings = Findings::default();
         let sent = row(json!({"agent_id": "12500", "calls": "7"}));
-        let out = type_rows(report, chrono_tz::America::Bogota, vec![sent], &synthetic, &HashSet::new(), &mut findings);
-        assert_eq!((out.received, out.rejected, out.rows.len()), (1, 0, 1));
+        let mut w = WindowRows::new(report, chrono_tz::America::Bogota, &synthetic, HashSet::new(), BIG);
+        assert!(w.push(vec![sent], &mut findings).is_empty());
+        let (kept, counts) = w.finish();
+        assert_eq!((counts.rows_fetched, kept.len()), (1, 1));
         let position = |name: &str| report.fields.iter().position(|f| f.name == name).unwrap();
-        assert_eq!(out.rows[0].values[position(catalog::DAY)], Typed::Date(day));
-        assert_eq!(out.rows[0].values[position("calls")], Typed::Integer(Some(7)));
-        assert_eq!(out.rows[0].raw, r#"{"agent_id":"12500","calls":"7"}"#, "raw is what the API sent");
+        assert_eq!(kept[0].values[position(catalog::DAY)], Typed::Date(day));
+        assert_eq!(kept[0].values[position("calls")], Typed::Integer(Some(7)));
+        assert_eq!(kept[0].raw, r#"{"agent_id":"12500","calls":"7"}"#, "raw is what the API sent");
     }
 }
 
@@ -219,12 +505,15 @@ mod aliases {
         let synthetic = Synthetic { day: NaiveDate::from_ymd_opt(2026, 11, 19), stream: "" };
         let mut findings = Findings::default();
         let sent = json!({"chanel": "whatsapp", "interaction": "12"}).as_object().unwrap().clone();
-        let out = type_rows(report, chrono_tz::America::Bogota, vec![sent], &synthetic, &HashSet::new(), &mut findings);
-        assert_eq!((out.received, out.rejected, out.rows.len()), (1, 0, 1));
-        let value = |name: &str| &out.rows[0].values[report.fields.iter().position(|f| f.name == name).unwrap()];
+        let limits = BatchLimits { rows: 10, bytes: u64::MAX };
+        let mut w = WindowRows::new(report, chrono_tz::America::Bogota, &synthetic, HashSet::new(), limits);
+        assert!(w.push(vec![sent], &mut findings).is_empty());
+        let (kept, counts) = w.finish();
+        assert_eq!((counts.rows_fetched, kept.len()), (1, 1));
+        let value = |name: &str| &kept[0].values[report.fields.iter().position(|f| f.name == name).unwrap()];
         assert_eq!(value("channel"), &Typed::Text(Some("whatsapp".into())));
         assert_eq!(value("chanel"), &Typed::Text(Some("whatsapp".into())));
-        assert_eq!(out.rows[0].raw, r#"{"chanel":"whatsapp","interaction":"12"}"#);
+        assert_eq!(kept[0].raw, r#"{"chanel":"whatsapp","interaction":"12"}"#);
         assert!(findings.unknown_fields.is_empty());
     }
 }

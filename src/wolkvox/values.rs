@@ -2,9 +2,11 @@
 //!
 //! The API sends every value as a string. This module owns the formats (see
 //! `shared/wolkvox-api.md` §5) and the rule that placeholders (`""`, `" "`, `"-"`, `"--"`, and
-//! MySQL's zero date for dates) are NULL. A value that does not parse becomes NULL and is
-//! reported back to the caller, which logs it; the row itself is never dropped for it, because
-//! `raw` keeps the original.
+//! MySQL's zero date for dates) are NULL, except in a text key field ([`parse_key`]), which
+//! keeps the literal text so the row can still be stored under it. A value that does not parse
+//! becomes NULL and is reported back to the caller, which logs it; the row itself is never
+//! dropped for it, because `raw` keeps the original. It also removes NUL characters
+//! ([`remove_nul`]), which PostgreSQL's `text` and `jsonb` refuse.
 //!
 //! Accepted formats, per [`FieldType`]:
 //!
@@ -20,7 +22,9 @@
 //! | Date | `YYYY-MM-DD`, `YYYYMMDD`, or a Timestamp form (its date) | date |
 //! | Time | `"9"`, `"09"`, `"13:00"`, `"13:00:00"` | time of day |
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
@@ -70,6 +74,23 @@ impl Typed {
             FieldType::Timestamp => Typed::Timestamp(None),
             FieldType::Date => Typed::Date(None),
             FieldType::Time => Typed::Time(None),
+        }
+    }
+}
+
+/// How a value reads in a log line: text quoted (so `""` and `" "` show), NULL as `NULL`,
+/// instants in UTC.
+impl fmt::Display for Typed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Typed::Text(Some(v)) => write!(f, "{v:?}"),
+            Typed::Decimal(Some(v)) => f.write_str(v),
+            Typed::Integer(Some(v)) => write!(f, "{v}"),
+            Typed::Boolean(Some(v)) => write!(f, "{v}"),
+            Typed::Timestamp(Some(v)) => f.write_str(&v.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            Typed::Date(Some(v)) => write!(f, "{v}"),
+            Typed::Time(Some(v)) => write!(f, "{v}"),
+            _ => f.write_str("NULL"),
         }
     }
 }
@@ -125,6 +146,55 @@ pub fn parse(value: Option<&Value>, ty: FieldType, tz: Tz) -> Parsed {
         Some(value) => Parsed { value, failed: false },
         None => Parsed { value: Typed::null(ty), failed: true },
     }
+}
+
+/// Types one value of a key field. A text key keeps the literal text the API sent, placeholders
+/// included: `""`, `" "` or `"-"` is what the API calls that row (a cdr_1 call without an
+/// agent), and reading it as NULL would leave the row nowhere to be stored. Every other type is
+/// read like [`parse`]. Only a missing or JSON-null text key is NULL.
+pub fn parse_key(value: Option<&Value>, ty: FieldType, tz: Tz) -> Parsed {
+    match (ty, value) {
+        (FieldType::Text, Some(Value::String(s))) => Parsed { value: Typed::Text(Some(s.clone())), failed: false },
+        (FieldType::Text, Some(other)) if !other.is_null() => {
+            Parsed { value: Typed::Text(Some(other.to_string())), failed: false }
+        }
+        _ => parse(value, ty, tz),
+    }
+}
+
+/// Removes every NUL character (`\u0000`) from `value`'s strings and object keys, at any depth;
+/// returns how many were removed. PostgreSQL refuses NUL in `text` and in `jsonb`, so one NUL
+/// would fail its window's transaction on every attempt, for ever.
+pub fn remove_nul(value: &mut Value) -> u64 {
+    match value {
+        Value::String(s) => remove_nul_from(s),
+        Value::Array(items) => items.iter_mut().map(remove_nul).sum(),
+        Value::Object(map) => remove_nul_from_map(map),
+        _ => 0,
+    }
+}
+
+/// [`remove_nul`] for a whole object: its keys and its values.
+pub fn remove_nul_from_map(map: &mut serde_json::Map<String, Value>) -> u64 {
+    let mut removed: u64 = map.values_mut().map(remove_nul).sum();
+    let named: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();
+    for name in named {
+        if let Some(v) = map.remove(&name) {
+            let mut clean = name;
+            removed += remove_nul_from(&mut clean);
+            map.insert(clean, v);
+        }
+    }
+    removed
+}
+
+fn remove_nul_from(s: &mut String) -> u64 {
+    if !s.contains('\0') {
+        return 0;
+    }
+    let before = s.len();
+    s.retain(|c| c != '\0');
+    (before - s.len()) as u64
 }
 
 /// A whole number, with optional thousands commas or an all-zero fraction (`"12.0"`).
@@ -375,6 +445,42 @@ mod tests {
         assert_eq!(p.value, Typed::Text(Some("42".into())));
         assert_eq!(ok_json(json!(42), FieldType::Integer), int(42));
         assert_eq!(ok_json(json!(1.5), FieldType::Decimal), dec("1.5"));
+    }
+
+    #[test]
+    fn a_text_key_keeps_the_literal_placeholder_and_other_keys_read_as_values() {
+        use FieldType::*;
+        for text in ["", " ", "-", "--"] {
+            let p = parse_key(Some(&json!(text)), Text, BOGOTA);
+            assert_eq!(p, Parsed { value: Typed::Text(Some(text.into())), failed: false }, "{text:?}");
+        }
+        assert_eq!(parse_key(Some(&json!(7)), Text, BOGOTA).value, Typed::Text(Some("7".into())));
+        assert!(parse_key(None, Text, BOGOTA).value.is_null(), "a missing key is NULL");
+        assert!(parse_key(Some(&Value::Null), Text, BOGOTA).value.is_null());
+        // Not text: a placeholder is still NULL, an unreadable value still fails.
+        assert_eq!(
+            parse_key(Some(&json!("-")), Timestamp, BOGOTA),
+            Parsed { value: Typed::Timestamp(None), failed: false }
+        );
+        assert!(parse_key(Some(&json!("abc")), Timestamp, BOGOTA).failed);
+        let at = parse_key(Some(&json!("2026-11-20 09:30:00")), Timestamp, BOGOTA).value;
+        assert_eq!(at, Typed::Timestamp(Some(utc("2026-11-20T14:30:00Z"))));
+    }
+
+    #[test]
+    fn nul_characters_are_removed_from_strings_and_names_at_any_depth_and_counted() {
+        let mut v = json!({"a\u{0}b": "x\u{0}y\u{0}", "n": 1, "list": [{"c": "\u{0}"}, "ok"], "clean": "z"});
+        assert_eq!(remove_nul(&mut v), 4);
+        assert_eq!(v, json!({"ab": "xy", "n": 1, "list": [{"c": ""}, "ok"], "clean": "z"}));
+        assert_eq!(remove_nul(&mut v), 0, "nothing left to remove");
+    }
+
+    #[test]
+    fn typed_values_read_plainly_in_log_lines() {
+        assert_eq!(Typed::Text(Some(" ".into())).to_string(), "\" \"");
+        assert_eq!(Typed::Timestamp(Some(utc("2026-11-20T14:30:00Z"))).to_string(), "2026-11-20T14:30:00Z");
+        assert_eq!(int(3).to_string(), "3");
+        assert_eq!(Typed::Date(None).to_string(), "NULL");
     }
 
     fn ok_json(v: Value, ty: FieldType) -> Typed {

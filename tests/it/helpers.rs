@@ -275,3 +275,26 @@ pub fn assert_same_rows(db: &BTreeMap<(String, String), Value>, truth: &BTreeMap
         truth.len()
     );
 }
+
+/// `sync --report api` of yesterday (Bogotá) against `sim`; returns the output and the day.
+pub async fn sync_yesterday(sim: &Simulator, db: &TestDb, api: &str) -> (std::process::Output, chrono::NaiveDate) {
+    let today = utc_to_local(chrono_tz::America::Bogota, Utc::now()).date();
+    let day = today - chrono::Duration::days(1);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
+    cmd.env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+        .env("DATABASE_URL", &db.url)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "warn")
+        .args(["sync", "--report", api, "--from", &day.to_string(), "--to", &today.to_string()]);
+    (tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap(), day)
+}
+
+/// A simulator whose clock is frozen at the start of today (Bogotá), so yesterday is complete.
+pub async fn simulator_at_midnight(config: SimulatorConfig) -> Simulator {
+    let bogota = chrono_tz::America::Bogota;
+    let today = utc_to_local(bogota, Utc::now()).date().and_hms_opt(0, 0, 0).unwrap();
+    let at = wolkvox_etl::time::local_to_utc(bogota, today);
+    Simulator::start(config, Clock::manual(at), "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}

@@ -2,43 +2,17 @@
 //! (`channel` / `chanel`, `date` / `day`) land every row through the real binary, and a run in
 //! which every row is rejected is recorded and reported as such, not as a success.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-use chrono::Utc;
-use wolkvox_etl::clock::Clock;
-use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::Backend;
-use wolkvox_etl::time::utc_to_local;
 
 use crate::helpers::*;
 use crate::on_both_backends;
 
-/// `sync --report api` of yesterday (Bogotá) against `sim`; returns the output and the day.
-async fn sync_yesterday(sim: &Simulator, db: &TestDb, api: &str) -> (Output, chrono::NaiveDate) {
-    let today = utc_to_local(chrono_tz::America::Bogota, Utc::now()).date();
-    let day = today - chrono::Duration::days(1);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
-    cmd.env_clear()
-        .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
-        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
-        .env("DATABASE_URL", &db.url)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "warn")
-        .args(["sync", "--report", api, "--from", &day.to_string(), "--to", &today.to_string()]);
-    (tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap(), day)
-}
-
-/// A simulator whose clock is frozen at the start of today (Bogotá), so yesterday is complete.
-async fn simulator(config: SimulatorConfig) -> Simulator {
-    let bogota = chrono_tz::America::Bogota;
-    let today = utc_to_local(bogota, Utc::now()).date().and_hms_opt(0, 0, 0).unwrap();
-    let at = wolkvox_etl::time::local_to_utc(bogota, today);
-    Simulator::start(config, Clock::manual(at), "127.0.0.1:0".parse().unwrap()).await.unwrap()
-}
-
 on_both_backends! {
 async fn reports_keyed_on_a_field_the_api_spells_differently_store_every_row(backend) {
-    let sim = simulator(SimulatorConfig::default()).await;
+    let sim = simulator_at_midnight(SimulatorConfig::default()).await;
     for (api, sent, documented) in [("chat_13", "chanel", "channel"), ("diagram_1_2", "day", "date")] {
         let db = TestDb::new(backend).await;
         let (out, day) = sync_yesterday(&sim, &db, api).await;
@@ -56,7 +30,7 @@ async fn reports_keyed_on_a_field_the_api_spells_differently_store_every_row(bac
 
 async fn a_run_in_which_every_row_is_rejected_is_recorded_as_rejected_and_fails_the_sync(backend) {
     // Every row comes without its first key field.
-    let sim = simulator(SimulatorConfig { keyless_every: 1, ..SimulatorConfig::default() }).await;
+    let sim = simulator_at_midnight(SimulatorConfig { keyless_every: 1, ..SimulatorConfig::default() }).await;
     let db = TestDb::new(backend).await;
     let (out, day) = sync_yesterday(&sim, &db, "chat_14").await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -77,7 +51,7 @@ async fn a_run_in_which_every_row_is_rejected_is_recorded_as_rejected_and_fails_
 
 #[tokio::test]
 async fn status_shows_a_rejected_run() {
-    let sim = simulator(SimulatorConfig { keyless_every: 1, ..SimulatorConfig::default() }).await;
+    let sim = simulator_at_midnight(SimulatorConfig { keyless_every: 1, ..SimulatorConfig::default() }).await;
     let db = TestDb::new(Backend::Sqlite).await;
     let _ = sync_yesterday(&sim, &db, "chat_14").await;
     let out = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
