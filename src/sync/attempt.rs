@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Duration, Utc};
 use tracing::{debug, warn};
 
 use super::context::{JobContext, ReportJob};
@@ -18,7 +18,7 @@ use super::outcome::{RunCounts, WindowWrite};
 use super::typing::{type_rows, Findings, Synthetic};
 use super::window::{self, Window};
 use crate::store::watermark::StreamKey;
-use crate::time::local_to_utc;
+use crate::time::{self, local_to_utc, utc_to_local};
 use crate::wolkvox::catalog::{DayRows, FieldType};
 use crate::wolkvox::client::RowStream;
 use crate::wolkvox::ApiError;
@@ -38,17 +38,17 @@ pub(super) struct Attempt<'a> {
     /// The stored rows this window's day replaces (reports read in whole days).
     replaces: Option<DayRows>,
     /// The watermark once this window commits.
-    new_watermark: Option<NaiveDateTime>,
+    new_watermark: Option<DateTime<Utc>>,
 }
 
 impl<'a> Attempt<'a> {
-    /// The window `window` of `key`'s stream, after `watermark` (local).
+    /// The window `window` of `key`'s stream, after `watermark`.
     pub fn new(
         ctx: &'a JobContext,
         job: &'a ReportJob,
         key: StreamKey<'a>,
         window: Window,
-        watermark: Option<NaiveDateTime>,
+        watermark: Option<DateTime<Utc>>,
     ) -> Self {
         let report = job.config.report;
         let params = job
@@ -60,22 +60,20 @@ impl<'a> Attempt<'a> {
                 false => (k.as_str(), v.as_str()),
             })
             .collect();
-        let synthetic = Synthetic { day: report.has_day().then(|| window.start.date()), stream: key.stream };
+        // The local day the window starts in: a whole-day window starts at its midnight (or at
+        // the clock change, when the day has no midnight).
+        let day = utc_to_local(ctx.timezone, window.start).date();
+        let synthetic = Synthetic { day: report.has_day().then_some(day), stream: key.stream };
         // A report read in whole days replaces the window's day: its rows that vanished from the
         // answer go too, whatever the API's reading of the range.
-        let replaces = report
-            .day_rows(
-                window.start.date(),
-                local_to_utc(ctx.timezone, window.start),
-                local_to_utc(ctx.timezone, day_end(window)),
-            )
-            .filter(|_| report.in_whole_days());
+        let day_end = time::midnight(ctx.timezone, day + Duration::days(1));
+        let replaces = report.day_rows(day, window.start, day_end).filter(|_| report.in_whole_days());
         let new_watermark = window::advance(watermark, &window);
         Attempt { ctx, job, key, window, params, synthetic, replaces, new_watermark }
     }
 
     /// The watermark once this window commits.
-    pub fn new_watermark(&self) -> Option<NaiveDateTime> {
+    pub fn new_watermark(&self) -> Option<DateTime<Utc>> {
         self.new_watermark
     }
 
@@ -130,7 +128,10 @@ impl<'a> Attempt<'a> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
         let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.gate_id()).await?;
-        let opened = ctx.client.open(&job.token, permit, job.config.report.api, w.start, w.last_second(), &self.params);
+        // Every instant of the window is inside this local range (across a fall-back it is the
+        // repeated hour whole), which is what lets the watermark move to the window's end.
+        let (date_ini, date_end) = w.request(ctx.timezone);
+        let opened = ctx.client.open(&job.token, permit, job.config.report.api, date_ini, date_end, &self.params);
         let mut stream = match opened.await {
             Ok(stream) => stream,
             Err(e) => {
@@ -163,7 +164,10 @@ impl<'a> Attempt<'a> {
         let known = match timestamp {
             // Never for a replaced day: its stored rows were just deleted.
             Some(ts) if self.replaces.is_none() => {
-                let (from, to) = (local_to_utc(ctx.timezone, w.start), local_to_utc(ctx.timezone, w.end));
+                // The instants the requested local range's rows are stamped with.
+                let (date_ini, date_end) = w.request(ctx.timezone);
+                let from = local_to_utc(ctx.timezone, date_ini);
+                let to = local_to_utc(ctx.timezone, date_end) + Duration::seconds(1);
                 tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?
             }
             _ => HashSet::new(),
@@ -183,7 +187,7 @@ impl<'a> Attempt<'a> {
             }
         }
         if let Some(wm) = self.new_watermark {
-            tx.advance_watermark(self.key, local_to_utc(ctx.timezone, wm)).await?;
+            tx.advance_watermark(self.key, wm).await?;
         }
         if ctx.faults.fail_before_commit {
             return Err(SyncError::Injected);
@@ -191,9 +195,4 @@ impl<'a> Attempt<'a> {
         tx.commit().await?;
         Ok(WindowWrite::Committed(done))
     }
-}
-
-/// The end of the local day `window` belongs to: the next midnight.
-fn day_end(window: Window) -> chrono::NaiveDateTime {
-    crate::time::ceil_to_midnight(window.start + chrono::Duration::seconds(1))
 }

@@ -4,6 +4,7 @@ mod accounts;
 mod catalogue;
 mod cli;
 mod concurrency;
+mod dst;
 mod faults;
 mod helpers;
 mod operations;
