@@ -134,7 +134,7 @@ impl DailyEstimate {
 }
 
 /// How many times a six-field cron expression fires in a day.
-fn runs_per_day(schedule: &str, tz: Tz) -> u32 {
+pub(crate) fn runs_per_day(schedule: &str, tz: Tz) -> u32 {
     let parsed = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)

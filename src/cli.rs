@@ -50,6 +50,19 @@ pub enum Command {
         #[command(subcommand)]
         action: WatermarkAction,
     },
+    /// Accept a day that the API keeps answering empty as really empty: its stored rows are
+    /// removed and it is no longer asked again (see `status` for suspect days).
+    AcceptEmpty {
+        /// The report's api name.
+        #[arg(long)]
+        report: String,
+        /// The local day, YYYY-MM-DD.
+        #[arg(long)]
+        day: chrono::NaiveDate,
+        /// The stream within the report, if it has several.
+        #[arg(long, default_value = "")]
+        stream: String,
+    },
     /// Validate the configuration and print the effective settings, secrets redacted.
     CheckConfig,
     /// Exit 0 if the running daemon answers on /healthz (for container health checks).
@@ -72,6 +85,10 @@ pub enum Command {
         /// How many days back the first pass starts.
         #[arg(long, default_value_t = 3)]
         days: u32,
+        /// The database the demo fills. By default its own SQLite file here, whatever
+        /// DATABASE_URL / database.url say: simulator rows never land in a real database.
+        #[arg(long, default_value = crate::config::DEFAULT_DATABASE_URL)]
+        database: String,
     },
     /// Serve the built-in wolkvox API simulator (for demos and tests).
     Simulate(SimulateArgs),

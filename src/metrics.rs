@@ -96,3 +96,9 @@ pub fn token_calls_today(account: &str, token: &str, calls: i64) {
     gauge!("wolkvox_etl_token_calls_today", "account" => account.to_string(), "token" => token.to_string())
         .set(calls as f64);
 }
+
+/// A day of `report` answered empty while holding rows (kept, marked suspect).
+pub fn suspect_empty_day(account: &str, report: &str) {
+    counter!("wolkvox_etl_suspect_empty_days_total", "account" => account.to_string(), "report" => report.to_string())
+        .increment(1);
+}

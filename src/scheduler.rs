@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::sync::{run_once, JobContext, Range, ReportJob};
 
@@ -33,12 +33,15 @@ pub async fn run(
     let mut scheduler = JobScheduler::new().await?;
     let mut triggers = Vec::new();
     for job in jobs {
+        let skip_cap = max_skip(&job.config.schedule, ctx.timezone);
         let trigger = Trigger {
             ctx: Arc::clone(&ctx),
             job: Arc::new(job),
             guard: Arc::new(Mutex::new(())),
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
+            backoff: Arc::default(),
+            max_skip: skip_cap,
         };
         let on_tick = trigger.clone();
         let cron = Job::new_async_tz(trigger.job.config.schedule.as_str(), ctx.timezone, move |_, _| {
@@ -71,12 +74,56 @@ struct Trigger {
     guard: Arc<Mutex<()>>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    backoff: Arc<std::sync::Mutex<Backoff>>,
+    /// The most ticks a failing report skips in a row: it still runs at least once an hour.
+    max_skip: u32,
+}
+
+/// Ticks skipped after failing runs, so one broken window costs a bounded number of calls a
+/// day: after the n-th failure in a row, 2^(n−1) − 1 ticks are skipped (the interval doubles),
+/// capped at an hour between runs. A run that does not fail resets it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Backoff {
+    failures: u32,
+    skip: u32,
+}
+
+impl Backoff {
+    /// Whether this tick runs (otherwise it is one of the ticks skipped).
+    fn tick(&mut self) -> bool {
+        if self.skip == 0 {
+            return true;
+        }
+        self.skip -= 1;
+        false
+    }
+
+    /// Records how a run ended.
+    fn ran(&mut self, failed: bool, max_skip: u32) {
+        if !failed {
+            *self = Backoff::default();
+            return;
+        }
+        self.failures += 1;
+        let doubling = (1u64 << (self.failures - 1).min(32)) - 1;
+        self.skip = u32::try_from(doubling).unwrap_or(u32::MAX).min(max_skip);
+    }
+}
+
+/// The most ticks of `schedule` that fit in an hour, minus the one that runs.
+fn max_skip(schedule: &str, tz: chrono_tz::Tz) -> u32 {
+    let per_day = crate::budget::runs_per_day(schedule, tz).max(1);
+    (per_day / 24).saturating_sub(1)
 }
 
 impl Trigger {
     /// Starts a run unless the previous one is still going or shutdown has begun.
     fn fire(&self) {
         if self.shutdown.is_cancelled() {
+            return;
+        }
+        if !self.backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).tick() {
+            debug!(report = self.job.config.report.api, "Backing off after failing runs; skipping this tick");
             return;
         }
         let Ok(held) = Arc::clone(&self.guard).try_lock_owned() else {
@@ -88,10 +135,41 @@ impl Trigger {
             return;
         };
         let (ctx, job, shutdown) = (Arc::clone(&self.ctx), Arc::clone(&self.job), self.shutdown.clone());
+        let (backoff, max_skip) = (Arc::clone(&self.backoff), self.max_skip);
         self.tracker.spawn(async move {
             // The guard lives as long as the run.
             let _held = held;
-            run_once(&ctx, &job, Range::Scheduled, &shutdown).await;
+            let outcome = run_once(&ctx, &job, Range::Scheduled, &shutdown).await;
+            let failed = outcome.status == crate::store::runs::RunStatus::Failed;
+            backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ran(failed, max_skip);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_runs_skip_doubling_numbers_of_ticks_up_to_an_hour_and_a_success_resets() {
+        // Every 5 minutes: at most 11 ticks skipped, so a failing report runs hourly.
+        let cap = max_skip("0 */5 * * * *", chrono_tz::America::Bogota);
+        assert_eq!(cap, 11);
+        let mut b = Backoff::default();
+        let mut ran = Vec::new();
+        for _ in 0..40 {
+            let runs = b.tick();
+            ran.push(runs);
+            if runs {
+                b.ran(true, cap);
+            }
+        }
+        let at: Vec<usize> = ran.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i).collect();
+        // Gaps of 1, 2, 4, 8, then 12 ticks (the hour cap).
+        assert_eq!(at, [0, 1, 3, 7, 15, 27, 39]);
+        b.ran(false, cap);
+        assert_eq!(b, Backoff::default());
+        assert!(b.tick());
+        assert_eq!(max_skip("0 0 * * * *", chrono_tz::America::Bogota), 0, "hourly reports never skip");
     }
 }

@@ -39,8 +39,11 @@ fn for_simulator(mut settings: Settings, base_url: &str, days: u32) -> anyhow::R
     Ok(settings)
 }
 
-/// Runs the demo; see the module docs.
-pub async fn demo(settings: Settings, once: bool, days: u32) -> anyhow::Result<ExitCode> {
+/// Runs the demo; see the module docs. `database` (the `--database` flag) replaces whatever
+/// database the configuration names, so a demo never writes simulator rows into production.
+pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str) -> anyhow::Result<ExitCode> {
+    settings.database_is_default = database == crate::config::DEFAULT_DATABASE_URL;
+    settings.database_url = SecretString::from(database.to_string());
     let sim = Simulator::start(SimulatorConfig::default(), Clock::system(), SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("cannot start the simulator on a loopback port")?;

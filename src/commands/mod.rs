@@ -3,6 +3,7 @@
 //! Every command but `simulate` (which needs no configuration) starts the same way: load and
 //! validate the settings of every operation, keep the one `--account` names, start logging.
 
+mod accept_empty;
 mod check_config;
 mod demo;
 mod healthcheck;
@@ -34,8 +35,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => run::run(all).await,
         Command::Sync { report, from, to } => sync::sync(all, report.as_deref(), from.as_deref(), to.as_deref()).await,
         Command::Status { json } => status::status(&all, account.as_deref(), json).await,
-        Command::Demo { once, days } => demo::demo(first, once, days).await,
+        Command::Demo { once, days, database } => demo::demo(first, once, days, &database).await,
         Command::Watermark { action } => watermark::watermark(first, action).await,
+        Command::AcceptEmpty { report, day, stream } => accept_empty::accept_empty(&first, &report, day, &stream).await,
         Command::CheckConfig => Ok(check_config::check_config(&all)),
         Command::Reports { json } => Ok(reports::reports(&first, json)),
         Command::Healthcheck => healthcheck::healthcheck(&first).await,

@@ -42,16 +42,26 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
         let usage = crate::store::token_usage::usage(db, &settings.account, today).await?;
         tokens.push((settings.account.clone(), today, usage));
     }
+    let suspect: Vec<_> =
+        db.suspect_all().await?.into_iter().filter(|d| only.is_none_or(|account| d.account == account)).collect();
     if json {
         let usage: Vec<_> = tokens
             .iter()
             .map(|(account, day, usage)| serde_json::json!({ "account": account, "day": day, "tokens": usage }))
             .collect();
-        let doc = serde_json::json!({ "reports": lines, "token_calls_today": usage });
+        let doc = serde_json::json!({ "reports": lines, "token_calls_today": usage, "suspect_empty_days": suspect });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
         return Ok(());
     }
     print_table(all, lines);
+    if !suspect.is_empty() {
+        println!("\nsuspect empty days (answered empty while holding rows; kept, asked again every run):");
+        for d in &suspect {
+            let stream = if d.stream.is_empty() { String::new() } else { format!(" [{}]", d.stream) };
+            println!("  {:<10} {:<12} {}{stream}  {} empty answer(s)", d.account, d.report, d.day, d.asks);
+        }
+        println!("  accept one as really empty: wolkvox-etl accept-empty --report R --day YYYY-MM-DD");
+    }
     for (account, today, usage) in tokens {
         println!("\ntoken calls today ({today}, account {account}):");
         if usage.is_empty() {

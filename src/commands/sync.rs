@@ -89,6 +89,15 @@ pub async fn sync(
                 eprintln!("error: sync of {api} failed: {e}");
                 failed.push(api_name.clone());
             }
+            // A sync that could not run says why, and the exit code says it did not run.
+            (RunStatus::Skipped, _) => {
+                eprintln!("error: {api} was not synced: another process (a daemon or another sync) is syncing it now");
+                failed.push(api_name.clone());
+            }
+            (RunStatus::Paused, _) => {
+                eprintln!("error: {api} was not synced: the token's daily call limit is reached until local midnight");
+                failed.push(api_name.clone());
+            }
             (RunStatus::Rejected, _) => {
                 eprintln!("error: sync of {api}: every row was rejected (no usable key); see the log for an example");
                 failed.push(api_name.clone());

@@ -89,11 +89,14 @@ impl Settings {
             return Ok(enabled.clone());
         }
         let report = catalog::find(api).ok_or_else(|| {
-            let known: Vec<_> = catalog::all().iter().map(|r| r.api).collect();
             ConfigError::invalid(
                 "--report",
                 format!("{api:?} is not a known report"),
-                format!("use one of: {}", known.join(", ")),
+                format!(
+                    "did you mean {}? (`wolkvox-etl reports` lists all {})",
+                    catalog::closest(api, 3).join(", "),
+                    catalog::all().len()
+                ),
             )
         })?;
         Ok(ReportConfig {
@@ -173,6 +176,6 @@ mod tests {
     fn an_unknown_report_for_sync_names_the_flag() {
         let s = load(&[]).unwrap();
         let text = s.report_config("chat_99").unwrap_err().to_string();
-        assert!(text.contains("`--report`") && text.contains("chat_14"), "{text}");
+        assert!(text.contains("`--report`") && text.contains("did you mean chat_9, chat_1, chat_10?"), "{text}");
     }
 }

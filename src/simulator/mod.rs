@@ -72,6 +72,12 @@ pub struct SimulatorConfig {
     /// Extra characters appended to every chat_14 `media_url` (as a query string), to make
     /// responses as heavy as the API allows (256 MB) for benchmarks; 0 = the normal rows.
     pub pad_bytes: usize,
+    /// Windows at least this long always fail with this fault kind (`slow` for a timeout,
+    /// `truncated_json` for a cut body, `http503`, …): the API's bad day on big windows.
+    pub oversize: Option<(chrono::TimeDelta, FaultKind)>,
+    /// Local days for which every window inside the day is answered empty (404) although the
+    /// day has data: the "0 rows for some, 172,628 for others" day of a real outage.
+    pub blank_days: Vec<chrono::NaiveDate>,
     /// Dated aggregates (skill_3, agent_8, …) total only the requested range instead of each
     /// whole day or slot it touches; the docs allow both readings.
     pub range_totals: bool,
@@ -97,6 +103,8 @@ impl Default for SimulatorConfig {
             pad_bytes: 0,
             keyless_every: 0,
             range_totals: false,
+            blank_days: Vec::new(),
+            oversize: None,
         }
     }
 }
@@ -180,6 +188,12 @@ impl Simulator {
             rows_served: self.shared.rows_served.load(Ordering::Relaxed),
             faults_injected: self.shared.faults_injected.load(Ordering::Relaxed),
         }
+    }
+
+    /// From now on, windows inside these local days are answered empty (see
+    /// [`SimulatorConfig::blank_days`]); an empty list ends the outage.
+    pub fn set_blank_days(&self, days: Vec<chrono::NaiveDate>) {
+        *self.shared.blank_days.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = days;
     }
 
     /// The most tokens that ever had a request in flight at the same moment: 2 or more shows

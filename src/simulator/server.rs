@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) faults_injected: AtomicU64,
     /// The most tokens that ever had a request in flight at the same moment.
     pub(crate) peak_tokens_in_flight: AtomicU64,
+    /// The days answered blank right now (starts as the config's `blank_days`; tests change it).
+    pub(crate) blank_days: Mutex<Vec<NaiveDate>>,
     /// Every request that reached the report handler, in arrival order.
     pub(crate) log: Mutex<Vec<super::Served>>,
     /// The fault plan's seeded draws, one per accepted request.
@@ -70,6 +72,7 @@ impl Shared {
     /// Fresh state: no calls counted, no token busy.
     pub(crate) fn new(config: SimulatorConfig, clock: Clock) -> Shared {
         let draws = FaultDraws::new(&config.faults);
+        let blank_days = Mutex::new(config.blank_days.clone());
         Shared {
             config,
             clock,
@@ -78,6 +81,7 @@ impl Shared {
             rows_served: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
             peak_tokens_in_flight: AtomicU64::new(0),
+            blank_days,
             log: Mutex::new(Vec::new()),
             draws,
             tokens: Mutex::new(TokenBook::default()),
@@ -210,7 +214,11 @@ async fn serve(
         return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
     }
     let checked = validate(&shared.config, params)?;
-    let fault = shared.draws.next(&shared.config.faults);
+    let drawn = shared.draws.next(&shared.config.faults);
+    // A window too long for the server: it always fails the same way (timeout, cut body, 5xx).
+    let oversize =
+        shared.config.oversize.filter(|(longest, _)| checked.to - checked.from >= *longest).map(|(_, kind)| kind);
+    let fault = oversize.or(drawn);
     if let Some(kind) = fault {
         shared.faults_injected.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(fault = %kind, api = checked.report.api, "wolkvox simulator injected a fault");
@@ -240,8 +248,12 @@ async fn serve(
     // Generating and serialising up to a few hundred thousand rows is CPU work; keep it off the
     // async workers so other connections (and the concurrency check) stay responsive.
     let now = shared.now_timeline();
+    // A bad day of the real API: a window inside a "blank" day answers empty although the day
+    // has data (the fault under test; ground truth keeps the data).
+    let blank = checked.to.date() == checked.from.date()
+        && shared.blank_days.lock().unwrap_or_else(PoisonError::into_inner).contains(&checked.from.date());
     let worker = Arc::clone(shared);
-    let answer = tokio::task::spawn_blocking(move || render(&worker.config, &checked, now))
+    let answer = tokio::task::spawn_blocking(move || render(&worker.config, &checked, now, blank))
         .await
         .map_err(|error| ApiError::internal(error.to_string()))?
         .map_err(|error| ApiError::internal(error.to_string()))?;
@@ -354,8 +366,8 @@ struct Answer {
 }
 
 /// Computes the rows visible at timeline time `now` and renders the 200 (or, when empty, the 404)
-/// envelope.
-fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime) -> serde_json::Result<Answer> {
+/// envelope; a `blank` window answers empty whatever its rows.
+fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime, blank: bool) -> serde_json::Result<Answer> {
     let params: Vec<(&str, &str)> = checked.params.iter().map(|(name, value)| (*name, value.as_str())).collect();
     let ask = data::Ask {
         api: checked.report.api,
@@ -366,7 +378,7 @@ fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime) -> se
     };
     // The real API documents a record limit but no error for exceeding it: the excess is dropped,
     // and since rows are newest first, the oldest ones go.
-    let rows = super::served_rows(config, &ask, now, config.max_records);
+    let rows = if blank { Vec::new() } else { super::served_rows(config, &ask, now, config.max_records) };
     // cdr_4 answers one object keyed by bucket rather than an array of rows.
     let bucketed = checked.report.data_shape == DataShape::BucketObject;
     let (records, data) = match rows.first() {

@@ -53,8 +53,9 @@ impl Coordinator {
     }
 
     /// Waits for the lock of a token (one request in flight across all replicas).
-    pub async fn lock_token(&self, account: &str, token_label: &str) -> Result<HeldLock, StoreError> {
-        self.lock(key(&["token", account, token_label]), true).await.map(|held| held.unwrap_or(HeldLock::none()))
+    pub async fn lock_token(&self, gate_id: &str) -> Result<HeldLock, StoreError> {
+        // Per secret, not per account: two operations sharing a secret share the API's limit.
+        self.lock(key(&["token", gate_id]), true).await.map(|held| held.unwrap_or(HeldLock::none()))
     }
 
     /// Takes the lock of a report stream if no other replica holds it.

@@ -44,6 +44,7 @@ pub mod locks;
 pub mod rows;
 pub mod runs;
 pub mod schema;
+pub mod suspect;
 pub mod token_usage;
 pub mod watermark;
 
@@ -192,6 +193,16 @@ impl Db {
         runs::status(self).await
     }
 
+    /// A stream's suspect-empty days, oldest first (asked again on every run).
+    pub async fn suspect_days(&self, key: StreamKey<'_>) -> Result<Vec<chrono::NaiveDate>, StoreError> {
+        suspect::days(self, key).await
+    }
+
+    /// Every suspect-empty day (`status`).
+    pub async fn suspect_all(&self) -> Result<Vec<suspect::SuspectDay>, StoreError> {
+        suspect::all(self).await
+    }
+
     /// Whether the database answers (`/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?);
@@ -234,6 +245,32 @@ impl Tx {
         stream: Option<&str>,
     ) -> Result<u64, StoreError> {
         rows::delete_day(self, report, account, day, stream).await
+    }
+
+    /// How many rows an aggregate report holds for one local day.
+    pub async fn count_day(
+        &mut self,
+        report: &Report,
+        account: &str,
+        day: crate::wolkvox::catalog::DayRows,
+        stream: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        rows::count_day(self, report, account, day, stream).await
+    }
+
+    /// Marks a day suspect-empty (or counts one more empty answer); true when newly marked.
+    pub async fn mark_suspect(
+        &mut self,
+        key: StreamKey<'_>,
+        day: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        suspect::mark(self, key, day, now).await
+    }
+
+    /// Clears a day's suspect-empty mark; true when it had one.
+    pub async fn clear_suspect(&mut self, key: StreamKey<'_>, day: chrono::NaiveDate) -> Result<bool, StoreError> {
+        suspect::clear(self, key, day).await
     }
 
     /// Moves a stream's watermark forward (never backwards) as part of this transaction.

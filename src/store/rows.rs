@@ -147,6 +147,37 @@ pub(super) async fn known_hashes(
     Ok(hashes.into_iter().collect())
 }
 
+/// `WHERE` of one day of an aggregate report, its parameters bound by [`bind_day`].
+fn day_filter(day: DayRows, stream: Option<&str>) -> String {
+    let (mut sql, next) = match day {
+        DayRows::On { column, .. } => (format!("account = $1 AND {} = $2", quote_ident(column)), 3),
+        DayRows::Between { column, .. } => {
+            let column = quote_ident(column);
+            (format!("account = $1 AND {column} >= $2 AND {column} < $3"), 4)
+        }
+    };
+    if stream.is_some() {
+        sql.push_str(&format!(" AND {} = ${next}", quote_ident(crate::wolkvox::catalog::STREAM)));
+    }
+    sql
+}
+
+/// Binds [`day_filter`]'s parameters; a macro because the two backends' query types differ.
+macro_rules! bind_day {
+    ($query:expr, $account:expr, $day:expr, $stream:expr) => {{
+        let q = $query.bind($account);
+        let q = match $day {
+            DayRows::On { day, .. } => q.bind(day),
+            DayRows::Between { from, to, .. } => q.bind(from).bind(to),
+        };
+        if let Some(s) = $stream {
+            q.bind(s)
+        } else {
+            q
+        }
+    }};
+}
+
 /// Deletes one day of an aggregate report (see [`Tx::delete_day`]).
 pub(super) async fn delete_day(
     tx: &mut Tx,
@@ -155,28 +186,20 @@ pub(super) async fn delete_day(
     day: DayRows,
     stream: Option<&str>,
 ) -> Result<u64, StoreError> {
-    let table = quote_ident(report.table);
-    let (mut sql, next) = match day {
-        DayRows::On { column, .. } => {
-            (format!("DELETE FROM {table} WHERE account = $1 AND {} = $2", quote_ident(column)), 3)
-        }
-        DayRows::Between { column, .. } => {
-            let column = quote_ident(column);
-            (format!("DELETE FROM {table} WHERE account = $1 AND {column} >= $2 AND {column} < $3"), 4)
-        }
-    };
-    if stream.is_some() {
-        sql.push_str(&format!(" AND {} = ${next}", quote_ident(crate::wolkvox::catalog::STREAM)));
-    }
-    Ok(on_tx!(tx, conn => {
-        let q = sqlx::query(&sql).bind(account);
-        let q = match day {
-            DayRows::On { day, .. } => q.bind(day),
-            DayRows::Between { from, to, .. } => q.bind(from).bind(to),
-        };
-        let q = if let Some(s) = stream { q.bind(s) } else { q };
-        q.execute(conn).await?.rows_affected()
-    }))
+    let sql = format!("DELETE FROM {} WHERE {}", quote_ident(report.table), day_filter(day, stream));
+    Ok(on_tx!(tx, conn => bind_day!(sqlx::query(&sql), account, day, stream).execute(conn).await?.rows_affected()))
+}
+
+/// How many rows one day of an aggregate report holds (see [`Tx::count_day`]).
+pub(super) async fn count_day(
+    tx: &mut Tx,
+    report: &Report,
+    account: &str,
+    day: DayRows,
+    stream: Option<&str>,
+) -> Result<i64, StoreError> {
+    let sql = format!("SELECT count(*) FROM {} WHERE {}", quote_ident(report.table), day_filter(day, stream));
+    Ok(on_tx!(tx, conn => bind_day!(sqlx::query_scalar(&sql), account, day, stream).fetch_one(conn).await?))
 }
 
 /// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.

@@ -84,6 +84,8 @@ run_counts! {
     rows_upserted: u64,
     /// Rows whose key could not be read.
     rows_rejected: u64,
+    /// Days answered empty while holding rows: kept, marked suspect, asked again.
+    suspect_empty_days: u32,
 }
 
 /// One row of `etl_run`.

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tracing::{debug, warn};
 
 use super::context::{JobContext, ReportJob};
@@ -32,6 +32,8 @@ pub(super) struct Attempt<'a> {
     job: &'a ReportJob,
     key: StreamKey<'a>,
     window: Window,
+    /// The local day the window starts in (its day, for reports read in whole days).
+    day: NaiveDate,
     /// The request's parameters: the stream (code group) replaces its parameter's default.
     params: Vec<(&'a str, &'a str)>,
     synthetic: Synthetic<'a>,
@@ -66,10 +68,11 @@ impl<'a> Attempt<'a> {
         let synthetic = Synthetic { day: report.has_day().then_some(day), stream: key.stream };
         // A report read in whole days replaces the window's day: its rows that vanished from the
         // answer go too, whatever the API's reading of the range.
-        let day_end = time::midnight(ctx.timezone, day + Duration::days(1));
-        let replaces = report.day_rows(day, window.start, day_end).filter(|_| report.in_whole_days());
+        let (day_start, day_end) =
+            (time::midnight(ctx.timezone, day), time::midnight(ctx.timezone, day + Duration::days(1)));
+        let replaces = report.day_rows(day, day_start, day_end).filter(|_| report.in_whole_days());
         let new_watermark = window::advance(watermark, &window);
-        Attempt { ctx, job, key, window, params, synthetic, replaces, new_watermark }
+        Attempt { ctx, job, key, window, day, params, synthetic, replaces, new_watermark }
     }
 
     /// The watermark once this window commits.
@@ -127,7 +130,7 @@ impl<'a> Attempt<'a> {
     async fn once(&self, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
-        let token_lock = ctx.coordinator.lock_token(&ctx.account, job.token.gate_id()).await?;
+        let token_lock = ctx.coordinator.lock_token(job.token.gate_id()).await?;
         // Every instant of the window is inside this local range (across a fall-back it is the
         // repeated hour whole), which is what lets the watermark move to the window's end.
         let (date_ini, date_end) = w.request(ctx.timezone);
@@ -154,10 +157,9 @@ impl<'a> Attempt<'a> {
         // on any error path rolls it back.
         let mut tx = ctx.db.begin().await?;
         let mut done = RunCounts { windows: 1, ..RunCounts::default() };
-        if let Some(day) = self.replaces {
-            // An aggregate day is replaced whole: rows that vanished from the answer go too.
-            done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
-        }
+        // An aggregate day is replaced whole (rows that vanished from the answer go too), but
+        // only by an answer with rows: the delete waits for the first of them.
+        let mut replaced = false;
         // A re-read (the look-back) mostly returns rows already stored unchanged: knowing their
         // hashes, only new and changed rows are sent to the database.
         let timestamp = report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp));
@@ -179,12 +181,19 @@ impl<'a> Attempt<'a> {
                 // Possibly cut off by the API: write nothing (dropping `tx` rolls back) and split.
                 return Ok(WindowWrite::Truncated { rows: records });
             }
+            if let Some(day) = self.replaces.filter(|_| !replaced && !batch.is_empty()) {
+                done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
+                replaced = true;
+            }
             let typed = type_rows(report, ctx.timezone, batch, &self.synthetic, &known, findings);
             done.rows_fetched += typed.received;
             done.rows_rejected += typed.rejected;
             if !typed.rows.is_empty() {
                 done.rows_upserted += tx.upsert(report, &ctx.account, &typed.rows).await?;
             }
+        }
+        if let Some(day) = self.replaces {
+            self.settle_day(&mut tx, day, replaced, &mut done).await?;
         }
         if let Some(wm) = self.new_watermark {
             tx.advance_watermark(self.key, wm).await?;
@@ -194,5 +203,40 @@ impl<'a> Attempt<'a> {
         }
         tx.commit().await?;
         Ok(WindowWrite::Committed(done))
+    }
+}
+
+impl Attempt<'_> {
+    /// After a day's answer: an answer with rows clears any suspect mark; an empty answer for a
+    /// day that holds rows keeps them and marks the day suspect (one WARN when first marked).
+    async fn settle_day(
+        &self,
+        tx: &mut crate::store::Tx,
+        day: DayRows,
+        replaced: bool,
+        done: &mut RunCounts,
+    ) -> Result<(), SyncError> {
+        let (ctx, report) = (self.ctx, self.job.config.report);
+        let date = self.day;
+        if replaced {
+            tx.clear_suspect(self.key, date).await?;
+            return Ok(());
+        }
+        let in_stream = (!report.streams.is_empty()).then_some(self.key.stream);
+        let stored = tx.count_day(report, &ctx.account, day, in_stream).await?;
+        if stored == 0 {
+            return Ok(());
+        }
+        done.suspect_empty_days += 1;
+        crate::metrics::suspect_empty_day(&ctx.account, report.api);
+        if tx.mark_suspect(self.key, date, ctx.clock.now()).await? {
+            warn!(
+                day = %date,
+                stored,
+                "The API answered empty for a day that holds rows; the rows are kept, the day is marked suspect \
+                 and asked again on every run (`wolkvox-etl accept-empty` accepts it as empty)"
+            );
+        }
+        Ok(())
     }
 }

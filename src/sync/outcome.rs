@@ -143,6 +143,9 @@ pub(super) enum Ended {
     Cancelled,
     /// The token is paused by the daily budget until then; nothing was requested.
     Paused(DateTime<Utc>),
+    /// The API answered "token limit exceeded" during this run: the token is now paused until
+    /// the local midnight reset. Not a failure: nothing is broken, the budget is spent.
+    LimitReached,
     /// Another replica holds this stream's run lock: it is doing the work.
     Elsewhere,
 }

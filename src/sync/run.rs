@@ -25,6 +25,7 @@ use crate::store::runs::RunStatus;
 use crate::store::watermark::StreamKey;
 use crate::time;
 use crate::wolkvox::catalog::Report;
+use crate::wolkvox::ApiError;
 
 /// Runs one report once: each of its streams in turn (most reports have one). Never panics on
 /// bad input; every stream's run is recorded; errors are in the outcome.
@@ -103,6 +104,7 @@ async fn run_stream(
         lock.release().await;
     }
     let every_row_rejected = run.counts.rows_fetched > 0 && run.counts.rows_rejected == run.counts.rows_fetched;
+    let hit_limit = matches!(result, Ok(Ended::LimitReached));
     let (status, error) = match result {
         // Rows arrived and none could be stored: not a success, whatever else went right.
         Ok(Ended::Completed) if every_row_rejected => {
@@ -116,6 +118,7 @@ async fn run_stream(
         }
         Ok(Ended::Completed) => (RunStatus::Succeeded, None),
         Ok(Ended::Cancelled) => (RunStatus::Cancelled, None),
+        Ok(Ended::LimitReached) => (RunStatus::Paused, None),
         Ok(Ended::Paused(until)) => {
             // One WARN was logged when the pause began; a skipped tick is not news.
             debug!(until = %until, "Token paused by the daily budget; skipping this run");
@@ -136,7 +139,9 @@ async fn run_stream(
         error,
         duration: started.elapsed(),
     };
-    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) {
+    // Quiet skips (paused before asking, another replica at work) are not news; a run that
+    // hit the daily limit is, and is recorded as paused.
+    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) || hit_limit {
         finish(ctx, job, stream, &outcome, started_at).await;
     }
     outcome
@@ -220,6 +225,31 @@ fn plan(
     }
 }
 
+/// The smallest window a failing event window is split down to: below an hour, a window the
+/// API cannot answer is broken for another reason than its size.
+const SMALLEST_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
+/// Whether an API failure (after the client's retries) may come from the window's size: the
+/// server ran out of its 60 s, the body was cut or broken on the way, or a 5xx.
+fn too_big(e: &ApiError) -> bool {
+    matches!(e, ApiError::Timeout { .. } | ApiError::Malformed { .. } | ApiError::Server { .. } | ApiError::Network(_))
+}
+
+/// `planned` plus a whole-day window for each of the local `days` of `tz` it does not already
+/// cover (from the day's midnight, or its clock change when midnight is skipped, never past the
+/// instant `ceiling`), oldest first.
+fn with_days(tz: Tz, mut planned: Vec<Window>, days: &[chrono::NaiveDate], ceiling: DateTime<Utc>) -> Vec<Window> {
+    for &day in days {
+        let start = time::midnight(tz, day);
+        let end = time::midnight(tz, day + chrono::Duration::days(1)).min(ceiling);
+        if end > start && !planned.iter().any(|w| time::utc_to_local(tz, w.start).date() == day) {
+            planned.push(Window::new(start, end));
+        }
+    }
+    planned.sort();
+    planned
+}
+
 async fn sync_windows(
     ctx: &JobContext,
     job: &ReportJob,
@@ -234,7 +264,13 @@ async fn sync_windows(
         return Ok(Ended::Paused(until));
     }
     run.watermark = ctx.db.watermark(key).await?;
-    let planned = plan(report, &job.config.policy, tz, range, run.watermark, ctx.clock.now());
+    let now = ctx.clock.now();
+    let mut planned = plan(report, &job.config.policy, tz, range, run.watermark, now);
+    if report.in_whole_days() {
+        // Days that answered empty while holding rows are asked again until an answer has rows.
+        let suspects = ctx.db.suspect_days(key).await?;
+        planned = with_days(tz, planned, &suspects, now - job.config.policy.settle);
+    }
     if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
         run.planned = Some(Window::new(first.start, last.end));
     }
@@ -249,7 +285,27 @@ async fn sync_windows(
             }
             let span = tracing::error_span!("window", window = %w);
             let attempt = Attempt::new(ctx, job, key, w, run.watermark);
-            match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await? {
+            let written = match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await {
+                // The one WARN was logged by the attempt, which paused the token.
+                Err(SyncError::Api(ApiError::TokenLimit { .. })) => return Ok(Ended::LimitReached),
+                // The API could not answer this window (timeouts, cut or broken bodies, 5xx,
+                // after the retries): a smaller window may be answerable, down to the floor.
+                Err(SyncError::Api(e)) if too_big(&e) && !report.in_whole_days() => {
+                    let Some((first, second)) = w.bisect().filter(|_| w.len() > SMALLEST_WINDOW) else {
+                        return Err(e.into());
+                    };
+                    run.counts.splits += 1;
+                    crate::metrics::window_split(&ctx.account, report.api);
+                    span.in_scope(|| {
+                        warn!(error_kind = e.kind(), "The API could not answer the window; splitting it: {e}")
+                    });
+                    pending.push(second);
+                    pending.push(first);
+                    continue;
+                }
+                other => other?,
+            };
+            match written {
                 WindowWrite::Committed(done) => {
                     run.watermark = attempt.new_watermark();
                     let (rows, upserted) = (done.rows_fetched, done.rows_upserted);
@@ -339,6 +395,14 @@ mod tests {
         let range = Range::Explicit { from: t("2026-11-18 00:00:00"), to: Some(t("2026-11-18 06:00:00")) };
         let w = plan_in_bogota("agent_1", range, None, "2026-11-20 10:00:00");
         assert_eq!(spans(&w), ["2026-11-18T00:00:00..2026-11-19T00:00:00"]);
+    }
+
+    #[test]
+    fn suspect_days_are_asked_again_as_whole_days_and_once() {
+        let planned = vec![Window::new(at("2026-11-20 00:00:00"), at("2026-11-20 09:58:00"))];
+        let days = [t("2026-11-17 00:00:00").date(), t("2026-11-20 00:00:00").date()];
+        let w = with_days(Bogota, planned, &days, at("2026-11-20 09:58:00"));
+        assert_eq!(spans(&w), ["2026-11-17T00:00:00..2026-11-18T00:00:00", "2026-11-20T00:00:00..2026-11-20T09:58:00"]);
     }
 
     #[test]

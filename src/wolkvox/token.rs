@@ -4,11 +4,13 @@
 //! header) and a one-permit semaphore shared by every job that uses the same secret. Holding the
 //! permit is the right to have a request in flight; jobs sharing a token queue on it, jobs on
 //! different tokens proceed in parallel. Two labels for the same secret share one gate, because
-//! the API counts by secret, not by our names. A [`NamedToken`] is a token as configured (label
-//! and secret), before it is given its gate.
+//! the API counts by secret, not by our names — in the whole process (two operations configured
+//! with the same secret share it too) and across replicas (the cross-replica lock is named after
+//! a hash of the secret, never the secret). A [`NamedToken`] is a token as configured (label and
+//! secret), before it is given its gate.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -32,7 +34,7 @@ impl std::fmt::Debug for NamedToken {
 #[derive(Clone)]
 pub struct Token {
     label: Arc<str>,
-    /// The smallest label sharing this token's secret: names the gate across replicas.
+    /// A hash of the secret: names the gate in this process and across replicas.
     gate_id: Arc<str>,
     secret: SecretString,
     gate: Arc<Semaphore>,
@@ -50,8 +52,9 @@ impl Token {
         &self.label
     }
 
-    /// The name of this token's gate: the same for every label of the same secret, so the
-    /// cross-replica lock is per secret, as the API counts.
+    /// The name of this token's gate: a hash of its secret, the same for every label and every
+    /// operation using that secret, so the gate and the cross-replica lock are per secret, as
+    /// the API counts. It does not reveal the secret and is never logged.
     pub fn gate_id(&self) -> &str {
         &self.gate_id
     }
@@ -84,23 +87,31 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Builds the tokens and their gates.
+    /// Builds the tokens; each gets the process-wide gate of its secret.
     pub fn new(named: &[NamedToken]) -> Self {
-        let mut gates: HashMap<String, (Arc<Semaphore>, Arc<str>)> = HashMap::new();
-        for t in named {
-            let entry = gates
-                .entry(t.secret.expose_secret().to_string())
-                .or_insert_with(|| (Arc::new(Semaphore::new(1)), t.label.as_str().into()));
-            if *t.label < *entry.1 {
-                entry.1 = t.label.as_str().into();
-            }
-        }
         let by_label = named
             .iter()
             .map(|t| {
-                let (gate, gate_id) = gates[t.secret.expose_secret()].clone();
-                let token = Token { label: t.label.as_str().into(), gate_id, secret: t.secret.clone(), gate };
+                let gate_id = gate_id(t.secret.expose_secret());
+                let gate = gate(&gate_id);
+                let token =
+                    Token { label: t.label.as_str().into(), gate_id: gate_id.into(), secret: t.secret.clone(), gate };
                 (t.label.clone(), token)
+            })
+            .collect();
+        Tokens { by_label }
+    }
+
+    /// Tokens whose gates are their own, not the process-wide ones: only for tests that show
+    /// what happens without the rule (a control must be able to trip the simulator's check).
+    #[doc(hidden)]
+    pub fn unshared(named: &[NamedToken]) -> Self {
+        let by_label = named
+            .iter()
+            .map(|t| {
+                let gate_id = gate_id(t.secret.expose_secret()).into();
+                let gate = Arc::new(Semaphore::new(1));
+                (t.label.clone(), Token { label: t.label.as_str().into(), gate_id, secret: t.secret.clone(), gate })
             })
             .collect();
         Tokens { by_label }
@@ -110,6 +121,25 @@ impl Tokens {
     pub fn get(&self, label: &str) -> Option<Token> {
         self.by_label.get(label).cloned()
     }
+}
+
+/// A stable name for a secret's gate: FNV-1a of the secret in its own domain, as hex. Stable
+/// across processes and versions (replicas must agree), and one-way enough for a lock name.
+fn gate_id(secret: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "wolkvox-etl token gate\0".bytes().chain(secret.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The process-wide one-permit gate of a secret (by its [`gate_id`]): every operation, job and
+/// label using the secret queues on the same semaphore.
+fn gate(gate_id: &str) -> Arc<Semaphore> {
+    static GATES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
+    let mut gates = GATES.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(gates.entry(gate_id.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(1))))
 }
 
 #[cfg(test)]
@@ -127,6 +157,16 @@ mod tests {
         let _held = a.acquire().await;
         assert_eq!(tokens.get("alias").unwrap().gate.available_permits(), 0);
         assert_eq!(tokens.get("b").unwrap().gate.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn two_operations_with_the_same_secret_share_one_gate_in_the_process() {
+        let acme = Tokens::new(&[named("acme", "shared-secret-1f")]);
+        let globex = Tokens::new(&[named("main", "shared-secret-1f")]);
+        let _held = acme.get("acme").unwrap().acquire().await;
+        assert_eq!(globex.get("main").unwrap().gate.available_permits(), 0);
+        assert_eq!(acme.get("acme").unwrap().gate_id(), globex.get("main").unwrap().gate_id());
+        assert!(!acme.get("acme").unwrap().gate_id().contains("shared-secret"));
     }
 
     #[test]

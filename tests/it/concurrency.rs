@@ -27,11 +27,14 @@ async fn run_daemon_until(db: &TestDb, config: &str, runs: i64) {
     let store = db.db().await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
+        // The table appears once the daemon has migrated.
         let done = match &store {
             wolkvox_etl::store::Db::Postgres(pool) => {
                 sqlx::query_scalar::<_, i64>("SELECT count(*) FROM etl_run").fetch_one(pool).await.unwrap_or(0)
             }
-            wolkvox_etl::store::Db::Sqlite(_) => unreachable!("Postgres test"),
+            wolkvox_etl::store::Db::Sqlite(pool) => {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM etl_run").fetch_one(pool).await.unwrap_or(0)
+            }
         };
         if done >= runs {
             break;
@@ -100,4 +103,27 @@ async fn jobs_that_share_a_token_queue_and_never_overlap() {
     assert!(sim.stats().requests >= 3, "{:?}", sim.stats());
     assert_eq!(sim.stats().simultaneous_violations, 0);
     assert_eq!(sim.peak_tokens_in_flight(), 1, "one token, one request at a time");
+}
+
+// On SQLite the cross-process lock does nothing, so only the process-wide gate per secret keeps
+// the two operations apart; on Postgres the cross-replica lock is per secret too.
+crate::on_both_backends! {
+async fn two_operations_configured_with_the_same_secret_share_its_one_request_in_flight(backend) {
+    let db = TestDb::new(backend).await;
+    let sim = slow_sim().await;
+    // Two operations, two labels, one secret: the API counts by secret.
+    let mut config = format!("{}[sync]\ninitial_days = 1\nmax_window_days = 31\n\n", defaults_off(&[]));
+    for account in ["acme", "globex"] {
+        config.push_str(&format!(
+            "[accounts.{account}.wolkvox]\nbase_url = \"{}\"\ntoken = \"{TOKEN}\"\n\
+             [accounts.{account}.reports.chat_14]\nenabled = true\n[accounts.{account}.reports.cdr_1]\nenabled = true\n\n",
+            sim.base_url()
+        ));
+    }
+    run_daemon_until(&db, &config, 4).await;
+    // Four start-up runs at once on one secret (400 ms each): without one gate per secret in the
+    // process they overlap, and the simulator refuses and counts the second request.
+    assert!(sim.stats().requests >= 4, "{:?}", sim.stats());
+    assert_eq!(sim.stats().simultaneous_violations, 0, "one secret, one request at a time across operations");
+}
 }

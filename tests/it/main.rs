@@ -1,10 +1,13 @@
 //! Integration tests: the real simulator over real HTTP, a real PostgreSQL database per test.
 
 mod accounts;
+mod big_windows;
 mod catalogue;
 mod cli;
+mod commands;
 mod concurrency;
 mod dst;
+mod empty_days;
 mod faults;
 mod helpers;
 mod operations;

@@ -141,18 +141,25 @@ on_both_backends! {
         assert_eq!(t.sim.stats().requests, 3);
 
         t.clock.advance(chrono::Duration::minutes(5));
+        // Reaching the limit is a pause, not an outage: recorded as paused, no error, and
+        // readiness unaffected.
         let limited = t.sync(Range::Scheduled).await;
-        assert_eq!(limited.status, RunStatus::Failed);
-        assert_eq!(limited.error.as_ref().map(|e| e.kind()), Some("token_limit"));
+        assert_eq!(limited.status, RunStatus::Paused);
+        assert!(limited.error.is_none(), "{:?}", limited.error);
         assert_eq!(t.sim.stats().requests, 4, "the limit is not retried");
+        assert!(t.app.ctx.health.failing_too_long().is_empty());
+        t.clock.advance(chrono::Duration::hours(2));
+        assert!(t.app.ctx.health.failing_too_long().is_empty(), "no failure streak was started");
+        t.clock.advance(chrono::Duration::hours(-2));
 
-        // Paused: later ticks before midnight send nothing and are not recorded as failures.
+        // Paused: later ticks before midnight send nothing and are not recorded.
         for _ in 0..3 {
             t.clock.advance(chrono::Duration::minutes(5));
             assert_eq!(t.sync(Range::Scheduled).await.status, RunStatus::Paused);
         }
         assert_eq!(t.sim.stats().requests, 4);
-        assert_eq!(t.scalar("SELECT count(*) FROM etl_run WHERE status = 'failed'").await, 1);
+        assert_eq!(t.scalar("SELECT count(*) FROM etl_run WHERE status = 'failed'").await, 0);
+        assert_eq!(t.scalar("SELECT count(*) FROM etl_run WHERE status = 'paused'").await, 1);
         let usage = t.app.ctx.budget.usage_today().await.unwrap();
         assert_eq!(usage.len(), 1);
         assert_eq!(usage[0].calls, 4, "every call was counted, the refused one too");

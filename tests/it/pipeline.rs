@@ -24,7 +24,7 @@ async fn ten_jobs_on_one_secret(t: &TestApp, shared_gate: bool) {
     for i in 0..10 {
         // Without the shared gate each job has its own semaphore: what would happen if the
         // one-request-per-token rule were not enforced process-wide.
-        let tokens = if shared_gate { shared.clone() } else { Tokens::new(&named()) };
+        let tokens = if shared_gate { shared.clone() } else { Tokens::unshared(&named()) };
         let ctx = Arc::new(JobContext { account: format!("acct{i}"), ..(*t.app.ctx).clone() });
         let mut config = t.app.job("chat_14").unwrap().config;
         config.policy.max_window = Duration::hours(12);

@@ -482,6 +482,13 @@ fn alias_pairs(diff: &DocVsExample) -> Vec<(String, String)> {
     pairs
 }
 
+/// The `n` report names closest to `api` (a mistyped `--report`), closest first.
+pub fn closest(api: &str, n: usize) -> Vec<&'static str> {
+    let mut names: Vec<(usize, &'static str)> = all().iter().map(|r| (levenshtein(api, r.api), r.api)).collect();
+    names.sort();
+    names.into_iter().take(n).map(|(_, name)| name).collect()
+}
+
 /// The edit distance between two short names.
 fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -925,6 +932,12 @@ mod tests {
         );
         assert_eq!(find("agent_1").unwrap().day_rows(day, from, to), Some(DayRows::On { column: DAY, day }));
         assert_eq!(find("chat_14").unwrap().day_rows(day, from, to), None);
+    }
+
+    #[test]
+    fn a_mistyped_report_name_finds_its_closest_names() {
+        assert_eq!(closest("chat14", 3), ["chat_14", "chat_4", "chat_1"]);
+        assert_eq!(closest("agnet_1", 1), ["agent_1"]);
     }
 
     #[test]

@@ -1,0 +1,72 @@
+//! Suspect-empty days (`etl_suspect_day`): days an aggregate report answered empty while rows for
+//! them were stored. The invariant it supports: an empty answer never erases stored rows — the
+//! day stays as it was, is asked again on later runs, and only an answer with rows (or an
+//! operator accepting the day as empty) clears it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::watermark::StreamKey;
+use super::{Db, StoreError, Tx};
+
+const FIND: &str = "SELECT asks FROM etl_suspect_day WHERE account = $1 AND report = $2 AND stream = $3 AND day = $4";
+const INSERT: &str = "INSERT INTO etl_suspect_day (account, report, stream, day, first_seen, last_seen, asks)
+     VALUES ($1, $2, $3, $4, $5, $5, 1)";
+const AGAIN: &str = "UPDATE etl_suspect_day SET last_seen = $5, asks = asks + 1
+     WHERE account = $1 AND report = $2 AND stream = $3 AND day = $4";
+const CLEAR: &str = "DELETE FROM etl_suspect_day WHERE account = $1 AND report = $2 AND stream = $3 AND day = $4";
+const DAYS: &str = "SELECT day FROM etl_suspect_day WHERE account = $1 AND report = $2 AND stream = $3 ORDER BY day";
+const ALL: &str =
+    "SELECT account, report, stream, day, asks FROM etl_suspect_day ORDER BY account, report, stream, day";
+
+/// Marks `day` suspect (or counts one more empty answer for it); true when it is newly marked.
+pub(super) async fn mark(
+    tx: &mut Tx,
+    key: StreamKey<'_>,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let known: Option<(i32,)> = on_tx!(tx, conn => {
+        sqlx::query_as(FIND).bind(key.account).bind(key.report).bind(key.stream).bind(day).fetch_optional(&mut *conn).await?
+    });
+    let sql = if known.is_some() { AGAIN } else { INSERT };
+    on_tx!(tx, conn => {
+        sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(day).bind(now).execute(&mut *conn).await?;
+    });
+    Ok(known.is_none())
+}
+
+/// Clears `day`'s mark (an answer with rows replaced it, or an operator accepted it).
+pub(super) async fn clear(tx: &mut Tx, key: StreamKey<'_>, day: NaiveDate) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, conn => {
+        sqlx::query(CLEAR).bind(key.account).bind(key.report).bind(key.stream).bind(day).execute(&mut *conn).await?.rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// The stream's suspect days, oldest first.
+pub(super) async fn days(db: &Db, key: StreamKey<'_>) -> Result<Vec<NaiveDate>, StoreError> {
+    let rows: Vec<(NaiveDate,)> = on_pool!(db, pool => {
+        sqlx::query_as(DAYS).bind(key.account).bind(key.report).bind(key.stream).fetch_all(pool).await?
+    });
+    Ok(rows.into_iter().map(|(d,)| d).collect())
+}
+
+/// One suspect day, for `status`.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct SuspectDay {
+    /// Operation label.
+    pub account: String,
+    /// Report api name.
+    pub report: String,
+    /// Stream within the report.
+    pub stream: String,
+    /// The local day answered empty.
+    pub day: NaiveDate,
+    /// Empty answers received for it so far.
+    pub asks: i32,
+}
+
+/// Every suspect day of every report.
+pub(super) async fn all(db: &Db) -> Result<Vec<SuspectDay>, StoreError> {
+    Ok(on_pool!(db, pool => sqlx::query_as(ALL).fetch_all(pool).await?))
+}
