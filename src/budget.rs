@@ -6,14 +6,14 @@
 //! midnight: its jobs skip their runs quietly (one WARN when the pause starts, not one error per
 //! tick), and resume by themselves after midnight.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::token_usage::{self, TokenUsage};
 use crate::store::{Db, StoreError};
-use crate::time::{local_to_utc, next_local_midnight, utc_to_local};
+use crate::time::{midnight, next_local_midnight, utc_to_local};
 
 /// Budget bookkeeping for one operation.
 #[derive(Clone, Debug)]
@@ -144,7 +144,7 @@ pub(crate) fn runs_per_day(schedule: &str, tz: Tz) -> u32 {
         return 0;
     };
     // A fixed weekday-neutral day: 2026-01-07 (a Wednesday), local midnight to midnight.
-    let start = local_to_utc(tz, NaiveDate::from_ymd_opt(2026, 1, 7).unwrap_or_default().and_time(NaiveTime::MIN));
+    let start = midnight(tz, NaiveDate::from_ymd_opt(2026, 1, 7).unwrap_or_default());
     let end = start + Duration::days(1);
     let mut count = 0u32;
     let mut at = start.with_timezone(&tz) - Duration::seconds(1);

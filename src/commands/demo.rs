@@ -74,7 +74,7 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
     }
     while let Some(done) = runs.join_next().await {
         let (api, o) = done.context("a demo run panicked")?;
-        let window = o.planned.map(|w| w.to_string()).unwrap_or_else(|| "-".into());
+        let window = o.planned.map(|w| w.in_zone(app.ctx.timezone).to_string()).unwrap_or_else(|| "-".into());
         println!(
             "  {api:<12} {status:<9} {rows:>8} rows  {window}  {secs:.1} s",
             status = o.status.as_str(),

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
@@ -12,7 +13,7 @@ use crate::signals::watch_signals;
 use crate::startup::{prepare_schema, App};
 use crate::store::runs::RunStatus;
 use crate::sync::{run_once, Faults, JobContext, Range, WindowHook};
-use crate::time::parse_local_datetime;
+use crate::time::{parse_local_datetime, utc_to_local};
 
 /// `sync`: one report (or every enabled one) once, on the scheduler's code path, or a backfill of
 /// `[from, to)`; a progress line per window and a summary line per report.
@@ -46,7 +47,7 @@ pub async fn sync(
     }
     let mut work = Vec::new();
     for app in &apps {
-        let ctx = JobContext { on_window: progress_lines(), ..(*app.ctx).clone() };
+        let ctx = JobContext { on_window: progress_lines(app.ctx.timezone), ..(*app.ctx).clone() };
         let jobs = match report {
             Some(api) => vec![app.job(api)?],
             None => app.jobs.clone(),
@@ -70,8 +71,10 @@ pub async fn sync(
         if std::io::stdout().is_terminal() {
             println!();
         }
-        let watermark =
-            outcome.watermark.map(|w| w.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+        let watermark = outcome
+            .watermark
+            .map(|w| utc_to_local(ctx.timezone, w).format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "-".into());
         // Rows that were not stored as sent are named only when there are any.
         let c = &outcome.counts;
         let unusual = [
@@ -123,8 +126,8 @@ pub async fn sync(
 }
 
 /// Progress of a `sync`: one line rewritten in place on a terminal, one line per window otherwise
-/// (logs, CI, pipes).
-fn progress_lines() -> WindowHook {
+/// (logs, CI, pipes). Each window shows the local range requested for it in `tz`.
+fn progress_lines(tz: Tz) -> WindowHook {
     let terminal = std::io::stdout().is_terminal();
     let windows = std::sync::atomic::AtomicU64::new(0);
     let rows = std::sync::atomic::AtomicU64::new(0);
@@ -134,7 +137,10 @@ fn progress_lines() -> WindowHook {
         let total = rows.fetch_add(done.rows, Relaxed) + done.rows;
         let line = format!(
             "{}: window {n} {} - {} rows ({} changed), {total} so far",
-            done.report, done.window, done.rows, done.upserted
+            done.report,
+            done.window.in_zone(tz),
+            done.rows,
+            done.upserted
         );
         if terminal {
             print!("\r\x1b[2K{line}");

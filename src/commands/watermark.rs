@@ -10,7 +10,7 @@ use crate::config::{ConfigError, Settings};
 use crate::startup::connect_and_migrate;
 use crate::store::watermark::{self, StreamKey};
 use crate::time::parse_local_datetime;
-use crate::time::{local_to_utc, utc_to_local};
+use crate::time::{range_start, utc_to_local};
 
 /// `watermark get|set|reset` for one report stream.
 pub async fn watermark(settings: Settings, action: WatermarkAction) -> anyhow::Result<ExitCode> {
@@ -36,7 +36,9 @@ pub async fn watermark(settings: Settings, action: WatermarkAction) -> anyhow::R
                 fix: "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS in the operation's local time".into(),
             })?;
             let before = db.watermark(key).await?;
-            watermark::force(&db, key, local_to_utc(tz, local)).await?;
+            // A watermark says "everything before this instant is synced": a repeated local time
+            // is its earlier instant and a skipped one the clock change, so it claims no more.
+            watermark::force(&db, key, range_start(tz, local)).await?;
             println!("{report}: watermark {} -> {}", show(before), show(db.watermark(key).await?));
         }
         WatermarkAction::Reset { .. } => {

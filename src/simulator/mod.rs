@@ -60,6 +60,8 @@ pub struct SimulatorConfig {
     /// The longest `date_end − date_ini` accepted, in days of 24 hours.
     pub max_window_days: i64,
     /// The operation's zone: the API's dates, and its days for the daily quota, are local to it.
+    /// A zone with DST is served as the real API would: no row is dated in a spring-forward gap,
+    /// and a fall-back's repeated hour holds both passes' rows under the same local dates.
     pub timezone: chrono_tz::Tz,
     /// `false`: each report's envelope `code` has the type its Postman example shows (`"200"`
     /// for 21 reports, `200` for the rest); `true`: always the number.
@@ -230,7 +232,7 @@ impl Simulator {
             return Vec::new();
         };
         let ask = data::Ask { api, from, to, params: report.params, range_totals: self.shared.config.range_totals };
-        served_rows(&self.shared.config, &ask, self.shared.now_local(), usize::MAX)
+        served_rows(&self.shared.config, &ask, self.shared.now_timeline(), usize::MAX)
     }
 
     /// Like [`Simulator::ground_truth`] with the request's extra parameters (`cod_act`,
@@ -243,7 +245,7 @@ impl Simulator {
         to: NaiveDateTime,
     ) -> Vec<Row> {
         let ask = data::Ask { api, from, to, params, range_totals: self.shared.config.range_totals };
-        served_rows(&self.shared.config, &ask, self.shared.now_local(), usize::MAX)
+        served_rows(&self.shared.config, &ask, self.shared.now_timeline(), usize::MAX)
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
@@ -261,11 +263,12 @@ impl Simulator {
     }
 }
 
-/// The first `limit` rows answering `ask` at `now_local`, exactly as served: the generated rows
-/// with the fault plan's row damage. The one function behind both the server's answers and the
-/// ground truth.
-fn served_rows(config: &SimulatorConfig, ask: &data::Ask<'_>, now_local: NaiveDateTime, limit: usize) -> Vec<Row> {
-    let mut rows = data::rows_for(ask, config.seed, config.rows_per_hour, now_local, limit);
+/// The first `limit` rows answering `ask` at timeline time `now` (see [`data::Zone`]), exactly as
+/// served: the generated rows with the fault plan's row damage. The one function behind both the
+/// server's answers and the ground truth.
+fn served_rows(config: &SimulatorConfig, ask: &data::Ask<'_>, now: NaiveDateTime, limit: usize) -> Vec<Row> {
+    let zone = data::Zone::new(config.timezone);
+    let mut rows = data::rows_for(ask, &zone, config.seed, config.rows_per_hour, now, limit);
     if config.faults.row_faults {
         faults::damage_rows(ask.api, config.faults.seed, &mut rows);
     }

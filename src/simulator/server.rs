@@ -88,9 +88,16 @@ impl Shared {
         }
     }
 
-    /// The clock's current time as a naive local time in the operation's zone.
+    /// The clock's current time as a naive local time in the operation's zone (its date is the
+    /// quota's day).
     pub(crate) fn now_local(&self) -> NaiveDateTime {
         self.clock.now().with_timezone(&self.config.timezone).naive_local()
+    }
+
+    /// The clock's current time on the zone's timeline, which the generated rows' visibility is
+    /// measured on: unlike local time it never repeats an hour (see [`data::Zone`]).
+    pub(crate) fn now_timeline(&self) -> NaiveDateTime {
+        data::Zone::new(self.config.timezone).timeline(self.clock.now())
     }
 
     fn book(&self) -> MutexGuard<'_, TokenBook> {
@@ -240,7 +247,7 @@ async fn serve(
     }
     // Generating and serialising up to a few hundred thousand rows is CPU work; keep it off the
     // async workers so other connections (and the concurrency check) stay responsive.
-    let now = shared.now_local();
+    let now = shared.now_timeline();
     // A bad day of the real API: a window inside a "blank" day answers empty although the day
     // has data (the fault under test; ground truth keeps the data).
     let blank = checked.to.date() == checked.from.date()
@@ -358,7 +365,8 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// Computes the visible rows and renders the 200 (or, when empty, the 404) envelope.
+/// Computes the rows visible at timeline time `now` and renders the 200 (or, when empty, the 404)
+/// envelope; a `blank` window answers empty whatever its rows.
 fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime, blank: bool) -> serde_json::Result<Answer> {
     let params: Vec<(&str, &str)> = checked.params.iter().map(|(name, value)| (*name, value.as_str())).collect();
     let ask = data::Ask {

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use tracing::{debug, warn};
 
 use super::context::{JobContext, ReportJob};
@@ -20,7 +20,7 @@ use super::typing::{Findings, Synthetic, WindowRows};
 use super::window::{self, Window};
 use crate::store::rejected::Origin;
 use crate::store::watermark::StreamKey;
-use crate::time::local_to_utc;
+use crate::time::{self, local_to_utc, utc_to_local};
 use crate::wolkvox::catalog::{DayRows, FieldType};
 use crate::wolkvox::client::{RowStream, BATCH};
 use crate::wolkvox::ApiError;
@@ -36,24 +36,26 @@ pub(super) struct Attempt<'a> {
     window: Window,
     /// The run's id, kept with quarantined rows.
     run_id: &'a str,
+    /// The local day the window starts in (its day, for reports read in whole days).
+    day: NaiveDate,
     /// The request's parameters: the stream (code group) replaces its parameter's default.
     params: Vec<(&'a str, &'a str)>,
     synthetic: Synthetic<'a>,
     /// The stored rows this window's day replaces (reports read in whole days).
     replaces: Option<DayRows>,
     /// The watermark once this window commits.
-    new_watermark: Option<NaiveDateTime>,
+    new_watermark: Option<DateTime<Utc>>,
 }
 
 impl<'a> Attempt<'a> {
-    /// The window `window` of `key`'s stream, after `watermark` (local), in run `run_id`.
+    /// The window `window` of `key`'s stream, after `watermark`, in run `run_id`.
     pub fn new(
         ctx: &'a JobContext,
         job: &'a ReportJob,
         key: StreamKey<'a>,
         window: Window,
         run_id: &'a str,
-        watermark: Option<NaiveDateTime>,
+        watermark: Option<DateTime<Utc>>,
     ) -> Self {
         let report = job.config.report;
         let params = job
@@ -65,22 +67,21 @@ impl<'a> Attempt<'a> {
                 false => (k.as_str(), v.as_str()),
             })
             .collect();
-        let synthetic = Synthetic { day: report.has_day().then(|| window.start.date()), stream: key.stream };
+        // The local day the window starts in: a whole-day window starts at its midnight (or at
+        // the clock change, when the day has no midnight).
+        let day = utc_to_local(ctx.timezone, window.start).date();
+        let synthetic = Synthetic { day: report.has_day().then_some(day), stream: key.stream };
         // A report read in whole days replaces the window's day: its rows that vanished from the
         // answer go too, whatever the API's reading of the range.
-        let replaces = report
-            .day_rows(
-                window.start.date(),
-                local_to_utc(ctx.timezone, window.start),
-                local_to_utc(ctx.timezone, day_end(window)),
-            )
-            .filter(|_| report.in_whole_days());
+        let (day_start, day_end) =
+            (time::midnight(ctx.timezone, day), time::midnight(ctx.timezone, day + Duration::days(1)));
+        let replaces = report.day_rows(day, day_start, day_end).filter(|_| report.in_whole_days());
         let new_watermark = window::advance(watermark, &window);
-        Attempt { ctx, job, key, window, run_id, params, synthetic, replaces, new_watermark }
+        Attempt { ctx, job, key, window, run_id, day, params, synthetic, replaces, new_watermark }
     }
 
     /// The watermark once this window commits.
-    pub fn new_watermark(&self) -> Option<NaiveDateTime> {
+    pub fn new_watermark(&self) -> Option<DateTime<Utc>> {
         self.new_watermark
     }
 
@@ -135,7 +136,10 @@ impl<'a> Attempt<'a> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
         let token_lock = ctx.coordinator.lock_token(job.token.gate_id()).await?;
-        let opened = ctx.client.open(&job.token, permit, job.config.report.api, w.start, w.last_second(), &self.params);
+        // Every instant of the window is inside this local range (across a fall-back it is the
+        // repeated hour whole), which is what lets the watermark move to the window's end.
+        let (date_ini, date_end) = w.request(ctx.timezone);
+        let opened = ctx.client.open(&job.token, permit, job.config.report.api, date_ini, date_end, &self.params);
         let mut stream = match opened.await {
             Ok(stream) => stream,
             Err(e) => {
@@ -167,7 +171,10 @@ impl<'a> Attempt<'a> {
         let known = match timestamp {
             // Never for a replaced day: its stored rows were just deleted.
             Some(ts) if self.replaces.is_none() => {
-                let (from, to) = (local_to_utc(ctx.timezone, w.start), local_to_utc(ctx.timezone, w.end));
+                // The instants the requested local range's rows are stamped with.
+                let (date_ini, date_end) = w.request(ctx.timezone);
+                let from = local_to_utc(ctx.timezone, date_ini);
+                let to = local_to_utc(ctx.timezone, date_end) + Duration::seconds(1);
                 tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?
             }
             _ => HashSet::new(),
@@ -176,8 +183,8 @@ impl<'a> Attempt<'a> {
             account: &ctx.account,
             report: report.api,
             stream: self.key.stream,
-            window_start: local_to_utc(ctx.timezone, w.start),
-            window_end: local_to_utc(ctx.timezone, w.end),
+            window_start: w.start,
+            window_end: w.end,
             run_id: self.run_id,
         };
         // Rows wait, merged by key, until a write batch is full: a later copy of a key replaces
@@ -210,7 +217,7 @@ impl<'a> Attempt<'a> {
             self.settle_day(&mut tx, day, replaced, &mut done).await?;
         }
         if let Some(wm) = self.new_watermark {
-            tx.advance_watermark(self.key, local_to_utc(ctx.timezone, wm)).await?;
+            tx.advance_watermark(self.key, wm).await?;
         }
         if ctx.faults.fail_before_commit {
             return Err(SyncError::Injected);
@@ -231,7 +238,7 @@ impl Attempt<'_> {
         done: &mut RunCounts,
     ) -> Result<(), SyncError> {
         let (ctx, report) = (self.ctx, self.job.config.report);
-        let date = self.window.start.date();
+        let date = self.day;
         if replaced {
             tx.clear_suspect(self.key, date).await?;
             return Ok(());
@@ -253,9 +260,4 @@ impl Attempt<'_> {
         }
         Ok(())
     }
-}
-
-/// The end of the local day `window` belongs to: the next midnight.
-fn day_end(window: Window) -> chrono::NaiveDateTime {
-    crate::time::ceil_to_midnight(window.start + chrono::Duration::seconds(1))
 }

@@ -5,8 +5,7 @@
 //! The invariant it protects: one set of counters ([`RunCounts`]) travels from a window's
 //! attempt to the progress lines, the run summary and the run history, so they cannot disagree.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 use tracing::{debug, error, info, warn};
 
 use super::error::SyncError;
@@ -14,7 +13,6 @@ use super::window::Window;
 use crate::health::Streak;
 pub use crate::store::runs::RunCounts;
 use crate::store::runs::{RunRecord, RunStatus};
-use crate::time::local_to_utc;
 
 /// What a run did.
 #[derive(Debug)]
@@ -27,8 +25,8 @@ pub struct RunOutcome {
     pub planned: Option<Window>,
     /// What it counted: windows, requests, retries, splits, rows.
     pub counts: RunCounts,
-    /// The committed watermark after the run (local time).
-    pub watermark: Option<NaiveDateTime>,
+    /// The committed watermark after the run.
+    pub watermark: Option<DateTime<Utc>>,
     /// Why it failed, if it did.
     pub error: Option<SyncError>,
     /// Wall time.
@@ -64,19 +62,19 @@ impl RunOutcome {
     }
 
     /// The `etl_run` row of one stream's run.
-    pub(super) fn record(&self, key: RecordKey<'_>, tz: Tz, started_at: DateTime<Utc>) -> RunRecord {
+    pub(super) fn record(&self, key: RecordKey<'_>, started_at: DateTime<Utc>) -> RunRecord {
         RunRecord {
             account: key.account.to_string(),
             report: key.report.to_string(),
             stream: key.stream.to_string(),
             token_label: key.token_label.to_string(),
-            window_start: self.planned.map(|w| local_to_utc(tz, w.start)),
-            window_end: self.planned.map(|w| local_to_utc(tz, w.end)),
+            window_start: self.planned.map(|w| w.start),
+            window_end: self.planned.map(|w| w.end),
             started_at,
             finished_at: started_at + chrono::Duration::from_std(self.duration).unwrap_or_default(),
             status: self.status,
             counts: self.counts,
-            watermark: self.watermark.map(|w| local_to_utc(tz, w)),
+            watermark: self.watermark,
             error_kind: self.error.as_ref().map(|e| e.kind().to_string()),
             error: self.error.as_ref().map(ToString::to_string),
             duration_ms: i64::try_from(self.duration.as_millis()).unwrap_or(i64::MAX),
@@ -88,7 +86,8 @@ impl RunOutcome {
     /// flood the log; the recovery is logged too.
     pub(super) fn log(&self, streak: Streak) {
         let window = self.planned.map(|w| w.to_string()).unwrap_or_else(|| "-".into());
-        let watermark = self.watermark.map(|w| w.format("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+        let watermark =
+            self.watermark.map(|w| w.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_else(|| "-".into());
         let duration_ms = self.duration.as_millis() as u64;
         let c = &self.counts;
         let Some(e) = self.error.as_ref().filter(|_| self.status == RunStatus::Failed) else {
@@ -169,8 +168,10 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
 
-    fn at(h: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap().and_hms_opt(h, 0, 0).unwrap()
+    /// Hour `h` of 2026-11-20 in Bogota.
+    fn at(h: u32) -> DateTime<Utc> {
+        let local = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap().and_hms_opt(h, 0, 0).unwrap();
+        crate::time::range_start(chrono_tz::America::Bogota, local)
     }
 
     fn outcome(status: RunStatus, window: (u32, u32), rows: u64, watermark: u32) -> RunOutcome {
@@ -215,7 +216,7 @@ mod tests {
         let o = outcome(RunStatus::Succeeded, (1, 3), 5, 3);
         let key = RecordKey { account: "acme", report: "chat_14", stream: "", token_label: "main" };
         let started = DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z").unwrap().to_utc();
-        let r = o.record(key, chrono_tz::America::Bogota, started);
+        let r = o.record(key, started);
         assert_eq!(r.counts, o.counts);
         assert_eq!(r.window_start.unwrap().to_rfc3339(), "2026-11-20T06:00:00+00:00");
         assert_eq!(r.watermark.unwrap().to_rfc3339(), "2026-11-20T08:00:00+00:00");

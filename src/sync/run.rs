@@ -9,7 +9,8 @@
 
 use std::time::Instant;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
@@ -22,7 +23,7 @@ use super::window::{self, PlanInput, Window};
 use crate::config::SyncPolicy;
 use crate::store::runs::RunStatus;
 use crate::store::watermark::StreamKey;
-use crate::time::{self, local_to_utc, utc_to_local};
+use crate::time;
 use crate::wolkvox::catalog::Report;
 use crate::wolkvox::ApiError;
 
@@ -77,7 +78,7 @@ fn release_freed_memory() {
 struct Progress {
     planned: Option<Window>,
     counts: RunCounts,
-    watermark: Option<NaiveDateTime>,
+    watermark: Option<DateTime<Utc>>,
     findings: Findings,
 }
 
@@ -161,7 +162,7 @@ async fn finish(
     let streak = ctx.health.record_run(&health_key, outcome.status, ctx.clock.now());
     outcome.log(streak);
     let key = RecordKey { account: &ctx.account, report: api, stream, token_label: job.token.label() };
-    if let Err(e) = ctx.db.record_run(&outcome.record(key, ctx.timezone, started_at)).await {
+    if let Err(e) = ctx.db.record_run(&outcome.record(key, started_at)).await {
         // The data and watermark are already safe; only the audit row is missing.
         warn!(error = %e, "Could not record the run in etl_run");
     }
@@ -174,24 +175,31 @@ async fn finish(
     );
     crate::metrics::rows_upserted(&ctx.account, api, outcome.counts.rows_upserted);
     if let Some(wm) = outcome.watermark {
-        crate::metrics::watermark(&ctx.account, api, local_to_utc(ctx.timezone, wm));
+        crate::metrics::watermark(&ctx.account, api, wm);
     }
 }
 
 /// The windows a run covers, oldest first: from the watermark (minus the look-back) or the
-/// backfill's start, cut at the report's longest window; aggregates in whole local days.
+/// backfill's start, cut at the report's longest window; aggregates in whole local days of `tz`.
+/// The configured and requested local times become instants here, by the range-bound rules of
+/// [`crate::time`]: a skipped time is the clock change, a repeated one its earlier instant for a
+/// start and its later one for an end.
 fn plan(
     report: &Report,
     policy: &SyncPolicy,
+    tz: Tz,
     range: Range,
-    watermark: Option<NaiveDateTime>,
-    now: NaiveDateTime,
+    watermark: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Vec<Window> {
     let max_window = policy.max_window.min(chrono::Duration::days(i64::from(report.max_window_days)));
     let planned = match range {
         Range::Scheduled => window::plan(&PlanInput {
+            tz,
             watermark,
-            start_from: policy.start_from.unwrap_or_else(|| window::days_back(now, policy.initial_days)),
+            start_from: policy
+                .start_from
+                .map_or_else(|| window::days_back(tz, now, policy.initial_days), |s| time::range_start(tz, s)),
             lookback: policy.lookback,
             settle: policy.settle,
             max_window,
@@ -199,15 +207,20 @@ fn plan(
         }),
         Range::Explicit { from, to } => {
             // An aggregate day is replaced whole, so a backfill of one ends at a midnight (or
-            // at now − settle for today): a partial day would overwrite a complete one.
-            let to = if report.in_whole_days() { to.map(time::ceil_to_midnight) } else { to };
-            window::plan_range(from, to, policy.settle, max_window, now)
+            // at now − settle for today): a partial day would overwrite a complete one. That
+            // midnight is the next day's start, as `whole_days` cuts it.
+            let to = match to {
+                Some(to) if report.in_whole_days() => Some(time::midnight(tz, time::ceil_to_midnight(to).date())),
+                Some(to) => Some(time::range_end(tz, to)),
+                None => None,
+            };
+            window::plan_range(tz, time::range_start(tz, from), to, policy.settle, max_window, now)
         }
     };
     // Aggregates only mean something per whole local day: re-cut the plan at midnights, from
     // the start of the first day (so a re-read day is always asked for from 00:00:00).
     if report.in_whole_days() {
-        window::whole_days(&planned)
+        window::whole_days(tz, &planned)
     } else {
         planned
     }
@@ -223,13 +236,14 @@ fn too_big(e: &ApiError) -> bool {
     matches!(e, ApiError::Timeout { .. } | ApiError::Malformed { .. } | ApiError::Server { .. } | ApiError::Network(_))
 }
 
-/// `planned` plus a whole-day window for each of `days` it does not already cover (never past
-/// `ceiling`), oldest first.
-fn with_days(mut planned: Vec<Window>, days: &[chrono::NaiveDate], ceiling: NaiveDateTime) -> Vec<Window> {
-    for day in days {
-        let start = day.and_time(chrono::NaiveTime::MIN);
-        let end = (start + chrono::Duration::days(1)).min(ceiling);
-        if end > start && !planned.iter().any(|w| w.start.date() == *day) {
+/// `planned` plus a whole-day window for each of the local `days` of `tz` it does not already
+/// cover (from the day's midnight, or its clock change when midnight is skipped, never past the
+/// instant `ceiling`), oldest first.
+fn with_days(tz: Tz, mut planned: Vec<Window>, days: &[chrono::NaiveDate], ceiling: DateTime<Utc>) -> Vec<Window> {
+    for &day in days {
+        let start = time::midnight(tz, day);
+        let end = time::midnight(tz, day + chrono::Duration::days(1)).min(ceiling);
+        if end > start && !planned.iter().any(|w| time::utc_to_local(tz, w.start).date() == day) {
             planned.push(Window::new(start, end));
         }
     }
@@ -251,13 +265,13 @@ async fn sync_windows(
     if let Some(until) = ctx.budget.paused_until(job.token.label()).await? {
         return Ok(Ended::Paused(until));
     }
-    run.watermark = ctx.db.watermark(key).await?.map(|w| utc_to_local(tz, w));
-    let now = utc_to_local(tz, ctx.clock.now());
-    let mut planned = plan(report, &job.config.policy, range, run.watermark, now);
+    run.watermark = ctx.db.watermark(key).await?;
+    let now = ctx.clock.now();
+    let mut planned = plan(report, &job.config.policy, tz, range, run.watermark, now);
     if report.in_whole_days() {
         // Days that answered empty while holding rows are asked again until an answer has rows.
         let suspects = ctx.db.suspect_days(key).await?;
-        planned = with_days(planned, &suspects, now - job.config.policy.settle);
+        planned = with_days(tz, planned, &suspects, now - job.config.policy.settle);
     }
     if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
         run.planned = Some(Window::new(first.start, last.end));
@@ -337,11 +351,19 @@ fn report_findings(run: &Progress) {
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDateTime;
+    use chrono_tz::America::Bogota;
+
     use super::*;
     use crate::wolkvox::catalog;
 
+    /// A local time in Bogota, where these plans are written.
     fn t(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        time::range_start(Bogota, t(s))
     }
 
     fn policy() -> SyncPolicy {
@@ -354,49 +376,92 @@ mod tests {
         }
     }
 
+    /// Each window as its local bounds in Bogota, `start..end`.
     fn spans(windows: &[Window]) -> Vec<String> {
-        windows.iter().map(ToString::to_string).collect()
+        let show = |i| time::utc_to_local(Bogota, i).format("%Y-%m-%dT%H:%M:%S").to_string();
+        windows.iter().map(|w| format!("{}..{}", show(w.start), show(w.end))).collect()
+    }
+
+    fn plan_in_bogota(api: &str, range: Range, watermark: Option<&str>, now: &str) -> Vec<Window> {
+        plan(catalog::find(api).unwrap(), &policy(), Bogota, range, watermark.map(at), at(now))
     }
 
     #[test]
     fn a_first_scheduled_run_starts_initial_days_back_and_ends_settle_before_now() {
-        let w = plan(catalog::find("chat_14").unwrap(), &policy(), Range::Scheduled, None, t("2026-11-20 10:00:30"));
+        let w = plan_in_bogota("chat_14", Range::Scheduled, None, "2026-11-20 10:00:30");
         assert_eq!(spans(&w), ["2026-11-18T00:00:00..2026-11-20T09:58:30"]);
     }
 
     #[test]
     fn a_scheduled_run_resumes_the_look_back_before_the_watermark() {
-        let wm = Some(t("2026-11-20 09:00:00"));
-        let w = plan(catalog::find("chat_14").unwrap(), &policy(), Range::Scheduled, wm, t("2026-11-20 10:00:00"));
+        let w = plan_in_bogota("chat_14", Range::Scheduled, Some("2026-11-20 09:00:00"), "2026-11-20 10:00:00");
         assert_eq!(spans(&w), ["2026-11-20T06:00:00..2026-11-20T09:58:00"]);
     }
 
     #[test]
     fn an_aggregate_is_planned_in_whole_local_days_from_midnight() {
-        let wm = Some(t("2026-11-20 01:00:00"));
-        let w = plan(catalog::find("agent_1").unwrap(), &policy(), Range::Scheduled, wm, t("2026-11-20 10:00:00"));
+        let w = plan_in_bogota("agent_1", Range::Scheduled, Some("2026-11-20 01:00:00"), "2026-11-20 10:00:00");
         assert_eq!(spans(&w), ["2026-11-19T00:00:00..2026-11-20T00:00:00", "2026-11-20T00:00:00..2026-11-20T09:58:00"]);
     }
 
     #[test]
     fn an_aggregate_backfill_ending_mid_day_is_extended_to_the_midnight() {
         let range = Range::Explicit { from: t("2026-11-18 00:00:00"), to: Some(t("2026-11-18 06:00:00")) };
-        let w = plan(catalog::find("agent_1").unwrap(), &policy(), range, None, t("2026-11-20 10:00:00"));
+        let w = plan_in_bogota("agent_1", range, None, "2026-11-20 10:00:00");
         assert_eq!(spans(&w), ["2026-11-18T00:00:00..2026-11-19T00:00:00"]);
     }
 
     #[test]
     fn suspect_days_are_asked_again_as_whole_days_and_once() {
-        let planned = vec![Window::new(t("2026-11-20 00:00:00"), t("2026-11-20 09:58:00"))];
+        let planned = vec![Window::new(at("2026-11-20 00:00:00"), at("2026-11-20 09:58:00"))];
         let days = [t("2026-11-17 00:00:00").date(), t("2026-11-20 00:00:00").date()];
-        let w = with_days(planned, &days, t("2026-11-20 09:58:00"));
+        let w = with_days(Bogota, planned, &days, at("2026-11-20 09:58:00"));
         assert_eq!(spans(&w), ["2026-11-17T00:00:00..2026-11-18T00:00:00", "2026-11-20T00:00:00..2026-11-20T09:58:00"]);
     }
 
     #[test]
     fn a_report_with_a_shorter_limit_is_cut_at_it() {
-        let w = plan(catalog::find("skill_5").unwrap(), &policy(), Range::Scheduled, None, t("2026-11-20 10:00:00"));
+        let w = plan_in_bogota("skill_5", Range::Scheduled, None, "2026-11-20 10:00:00");
         assert!(w.iter().all(|w| w.len() <= chrono::Duration::days(1)), "{:?}", spans(&w));
-        assert_eq!(w.first().map(|w| w.start), Some(t("2026-11-18 00:00:00")));
+        assert_eq!(w.first().map(|w| w.start), Some(at("2026-11-18 00:00:00")));
+    }
+
+    /// Configured and requested local times in a DST zone become instants by the range-bound
+    /// rules: `start_from` and `--from` in a skipped hour start at the clock change, a `--to` in
+    /// a repeated hour ends after its second pass, and an aggregate's days start at midnight or,
+    /// when midnight is skipped, at the clock change.
+    #[test]
+    fn local_bounds_in_a_dst_zone_become_the_right_instants() {
+        use chrono_tz::America::{New_York, Santiago};
+        use chrono_tz::Europe::Madrid;
+        let z = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let utc = |windows: &[Window]| windows.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let explicit = |from: &str, to: Option<&str>| Range::Explicit { from: t(from), to: to.map(t) };
+        // (zone, report, range, start_from, now, windows in UTC)
+        #[rustfmt::skip]
+        let cases = [
+            // `start_from` 02:30 does not exist in New York on 03-08: the first window starts
+            // at the change, 07:00Z, not at 07:30Z.
+            (New_York, "chat_14", Range::Scheduled, Some("2026-03-08 02:30:00"), "2026-03-08T08:02:00Z",
+             vec!["2026-03-08T07:00:00Z..2026-03-08T08:00:00Z"]),
+            // `--to` 01:30 happens twice in New York on 11-01: the backfill reads through the
+            // second pass.
+            (New_York, "chat_14", explicit("2026-11-01 00:00:00", Some("2026-11-01 01:30:00")), None,
+             "2026-11-02T00:00:00Z", vec!["2026-11-01T04:00:00Z..2026-11-01T06:30:00Z"]),
+            // `--from` 02:15 does not exist in Madrid on 03-29.
+            (Madrid, "chat_14", explicit("2026-03-29 02:15:00", Some("2026-03-29 04:00:00")), None,
+             "2026-03-30T00:00:00Z", vec!["2026-03-29T01:00:00Z..2026-03-29T02:00:00Z"]),
+            // An aggregate across Santiago's changes: a 23-hour day starting at the change,
+            // and a 25-hour day.
+            (Santiago, "agent_1", explicit("2026-09-06 00:00:00", Some("2026-09-06 12:00:00")), None,
+             "2026-09-10T00:00:00Z", vec!["2026-09-06T04:00:00Z..2026-09-07T03:00:00Z"]),
+            (Santiago, "agent_1", explicit("2026-04-04 00:00:00", Some("2026-04-05 00:00:00")), None,
+             "2026-04-10T00:00:00Z", vec!["2026-04-04T03:00:00Z..2026-04-05T04:00:00Z"]),
+        ];
+        for (tz, api, range, start_from, now, want) in cases {
+            let policy = SyncPolicy { start_from: start_from.map(t), ..policy() };
+            let w = plan(catalog::find(api).unwrap(), &policy, tz, range, None, z(now));
+            assert_eq!(utc(&w), want, "{tz} {api} {range:?}");
+        }
     }
 }

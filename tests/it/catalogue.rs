@@ -300,7 +300,7 @@ async fn dated_aggregates_hold_whole_day_totals(backend: wolkvox_etl::store::Bac
             assert_eq!(outcome.status, RunStatus::Succeeded, "{}: {:?}", report.api, outcome.error);
             // Each tick re-reads today whole, from midnight: one request, one window.
             assert_eq!((outcome.counts.windows, outcome.counts.requests), (1, 1), "{}", report.api);
-            last = outcome.watermark;
+            last = outcome.watermark.map(|w| wolkvox_etl::time::utc_to_local(chrono_tz::America::Bogota, w));
         }
         let watermark = last.unwrap();
         assert_eq!(watermark, local("2026-11-20 10:13:00"), "now − settle after three ticks");

@@ -7,6 +7,7 @@ mod catalogue;
 mod cli;
 mod commands;
 mod concurrency;
+mod dst;
 mod empty_days;
 mod faults;
 mod helpers;

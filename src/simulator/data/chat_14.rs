@@ -12,11 +12,12 @@ use serde_json::{Map, Value};
 
 use super::format::format_datetime;
 use super::vocabulary::{AGENTS, CODES};
-use super::{hash, minute_of, minute_start, rows_in_minute, salt, uniform, MAX_ROWS_PER_HOUR};
+use super::{hash, minute_of, minute_start, rows_in_minute, salt, uniform, Zone, MAX_ROWS_PER_HOUR};
 use crate::wolkvox::Row;
 
 /// The chat_14 (click-to-WhatsApp detail) rows visible at `now_local` whose `date` lies in
-/// `[from, to_inclusive]`, newest `date` first, ties by ascending numeric `chat_id`.
+/// `[from, to_inclusive]`, newest `date` first, ties by ascending numeric `chat_id`, in the default
+/// zone (Bogota, without DST).
 ///
 /// Each minute `m` (minutes since 1970-01-01 00:00 local) holds
 /// `((m+1)·rph)/60 − (m·rph)/60` chats, so any whole hour holds exactly `rows_per_hour` rows.
@@ -30,51 +31,60 @@ pub fn chat_14_rows(
     to_inclusive: NaiveDateTime,
     now_local: NaiveDateTime,
 ) -> Vec<Row> {
-    newest_chat_14_rows(seed, rows_per_hour, from, to_inclusive, now_local, usize::MAX)
+    newest_chat_14_rows(&Zone::default(), seed, rows_per_hour, from, to_inclusive, now_local, usize::MAX)
 }
 
-/// The first `limit` rows of [`chat_14_rows`].
+/// The first `limit` rows of [`chat_14_rows`] in `zone`, at timeline time `now`: minutes, delays
+/// and typification times are on the zone's timeline, `date` and the range asked for are local.
 pub(super) fn newest_chat_14_rows(
+    zone: &Zone,
     seed: u64,
     rows_per_hour: u32,
     from: NaiveDateTime,
     to_inclusive: NaiveDateTime,
-    now_local: NaiveDateTime,
+    now: NaiveDateTime,
     limit: usize,
 ) -> Vec<Row> {
+    let (first, last) = zone.span(from, to_inclusive);
     // A row can never be visible before its own date (delays are non-negative), so minutes after
     // `now` need not be generated at all; this keeps a window that reaches into the future cheap.
-    let last = to_inclusive.min(now_local);
+    let last = last.min(now);
     // Beyond this a minute would hold 1000+ rows and `chat_id = minute·1000 + index` would repeat.
     let rows_per_hour = rows_per_hour.min(MAX_ROWS_PER_HOUR);
-    if last < from || rows_per_hour == 0 {
+    if last < first || rows_per_hour == 0 {
         return Vec::new();
     }
     let sources = Source::pool(seed);
     let agents = agent_pool(seed);
-    let first_minute = minute_of(from);
-    let last_minute = minute_of(last);
 
-    let mut chats = Vec::new();
-    // Newest minute first: every row of an older minute sorts after every row of a newer one, so
-    // once a whole minute has brought the count to `limit`, no older row can make the cut.
-    for minute in (first_minute..=last_minute).rev() {
+    // (local date, chat): a fall-back's repeated hour shows two timeline hours as one.
+    let mut chats: Vec<(NaiveDateTime, Chat)> = Vec::new();
+    let mut oldest_shown: Option<NaiveDateTime> = None;
+    // Newest minute first. Once `limit` chats are kept and every one of them shows a later date
+    // than any second before the next minute can (a fall-back's repeated hour delays this; in a
+    // zone without DST it is the next minute's start), no older row can make the cut.
+    for minute in (minute_of(first)..=minute_of(last)).rev() {
         if chats.len() >= limit {
-            break;
+            let before = minute_start(minute + 1).unwrap_or(first).max(first);
+            if oldest_shown.is_some_and(|shown| shown > zone.latest_reading(first, before)) {
+                break;
+            }
         }
         for index in 0..rows_in_minute(minute, rows_per_hour) {
             let Some(chat) = Chat::generate(seed, minute, index) else {
                 continue;
             };
-            if chat.date < from || chat.date > to_inclusive || chat.visible_at > now_local {
+            let shown = zone.local(chat.date);
+            if shown < from || shown > to_inclusive || chat.visible_at > now {
                 continue;
             }
-            chats.push(chat);
+            oldest_shown = Some(oldest_shown.map_or(shown, |o| o.min(shown)));
+            chats.push((shown, chat));
         }
     }
-    chats.sort_unstable_by(|a, b| b.date.cmp(&a.date).then(a.chat_id.cmp(&b.chat_id)));
+    chats.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.chat_id.cmp(&b.1.chat_id)));
     chats.truncate(limit);
-    chats.iter().map(|chat| chat.to_row(&sources, &agents, now_local)).collect()
+    chats.iter().map(|(shown, chat)| chat.to_row(&sources, &agents, *shown, now)).collect()
 }
 
 /// How many ads/posts a simulated operation advertises; chats cluster on them as in real data.
@@ -121,8 +131,8 @@ impl Chat {
         })
     }
 
-    /// The row as the API serves it at `now_local`.
-    fn to_row(&self, sources: &[Source], agents: &[String], now_local: NaiveDateTime) -> Row {
+    /// The row as the API serves it at timeline time `now`, its `date` shown as `shown`.
+    fn to_row(&self, sources: &[Source], agents: &[String], shown: NaiveDateTime, now: NaiveDateTime) -> Row {
         let draw = |salt| hash(self.seed, self.minute, self.index, salt);
         // Indexing by `% len` cannot go out of bounds: both pools have a fixed, non-zero size.
         let source = &sources[(draw(salt::SOURCE) % sources.len() as u64) as usize];
@@ -134,7 +144,7 @@ impl Chat {
         };
         let rp_id = 34 + draw(salt::ROUTING_POINT) % 4;
         let cod_act =
-            if now_local >= self.typified_at { CODES[(draw(salt::CODE) % CODES.len() as u64) as usize] } else { "" };
+            if now >= self.typified_at { CODES[(draw(salt::CODE) % CODES.len() as u64) as usize] } else { "" };
 
         let mut row = Map::new();
         let mut put = |name: &str, value: String| {
@@ -148,7 +158,7 @@ impl Chat {
         put("agent_id", agent_id.to_owned());
         put("media_type", source.media_type.to_owned());
         put("media_url", source.media_url.clone());
-        put("date", format_datetime(self.date));
+        put("date", format_datetime(shown));
         put("cod_act", cod_act.to_owned());
         row
     }

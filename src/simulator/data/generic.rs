@@ -22,28 +22,29 @@ use super::vocabulary::{
     agent_dni, agent_extension, agent_name, customer_name, dimension, is_pooled, pool, Dimension, AGENTS, CODE_GROUPS,
     SKILLS,
 };
-use super::{hash, minute_of, minute_start, mix, name_salt, rows_in_minute, salt, uniform, Ask};
+use super::{hash, minute_of, minute_start, mix, name_salt, rows_in_minute, salt, uniform, Ask, Zone};
 use crate::wolkvox::catalog::{self, DataShape, Field, FieldType, Grain, Report, BUCKET, DAY};
 use crate::wolkvox::Row;
 
 /// The first `limit` rows of `report`, a report of the catalogue other than chat_14, that answer
-/// `ask` at `now_local` (see [`super::rows_for`]).
+/// `ask` in `zone` at timeline time `now` (see [`super::rows_for`]).
 pub(super) fn rows(
     report: &'static Report,
     ask: &Ask<'_>,
+    zone: &Zone,
     seed: u64,
     rows_per_hour: u32,
-    now_local: NaiveDateTime,
+    now: NaiveDateTime,
     limit: usize,
 ) -> Vec<Row> {
-    let generator = Generator::new(report, ask, seed, rows_per_hour);
+    let generator = Generator::new(report, ask, *zone, seed, rows_per_hour);
     let mut rows = match (report.grain, report.slot_minutes) {
-        (Grain::Event, _) => generator.event_rows(ask.from, ask.to, now_local, limit),
+        (Grain::Event, _) => generator.event_rows(ask.from, ask.to, now, limit),
         (Grain::DatedAggregate, slot) => {
-            generator.dated_rows(ask.from, ask.to, now_local, slot.unwrap_or(1440), ask.range_totals)
+            generator.dated_rows(ask.from, ask.to, now, slot.unwrap_or(1440), ask.range_totals)
         }
-        (Grain::IntervalAggregate, slot) => generator.aggregate_rows(ask.from, ask.to, now_local, slot.unwrap_or(60)),
-        (Grain::WindowAggregate, _) => generator.aggregate_rows(ask.from, ask.to, now_local, 0),
+        (Grain::IntervalAggregate, slot) => generator.aggregate_rows(ask.from, ask.to, now, slot.unwrap_or(60)),
+        (Grain::WindowAggregate, _) => generator.aggregate_rows(ask.from, ask.to, now, 0),
     };
     if report.data_shape == DataShape::BucketObject && !rows.is_empty() {
         let object: Row = rows
@@ -64,13 +65,15 @@ const MAX_EVENTS_PER_HOUR: u32 = 24 * 60;
 /// How many of `rows_per_hour` a generic report gets (a full-catalogue sync stays quick).
 const DENSITY_DIVISOR: u32 = 4;
 
-/// One generic event: a fixed fact of the seed, like a chat_14 chat.
+/// One generic event: a fixed fact of the seed, like a chat_14 chat. Its times are on the zone's
+/// timeline; `shown` is its date as the zone's clocks read it.
 struct Event {
     minute: i64,
     index: u32,
     /// The event's own randomness; every field draws from it with its own salt.
     h: u64,
     date: NaiveDateTime,
+    shown: NaiveDateTime,
     visible_at: NaiveDateTime,
     typified_at: NaiveDateTime,
 }
@@ -93,6 +96,8 @@ struct Axis {
 
 struct Generator {
     report: &'static Report,
+    /// The operation's zone: events live on its timeline and show its local times.
+    zone: Zone,
     seed: u64,
     rate: u32,
     /// The cod_act group (0 for `cod_act1`, 1 for `cod_act2`).
@@ -103,7 +108,7 @@ struct Generator {
 }
 
 impl Generator {
-    fn new(report: &'static Report, ask: &Ask<'_>, seed: u64, rows_per_hour: u32) -> Generator {
+    fn new(report: &'static Report, ask: &Ask<'_>, zone: Zone, seed: u64, rows_per_hour: u32) -> Generator {
         let group = usize::from(ask.param("cod_act") == Some("cod_act2"));
         let agent_id = (report.api == "agent_2")
             .then(|| ask.param("agent_id").filter(|a| !a.is_empty()).unwrap_or("12523"))
@@ -125,7 +130,7 @@ impl Generator {
             .enumerate()
             .map(|(i, name)| Axis { name, radix: radix(name, i == 0) })
             .collect();
-        Generator { report, seed: mix(seed ^ salt), rate, group, agent_id, axes }
+        Generator { report, zone, seed: mix(seed ^ salt), rate, group, agent_id, axes }
     }
 
     fn event(&self, minute: i64, index: u32) -> Option<Event> {
@@ -146,32 +151,42 @@ impl Generator {
             index,
             h: hash(self.seed, minute, index, salt::ROW),
             date,
+            shown: self.zone.local(date),
             visible_at: date.checked_add_signed(TimeDelta::seconds(delay as i64))?,
             typified_at: date.checked_add_signed(TimeDelta::seconds(typify as i64))?,
         })
     }
 
-    /// The visible events dated in `[from, to]`, newest first, at most `limit` (whole minutes).
+    /// The events visible at timeline time `now` whose local date is in `[from, to]`, newest
+    /// local date first, at most `limit` (whole minutes).
     fn events(&self, from: NaiveDateTime, to: NaiveDateTime, now: NaiveDateTime, limit: usize) -> Vec<Event> {
-        let last = to.min(now);
-        if last < from || self.rate == 0 {
+        let (first, last) = self.zone.span(from, to);
+        let last = last.min(now);
+        if last < first || self.rate == 0 {
             return Vec::new();
         }
         let mut events = Vec::new();
-        for minute in (minute_of(from)..=minute_of(last)).rev() {
+        let mut oldest_shown: Option<NaiveDateTime> = None;
+        for minute in (minute_of(first)..=minute_of(last)).rev() {
+            // As for chat_14: stop once every kept event shows a later date than any older one
+            // can (a fall-back's repeated hour delays this).
             if events.len() >= limit {
-                break;
+                let before = minute_start(minute + 1).unwrap_or(first).max(first);
+                if oldest_shown.is_some_and(|shown| shown > self.zone.latest_reading(first, before)) {
+                    break;
+                }
             }
             for index in 0..rows_in_minute(minute, self.rate) {
                 let Some(event) = self.event(minute, index) else {
                     continue;
                 };
-                if event.date >= from && event.date <= to && event.visible_at <= now {
+                if event.shown >= from && event.shown <= to && event.visible_at <= now {
+                    oldest_shown = Some(oldest_shown.map_or(event.shown, |o| o.min(event.shown)));
                     events.push(event);
                 }
             }
         }
-        events.sort_unstable_by_key(|e| std::cmp::Reverse(e.date));
+        events.sort_unstable_by_key(|e| std::cmp::Reverse(e.shown));
         events.truncate(limit);
         events
     }
@@ -207,7 +222,7 @@ impl Generator {
             let elements = (0..messages)
                 .map(|k| {
                     let mut element = Row::new();
-                    let at = event.date + TimeDelta::seconds(k as i64 * 17);
+                    let at = self.zone.local(event.date + TimeDelta::seconds(k as i64 * 17));
                     for name in report.nested_fields {
                         let value = match *name {
                             "date" => format_datetime(at),
@@ -233,7 +248,7 @@ impl Generator {
         if report.api == "chat_1" {
             // The real chat_1 sends an undocumented close date, and sometimes its last key with
             // a trailing space: the client must trim keys and keep unknown ones in `raw`.
-            let close = event.date + TimeDelta::seconds((event.h % 3600) as i64);
+            let close = self.zone.local(event.date + TimeDelta::seconds((event.h % 3600) as i64));
             row.insert("date_close".to_owned(), Value::String(format_datetime(close)));
             if event.h % 3 == 0 {
                 if let Some(value) = row.remove("agent_anwers") {
@@ -250,18 +265,20 @@ impl Generator {
         let key = self.report.key.contains(&name);
         let optional = !key && d % 20 == 7;
         match field.ty {
-            FieldType::Timestamp if self.report.timestamp == Some(name) => format_datetime(event.date),
+            FieldType::Timestamp if self.report.timestamp == Some(name) => format_datetime(event.shown),
             FieldType::Timestamp if optional => "-".to_owned(),
-            FieldType::Timestamp => format_datetime(event.date + TimeDelta::seconds((d % 3600) as i64)),
-            FieldType::Date => format_date(event.date),
-            FieldType::Time => format!("{:02}:00", event.date.hour()),
+            FieldType::Timestamp => {
+                format_datetime(self.zone.local(event.date + TimeDelta::seconds((d % 3600) as i64)))
+            }
+            FieldType::Date => format_date(event.shown),
+            FieldType::Time => format!("{:02}:00", event.shown.hour()),
             FieldType::Integer => integer(d % if name.contains("chars") { 4000 } else { 20 }),
             FieldType::Duration => self.duration(name, (d % 3600) as i64, d),
             FieldType::Decimal => decimal(d % 2000, name),
             FieldType::Percent => percent(d % 10_000, name),
             FieldType::Boolean => yes_no(d),
             FieldType::Text => {
-                if let Some(unique) = unique_text(name, event) {
+                if let Some(unique) = unique_text(name, event, &self.zone) {
                     return unique;
                 }
                 if matches!(name, "cod_act" | "description_cod_act") && now < event.typified_at {
@@ -371,16 +388,17 @@ impl Generator {
         let entities = self.entities() as u64;
         for event in self.events(from, to, now, usize::MAX) {
             let e = (Self::draw(event.h, "entity") % entities) as usize;
-            let s = if slot == 0 { 0 } else { minute_of(event.date).div_euclid(i64::from(slot)) };
+            // Slots are local: an hour slot of a fall-back's repeated hour holds both passes.
+            let s = if slot == 0 { 0 } else { minute_of(event.shown).div_euclid(i64::from(slot)) };
             let totals = groups.entry((e, s)).or_insert_with(|| Totals {
                 count: 0,
                 sums: vec![0; fields.len()],
-                first: event.date,
-                last: event.date,
+                first: event.shown,
+                last: event.shown,
             });
             totals.count += 1;
-            totals.first = totals.first.min(event.date);
-            totals.last = totals.last.max(event.date);
+            totals.first = totals.first.min(event.shown);
+            totals.last = totals.last.max(event.shown);
             for (i, field) in fields.iter().enumerate() {
                 let d = Self::draw(event.h, field.name);
                 totals.sums[i] += match field.ty {
@@ -472,8 +490,8 @@ impl Generator {
         // while the agent is still connected.
         let session = (report.api == "agent_7").then(|| {
             let login = slot_start + TimeDelta::minutes(7 * 60 + (Self::draw(ctx.h, "login") % 60) as i64);
-            let logout =
-                (slot_start + TimeDelta::minutes(17 * 60 + (Self::draw(ctx.h, "logout") % 60) as i64)).min(now);
+            let logout = (slot_start + TimeDelta::minutes(17 * 60 + (Self::draw(ctx.h, "logout") % 60) as i64))
+                .min(self.zone.local(now));
             (login, logout)
         });
         if let Some((login, logout)) = session {
@@ -555,10 +573,10 @@ fn is_average(name: &str) -> bool {
 }
 
 /// Values unique to one event, for the id fields that key event reports.
-fn unique_text(name: &str, event: &Event) -> Option<String> {
+fn unique_text(name: &str, event: &Event, zone: &Zone) -> Option<String> {
     let serial = event.minute * 24 + i64::from(event.index);
-    // The call ids embed the call's Unix epoch (UTC−5 local + 5 h), as the real ones do.
-    let epoch = event.date.and_utc().timestamp() + 5 * 3600;
+    // The call ids embed the call's Unix epoch, as the real ones do.
+    let epoch = zone.instant(event.date).timestamp();
     Some(match name {
         "conn_id" | "connect_id" | "id_call" | "conn_id_transfer" => {
             format!("6736.4628.{epoch}.{}", event.index)
@@ -627,8 +645,8 @@ mod tests {
             params: if group == 1 { &[("cod_act", "cod_act1")] } else { &[("cod_act", "cod_act2")] },
             range_totals: false,
         };
-        let one = rows_for(&ask(1), 42, 120, much_later(), usize::MAX);
-        let two = rows_for(&ask(2), 42, 120, much_later(), usize::MAX);
+        let one = rows_for(&ask(1), &Zone::default(), 42, 120, much_later(), usize::MAX);
+        let two = rows_for(&ask(2), &Zone::default(), 42, 120, much_later(), usize::MAX);
         assert!(!one.is_empty() && !two.is_empty());
         assert!(one.iter().all(|r| CODE_GROUPS[0].iter().any(|c| c.0 == field(r, "cod_act"))));
         assert!(two.iter().all(|r| CODE_GROUPS[1].iter().any(|c| c.0 == field(r, "cod_act"))));

@@ -20,15 +20,21 @@
 //! - `vocabulary`: the fixed words rows are made of: agents, skills, typification codes and the
 //!   values of enumerated fields.
 //! - `format`: how the API spells a datetime, a count, a duration, a decimal or a percent.
+//! - `zone`: the operation's clock: the fixed-offset timeline rows are facts of, and its local
+//!   readings.
 //!
-//! All times are naive local times in the operation's zone, because that is what the API speaks.
+//! Rows are generated on the zone's timeline (minutes, delays, "now"), and everything the API
+//! shows or is asked (dates, `date_ini`/`date_end`) is a naive local time in the operation's zone,
+//! because that is what the API speaks. In a zone without DST the two are the same.
 
 mod chat_14;
 mod format;
 mod generic;
 mod vocabulary;
+mod zone;
 
 pub use chat_14::chat_14_rows;
+pub use zone::Zone;
 
 use chrono::NaiveDateTime;
 
@@ -36,8 +42,8 @@ use crate::wolkvox::catalog;
 use crate::wolkvox::Row;
 
 /// The rows report `api` answers for `[from, to_inclusive]` at `now_local` with the catalogue's
-/// default parameters (see [`rows_for`]); event rows newest first (chat_14: ties broken by
-/// ascending id).
+/// default parameters (see [`rows_for`]), in the default zone (Bogota, without DST); event rows
+/// newest first (chat_14: ties broken by ascending id).
 ///
 /// Unknown names have no rows; the server rejects unknown names before it gets here, so an empty
 /// answer means "no data" (HTTP 404).
@@ -69,7 +75,7 @@ pub fn newest_report_rows(
         return Vec::new();
     };
     let ask = Ask { api, from, to: to_inclusive, params: report.params, range_totals: false };
-    rows_for(&ask, seed, rows_per_hour, now_local, limit)
+    rows_for(&ask, &Zone::default(), seed, rows_per_hour, now_local, limit)
 }
 
 /// What one request asks for: the report, its inclusive window and its parameters.
@@ -96,17 +102,25 @@ impl Ask<'_> {
     }
 }
 
-/// The first `limit` rows that answer `ask` at `now_local`, exactly as served (before any
-/// flattening): event reports newest first, aggregates in key order (dated ones newest slot
-/// first). cdr_4 answers a single row: the bucket object the API sends as `data`.
-pub fn rows_for(ask: &Ask<'_>, seed: u64, rows_per_hour: u32, now_local: NaiveDateTime, limit: usize) -> Vec<Row> {
+/// The first `limit` rows that answer `ask` in `zone` at timeline time `now` (see [`Zone`]),
+/// exactly as served (before any flattening): event reports newest first, aggregates in key
+/// order (dated ones newest slot first). cdr_4 answers a single row: the bucket object the API
+/// sends as `data`.
+pub fn rows_for(
+    ask: &Ask<'_>,
+    zone: &Zone,
+    seed: u64,
+    rows_per_hour: u32,
+    now: NaiveDateTime,
+    limit: usize,
+) -> Vec<Row> {
     if ask.api == "chat_14" {
-        return chat_14::newest_chat_14_rows(seed, rows_per_hour, ask.from, ask.to, now_local, limit);
+        return chat_14::newest_chat_14_rows(zone, seed, rows_per_hour, ask.from, ask.to, now, limit);
     }
     let Some(report) = catalog::find(ask.api) else {
         return Vec::new();
     };
-    generic::rows(report, ask, seed, rows_per_hour, now_local, limit)
+    generic::rows(report, ask, zone, seed, rows_per_hour, now, limit)
 }
 
 /// The highest chat_14 density whose chat ids stay unique (fewer than 1000 rows per minute).
@@ -125,12 +139,12 @@ fn rows_in_minute(minute: i64, rows_per_hour: u32) -> u32 {
     u32::try_from(count).unwrap_or(0)
 }
 
-/// The minute index of `t`: whole minutes since 1970-01-01 00:00:00 (naive local).
+/// The minute index of `t`: whole minutes since 1970-01-01 00:00:00 (on the timeline, or local).
 fn minute_of(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp().div_euclid(60)
 }
 
-/// The start of minute `minute` as a naive local time, if representable.
+/// The start of minute `minute` as a naive time, if representable.
 fn minute_start(minute: i64) -> Option<NaiveDateTime> {
     let seconds = minute.checked_mul(60)?;
     chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.naive_utc())
@@ -182,6 +196,7 @@ pub(super) fn name_salt(name: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
     use serde_json::Value;
 
     use super::*;
@@ -222,6 +237,44 @@ mod tests {
         assert!(chat_14_rows(42, 0, from, to, much_later()).is_empty());
         assert!(report_rows("no_such_report", 42, 120, from, to, much_later()).is_empty());
         assert_eq!(report_rows("chat_14", 42, 120, from, to, much_later()).len(), 120);
+    }
+
+    /// New York's 2026 clock changes as the API would serve them: the skipped hour has no rows,
+    /// the repeated hour has two hours of them under the same local dates, a row seen in the
+    /// first pass stays visible in the second, and truncation keeps the newest local dates.
+    #[test]
+    fn a_dst_zone_serves_no_skipped_hour_and_both_passes_of_the_repeated_one() {
+        let ny = Zone::new(chrono_tz::America::New_York);
+        let rows = |api: &str, from: &str, to: &str, now: NaiveDateTime, limit: usize| {
+            let params = catalog::find(api).unwrap().params;
+            let ask = Ask { api, from: at(from), to: at(to), params, range_totals: false };
+            rows_for(&ask, &ny, 42, 120, now, limit)
+        };
+        let settled = |api, from, to| rows(api, from, to, much_later(), usize::MAX);
+        let ids = |rows: &[Row]| rows.iter().map(|r| field(r, "chat_id").to_owned()).collect::<Vec<_>>();
+        // chat_14 at 120 an hour, cdr_1 (a generic event report) at 30.
+        for (api, per_hour) in [("chat_14", 120), ("cdr_1", 30)] {
+            assert!(settled(api, "2026-03-08 02:00:00", "2026-03-08 02:59:59").is_empty(), "{api}");
+            assert_eq!(settled(api, "2026-03-08 01:00:00", "2026-03-08 03:59:59").len(), 2 * per_hour, "{api}");
+            assert_eq!(settled(api, "2026-11-01 01:00:00", "2026-11-01 01:59:59").len(), 2 * per_hour, "{api}");
+        }
+        let both = settled("chat_14", "2026-11-01 01:00:00", "2026-11-01 01:59:59");
+        let mut unique = ids(&both);
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 240, "two passes, distinct chats");
+        // 01:59 EDT, then 01:10 EST: local time went back, what was visible still is.
+        let at_instant = |s: &str| ny.timeline(DateTime::parse_from_rfc3339(s).unwrap().to_utc());
+        let repeated_hour = |now| ids(&rows("chat_14", "2026-11-01 01:00:00", "2026-11-01 01:59:59", now, usize::MAX));
+        let first_pass = repeated_hour(at_instant("2026-11-01T05:59:00Z"));
+        let later = repeated_hour(at_instant("2026-11-01T06:10:00Z"));
+        assert!(first_pass.len() > 100 && first_pass.iter().all(|id| later.contains(id)));
+        // Truncated across the repeated hour: exactly the newest local dates of the whole answer.
+        let whole = settled("chat_14", "2026-11-01 00:30:00", "2026-11-01 02:30:00");
+        let cut = rows("chat_14", "2026-11-01 00:30:00", "2026-11-01 02:30:00", much_later(), 100);
+        assert_eq!(cut, whole[..100]);
+        let cut = rows("chat_14", "2026-11-01 00:30:00", "2026-11-01 02:30:00", much_later(), 150);
+        assert_eq!(cut, whole[..150]);
     }
 
     /// Every report's rows for a busy, settled day, as served with its default parameters.
