@@ -15,6 +15,8 @@ pub mod clock;
 pub mod commands;
 /// Typed, layered, validated configuration; errors name the key and the fix.
 pub mod config;
+/// The one stable hash (FNV-1a) for row hashes, lock keys and token gate names.
+pub mod hash;
 /// Failure streaks and readiness: how loudly a failing report is logged, when the process is unready.
 pub mod health;
 /// The operator's HTTP endpoints: `/metrics`, `/healthz` and `/readyz`.

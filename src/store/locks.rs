@@ -117,12 +117,8 @@ impl Drop for HeldLock {
 
 /// A stable 64-bit key for a lock name (FNV-1a; the same in every replica and version).
 fn key(parts: &[&str]) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in "wolkvox-etl".bytes().chain(parts.iter().flat_map(|p| std::iter::once(0u8).chain(p.bytes()))) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h as i64
+    let bytes = "wolkvox-etl".bytes().chain(parts.iter().flat_map(|p| std::iter::once(0u8).chain(p.bytes())));
+    crate::hash::fnv1a(bytes) as i64
 }
 
 #[cfg(test)]

@@ -30,12 +30,7 @@ pub struct TypedRow {
 /// A stable 64-bit FNV-1a hash of a row's JSON text (stable across versions and platforms,
 /// unlike `std`'s hasher), stored in `raw_hash`.
 pub fn raw_hash(raw: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in raw.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h as i64
+    crate::hash::fnv1a(raw.bytes()) as i64
 }
 
 /// The `ON CONFLICT … DO UPDATE … WHERE` tail both backends share.

@@ -126,12 +126,7 @@ impl Tokens {
 /// A stable name for a secret's gate: FNV-1a of the secret in its own domain, as hex. Stable
 /// across processes and versions (replicas must agree), and one-way enough for a lock name.
 fn gate_id(secret: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in "wolkvox-etl token gate\0".bytes().chain(secret.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::hash::fnv1a("wolkvox-etl token gate\0".bytes().chain(secret.bytes())))
 }
 
 /// The process-wide one-permit gate of a secret (by its [`gate_id`]): every operation, job and

@@ -191,7 +191,7 @@ fn uniform(h: u64, lo: u64, hi: u64) -> u64 {
 
 /// A stable salt for a name (FNV-1a), so each field draws independently.
 pub(super) fn name_salt(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    crate::hash::fnv1a(name.bytes())
 }
 
 #[cfg(test)]
