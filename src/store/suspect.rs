@@ -8,11 +8,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::watermark::StreamKey;
 use super::{Db, StoreError, Tx};
 
-const FIND: &str = "SELECT asks FROM etl_suspect_day WHERE account = $1 AND report = $2 AND stream = $3 AND day = $4";
-const INSERT: &str = "INSERT INTO etl_suspect_day (account, report, stream, day, first_seen, last_seen, asks)
-     VALUES ($1, $2, $3, $4, $5, $5, 1)";
-const AGAIN: &str = "UPDATE etl_suspect_day SET last_seen = $5, asks = asks + 1
-     WHERE account = $1 AND report = $2 AND stream = $3 AND day = $4";
+/// One statement: a new day starts at one empty answer, a known one counts another.
+const MARK: &str = "INSERT INTO etl_suspect_day (account, report, stream, day, first_seen, last_seen, asks)
+     VALUES ($1, $2, $3, $4, $5, $5, 1)
+     ON CONFLICT (account, report, stream, day)
+     DO UPDATE SET last_seen = excluded.last_seen, asks = etl_suspect_day.asks + 1
+     RETURNING asks";
 const CLEAR: &str = "DELETE FROM etl_suspect_day WHERE account = $1 AND report = $2 AND stream = $3 AND day = $4";
 const DAYS: &str = "SELECT day FROM etl_suspect_day WHERE account = $1 AND report = $2 AND stream = $3 ORDER BY day";
 const ALL: &str =
@@ -25,14 +26,10 @@ pub(super) async fn mark(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let known: Option<(i32,)> = on_tx!(tx, conn => {
-        sqlx::query_as(FIND).bind(key.account).bind(key.report).bind(key.stream).bind(day).fetch_optional(&mut *conn).await?
+    let asks: i32 = on_tx!(tx, conn => {
+        sqlx::query_scalar(MARK).bind(key.account).bind(key.report).bind(key.stream).bind(day).bind(now).fetch_one(&mut *conn).await?
     });
-    let sql = if known.is_some() { AGAIN } else { INSERT };
-    on_tx!(tx, conn => {
-        sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(day).bind(now).execute(&mut *conn).await?;
-    });
-    Ok(known.is_none())
+    Ok(asks == 1)
 }
 
 /// Clears `day`'s mark (an answer with rows replaced it, or an operator accepted it).
