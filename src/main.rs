@@ -19,8 +19,23 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // The whole cause chain, once, at the top. No error in the chain holds a secret.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cause_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The cause chain joined by ": ", leaving out a cause whose text the line already says (sqlx
+/// repeats its source inside its own message).
+fn cause_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
 }
