@@ -106,7 +106,12 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     if settings.database_is_default {
         info!(path = %sqlite_path(settings).unwrap_or_default(), "No database configured; using the embedded SQLite file");
     }
-    let db = Db::connect(&settings.database_url, settings.db_max_connections).await.with_context(|| {
+    // Each token's window holds a connection from before its request until its commit: a pool
+    // smaller than the tokens (plus the run history's and the API budget's) would make answers
+    // wait for one.
+    let tokens: u32 = all.iter().map(|s| u32::try_from(s.tokens.len().max(1)).unwrap_or(u32::MAX)).sum();
+    let pool_size = settings.db_max_connections.max(tokens.saturating_add(2));
+    let db = Db::connect(&settings.database_url, pool_size).await.with_context(|| {
         use secrecy::ExposeSecret;
         format!(
             "cannot connect to the database {} (check database.url / DATABASE_URL, and that the server is up)",

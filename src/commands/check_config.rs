@@ -14,6 +14,9 @@ pub fn check_config(all: &[Settings]) -> ExitCode {
         }
         println!("{}", settings.describe());
         let estimate = DailyEstimate::of(settings);
+        for advice in settings.advice() {
+            println!("# advice: {advice}");
+        }
         println!("# daily API calls: {}\n", estimate.arithmetic().replace("; ", "\n#   "));
     }
     ExitCode::SUCCESS

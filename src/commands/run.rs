@@ -27,6 +27,9 @@ pub async fn run(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
     for app in &apps {
         let reports: Vec<&str> = app.jobs.iter().map(|j| j.config.report.api).collect();
         info!(account = %app.ctx.account, reports = %reports.join(","), timezone = %app.ctx.timezone, "wolkvox-etl started");
+        for advice in app.settings.advice() {
+            tracing::warn!(account = %app.ctx.account, "{advice}");
+        }
         let estimate = DailyEstimate::of(&app.settings);
         if estimate.exceeds_budget() {
             tracing::warn!(account = %app.ctx.account, arithmetic = %estimate.arithmetic(), "The enabled reports need more API calls per day than the operation's budget; some will pause at the daily limit");

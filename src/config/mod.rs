@@ -243,6 +243,18 @@ mod tests {
     }
 
     #[test]
+    fn a_request_timeout_within_the_apis_own_gets_advice_naming_the_key() {
+        assert!(load(&[]).unwrap().advice().is_empty(), "the defaults need no advice");
+        let advice = load(&[("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "30")]).unwrap().advice();
+        assert_eq!(advice.len(), 1);
+        assert!(
+            advice[0].starts_with("wolkvox.request_timeout_seconds = 30 gives up before the API does"),
+            "{advice:?}"
+        );
+        assert!(advice[0].contains("Fix: use more than 60"), "{advice:?}");
+    }
+
+    #[test]
     fn each_bad_value_is_rejected_with_its_key_and_a_fix() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("WOLKVOX_ETL__WOLKVOX__TIMEZONE", "Mars/Olympus")], "`wolkvox.timezone`"),

@@ -77,7 +77,27 @@ pub(super) fn validate(w: &RawWolkvox) -> Result<Wolkvox, ConfigError> {
     })
 }
 
+/// How long the API works on a request before it gives up (its documented limit).
+pub const API_SERVER_TIMEOUT: Duration = Duration::from_secs(60);
+
 impl Settings {
+    /// Valid settings that will still cost calls or time, each with its fix: printed by
+    /// `check-config`, logged at WARN when the daemon starts.
+    pub fn advice(&self) -> Vec<String> {
+        let mut advice = Vec::new();
+        if self.request_timeout <= API_SERVER_TIMEOUT {
+            advice.push(format!(
+                "wolkvox.request_timeout_seconds = {} gives up before the API does (it works on a request up to {} s): \
+                 the retry then meets the API still busy with the first request and is refused as a simultaneous \
+                 request. Fix: use more than {} (default 90)",
+                self.request_timeout.as_secs(),
+                API_SERVER_TIMEOUT.as_secs(),
+                API_SERVER_TIMEOUT.as_secs()
+            ));
+        }
+        advice
+    }
+
     /// The API settings, or an error naming what is missing. Commands that call the API use this;
     /// `migrate` and `status` do not need a server or a token.
     pub fn api(&self) -> Result<ApiSettings<'_>, ConfigError> {

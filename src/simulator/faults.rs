@@ -312,7 +312,7 @@ fn row_identity(report: &Report, row: &Row) -> u64 {
 /// Whether the row is one of about one in `every` that fault `salt` picks: a pure function of
 /// the row's identity, so every answer holding the row picks it alike.
 fn picked(report: &Report, row: &Row, every: usize, salt: &str) -> bool {
-    every > 0 && mix(row_identity(report, row) ^ name_salt(salt)) % every as u64 == 0
+    every > 0 && mix(row_identity(report, row) ^ name_salt(salt)).is_multiple_of(every as u64)
 }
 
 /// About one row in `every` gets a placeholder (`""`, `" "` or `"-"`, in turn by the row) in one

@@ -18,6 +18,17 @@ pub enum StoreError {
         /// The unknown migration's version.
         version: i64,
     },
+    /// A lock file beside an SQLite database could not be opened or locked.
+    #[error(
+        "cannot use the lock file {}: {source}. Fix: let this user create and write files in the database's directory",
+        path.display()
+    )]
+    LockFile {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The database URL names an engine we do not support.
     #[error("unsupported database URL: use postgres://… or sqlite://…")]
     UnsupportedUrl,
@@ -46,7 +57,10 @@ impl StoreError {
                         | sqlx::Error::Protocol(_)
                 ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "40001" || c == "40P01"))
             }
-            StoreError::Migrate(_) | StoreError::NewerDatabase { .. } | StoreError::UnsupportedUrl => false,
+            StoreError::Migrate(_)
+            | StoreError::NewerDatabase { .. }
+            | StoreError::UnsupportedUrl
+            | StoreError::LockFile { .. } => false,
         }
     }
 }

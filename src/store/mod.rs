@@ -102,6 +102,29 @@ pub enum Db {
     Sqlite(SqlitePool),
 }
 
+/// A window's connection, taken before its request is sent: a response never waits unread for
+/// a free connection while the API's clock runs. Becomes the window's [`Tx`] once the answer
+/// opens.
+pub enum Reserved {
+    /// PostgreSQL: the transaction is already open (BEGIN takes no lock there).
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    /// SQLite: the connection only. Its transaction takes the database's single write lock, and
+    /// holding that through a request would make every token's requests take turns.
+    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+}
+
+impl Reserved {
+    /// The window's transaction, on the reserved connection.
+    pub async fn begin(self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Reserved::Postgres(tx) => Tx::Postgres(tx),
+            Reserved::Sqlite(conn) => {
+                Tx::Sqlite(sqlx::Transaction::begin(conn, Some(std::borrow::Cow::Borrowed("BEGIN IMMEDIATE"))).await?)
+            }
+        })
+    }
+}
+
 /// An open transaction: the only handle that writes rows and watermarks.
 pub enum Tx {
     /// PostgreSQL.
@@ -135,7 +158,7 @@ impl Db {
                     // WAL lets `status` and BI tools read while the daemon writes.
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    // One writer at a time holds the lock for a whole window (request included): wait for it.
+                    // One writer at a time holds the lock while a window's answer is read: wait for it.
                     .busy_timeout(Duration::from_secs(120));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
@@ -177,6 +200,14 @@ impl Db {
             // writes later could otherwise fail with "database is locked" (a stale snapshot)
             // when another writer committed in between; waiting for the lock instead is safe.
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    /// Reserves a window's connection before its request (see [`Reserved`]).
+    pub async fn reserve(&self) -> Result<Reserved, StoreError> {
+        Ok(match self {
+            Db::Postgres(pool) => Reserved::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Reserved::Sqlite(pool.acquire().await?),
         })
     }
 

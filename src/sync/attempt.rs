@@ -130,12 +130,21 @@ impl<'a> Attempt<'a> {
         }
     }
 
-    /// One attempt: take the token (in this process, then across replicas), send the request,
-    /// and write its body.
+    /// One attempt: take the token (in this process, then across replicas) and the window's
+    /// database connection, send the request, and write its body.
     async fn once(&self, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
         let token_lock = ctx.coordinator.lock_token(job.token.gate_id()).await?;
+        // The connection before the request: once the API starts answering, nothing waits.
+        // Taken after the token, so connections are held only by windows that can send now.
+        let reserved = match ctx.db.reserve().await {
+            Ok(reserved) => reserved,
+            Err(e) => {
+                token_lock.release().await;
+                return Err(e.into());
+            }
+        };
         // Every instant of the window is inside this local range (across a fall-back it is the
         // repeated hour whole), which is what lets the watermark move to the window's end.
         let (date_ini, date_end) = w.request(ctx.timezone);
@@ -147,7 +156,10 @@ impl<'a> Attempt<'a> {
                 return Err(e.into());
             }
         };
-        let written = self.write(&mut stream, findings).await;
+        let written = match reserved.begin().await {
+            Ok(tx) => self.write(tx, &mut stream, findings).await,
+            Err(e) => Err(e.into()),
+        };
         // The token is free only once the body is read or the connection closed.
         stream.finish().await;
         token_lock.release().await;
@@ -155,12 +167,16 @@ impl<'a> Attempt<'a> {
     }
 
     /// Streams one response into one transaction: the rows, then the watermark, then commit.
-    async fn write(&self, stream: &mut RowStream, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
+    async fn write(
+        &self,
+        mut tx: crate::store::Tx,
+        stream: &mut RowStream,
+        findings: &mut Findings,
+    ) -> Result<WindowWrite, SyncError> {
         let (ctx, report, w) = (self.ctx, self.job.config.report, &self.window);
         let in_stream = (!report.streams.is_empty()).then_some(self.key.stream);
-        // The one transaction: rows and watermark commit together or not at all. Dropping `tx`
-        // on any error path rolls it back.
-        let mut tx = ctx.db.begin().await?;
+        // `tx` is the one transaction: rows and watermark commit together or not at all.
+        // Dropping it on any error path rolls it back.
         let mut done = RunCounts { windows: 1, ..RunCounts::default() };
         // An aggregate day is replaced whole (rows that vanished from the answer go too), but
         // only by an answer with rows: the delete waits for the first of them.

@@ -9,34 +9,66 @@ use wolkvox_etl::sync::Range;
 use crate::helpers::*;
 use crate::on_both_backends;
 
-/// A 2-day sync where every request of 6 hours or more fails with `kind`.
-async fn two_days_with_big_windows_failing(backend: wolkvox_etl::store::Backend, kind: FaultKind) {
-    let sim = SimulatorConfig {
+/// A 2-day sync where every request of 6 hours or more fails with `kind`, each tried `attempts`
+/// times.
+async fn two_days_with_big_windows_failing(backend: wolkvox_etl::store::Backend, kind: FaultKind, attempts: u32) {
+    let mut sim = SimulatorConfig {
         oversize: Some((chrono::TimeDelta::hours(6), kind)),
         latency: std::time::Duration::from_millis(1),
         ..SimulatorConfig::default()
     };
-    let t = spawn_app(backend, Options { sim, ..Options::default() }).await;
+    let mut env = vec![("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", attempts.to_string())];
+    if kind == FaultKind::Slow {
+        // A real timeout: the simulator stalls past the client's whole-request timeout (1 s).
+        // Like the API, it is still busy with the request after the client gives up, so the
+        // retry waits (0.5–1 s) until the stall (1.3 s) is over. The default timeout, 90 s,
+        // outlasts the API's own 60 s, so the API has always let go when the client does.
+        sim.faults.slow = std::time::Duration::from_millis(1300);
+        env.extend([
+            ("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "1".into()),
+            ("WOLKVOX_ETL__WOLKVOX__RETRY_INITIAL_BACKOFF_MS", "1000".into()),
+            ("WOLKVOX_ETL__WOLKVOX__RETRY_MAX_BACKOFF_SECONDS", "1".into()),
+        ]);
+    }
+    let t = spawn_app(backend, Options { sim, env, ..Options::default() }).await;
     let (from, to) = (local("2026-11-18 00:00:00"), local("2026-11-20 00:00:00"));
     let outcome = t.sync(Range::Explicit { from, to: Some(to) }).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{kind:?}: {:?}", outcome.error);
     assert_same_rows(&t.chat_14_rows().await, &t.truth(from, to));
-    // 48 h → 2 × 24 h → 4 × 12 h fail (5 attempts each); 8 windows of 6 h (to 05:59:59) answer.
+    // 48 h → 2 × 24 h → 4 × 12 h fail (`attempts` each); 8 windows of 6 h (to 05:59:59) answer.
     assert_eq!(outcome.counts.splits, 7, "{kind:?}");
     assert_eq!(outcome.counts.windows, 8, "{kind:?}");
-    assert_eq!(outcome.counts.requests, 7 * 5 + 8, "{kind:?}: bounded");
-    assert_eq!(t.sim.stats().requests, 43);
+    // A timed-out request keeps the API busy a moment after the client gives up; the request
+    // sent next on the token (a retry, or a split's first half) can meet it and be refused as
+    // simultaneous: an attempt of a failing window, or one more request for a window that then
+    // answers. The other faults end with their answer, and nothing overlaps.
+    let collisions = t.sim.stats().simultaneous_violations;
+    let base = 7 * attempts + 8;
+    match kind {
+        FaultKind::Slow => assert!(collisions <= 14, "{collisions} collisions"),
+        _ => assert_eq!(collisions, 0),
+    }
+    let extra = outcome.counts.requests.checked_sub(base).expect("at least one request per attempt and window");
+    assert!(u64::from(extra) <= collisions, "{kind:?}: bounded: {} requests", outcome.counts.requests);
+    assert_eq!(t.sim.stats().requests, u64::from(outcome.counts.requests));
     assert_eq!(t.watermark().await, Some(to));
 }
 
 on_both_backends! {
 async fn a_two_day_sync_whose_big_windows_are_cut_off_lands_every_row_in_43_requests(backend) {
-    two_days_with_big_windows_failing(backend, FaultKind::TruncatedJson).await;
+    two_days_with_big_windows_failing(backend, FaultKind::TruncatedJson, 5).await;
 }
 
 async fn a_two_day_sync_whose_big_windows_answer_503_lands_every_row_in_43_requests(backend) {
-    two_days_with_big_windows_failing(backend, FaultKind::Http503).await;
+    two_days_with_big_windows_failing(backend, FaultKind::Http503, 5).await;
 }
+}
+
+#[tokio::test]
+async fn a_two_day_sync_whose_big_windows_time_out_lands_every_row_in_a_bounded_number_of_requests() {
+    // Two attempts per window keep the test to 14 one-second timeouts: 22 requests, plus those
+    // refused as simultaneous (see above; 4 when measured, so 26).
+    two_days_with_big_windows_failing(wolkvox_etl::store::Backend::Postgres, FaultKind::Slow, 2).await;
 }
 
 #[tokio::test]

@@ -80,9 +80,11 @@ async fn demo_fills_its_own_sqlite_file_whatever_database_url_says() {
     assert!(scalar(&db, "SELECT count(*) FROM chat_14").await > 0);
 }
 
-#[tokio::test]
-async fn a_sync_that_another_process_is_already_running_says_so_and_exits_non_zero() {
-    let db = TestDb::new(Backend::Postgres).await;
+// On SQLite the run lock is a file lock beside the database, so a second process on the same
+// file is kept out exactly as a replica on Postgres is.
+crate::on_both_backends! {
+async fn a_sync_that_another_process_is_already_running_says_so_and_exits_non_zero(backend) {
+    let db = TestDb::new(backend).await;
     let frozen = Utc::now() - chrono::Duration::hours(1);
     let config = SimulatorConfig { latency: std::time::Duration::from_millis(1500), ..SimulatorConfig::default() };
     let sim = Simulator::start(config, Clock::manual(frozen), "127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -112,4 +114,45 @@ async fn a_sync_that_another_process_is_already_running_says_so_and_exits_non_ze
         "{err}"
     );
     assert!(tokio::task::spawn_blocking(move || first.wait().unwrap()).await.unwrap().success());
+}
+}
+
+/// Two `sync` processes of different reports on one token: the API sees one request at a time
+/// when they share a database (its lock), and overlapping requests when they do not (the control
+/// that shows the simulator would catch an overlap).
+async fn two_processes_on_one_token(shared: bool, backend: Backend) -> u64 {
+    let (db_a, db_b) = (TestDb::new(backend).await, TestDb::new(backend).await);
+    let frozen = Utc::now() - chrono::Duration::hours(1);
+    let config = SimulatorConfig { latency: std::time::Duration::from_millis(600), ..SimulatorConfig::default() };
+    let sim = Simulator::start(config, Clock::manual(frozen), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let spawn = |report: &str, url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
+            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+            .env("DATABASE_URL", url)
+            .env("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1")
+            .args(["sync", "--report", report])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn("chat_14", &db_a.url);
+    let second = spawn("cdr_1", if shared { &db_a.url } else { &db_b.url });
+    for child in [first, second] {
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        // Apart, the simulator refuses the overlapping requests, as the API does.
+        if shared {
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    assert!(sim.stats().requests >= 6, "{:?}", sim.stats());
+    sim.stats().simultaneous_violations
+}
+
+crate::on_both_backends! {
+async fn two_processes_on_one_database_send_one_request_at_a_time_per_token(backend) {
+    assert_eq!(two_processes_on_one_token(true, backend).await, 0, "one token, one request at a time");
+    assert!(two_processes_on_one_token(false, backend).await > 0, "the control: apart, their requests overlap");
+}
 }

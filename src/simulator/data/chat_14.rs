@@ -113,7 +113,7 @@ impl Chat {
         let second = uniform(hash(seed, minute, index, salt::SECOND), 0, 59);
         let date = start.checked_add_signed(TimeDelta::seconds(second as i64))?;
         let delay_h = hash(seed, minute, index, salt::DELAY);
-        let delay = if hash(seed, minute, index, salt::LATE) % 10 == 0 {
+        let delay = if hash(seed, minute, index, salt::LATE).is_multiple_of(10) {
             uniform(delay_h, 10 * 60, 180 * 60)
         } else {
             uniform(delay_h, 0, 120)

@@ -25,7 +25,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -35,7 +35,7 @@ fn thousands(n: u64) -> String {
 
 /// A count as the API writes it: plain, or with thousands commas when large.
 pub(super) fn integer(n: u64) -> String {
-    if n >= 1000 && n % 2 == 0 {
+    if n >= 1000 && n.is_multiple_of(2) {
         thousands(n)
     } else {
         n.to_string()
@@ -53,7 +53,7 @@ pub(super) fn decimal(hundredths: u64, name: &str) -> String {
 
 /// Basis points as the API's percentage (`"34.64 %"`, `"0 %"`, sometimes `"15,233.33 %"`).
 pub(super) fn percent(basis_points: u64, name: &str) -> String {
-    let bp = if name == "preview_percent" && basis_points % 7 == 0 { basis_points * 50 } else { basis_points };
+    let bp = if name == "preview_percent" && basis_points.is_multiple_of(7) { basis_points * 50 } else { basis_points };
     if bp == 0 {
         return "0 %".to_owned();
     }
@@ -61,7 +61,7 @@ pub(super) fn percent(basis_points: u64, name: &str) -> String {
 }
 
 pub(super) fn yes_no(d: u64) -> String {
-    if d % 2 == 0 { "yes" } else { "no" }.to_owned()
+    if d.is_multiple_of(2) { "yes" } else { "no" }.to_owned()
 }
 
 /// The slot's hour as each report writes it (`"13:00"`, `"09"`, `"9"`, `"09:30"`).

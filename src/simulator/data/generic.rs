@@ -140,7 +140,7 @@ impl Generator {
         let second = (rotate + u64::from(index) * 7) % 60;
         let date = start.checked_add_signed(TimeDelta::seconds(second as i64))?;
         let delay_h = hash(self.seed, minute, index, salt::DELAY);
-        let delay = if hash(self.seed, minute, index, salt::LATE) % 10 == 0 {
+        let delay = if hash(self.seed, minute, index, salt::LATE).is_multiple_of(10) {
             uniform(delay_h, 10 * 60, 180 * 60)
         } else {
             uniform(delay_h, 0, 120)
@@ -250,7 +250,7 @@ impl Generator {
             // a trailing space: the client must trim keys and keep unknown ones in `raw`.
             let close = self.zone.local(event.date + TimeDelta::seconds((event.h % 3600) as i64));
             row.insert("date_close".to_owned(), Value::String(format_datetime(close)));
-            if event.h % 3 == 0 {
+            if event.h.is_multiple_of(3) {
                 if let Some(value) = row.remove("agent_anwers") {
                     row.insert("agent_anwers ".to_owned(), value);
                 }
@@ -299,7 +299,7 @@ impl Generator {
             ("diagram_7", "time") | ("speech_1", "time" | "time_silence") => true,
             (api, "asa" | "ata") => api.starts_with("skill_"),
             // Disputed format: both forms occur.
-            ("chat_1", "chat_duration") => d % 2 == 0,
+            ("chat_1", "chat_duration") => d.is_multiple_of(2),
             _ => false,
         };
         if plain {
