@@ -105,6 +105,19 @@ impl DailyEstimate {
                 ReportCost { api: r.report.api, runs_per_day, calls_per_run, calls_per_day }
             })
             .collect();
+        let mut reports = reports;
+        if settings.reconcile.enabled {
+            // Each pass re-reads `days` days of every dated report, a call per day and stream.
+            let runs_per_day = runs_per_day(&settings.reconcile.schedule, settings.timezone);
+            let calls_per_run: f64 = settings
+                .reports
+                .iter()
+                .filter(|r| r.report.is_dated())
+                .map(|r| (r.report.streams.len().max(1) as f64) * f64::from(settings.reconcile.days))
+                .sum();
+            let calls_per_day = (f64::from(runs_per_day) * calls_per_run).ceil() as u64;
+            reports.push(ReportCost { api: "reconcile", runs_per_day, calls_per_run, calls_per_day });
+        }
         let total = reports.iter().map(|r| r.calls_per_day).sum();
         DailyEstimate { reports, total, budget: settings.licenses.map(|l| u64::from(l) * 1000) }
     }

@@ -38,6 +38,16 @@ pub enum Command {
         #[arg(long, requires = "from")]
         to: Option<String>,
     },
+    /// Re-read the most recent local days whole (yesterday and today by default) to catch rows
+    /// that arrived later than the look-back; prints per day what it found.
+    Reconcile {
+        /// The report's api name; without it, every enabled report.
+        #[arg(long)]
+        report: Option<String>,
+        /// Local days to re-read, the watermark's day included (default: reconcile.days, 2).
+        #[arg(long)]
+        days: Option<u32>,
+    },
     /// Show each report's watermark, lag and last run.
     Status {
         /// Print JSON instead of a table.

@@ -97,6 +97,18 @@ pub fn token_calls_today(account: &str, token: &str, calls: i64) {
         .set(calls as f64);
 }
 
+/// Rows a reconciliation found that the normal runs had missed.
+pub fn reconcile_rows_added(account: &str, report: &str, rows: u64) {
+    counter!("wolkvox_etl_reconcile_rows_added_total", "account" => account.to_string(), "report" => report.to_string())
+        .increment(rows);
+}
+
+/// The suspect days a report holds now (after its last run).
+pub fn suspect_days(account: &str, report: &str, days: usize) {
+    gauge!("wolkvox_etl_suspect_days", "account" => account.to_string(), "report" => report.to_string())
+        .set(days as f64);
+}
+
 /// A day of `report` answered empty while holding rows (kept, marked suspect).
 pub fn suspect_empty_day(account: &str, report: &str) {
     counter!("wolkvox_etl_suspect_empty_days_total", "account" => account.to_string(), "report" => report.to_string())

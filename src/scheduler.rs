@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::config::ReconcileSettings;
 use crate::sync::{run_once, JobContext, Range, ReportJob};
 
 /// The scheduler could not be set up.
@@ -21,12 +22,14 @@ use crate::sync::{run_once, JobContext, Range, ReportJob};
 #[error("scheduler error: {0}")]
 pub struct SchedulerError(#[from] JobSchedulerError);
 
-/// Starts one job per report and runs until `shutdown` is cancelled, then waits for in-flight
-/// runs to end. With `run_on_start`, every report also runs once immediately.
+/// Starts one job per report (and the reconciliation, when enabled) and runs until `shutdown`
+/// is cancelled, then waits for in-flight runs to end. With `run_on_start`, every report also
+/// runs once immediately.
 pub async fn run(
     ctx: Arc<JobContext>,
     jobs: Vec<ReportJob>,
     run_on_start: bool,
+    reconcile: ReconcileSettings,
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
     let tracker = TaskTracker::new();
@@ -51,6 +54,9 @@ pub async fn run(
         scheduler.add(cron).await?;
         info!(report = trigger.job.config.report.api, token = trigger.job.token.label(), schedule = %trigger.job.config.schedule, "Scheduled report");
         triggers.push(trigger);
+    }
+    if reconcile.enabled {
+        add_reconcile(&mut scheduler, &ctx, &triggers, &reconcile, &tracker, &shutdown).await?;
     }
     scheduler.start().await?;
     ctx.health.set_scheduler_running(true);
@@ -144,6 +150,57 @@ impl Trigger {
             backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ran(failed, max_skip);
         });
     }
+}
+
+/// A report and the guard its runs hold.
+type Guarded = (Arc<ReportJob>, Arc<Mutex<()>>);
+
+/// The reconciliation on its own schedule: one pass at a time, each report re-read while
+/// holding that report's guard, so a pass never overlaps the report's normal runs in this
+/// process (the run lock keeps it apart from other processes').
+async fn add_reconcile(
+    scheduler: &mut JobScheduler,
+    ctx: &Arc<JobContext>,
+    triggers: &[Trigger],
+    settings: &ReconcileSettings,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), SchedulerError> {
+    let reports: Arc<Vec<Guarded>> =
+        Arc::new(triggers.iter().map(|t| (Arc::clone(&t.job), Arc::clone(&t.guard))).collect());
+    let pass = Arc::new(Mutex::new(()));
+    let (ctx, tracker, shutdown) = (Arc::clone(ctx), tracker.clone(), shutdown.clone());
+    let (days, ledger) = (settings.days, settings.ledger);
+    let cron = Job::new_async_tz(settings.schedule.as_str(), ctx.timezone, move |_, _| {
+        let (ctx, reports, pass, shutdown) =
+            (Arc::clone(&ctx), Arc::clone(&reports), Arc::clone(&pass), shutdown.clone());
+        let tracker = tracker.clone();
+        Box::pin(async move {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let Ok(held) = pass.try_lock_owned() else {
+                warn!("The previous reconciliation is still running; skipping this one");
+                return;
+            };
+            tracker.spawn(async move {
+                let _held = held;
+                info!(account = %ctx.account, days, "Reconciliation started");
+                for (job, guard) in reports.iter() {
+                    let _report = guard.lock().await;
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                    crate::sync::reconcile_report(&ctx, job, days, &shutdown).await;
+                }
+                crate::sync::prune_ledger(&ctx, ledger).await;
+                info!(account = %ctx.account, "Reconciliation finished");
+            });
+        })
+    })?;
+    scheduler.add(cron).await?;
+    info!(schedule = %settings.schedule, days, "Scheduled the reconciliation");
+    Ok(())
 }
 
 #[cfg(test)]

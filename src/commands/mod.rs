@@ -8,6 +8,7 @@ mod check_config;
 mod demo;
 mod healthcheck;
 mod migrate;
+mod reconcile;
 mod reports;
 mod run;
 mod simulate;
@@ -34,6 +35,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run => run::run(all).await,
         Command::Sync { report, from, to } => sync::sync(all, report.as_deref(), from.as_deref(), to.as_deref()).await,
+        Command::Reconcile { report, days } => reconcile::reconcile(all, report.as_deref(), days).await,
         Command::Status { json } => status::status(&all, account.as_deref(), json).await,
         Command::Demo { once, days, database } => demo::demo(first, once, days, &database).await,
         Command::Watermark { action } => watermark::watermark(first, action).await,

@@ -47,16 +47,33 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     }
     let suspect: Vec<_> =
         db.suspect_all().await?.into_iter().filter(|d| only.is_none_or(|account| d.account == account)).collect();
+    let completeness = completeness(db, all, only, now).await?;
     if json {
         let usage: Vec<_> = tokens
             .iter()
             .map(|(account, day, usage)| serde_json::json!({ "account": account, "day": day, "tokens": usage }))
             .collect();
-        let doc = serde_json::json!({ "reports": lines, "token_calls_today": usage, "suspect_empty_days": suspect });
+        let doc = serde_json::json!({
+            "reports": lines,
+            "completeness": completeness,
+            "token_calls_today": usage,
+            "suspect_empty_days": suspect,
+        });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
         return Ok(());
     }
     print_table(all, lines);
+    if !completeness.is_empty() {
+        println!("\ncompleteness (etl_completeness; days of the last {RECENT_DAYS} that are suspect or short):");
+        for c in &completeness {
+            let stream = if c.stream.is_empty() { String::new() } else { format!(" [{}]", c.stream) };
+            let last = c.last_complete_day.map_or_else(|| "-".to_string(), |d| d.to_string());
+            let odd: Vec<String> =
+                c.incomplete.iter().map(|d| format!("{} {} ({} rows)", d.day, d.status, d.rows)).collect();
+            let odd = if odd.is_empty() { String::new() } else { format!("; {}", odd.join(", ")) };
+            println!("  {:<10} {:<12} complete to {last}{stream}{odd}", c.account, c.report);
+        }
+    }
     if !suspect.is_empty() {
         println!("\nsuspect empty days (answered empty while holding rows; kept, asked again every run):");
         for d in &suspect {
@@ -80,6 +97,57 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
         }
     }
     Ok(())
+}
+
+/// How many recent days `status` lists when they are suspect or short.
+const RECENT_DAYS: i64 = 7;
+
+/// A stream's completeness: its last complete day, and its recent days that are suspect or short.
+#[derive(Serialize)]
+struct Completeness {
+    account: String,
+    report: String,
+    stream: String,
+    last_complete_day: Option<chrono::NaiveDate>,
+    incomplete: Vec<crate::store::ledger::DayStatus>,
+}
+
+async fn completeness(
+    db: &Db,
+    all: &[Settings],
+    only: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Completeness>, StoreError> {
+    let zone = all[0].timezone;
+    let since = utc_to_local(zone, now).date() - chrono::Duration::days(RECENT_DAYS);
+    let days = crate::store::ledger::completeness(db, since).await?;
+    let mut out: Vec<Completeness> = crate::store::ledger::last_complete(db)
+        .await?
+        .into_iter()
+        .map(|(account, report, stream, day)| Completeness {
+            account,
+            report,
+            stream,
+            last_complete_day: Some(day),
+            incomplete: Vec::new(),
+        })
+        .collect();
+    for d in days.into_iter().filter(|d| d.status == "suspect" || d.status == "short") {
+        let same = |c: &Completeness| c.account == d.account && c.report == d.report && c.stream == d.stream;
+        match out.iter_mut().find(|c| same(c)) {
+            Some(c) => c.incomplete.push(d),
+            None => out.push(Completeness {
+                account: d.account.clone(),
+                report: d.report.clone(),
+                stream: d.stream.clone(),
+                last_complete_day: None,
+                incomplete: vec![d],
+            }),
+        }
+    }
+    out.retain(|c| only.is_none_or(|account| c.account == account));
+    out.sort_by(|a, b| (&a.account, &a.report, &a.stream).cmp(&(&b.account, &b.report, &b.stream)));
+    Ok(out)
 }
 
 /// `t` in `account`'s zone (accounts without settings: the first account's).

@@ -33,6 +33,11 @@ impl Settings {
         let _ = writeln!(out, "enabled = {}", self.http.enabled);
         let _ = writeln!(out, "bind = \"{}\"", self.http.bind);
         let _ = writeln!(out, "max_failing_minutes = {}", self.http.max_failing.num_minutes());
+        let _ = writeln!(out, "\n[reconcile]");
+        let _ = writeln!(out, "enabled = {}", self.reconcile.enabled);
+        let _ = writeln!(out, "schedule = {:?}", self.reconcile.schedule);
+        let _ = writeln!(out, "days = {}", self.reconcile.days);
+        let _ = writeln!(out, "ledger_days = {}", self.reconcile.ledger.num_days());
         let _ = writeln!(out, "\n[log]");
         let _ = writeln!(out, "format = {:?}", format!("{:?}", self.log.format).to_lowercase());
         let _ = writeln!(out, "level = {:?}", self.log.level);

@@ -29,6 +29,7 @@ mod describe;
 mod http;
 mod load;
 mod raw;
+mod reconcile;
 mod reports;
 mod sync;
 mod wolkvox;
@@ -181,6 +182,21 @@ pub struct Settings {
     pub log: LogSettings,
     /// Metrics and health endpoints.
     pub http: HttpSettings,
+    /// The reconciliation pass.
+    pub reconcile: ReconcileSettings,
+}
+
+/// The reconciliation pass: when, and how far back.
+#[derive(Clone, Debug)]
+pub struct ReconcileSettings {
+    /// Run it in the daemon.
+    pub enabled: bool,
+    /// Six-field cron expression, in the operation's time zone.
+    pub schedule: String,
+    /// Local days re-read per pass (the watermark's day included).
+    pub days: u32,
+    /// How long the window ledger keeps its rows.
+    pub ledger: chrono::Duration,
 }
 
 /// The settings the API client needs, present only when a server and a token are configured.
@@ -202,8 +218,10 @@ impl Settings {
         let default_policy = sync::validate(&raw.sync, w.timezone)?;
         let reports = reports::validate(&raw.reports, &raw.sync, default_policy, &w.tokens, w.timezone)?;
         let http = http::validate(&raw.http)?;
+        let reconcile = reconcile::validate(&raw.reconcile, w.timezone)?;
         Ok(Settings {
             http,
+            reconcile,
             account: w.account,
             base_url: w.base_url,
             timezone: w.timezone,
@@ -276,6 +294,8 @@ mod tests {
             ),
             (&[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")], "`wolkvox.tokens.backup`"),
             (&[("WOLKVOX_ETL__HTTP__BIND", "localhost")], "`http.bind`"),
+            (&[("WOLKVOX_ETL__RECONCILE__DAYS", "0")], "`reconcile.days`"),
+            (&[("WOLKVOX_ETL__RECONCILE__SCHEDULE", "nightly")], "`reconcile.schedule`"),
             (&[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "https://exa mple.com:99999/")], "`wolkvox.base_url`"),
             (
                 &[("WOLKVOX_ETL__WOLKVOX__TOKEN", "a"), ("WOLKVOX_ETL__WOLKVOX__TOKENS__DEFAULT", "b")],

@@ -27,9 +27,25 @@ pub struct RawSettings {
     pub log: LogSettings,
     /// `[http]`: metrics and health endpoints.
     pub http: RawHttp,
+    /// `[reconcile]`: the nightly re-read of recent days.
+    pub reconcile: RawReconcile,
     /// `[accounts.<name>]`: several operations in one deployment (read by `load_all`).
     #[serde(default)]
     pub accounts: BTreeMap<String, config::Value>,
+}
+
+/// `[reconcile]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReconcile {
+    /// Run the reconciliation in the daemon.
+    pub enabled: bool,
+    /// Six-field cron expression (seconds first), in the operation's time zone.
+    pub schedule: String,
+    /// How many recent local days each pass re-reads (the watermark's day included).
+    pub days: u32,
+    /// How many days the window ledger (`etl_window`) keeps.
+    pub ledger_days: u32,
 }
 
 /// `[http]` as written.

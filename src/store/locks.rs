@@ -88,6 +88,12 @@ impl Coordinator {
         }
     }
 
+    /// Takes no lock at all: for a store no other process can reach, and for the tests' control
+    /// runs that show what happens without the locks.
+    pub fn disabled() -> Self {
+        Coordinator { inner: Locks::None }
+    }
+
     /// Waits for the lock of a token (one request in flight across all replicas).
     pub async fn lock_token(&self, gate_id: &str) -> Result<HeldLock, StoreError> {
         // Per secret, not per account: two operations sharing a secret share the API's limit.

@@ -40,6 +40,7 @@ macro_rules! on_tx {
 }
 
 mod error;
+pub mod ledger;
 pub mod locks;
 pub mod rejected;
 pub mod rows;
@@ -310,6 +311,25 @@ impl Tx {
     /// Clears a day's suspect-empty mark; true when it had one.
     pub async fn clear_suspect(&mut self, key: StreamKey<'_>, day: chrono::NaiveDate) -> Result<bool, StoreError> {
         suspect::clear(self, key, day).await
+    }
+
+    /// Records a committed window in the ledger, as part of its transaction.
+    pub async fn record_window(
+        &mut self,
+        key: StreamKey<'_>,
+        entry: &ledger::WindowEntry<'_>,
+    ) -> Result<(), StoreError> {
+        ledger::record_window(self, key, entry).await
+    }
+
+    /// Records a local day a committed window touched, with its stored rows after it.
+    pub async fn touch_day(&mut self, key: StreamKey<'_>, entry: &ledger::DayEntry) -> Result<(), StoreError> {
+        ledger::touch_day(self, key, entry).await
+    }
+
+    /// Records what a reconciliation window found for its day.
+    pub async fn check_day(&mut self, key: StreamKey<'_>, check: &ledger::DayCheck<'_>) -> Result<(), StoreError> {
+        ledger::check_day(self, key, check).await
     }
 
     /// Moves a stream's watermark forward (never backwards) as part of this transaction.

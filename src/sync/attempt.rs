@@ -18,6 +18,7 @@ use super::error::SyncError;
 use super::outcome::{RunCounts, WindowWrite};
 use super::typing::{Findings, Synthetic, WindowRows};
 use super::window::{self, Window};
+use crate::store::ledger::{DayCheck, DayEntry, WindowEntry, WindowOutcome};
 use crate::store::rejected::Origin;
 use crate::store::watermark::StreamKey;
 use crate::time::{self, local_to_utc, utc_to_local};
@@ -45,6 +46,10 @@ pub(super) struct Attempt<'a> {
     replaces: Option<DayRows>,
     /// The watermark once this window commits.
     new_watermark: Option<DateTime<Utc>>,
+    /// Splits of the range this window came from since the run's previous commit (the ledger).
+    splits: u32,
+    /// A window of the reconciliation pass: what it finds is recorded against its day.
+    check: bool,
 }
 
 impl<'a> Attempt<'a> {
@@ -77,7 +82,28 @@ impl<'a> Attempt<'a> {
             (time::midnight(ctx.timezone, day), time::midnight(ctx.timezone, day + Duration::days(1)));
         let replaces = report.day_rows(day, day_start, day_end).filter(|_| report.in_whole_days());
         let new_watermark = window::advance(watermark, &window);
-        Attempt { ctx, job, key, window, run_id, day, params, synthetic, replaces, new_watermark }
+        Attempt {
+            ctx,
+            job,
+            key,
+            window,
+            run_id,
+            day,
+            params,
+            synthetic,
+            replaces,
+            new_watermark,
+            splits: 0,
+            check: false,
+        }
+    }
+
+    /// The window came after `splits` splits since the run's previous commit; `check` marks a
+    /// window of the reconciliation pass.
+    pub fn ledger(mut self, splits: u32, check: bool) -> Self {
+        self.splits = splits;
+        self.check = check;
+        self
     }
 
     /// The watermark once this window commits.
@@ -92,7 +118,7 @@ impl<'a> Attempt<'a> {
         let (ctx, token) = (self.ctx, &self.job.token);
         let mut retrier = ctx.client.retrier();
         let result = loop {
-            let attempt = self.once(findings).await;
+            let attempt = self.once(findings, retrier.attempts() + 1).await;
             if !retrier.again(self.job.config.report.api, token, &attempt).await {
                 break attempt;
             }
@@ -132,7 +158,7 @@ impl<'a> Attempt<'a> {
 
     /// One attempt: take the token (in this process, then across replicas) and the window's
     /// database connection, send the request, and write its body.
-    async fn once(&self, findings: &mut Findings) -> Result<WindowWrite, SyncError> {
+    async fn once(&self, findings: &mut Findings, requests: u32) -> Result<WindowWrite, SyncError> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
         let token_lock = ctx.coordinator.lock_token(job.token.gate_id()).await?;
@@ -157,7 +183,7 @@ impl<'a> Attempt<'a> {
             }
         };
         let written = match reserved.begin().await {
-            Ok(tx) => self.write(tx, &mut stream, findings).await,
+            Ok(tx) => self.write(tx, &mut stream, findings, requests).await,
             Err(e) => Err(e.into()),
         };
         // The token is free only once the body is read or the connection closed.
@@ -172,12 +198,18 @@ impl<'a> Attempt<'a> {
         mut tx: crate::store::Tx,
         stream: &mut RowStream,
         findings: &mut Findings,
+        requests: u32,
     ) -> Result<WindowWrite, SyncError> {
         let (ctx, report, w) = (self.ctx, self.job.config.report, &self.window);
         let in_stream = (!report.streams.is_empty()).then_some(self.key.stream);
         // `tx` is the one transaction: rows and watermark commit together or not at all.
         // Dropping it on any error path rolls it back.
         let mut done = RunCounts { windows: 1, ..RunCounts::default() };
+        // A re-read counts what was stored before it, to tell what it added.
+        let checked = match self.check.then(|| self.checked_rows()).flatten() {
+            Some(rows) => Some((rows, tx.count_day(report, &ctx.account, rows, in_stream).await?)),
+            None => None,
+        };
         // An aggregate day is replaced whole (rows that vanished from the answer go too), but
         // only by an answer with rows: the delete waits for the first of them.
         let mut replaced = false;
@@ -232,6 +264,7 @@ impl<'a> Attempt<'a> {
         if let Some(day) = self.replaces {
             self.settle_day(&mut tx, day, replaced, &mut done).await?;
         }
+        self.record(&mut tx, &done, requests, checked).await?;
         if let Some(wm) = self.new_watermark {
             tx.advance_watermark(self.key, wm).await?;
         }
@@ -244,6 +277,83 @@ impl<'a> Attempt<'a> {
 }
 
 impl Attempt<'_> {
+    /// The stored rows a reconciliation window re-reads: its whole day for a report read in
+    /// whole days, else the rows dated inside the window.
+    fn checked_rows(&self) -> Option<DayRows> {
+        let report = self.job.config.report;
+        match self.replaces {
+            Some(day) => Some(day),
+            None => report.rows_between(self.day, self.window.start, self.window.end),
+        }
+    }
+
+    /// The ledger, in the window's transaction: the window, each local day it touched with the
+    /// day's stored rows after it, and for a reconciliation window what it found.
+    async fn record(
+        &self,
+        tx: &mut crate::store::Tx,
+        done: &RunCounts,
+        requests: u32,
+        checked: Option<(DayRows, i64)>,
+    ) -> Result<(), SyncError> {
+        let (ctx, report, w) = (self.ctx, self.job.config.report, &self.window);
+        let in_stream = (!report.streams.is_empty()).then_some(self.key.stream);
+        let now = ctx.clock.now();
+        let outcome = if self.check {
+            WindowOutcome::Reconciled
+        } else if done.suspect_empty_days > 0 {
+            WindowOutcome::SuspectEmpty
+        } else if done.rows_fetched == 0 {
+            WindowOutcome::Empty
+        } else {
+            WindowOutcome::Rows
+        };
+        let entry = WindowEntry {
+            run_id: self.run_id,
+            start: w.start,
+            end: w.end,
+            rows_received: done.rows_fetched,
+            rows_changed: done.rows_upserted,
+            requests,
+            splits: self.splits,
+            outcome,
+            committed_at: now,
+        };
+        tx.record_window(self.key, &entry).await?;
+        // The local days the window touched: [start, end) ends the second before `end`.
+        let first = utc_to_local(ctx.timezone, w.start).date();
+        let last = utc_to_local(ctx.timezone, w.end - Duration::seconds(1)).date().max(first);
+        for day in first.iter_days().take_while(|d| *d <= last) {
+            let (start, end) =
+                (time::midnight(ctx.timezone, day), time::midnight(ctx.timezone, day + Duration::days(1)));
+            let Some(rows) = report.rows_between(day, start, end) else {
+                return Ok(());
+            };
+            let stored = tx.count_day(report, &ctx.account, rows, in_stream).await?;
+            tx.touch_day(self.key, &DayEntry { day, day_end: end, rows: stored, read_at: now }).await?;
+        }
+        let Some((rows, before)) = checked else {
+            return Ok(());
+        };
+        let after = tx.count_day(report, &ctx.account, rows, in_stream).await?;
+        let added = (after - before).max(0);
+        let changed = (i64::try_from(done.rows_upserted).unwrap_or(i64::MAX) - added).max(0);
+        let api = i64::try_from(done.rows_fetched).unwrap_or(i64::MAX);
+        let check = DayCheck { run_id: self.run_id, day: self.day, before, api, added, changed, at: now };
+        tx.check_day(self.key, &check).await?;
+        if added > 0 {
+            crate::metrics::reconcile_rows_added(&ctx.account, report.api, added.unsigned_abs());
+            warn!(
+                day = %self.day,
+                rows_added = added,
+                lookback_minutes = self.job.config.policy.lookback.num_minutes(),
+                "The reconciliation found rows the normal runs had missed: they arrived later than the look-back. \
+                 Raise sync.lookback_minutes (or the report's lookback_minutes) to catch them on the day"
+            );
+        }
+        Ok(())
+    }
+
     /// After a day's answer: an answer with rows clears any suspect mark; an empty answer for a
     /// day that holds rows keeps them and marks the day suspect (one WARN when first marked).
     async fn settle_day(

@@ -110,4 +110,10 @@ pub enum Range {
         /// End (exclusive), local.
         to: Option<NaiveDateTime>,
     },
+    /// The reconciliation pass: the `days` most recent local days up to the watermark (the
+    /// watermark's own day included), each re-read whole; the watermark does not move.
+    Reconcile {
+        /// How many local days.
+        days: u32,
+    },
 }

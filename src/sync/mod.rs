@@ -1,11 +1,12 @@
 //! Syncing a report: what a run is given (`context`), window planning (`window`, pure), the run
-//! and its window loop (`run`), one attempt at one window (`attempt`), row typing (`typing`,
+//! and its window loop (`run`), the re-read of recent days (`reconcile`), one attempt at one window (`attempt`), row typing (`typing`,
 //! pure) and what a run did (`outcome`).
 
 mod attempt;
 mod context;
 mod error;
 mod outcome;
+mod reconcile;
 mod run;
 mod typing;
 pub mod window;
@@ -14,5 +15,6 @@ pub use attempt::MAX_RECORDS;
 pub use context::{Faults, JobContext, Range, ReportJob, WindowDone, WindowHook};
 pub use error::SyncError;
 pub use outcome::{RunCounts, RunOutcome};
+pub use reconcile::{prune_ledger, reconcile, reconcile_report};
 pub use run::run_once;
 pub use window::Window;

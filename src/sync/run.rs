@@ -177,6 +177,13 @@ async fn finish(
     if let Some(wm) = outcome.watermark {
         crate::metrics::watermark(&ctx.account, api, wm);
     }
+    if job.config.report.in_whole_days() {
+        let key = StreamKey { account: &ctx.account, report: api, stream };
+        match ctx.db.suspect_days(key).await {
+            Ok(days) => crate::metrics::suspect_days(&ctx.account, api, days.len()),
+            Err(e) => debug!(error = %e, "Could not count the suspect days for the metrics"),
+        }
+    }
 }
 
 /// The windows a run covers, oldest first: from the watermark (minus the look-back) or the
@@ -216,6 +223,7 @@ fn plan(
             };
             window::plan_range(tz, time::range_start(tz, from), to, policy.settle, max_window, now)
         }
+        Range::Reconcile { days } => reconcile_days(tz, watermark, days, max_window),
     };
     // Aggregates only mean something per whole local day: re-cut the plan at midnights, from
     // the start of the first day (so a re-read day is always asked for from 00:00:00).
@@ -224,6 +232,29 @@ fn plan(
     } else {
         planned
     }
+}
+
+/// The reconciliation's windows: each of the `days` local days up to the one the watermark is
+/// in, from its midnight to its end or the watermark, whichever is first (a day the watermark
+/// has not reached is not re-read: nothing of it was committed), cut at `max_window`.
+fn reconcile_days(tz: Tz, watermark: Option<DateTime<Utc>>, days: u32, max_window: chrono::Duration) -> Vec<Window> {
+    let Some(watermark) = watermark else {
+        return Vec::new();
+    };
+    let last = time::utc_to_local(tz, watermark).date();
+    let mut windows = Vec::new();
+    for back in (0..days).rev() {
+        let day = last - chrono::Duration::days(i64::from(back));
+        let start = time::midnight(tz, day);
+        let end = time::midnight(tz, day + chrono::Duration::days(1)).min(watermark);
+        let mut from = start;
+        while from < end {
+            let to = (from + max_window).min(end);
+            windows.push(Window::new(from, to));
+            from = to;
+        }
+    }
+    windows
 }
 
 /// The smallest window a failing event window is split down to: below an hour, a window the
@@ -276,6 +307,10 @@ async fn sync_windows(
     if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
         run.planned = Some(Window::new(first.start, last.end));
     }
+    let check = matches!(range, Range::Reconcile { .. });
+    // Splits since the last commit: the ledger row of the window that finally commits says
+    // how many it took.
+    let mut splits = 0;
     for planned_window in planned {
         // Windows are processed oldest first; a truncated one is replaced by its two halves,
         // so the watermark still only ever advances over contiguous, committed data.
@@ -286,7 +321,7 @@ async fn sync_windows(
                 return Ok(Ended::Cancelled);
             }
             let span = tracing::error_span!("window", window = %w);
-            let attempt = Attempt::new(ctx, job, key, w, run_id, run.watermark);
+            let attempt = Attempt::new(ctx, job, key, w, run_id, run.watermark).ledger(splits, check);
             let written = match attempt.sync(&mut run.counts, &mut run.findings).instrument(span.clone()).await {
                 // The one WARN was logged by the attempt, which paused the token.
                 Err(SyncError::Api(ApiError::TokenLimit { .. })) => return Ok(Ended::LimitReached),
@@ -297,6 +332,7 @@ async fn sync_windows(
                         return Err(e.into());
                     };
                     run.counts.splits += 1;
+                    splits += 1;
                     crate::metrics::window_split(&ctx.account, report.api);
                     span.in_scope(|| {
                         warn!(error_kind = e.kind(), "The API could not answer the window; splitting it: {e}")
@@ -309,6 +345,7 @@ async fn sync_windows(
             };
             match written {
                 WindowWrite::Committed(done) => {
+                    splits = 0;
                     run.watermark = attempt.new_watermark();
                     let (rows, upserted) = (done.rows_fetched, done.rows_upserted);
                     ctx.on_window.call(WindowDone { report: report.api, window: w, rows, upserted });
@@ -322,6 +359,7 @@ async fn sync_windows(
                         return Err(SyncError::Unsplittable { window: w, rows });
                     };
                     run.counts.splits += 1;
+                    splits += 1;
                     crate::metrics::window_split(&ctx.account, report.api);
                     span.in_scope(|| info!(rows, "Response reached the record limit; splitting the window"));
                     pending.push(second);

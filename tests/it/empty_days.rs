@@ -39,6 +39,10 @@ async fn an_empty_answer_for_a_day_that_holds_rows_keeps_them_until_an_answer_wi
         assert_eq!(t.scalar(rows_of_19).await, stored, "{api}: an empty answer erased nothing");
         let suspect = format!("SELECT count(*) FROM etl_suspect_day WHERE report = '{api}' AND day = '2026-11-19'");
         assert_eq!(t.scalar(&suspect).await, 1, "{api}");
+        let in_view = |status: &str| {
+            format!("SELECT count(*) FROM etl_completeness WHERE report = '{api}' AND day = '2026-11-19' AND status = '{status}'")
+        };
+        assert_eq!(t.scalar(&in_view("suspect")).await, 1, "{api}: the view shows the day suspect");
         let recorded = format!("SELECT CAST(suspect_empty_days AS BIGINT) FROM etl_run WHERE report = '{api}' ORDER BY id DESC LIMIT 1");
         assert_eq!(t.scalar(&recorded).await, 1, "{api}");
 
@@ -55,6 +59,7 @@ async fn an_empty_answer_for_a_day_that_holds_rows_keeps_them_until_an_answer_wi
         let back = t.sync_job(&job, Range::Scheduled).await;
         assert_eq!(back.counts.suspect_empty_days, 0, "{api}");
         assert_eq!(t.scalar(&suspect).await, 0, "{api}: no longer suspect");
+        assert_eq!(t.scalar(&in_view("complete")).await, 1, "{api}: the view shows the day complete again");
         assert_eq!(t.scalar(rows_of_19).await, stored, "{api}");
     }
 }

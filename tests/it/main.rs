@@ -6,6 +6,7 @@ mod big_windows;
 mod catalogue;
 mod cli;
 mod commands;
+mod completeness;
 mod concurrency;
 mod dst;
 mod empty_days;

@@ -25,7 +25,13 @@ async fn ten_jobs_on_one_secret(t: &TestApp, shared_gate: bool) {
         // Without the shared gate each job has its own semaphore: what would happen if the
         // one-request-per-token rule were not enforced process-wide.
         let tokens = if shared_gate { shared.clone() } else { Tokens::unshared(&named()) };
-        let ctx = Arc::new(JobContext { account: format!("acct{i}"), ..(*t.app.ctx).clone() });
+        // ... and without the locks between processes, which also keep them apart.
+        let coordinator = if shared_gate {
+            t.app.ctx.coordinator.clone()
+        } else {
+            wolkvox_etl::store::locks::Coordinator::disabled()
+        };
+        let ctx = Arc::new(JobContext { account: format!("acct{i}"), coordinator, ..(*t.app.ctx).clone() });
         let mut config = t.app.job("chat_14").unwrap().config;
         config.policy.max_window = Duration::hours(12);
         let job = ReportJob { config, token: tokens.get("shared").unwrap() };

@@ -278,6 +278,28 @@ impl Report {
         })
     }
 
+    /// The stored rows dated in `[from, to)` (the local `day` for reports that carry a day or
+    /// a date), for any report with a date: what the ledger counts per day. `None` for
+    /// snapshots, which have no date.
+    pub fn rows_between(&self, day: NaiveDate, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<DayRows> {
+        if self.has_day() {
+            return Some(DayRows::On { column: DAY, day });
+        }
+        let column = self.timestamp?;
+        Some(match self.field(column)?.ty {
+            FieldType::Date => DayRows::On { column, day },
+            FieldType::Timestamp => DayRows::Between { column, from, to },
+            _ => return None,
+        })
+    }
+
+    /// Whether the report's rows carry a date, so a day of them can be re-read and counted
+    /// (snapshots cannot, and need not: they are read whole on every run).
+    pub fn is_dated(&self) -> bool {
+        let epoch = DateTime::UNIX_EPOCH;
+        self.rows_between(epoch.date_naive(), epoch, epoch).is_some()
+    }
+
     /// Whether `name` is a column this daemon adds rather than one the API sends.
     pub fn is_synthetic(&self, name: &str) -> bool {
         match name {
