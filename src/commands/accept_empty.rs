@@ -31,6 +31,10 @@ pub async fn accept_empty(settings: &Settings, report: &str, day: NaiveDate, str
     let mut tx = db.begin().await?;
     let removed = tx.delete_day(report, &settings.account, rows, in_stream).await?;
     let was_suspect = tx.clear_suspect(key, day).await?;
+    // The day's roll-up says what is stored now: nothing.
+    let day_end = local_to_utc(tz, end);
+    let entry = crate::store::ledger::DayEntry { day, day_end, rows: 0, read_at: chrono::Utc::now() };
+    tx.touch_day(key, &entry).await?;
     tx.commit().await.context("cannot accept the day")?;
     println!(
         "{}: {day} accepted as empty; {removed} stored row(s) removed{}",

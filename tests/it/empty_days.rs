@@ -91,5 +91,7 @@ async fn an_operator_accepts_a_suspect_day_as_empty(backend) {
     assert!(out.starts_with("agent_1: 2026-11-19 accepted as empty;"), "{out}");
     assert_eq!(t.scalar("SELECT count(*) FROM agent_1 WHERE day = '2026-11-19'").await, 0);
     assert_eq!(t.scalar("SELECT count(*) FROM etl_suspect_day").await, 0);
+    let view = "SELECT count(*) FROM etl_completeness WHERE report = 'agent_1' AND day = '2026-11-19' AND status = 'complete' AND rows = 0";
+    assert_eq!(t.scalar(view).await, 1, "the view shows the accepted day complete and empty");
 }
 }
