@@ -118,6 +118,10 @@ pub struct SimulateArgs {
     /// Calls allowed per token per local day (default: unlimited).
     #[arg(long)]
     pub daily_limit: Option<u64>,
+    /// Calls the operation's other integrations made today, added into what `token_info`
+    /// answers as all tokens' calls.
+    #[arg(long, default_value_t = 0)]
+    pub other_integration_calls: u64,
     /// Fault kinds to inject, comma-separated (http500, http502, http503, reset, slow,
     /// truncated_json, invalid_utf8, code_not_200, simultaneous_use, maintenance, token_limit,
     /// invalid_token, or `transient` for all the transient ones).
