@@ -31,7 +31,7 @@ pub mod signals;
 pub mod simulator;
 /// Wiring only: connect and migrate the database, build the client, token gates and jobs.
 pub mod startup;
-/// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage, locks; writes need a transaction.
+/// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage and the API's token count, locks; writes need a transaction.
 pub mod store;
 /// Window planning and the run of one report.
 pub mod sync;
@@ -39,5 +39,5 @@ pub mod sync;
 pub mod telemetry;
 /// The operation's time zone: local <-> UTC, DST rules, local midnights, parsing local datetimes.
 pub mod time;
-/// The wolkvox API: catalogue, HTTP client, envelope, the one `Row` type, tokens, value formats, errors.
+/// The wolkvox API: catalogue, HTTP client, envelope, the one `Row` type, tokens, `token_info`, value formats, errors.
 pub mod wolkvox;
