@@ -75,6 +75,9 @@ pub enum Command {
     },
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,
+    /// Read the API's own count of each token's calls today (information.php?api=token_info,
+    /// one call per token), store it and print it beside our own count.
+    TokenInfo,
     /// Try it without an account: start the built-in simulator, sync the enabled reports for the
     /// last few days into the configured database (default: an SQLite file here), print a
     /// summary, then keep syncing on schedule until Ctrl-C.

@@ -54,7 +54,7 @@ pub async fn run(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
     // One schedule per operation, all stopping on the same signal.
     let mut schedules = tokio::task::JoinSet::new();
     for app in apps {
-        schedules.spawn(scheduler::run(Arc::clone(&app.ctx), app.jobs, run_on_start, shutdown.clone()));
+        schedules.spawn(scheduler::run(Arc::clone(&app.ctx), app.jobs, app.token_info, run_on_start, shutdown.clone()));
     }
     while let Some(done) = schedules.join_next().await {
         done.context("a schedule panicked")??;

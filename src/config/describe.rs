@@ -33,6 +33,9 @@ impl Settings {
         let _ = writeln!(out, "enabled = {}", self.http.enabled);
         let _ = writeln!(out, "bind = \"{}\"", self.http.bind);
         let _ = writeln!(out, "max_failing_minutes = {}", self.http.max_failing.num_minutes());
+        let _ = writeln!(out, "\n[token_info]");
+        let _ = writeln!(out, "enabled = {}", self.token_info.enabled);
+        let _ = writeln!(out, "schedule = {:?}", self.token_info.schedule);
         let _ = writeln!(out, "\n[log]");
         let _ = writeln!(out, "format = {:?}", format!("{:?}", self.log.format).to_lowercase());
         let _ = writeln!(out, "level = {:?}", self.log.level);

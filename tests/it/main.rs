@@ -19,5 +19,6 @@ mod replicas;
 mod scheduling;
 mod shutdown;
 mod spelling;
+mod token_info;
 mod typed_values;
 mod upgrades;
