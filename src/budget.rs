@@ -188,10 +188,11 @@ impl Concern {
                 others_today = others,
                 budget = budget.calls,
                 budget_from = budget.source,
-                "Other integrations have used {others} of the operation's {} API calls today ({:.0} %; all tokens {all}, \
-                 ours {ours}), more than half of the daily budget its tokens share: this daemon's reports may pause at \
-                 the daily limit before midnight. Find the integrations using the operation's tokens (wolkvox Manager: \
-                 Configuration, Integrations, Tokens) and make them call less, slow our schedules, or add licences",
+                "Other integrations have used {others} of the operation's {} API calls today ({:.0} %; all \
+                 tokens {all}, ours {ours}), more than half of the daily budget its tokens share: this daemon's \
+                 reports may pause at the daily limit before midnight. Find the integrations using the \
+                 operation's tokens (wolkvox Manager: Configuration, Integrations, Tokens) and make them call \
+                 less, slow our schedules, or add licences",
                 budget.calls,
                 100.0 * others as f64 / budget.calls as f64,
             ),
@@ -203,10 +204,10 @@ impl Concern {
                     budget = budget.calls,
                     budget_from = budget.source,
                     runs_out_at = %at_local,
-                    "At today's rate ({per_hour:.0} calls an hour, {all} so far) the operation's {} API calls a day run out \
-                     at about {at_local} local time, before midnight; then every report pauses until the reset. Slow the \
-                     schedules or disable reports (check-config shows our share), make other integrations call less, or \
-                     add licences",
+                    "At today's rate ({per_hour:.0} calls an hour, {all} so far) the operation's {} API calls \
+                     a day run out at about {at_local} local time, before midnight; then every report pauses \
+                     until the reset. Slow the schedules or disable reports (check-config shows our share), make \
+                     other integrations call less, or add licences",
                     budget.calls,
                 )
             }

@@ -2,11 +2,11 @@
 //! `token_info::read_once`).
 //!
 //! One cron job per enabled report, and one per token reading the API's own token count, in the
-//! operation's time zone. tokio-cron-scheduler does not
-//! stop a job overlapping its previous run, so each report has a guard: a tick that finds the
-//! previous run still going is skipped (not queued — queued ticks would pile up requests when the
-//! server is slower than the interval). Runs are spawned on a task tracker so shutdown can stop
-//! the ticks and then wait for in-flight runs, which finish or roll back their transaction.
+//! operation's time zone. tokio-cron-scheduler does not stop a job overlapping its previous run,
+//! so each job has a guard: a tick that finds the previous run still going is skipped (not
+//! queued — queued ticks would pile up requests when the server is slower than the interval).
+//! Runs are spawned on a task tracker so shutdown can stop the ticks and then wait for in-flight
+//! runs, which finish or roll back their transaction.
 
 use std::sync::Arc;
 
@@ -173,7 +173,8 @@ async fn add_token_info_jobs(
                 return;
             }
             let Ok(held) = Arc::clone(&guard).try_lock_owned() else {
-                warn!(token = token.label(), "Previous token_info read still in progress; skipping this tick");
+                let (account, token) = (&ctx.account, token.label());
+                warn!(%account, token, "Previous token_info read still in progress; skipping this tick");
                 return;
             };
             let (ctx, token) = (Arc::clone(&ctx), token.clone());
@@ -183,7 +184,8 @@ async fn add_token_info_jobs(
                 match read_once(&ctx, &token).await {
                     Ok(ReadOutcome::Read(_)) => {}
                     Ok(ReadOutcome::Paused(until)) => {
-                        debug!(token = token.label(), until = %until, "Token paused by the daily budget; skipping the token_info read");
+                        let (account, token) = (&ctx.account, token.label());
+                        debug!(%account, token, %until, "Token paused by the daily budget; no token_info read");
                     }
                     Err(e) => warn!(
                         account = %ctx.account,

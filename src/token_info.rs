@@ -100,16 +100,21 @@ async fn read(ctx: &JobContext, token: &Token) -> Result<ReadOutcome, SyncError>
     token_info::insert(&ctx.db, &stored).await?;
     crate::metrics::api_token_info(&ctx.account, token.label(), info.limit, info.use_today, info.all_today);
     info!(
-        token_limit = ?info.limit,
-        token_use_today = ?info.use_today,
-        all_token_today = ?info.all_today,
-        available = ?info.available,
+        token_limit = %shown(info.limit),
+        token_use_today = %shown(info.use_today),
+        all_token_today = %shown(info.all_today),
+        available = %shown(info.available),
         our_calls_today,
         ours_all_tokens,
         "Read the API's token count"
     );
     let concerns = ctx.budget.assess(token.label(), &info, ours_all_tokens);
     Ok(ReadOutcome::Read(Reading { info, our_calls_today, ours_all_tokens, concerns }))
+}
+
+/// A figure as logs and commands show it: the number, or `?` where the API left it blank.
+pub fn shown(figure: Option<i64>) -> String {
+    figure.map_or_else(|| "?".to_owned(), |n| n.to_string())
 }
 
 /// One attempt: take the token (in this process, then across replicas), ask, read the answer.

@@ -88,7 +88,7 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     }
     if !api_counts.is_empty() {
         println!("\nthe API's own count (token_info), latest read per token:");
-        let show = |n: Option<i64>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
+        let show = crate::token_info::shown;
         for r in &api_counts {
             println!(
                 "  {:<10} {:<12} read {}  limit {}, used today {} (our count {}), all tokens today {}, available {}",

@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::startup::App;
 use crate::sync::Faults;
 use crate::time::utc_to_local;
-use crate::token_info::{read_once, ReadOutcome, Reading};
+use crate::token_info::{read_once, shown as show, ReadOutcome, Reading};
 
 /// Reads every token of every selected operation once, whether `[token_info]` is enabled or
 /// not; exits non-zero if a read failed.
@@ -43,7 +43,6 @@ pub async fn token_info(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
 /// `limit 1000, used today 12 (our count 12), all tokens today 940 (ours 30, others 910), available 988`;
 /// a figure the API left blank shows as `?`.
 fn figures(r: &Reading) -> String {
-    let show = |n: Option<i64>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
     let others = r.info.all_today.map(|all| (all - r.ours_all_tokens).max(0));
     let description = r.info.description.as_deref().map(|d| format!(" ({d:?})")).unwrap_or_default();
     format!(

@@ -213,6 +213,15 @@ async fn other_integrations_using_most_of_the_budget_get_one_warn_with_the_figur
     assert!(!format!("{stdout}{stderr}").contains(TOKEN), "no secret in the output");
     let stored = "SELECT count(*) FROM etl_token_info WHERE all_token_today = 901 AND our_calls_today = 1";
     assert_eq!(scalar(&db.db().await, stored).await, 1);
+
+    // `status` shows the latest read.
+    let mut status = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
+    status.env_clear().env("DATABASE_URL", &db.url).env("RUST_LOG", "warn").args(["status", "--json"]);
+    let status = tokio::task::spawn_blocking(move || status.output().unwrap()).await.unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let read = &doc["api_token_info"][0];
+    assert_eq!((&read["token_label"], &read["all_token_today"], &read["token_limit"]), (&"default".into(), &901.into(), &1000.into()));
 }
 
 async fn a_few_calls_by_other_integrations_are_not_warned_about(backend) {
