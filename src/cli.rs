@@ -85,6 +85,9 @@ pub enum Command {
     },
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,
+    /// Read the API's own count of each token's calls today (information.php?api=token_info,
+    /// one call per token), store it and print it beside our own count.
+    TokenInfo,
     /// Try it without an account: start the built-in simulator, sync the enabled reports for the
     /// last few days into the configured database (default: an SQLite file here), print a
     /// summary, then keep syncing on schedule until Ctrl-C.
@@ -128,6 +131,10 @@ pub struct SimulateArgs {
     /// Calls allowed per token per local day (default: unlimited).
     #[arg(long)]
     pub daily_limit: Option<u64>,
+    /// Calls the operation's other integrations made today, added into what `token_info`
+    /// answers as all tokens' calls.
+    #[arg(long, default_value_t = 0)]
+    pub other_integration_calls: u64,
     /// Fault kinds to inject, comma-separated (http500, http502, http503, reset, slow,
     /// truncated_json, invalid_utf8, code_not_200, simultaneous_use, maintenance, token_limit,
     /// invalid_token, or `transient` for all the transient ones).

@@ -3,7 +3,9 @@
 //! A tour, in the order data flows: [`commands`] dispatch; [`config`] is validated once; [`startup`] wires a Postgres
 //! pool ([`store`]), the API client and token gates ([`wolkvox`]) and the [`scheduler`], whose
 //! ticks call [`sync::run_once`]: plan windows from the watermark, fetch, upsert rows and move
-//! the watermark in one transaction. The [`simulator`] stands in for the real API in tests.
+//! the watermark in one transaction, and [`token_info::read_once`]: the API's own count of each
+//! token's calls, checked against the [`budget`]. The [`simulator`] stands in for the real API
+//! in tests.
 
 /// The daily token budget: calls counted per token per local day, pauses at the limit.
 pub mod budget;
@@ -31,7 +33,7 @@ pub mod signals;
 pub mod simulator;
 /// Wiring only: connect and migrate the database, build the client, token gates and jobs.
 pub mod startup;
-/// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage, locks; writes need a transaction.
+/// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage and the API's token count, locks; writes need a transaction.
 pub mod store;
 /// Window planning and the run of one report.
 pub mod sync;
@@ -39,5 +41,7 @@ pub mod sync;
 pub mod telemetry;
 /// The operation's time zone: local <-> UTC, DST rules, local midnights, parsing local datetimes.
 pub mod time;
-/// The wolkvox API: catalogue, HTTP client, envelope, the one `Row` type, tokens, value formats, errors.
+/// The API's own token count: one read per token of `token_info`, stored, exported and checked.
+pub mod token_info;
+/// The wolkvox API: catalogue, HTTP client, envelope, the one `Row` type, tokens, `token_info`, value formats, errors.
 pub mod wolkvox;

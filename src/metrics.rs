@@ -109,6 +109,21 @@ pub fn suspect_days(account: &str, report: &str, days: usize) {
         .set(days as f64);
 }
 
+/// What the API's `token_info` said: the token's daily limit and its calls today, and the whole
+/// operation's calls today. A figure the API left blank leaves its gauge as it was.
+pub fn api_token_info(account: &str, token: &str, limit: Option<i64>, use_today: Option<i64>, all_today: Option<i64>) {
+    let (a, t) = (account.to_string(), token.to_string());
+    if let Some(limit) = limit {
+        gauge!("wolkvox_etl_api_token_limit", "account" => a.clone(), "token" => t.clone()).set(limit as f64);
+    }
+    if let Some(used) = use_today {
+        gauge!("wolkvox_etl_api_token_use_today", "account" => a.clone(), "token" => t).set(used as f64);
+    }
+    if let Some(all) = all_today {
+        gauge!("wolkvox_etl_api_all_tokens_today", "account" => a).set(all as f64);
+    }
+}
+
 /// A day of `report` answered empty while holding rows (kept, marked suspect).
 pub fn suspect_empty_day(account: &str, report: &str) {
     counter!("wolkvox_etl_suspect_empty_days_total", "account" => account.to_string(), "report" => report.to_string())

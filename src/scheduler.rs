@@ -1,10 +1,12 @@
-//! The daemon's schedule: a thin tokio-cron-scheduler shell around `sync::run_once`.
+//! The daemon's schedule: a thin tokio-cron-scheduler shell around `sync::run_once` (and
+//! `token_info::read_once`).
 //!
-//! One cron job per enabled report, in the operation's time zone. tokio-cron-scheduler does not
-//! stop a job overlapping its previous run, so each report has a guard: a tick that finds the
-//! previous run still going is skipped (not queued — queued ticks would pile up requests when the
-//! server is slower than the interval). Runs are spawned on a task tracker so shutdown can stop
-//! the ticks and then wait for in-flight runs, which finish or roll back their transaction.
+//! One cron job per enabled report, and one per token reading the API's own token count, in the
+//! operation's time zone. tokio-cron-scheduler does not stop a job overlapping its previous run,
+//! so each job has a guard: a tick that finds the previous run still going is skipped (not
+//! queued — queued ticks would pile up requests when the server is slower than the interval).
+//! Runs are spawned on a task tracker so shutdown can stop the ticks and then wait for in-flight
+//! runs, which finish or roll back their transaction.
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::ReconcileSettings;
 use crate::sync::{run_once, JobContext, Range, ReportJob};
+use crate::token_info::{read_once, ReadOutcome, TokenInfoJob};
 
 /// The scheduler could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -24,16 +27,18 @@ pub struct SchedulerError(#[from] JobSchedulerError);
 
 /// Starts one job per report (and the reconciliation, when enabled) and runs until `shutdown`
 /// is cancelled, then waits for in-flight runs to end. With `run_on_start`, every report also
-/// runs once immediately.
+/// runs once immediately, and every token's count is read.
 pub async fn run(
     ctx: Arc<JobContext>,
     jobs: Vec<ReportJob>,
+    token_info: Vec<TokenInfoJob>,
     run_on_start: bool,
     reconcile: ReconcileSettings,
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
     let tracker = TaskTracker::new();
     let mut scheduler = JobScheduler::new().await?;
+    add_token_info_jobs(&mut scheduler, &ctx, token_info, run_on_start, &tracker, &shutdown).await?;
     let mut triggers = Vec::new();
     for job in jobs {
         let skip_cap = max_skip(&job.config.schedule, ctx.timezone);
@@ -200,6 +205,64 @@ async fn add_reconcile(
     })?;
     scheduler.add(cron).await?;
     info!(schedule = %settings.schedule, days, "Scheduled the reconciliation");
+    Ok(())
+}
+
+/// Adds one cron job per token reading the API's own token count. Each is guarded like a report
+/// (a tick that finds the previous read still going is skipped, never queued), and its reads are
+/// spawned on `tracker`, so shutdown waits for a read in flight. With `run_on_start`, each token
+/// is read once now. A failed read is logged at WARN; the next one is on schedule.
+async fn add_token_info_jobs(
+    scheduler: &mut JobScheduler,
+    ctx: &Arc<JobContext>,
+    jobs: Vec<TokenInfoJob>,
+    run_on_start: bool,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), SchedulerError> {
+    let tz = ctx.timezone;
+    for job in jobs {
+        let (ctx, tracker, shutdown) = (Arc::clone(ctx), tracker.clone(), shutdown.clone());
+        let (token, guard) = (job.token.clone(), Arc::new(Mutex::new(())));
+        let fire = move || {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let Ok(held) = Arc::clone(&guard).try_lock_owned() else {
+                let (account, token) = (&ctx.account, token.label());
+                warn!(%account, token, "Previous token_info read still in progress; skipping this tick");
+                return;
+            };
+            let (ctx, token) = (Arc::clone(&ctx), token.clone());
+            tracker.spawn(async move {
+                // The guard lives as long as the read.
+                let _held = held;
+                match read_once(&ctx, &token).await {
+                    Ok(ReadOutcome::Read(_)) => {}
+                    Ok(ReadOutcome::Paused(until)) => {
+                        let (account, token) = (&ctx.account, token.label());
+                        debug!(%account, token, %until, "Token paused by the daily budget; no token_info read");
+                    }
+                    Err(e) => warn!(
+                        account = %ctx.account,
+                        token = token.label(),
+                        error_kind = e.kind(),
+                        "Could not read the API's token count; the next read is on schedule: {e}"
+                    ),
+                }
+            });
+        };
+        let on_tick = fire.clone();
+        let cron = Job::new_async_tz(job.schedule.as_str(), tz, move |_, _| {
+            on_tick();
+            Box::pin(async {})
+        })?;
+        scheduler.add(cron).await?;
+        info!(token = job.token.label(), schedule = %job.schedule, "Scheduled token_info reads");
+        if run_on_start {
+            fire();
+        }
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Wiring only: turns validated settings into connected parts — the database (connected fast,
-//! migrated under the schema lock), the API client, the token gates and one job per report.
+//! migrated under the schema lock), the API client, the token gates, one job per report and one
+//! `token_info` job per token.
 //! The commands in `commands/` decide what to run with them.
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::health::Health;
 use crate::store::locks::Coordinator;
 use crate::store::{Backend, Db};
 use crate::sync::{Faults, JobContext, ReportJob, WindowHook};
+use crate::token_info::TokenInfoJob;
 use crate::wolkvox::catalog::Report;
 use crate::wolkvox::{Tokens, WolkvoxClient};
 
@@ -23,6 +25,8 @@ pub struct App {
     pub ctx: Arc<JobContext>,
     /// One job per enabled report.
     pub jobs: Vec<ReportJob>,
+    /// One `token_info` job per token, when `[token_info]` is enabled.
+    pub token_info: Vec<TokenInfoJob>,
     /// The validated settings.
     pub settings: Settings,
     /// The tokens and their gates (shared by every job of this process).
@@ -57,8 +61,15 @@ impl App {
             let client = WolkvoxClient::new(api.base_url.clone(), settings.request_timeout, settings.retry)?;
             let tokens = Tokens::new(api.tokens);
             let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
+            let token_info = token_info_jobs(&settings, &tokens);
             let ctx = Arc::new(JobContext {
-                budget: Budget::new(db.clone(), settings.account.clone(), settings.timezone, clock.clone()),
+                budget: Budget::new(
+                    db.clone(),
+                    settings.account.clone(),
+                    settings.timezone,
+                    clock.clone(),
+                    settings.licenses,
+                ),
                 health: Arc::clone(&health),
                 on_window: WindowHook::default(),
                 coordinator: coordinator.clone(),
@@ -70,7 +81,7 @@ impl App {
                 clock: clock.clone(),
                 faults,
             });
-            apps.push(App { ctx, jobs, settings, tokens });
+            apps.push(App { ctx, jobs, token_info, settings, tokens });
         }
         Ok(apps)
     }
@@ -82,6 +93,19 @@ impl App {
         }
         Ok(job_for(&self.tokens, self.settings.report_config(api)?)?)
     }
+}
+
+/// One `token_info` job per configured token (by label), none when `[token_info]` is disabled.
+fn token_info_jobs(settings: &Settings, tokens: &Tokens) -> Vec<TokenInfoJob> {
+    if !settings.token_info.enabled {
+        return Vec::new();
+    }
+    settings
+        .tokens
+        .iter()
+        .filter_map(|named| tokens.get(&named.label))
+        .map(|token| TokenInfoJob { token, schedule: settings.token_info.schedule.clone() })
+        .collect()
 }
 
 fn job_for(tokens: &Tokens, config: crate::config::ReportConfig) -> Result<ReportJob, ConfigError> {

@@ -94,7 +94,9 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
 
     if run_on_schedule && !shutdown.is_cancelled() {
         println!("Now syncing on schedule (every 5 minutes by default). Ctrl-C to stop.");
-        scheduler::run(Arc::clone(&app.ctx), app.jobs.clone(), false, app.settings.reconcile.clone(), shutdown).await?;
+        let reconcile = app.settings.reconcile.clone();
+        scheduler::run(Arc::clone(&app.ctx), app.jobs.clone(), app.token_info.clone(), false, reconcile, shutdown)
+            .await?;
     }
     app.ctx.db.close().await;
     sim.shutdown().await;

@@ -14,6 +14,7 @@ mod run;
 mod simulate;
 mod status;
 mod sync;
+mod token_info;
 mod watermark;
 
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reports { json } => Ok(reports::reports(&first, json)),
         Command::Healthcheck => healthcheck::healthcheck(&first).await,
         Command::Migrate => migrate::migrate(&all).await,
+        Command::TokenInfo => token_info::token_info(all).await,
         Command::Simulate(_) => unreachable!("answered above, before any configuration is loaded"),
     }
 }

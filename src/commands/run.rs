@@ -55,7 +55,8 @@ pub async fn run(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
     let mut schedules = tokio::task::JoinSet::new();
     for app in apps {
         let reconcile = app.settings.reconcile.clone();
-        schedules.spawn(scheduler::run(Arc::clone(&app.ctx), app.jobs, run_on_start, reconcile, shutdown.clone()));
+        let (ctx, token_info) = (Arc::clone(&app.ctx), app.token_info);
+        schedules.spawn(scheduler::run(ctx, app.jobs, token_info, run_on_start, reconcile, shutdown.clone()));
     }
     while let Some(done) = schedules.join_next().await {
         done.context("a schedule panicked")??;

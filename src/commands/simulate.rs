@@ -44,6 +44,7 @@ impl SimulateArgs {
             tokens: self.tokens,
             latency: std::time::Duration::from_millis(self.latency_ms),
             daily_limit: self.daily_limit,
+            other_integration_calls: self.other_integration_calls,
             faults,
             ..SimulatorConfig::default()
         };
@@ -95,10 +96,12 @@ mod tests {
     fn simulate_flags_become_the_simulators_configuration() {
         let line = ["--port", "0", "--seed", "7", "--rows-per-hour", "300", "--tokens", "a,b", "--latency-ms", "5"];
         let more = ["--daily-limit", "10", "--faults", "http503,reset", "--fault-rate", "0.25", "--row-faults"];
+        let more = [&more[..], &["--other-integration-calls", "600"]].concat();
         let (config, addr) = args(&[&line[..], &more[..]].concat()).into_config().unwrap();
         assert_eq!(addr.to_string(), "127.0.0.1:0");
         assert_eq!((config.seed, config.rows_per_hour, config.daily_limit), (7, 300, Some(10)));
         assert_eq!(config.tokens, ["a", "b"]);
+        assert_eq!(config.other_integration_calls, 600);
         assert_eq!(config.latency, std::time::Duration::from_millis(5));
         assert_eq!(config.faults.kinds, [FaultKind::Http503, FaultKind::ConnectionReset]);
         assert_eq!((config.faults.rate, config.faults.seed, config.faults.row_faults), (0.25, 7, true));

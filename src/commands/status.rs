@@ -40,10 +40,12 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     let now = Utc::now();
     let lines = lines(db, all, only, now).await?;
     let mut tokens = Vec::new();
+    let mut api_counts = Vec::new();
     for settings in all {
         let today = utc_to_local(settings.timezone, now).date();
         let usage = crate::store::token_usage::usage(db, &settings.account, today).await?;
         tokens.push((settings.account.clone(), today, usage));
+        api_counts.extend(crate::store::token_info::latest(db, &settings.account).await?);
     }
     let suspect: Vec<_> =
         db.suspect_all().await?.into_iter().filter(|d| only.is_none_or(|account| d.account == account)).collect();
@@ -57,6 +59,8 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             "reports": lines,
             "completeness": completeness,
             "token_calls_today": usage,
+            "token_calls_today": usage,
+            "api_token_info": api_counts,
             "suspect_empty_days": suspect,
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
@@ -94,6 +98,23 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
                 .map(|until| format!("  PAUSED until {} (daily limit)", local(all, &account, until)))
                 .unwrap_or_default();
             println!("  {:<12} {:>6}{paused}", t.token_label, t.calls);
+        }
+    }
+    if !api_counts.is_empty() {
+        println!("\nthe API's own count (token_info), latest read per token:");
+        let show = crate::token_info::shown;
+        for r in &api_counts {
+            println!(
+                "  {:<10} {:<12} read {}  limit {}, used today {} (our count {}), all tokens today {}, available {}",
+                r.account,
+                r.token_label,
+                local(all, &r.account, r.read_at),
+                show(r.token_limit),
+                show(r.token_use_today),
+                r.our_calls_today,
+                show(r.all_token_today),
+                show(r.available),
+            );
         }
     }
     Ok(())

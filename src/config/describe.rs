@@ -38,6 +38,9 @@ impl Settings {
         let _ = writeln!(out, "schedule = {:?}", self.reconcile.schedule);
         let _ = writeln!(out, "days = {}", self.reconcile.days);
         let _ = writeln!(out, "ledger_days = {}", self.reconcile.ledger.num_days());
+        let _ = writeln!(out, "\n[token_info]");
+        let _ = writeln!(out, "enabled = {}", self.token_info.enabled);
+        let _ = writeln!(out, "schedule = {:?}", self.token_info.schedule);
         let _ = writeln!(out, "\n[log]");
         let _ = writeln!(out, "format = {:?}", format!("{:?}", self.log.format).to_lowercase());
         let _ = writeln!(out, "level = {:?}", self.log.level);

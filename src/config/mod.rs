@@ -16,7 +16,8 @@
 //!   (URL, tokens, retry; also [`Settings::api`]), `database` (backend URL; [`redact_url`]),
 //!   `sync` (window policy, cron; `start_from` is read by [`crate::time::parse_local_datetime`]),
 //!   `reports` (enabled reports and their parameters; also [`Settings::report_config`]), `http`,
-//!   and `accounts` (what an account may override);
+//!   `token_info` (reading the API's own token count), and `accounts` (what an account may
+//!   override);
 //! - `describe`: [`Settings::describe`], the text `check-config` prints.
 //!
 //! [`NamedToken`] and [`RetryPolicy`] belong to the API client (`crate::wolkvox`), which needs
@@ -32,6 +33,7 @@ mod raw;
 mod reconcile;
 mod reports;
 mod sync;
+mod token_info;
 mod wolkvox;
 
 use std::collections::BTreeMap;
@@ -46,7 +48,7 @@ use serde::Deserialize;
 use crate::wolkvox::catalog::Report;
 
 pub use self::database::redact_url;
-pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawWolkvox};
+pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawTokenInfo, RawWolkvox};
 pub use crate::wolkvox::client::RetryPolicy;
 pub use crate::wolkvox::token::NamedToken;
 
@@ -113,6 +115,15 @@ pub struct HttpSettings {
     pub bind: std::net::SocketAddr,
     /// Failure streak after which `/readyz` fails.
     pub max_failing: chrono::Duration,
+}
+
+/// `[token_info]`: reading the API's own count of each token's daily calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfoSettings {
+    /// Whether `run` reads it, once per token on `schedule` (each read costs one call).
+    pub enabled: bool,
+    /// Six-field cron expression (seconds first), in the operation's time zone.
+    pub schedule: String,
 }
 
 /// How a report's windows are planned.
@@ -184,6 +195,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// The reconciliation pass.
     pub reconcile: ReconcileSettings,
+    /// Reading the API's own token count.
+    pub token_info: TokenInfoSettings,
 }
 
 /// The reconciliation pass: when, and how far back.
@@ -210,8 +223,8 @@ pub struct ApiSettings<'a> {
 
 impl Settings {
     /// Validates the raw layers into typed settings. Sections are checked in a fixed order
-    /// (`[wolkvox]`, `[database]`, `[sync]`, `[reports.*]`, `[http]`), so the first problem found
-    /// is always the same one.
+    /// (`[wolkvox]`, `[database]`, `[sync]`, `[reports.*]`, `[http]`, `[token_info]`), so the first
+    /// problem found is always the same one.
     pub fn from_raw(raw: RawSettings) -> Result<Settings, ConfigError> {
         let w = wolkvox::validate(&raw.wolkvox)?;
         let db = database::validate(raw.database)?;
@@ -219,9 +232,11 @@ impl Settings {
         let reports = reports::validate(&raw.reports, &raw.sync, default_policy, &w.tokens, w.timezone)?;
         let http = http::validate(&raw.http)?;
         let reconcile = reconcile::validate(&raw.reconcile, w.timezone)?;
+        let token_info = token_info::validate(&raw.token_info, w.timezone)?;
         Ok(Settings {
             http,
             reconcile,
+            token_info,
             account: w.account,
             base_url: w.base_url,
             timezone: w.timezone,
@@ -296,6 +311,7 @@ mod tests {
             (&[("WOLKVOX_ETL__HTTP__BIND", "localhost")], "`http.bind`"),
             (&[("WOLKVOX_ETL__RECONCILE__DAYS", "0")], "`reconcile.days`"),
             (&[("WOLKVOX_ETL__RECONCILE__SCHEDULE", "nightly")], "`reconcile.schedule`"),
+            (&[("WOLKVOX_ETL__TOKEN_INFO__SCHEDULE", "0 7 * *")], "`token_info.schedule`"),
             (&[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "https://exa mple.com:99999/")], "`wolkvox.base_url`"),
             (
                 &[("WOLKVOX_ETL__WOLKVOX__TOKEN", "a"), ("WOLKVOX_ETL__WOLKVOX__TOKENS__DEFAULT", "b")],

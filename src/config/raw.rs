@@ -29,6 +29,8 @@ pub struct RawSettings {
     pub http: RawHttp,
     /// `[reconcile]`: the nightly re-read of recent days.
     pub reconcile: RawReconcile,
+    /// `[token_info]`: reading the API's own count of each token's daily calls.
+    pub token_info: RawTokenInfo,
     /// `[accounts.<name>]`: several operations in one deployment (read by `load_all`).
     #[serde(default)]
     pub accounts: BTreeMap<String, config::Value>,
@@ -58,6 +60,16 @@ pub struct RawHttp {
     pub bind: String,
     /// `/readyz` fails once a report has failed continuously for this long.
     pub max_failing_minutes: u32,
+}
+
+/// `[token_info]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenInfo {
+    /// Read `information.php?api=token_info` for every token on `schedule`.
+    pub enabled: bool,
+    /// Cron schedule (with seconds) of the reads, in the operation's time zone.
+    pub schedule: String,
 }
 
 /// `[wolkvox]` as written.

@@ -1,4 +1,5 @@
-//! A faithful loopback stand-in for the wolkvox `reports_manager.php` API.
+//! A faithful loopback stand-in for the wolkvox `reports_manager.php` API, and for
+//! `information.php?api=token_info` (the API's own count of a token's daily calls).
 //!
 //! The real API cannot be reached from tests, the demo or benchmarks, so this module serves the
 //! same URL, header, envelope, limits and error bodies over HTTP on a local port, with
@@ -14,7 +15,8 @@
 //! correct client must end up with.
 //!
 //! - `data`: which rows exist and when they become visible (pure, deterministic).
-//! - `server`: the HTTP handler: token, concurrency and quota checks, validation, envelopes.
+//! - `server`: the HTTP handlers: token, concurrency and quota checks, validation, envelopes;
+//!   `token_info` answers from the same per-token daily counter the quota uses.
 //! - `faults`: the optional fault plan: wrong answers to valid requests, damaged rows.
 //! - `wire`: the listener whose connections a handler can cut mid-body (a connection reset).
 //!
@@ -68,6 +70,13 @@ pub struct SimulatorConfig {
     pub code_as_number: bool,
     /// Calls each token may make per local day; `None` means unlimited.
     pub daily_limit: Option<u64>,
+    /// What `token_info` answers as `token_limit` when `daily_limit` is unset.
+    pub default_token_limit: u64,
+    /// Calls made today by the operation's other integrations, on tokens this simulator never
+    /// sees: added into `token_info`'s `all_token_today` (the whole operation's count).
+    pub other_integration_calls: u64,
+    /// `token_info` answers every figure as `" "`, as the Postman example does.
+    pub token_info_blank: bool,
     /// Wrong answers and damaged rows to inject; the default injects nothing.
     pub faults: FaultPlan,
     /// Extra characters appended to every chat_14 `media_url` (as a query string), to make
@@ -109,6 +118,9 @@ impl Default for SimulatorConfig {
             timezone: chrono_tz::America::Bogota,
             code_as_number: false,
             daily_limit: None,
+            default_token_limit: 1000,
+            other_integration_calls: 0,
+            token_info_blank: false,
             faults: FaultPlan::default(),
             pad_bytes: 0,
             keyless_every: 0,
@@ -213,6 +225,18 @@ impl Simulator {
     /// that requests on different tokens overlapped.
     pub fn peak_tokens_in_flight(&self) -> u64 {
         self.shared.peak_tokens_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests that reached `information.php?api=token_info`, whatever their outcome (they are
+    /// not in [`SimStats::requests`], which counts report requests).
+    pub fn token_info_requests(&self) -> u64 {
+        self.shared.token_info_requests.load(Ordering::Relaxed)
+    }
+
+    /// Calls `token` has made today (the operation's local day), as the daily quota and
+    /// `token_info` count them: every accepted request, reports and `token_info` alike.
+    pub fn calls_today(&self, token: &str) -> u64 {
+        self.shared.count(token).use_today
     }
 
     /// The requests that reached the report handler, in arrival order (the newest
@@ -337,6 +361,7 @@ mod tests {
         assert_eq!(c.timezone, chrono_tz::America::Bogota);
         assert!(!c.code_as_number);
         assert_eq!(c.daily_limit, None);
+        assert_eq!((c.default_token_limit, c.other_integration_calls, c.token_info_blank), (1000, 0, false));
         assert!(!c.faults.draws_requests() && !c.faults.row_faults, "no faults unless asked for");
     }
 

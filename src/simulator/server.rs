@@ -1,15 +1,18 @@
 //! The simulator's HTTP side: `GET /api/v2/reports_manager.php` with the real API's checks,
-//! limits and envelopes.
+//! limits and envelopes, and `GET /api/v2/information.php?api=token_info`.
 //!
 //! It owns the per-token bookkeeping (requests in flight, calls per local day) and the counters.
 //! The invariants it protects: checks run in the real API's order (token present, token valid,
-//! one request in flight per token, daily quota, parameters); a token is marked busy for the
-//! whole life of an accepted request and released on every exit path (a faulty answer included,
-//! up to the cut of a reset connection); and a clean 200 answer carries exactly the first
-//! `max_records` rows of [`super::served_rows`] for the clock's current time.
+//! one request in flight per token, daily quota, parameters), for `token_info` exactly as for a
+//! report, since it costs a call like any other; a token is marked busy for the whole life of an
+//! accepted request and released on every exit path (a faulty answer included, up to the cut of
+//! a reset connection); a clean 200 answer carries exactly the first `max_records` rows of
+//! [`super::served_rows`] for the clock's current time; and `token_info` answers from the same
+//! daily counter the quota is charged on, this call included.
 //!
-//! Faults of the [`super::FaultPlan`] are drawn only for requests that passed every check, so the
-//! checks' refusals (and the violation counter) always reflect what the client really did.
+//! Faults of the [`super::FaultPlan`] are drawn only for report requests that passed every check,
+//! so the checks' refusals (and the violation counter) always reflect what the client really did,
+//! and reading `token_info` never shifts which report request gets which fault.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +46,8 @@ pub(crate) struct Shared {
     clock: Clock,
     /// Requests that reached the report handler.
     pub(crate) requests: AtomicU64,
+    /// Requests that reached `information.php?api=token_info`.
+    pub(crate) token_info_requests: AtomicU64,
     /// Requests refused because their token was busy.
     pub(crate) violations: AtomicU64,
     /// Rows sent in clean 200 answers.
@@ -77,6 +82,7 @@ impl Shared {
             config,
             clock,
             requests: AtomicU64::new(0),
+            token_info_requests: AtomicU64::new(0),
             violations: AtomicU64::new(0),
             rows_served: AtomicU64::new(0),
             faults_injected: AtomicU64::new(0),
@@ -121,6 +127,25 @@ impl Shared {
         *calls += 1;
         true
     }
+
+    /// Today's calls: `token`'s own, and the whole operation's (every token this simulator has
+    /// seen, plus the other integrations' of the configuration).
+    pub(crate) fn count(&self, token: &str) -> TokenCount {
+        let today = self.now_local().date();
+        let book = self.book();
+        let today_of = |entry: &(NaiveDate, u64)| if entry.0 == today { entry.1 } else { 0 };
+        let use_today = book.calls.get(token).map_or(0, today_of);
+        let all_today = book.calls.values().map(today_of).sum::<u64>() + self.config.other_integration_calls;
+        TokenCount { use_today, all_today }
+    }
+}
+
+/// One token's calls today and the operation's, as `token_info` reports them.
+pub(crate) struct TokenCount {
+    /// The token's own calls today.
+    pub(crate) use_today: u64,
+    /// Every token of the operation, other integrations included.
+    pub(crate) all_today: u64,
 }
 
 /// Marks a token busy for as long as it lives; dropping it (on any exit path) frees the token.
@@ -148,9 +173,14 @@ impl Drop for InFlight {
     }
 }
 
-/// The router serving the report API, plus a JSON 404 for every other path.
+/// The router serving the report API and `token_info`, plus the web server's 404 for every other
+/// path.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new().route("/api/v2/reports_manager.php", get(reports_manager)).fallback(unknown_path).with_state(shared)
+    Router::new()
+        .route("/api/v2/reports_manager.php", get(reports_manager))
+        .route("/api/v2/information.php", get(information))
+        .fallback(unknown_path)
+        .with_state(shared)
 }
 
 /// `GET /api/v2/reports_manager.php?api=…&date_ini=…&date_end=…`.
@@ -185,14 +215,11 @@ async fn reports_manager(
     }
 }
 
-/// Runs the checks in order, then renders the report (or the fault drawn for it); every refusal
-/// is an `Err`.
-async fn serve(
-    shared: &Arc<Shared>,
-    wire: &Wire,
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
+/// The checks every call passes first, in the real API's order: a token, a valid one, none of
+/// its requests in flight, and its daily quota (charged here: a call refused later, for its
+/// parameters, still costs one). Returns the token and its busy mark, which the caller holds
+/// for as long as the request is in flight.
+fn admit(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(String, InFlight), ApiError> {
     let token = headers
         .get(TOKEN_HEADER)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
@@ -206,13 +233,81 @@ async fn serve(
     }
     // The real API allows two, but its docs also say a token must never be used concurrently;
     // any overlap is flagged so tests catch a client that ever overlaps.
-    let Some(mut busy) = InFlight::acquire(shared, &token) else {
+    let Some(busy) = InFlight::acquire(shared, &token) else {
         shared.violations.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError::forbidden("EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"));
     };
     if !shared.charge(&token) {
         return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
     }
+    Ok((token, busy))
+}
+
+/// `GET /api/v2/information.php?api=token_info`. The other information APIs (agents, skills, …)
+/// are not simulated: they get the web server's 404, as an unknown path does.
+async fn information(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let params = query.map(|Query(params)| params).unwrap_or_default();
+    if params.get("api").map(String::as_str) != Some("token_info") {
+        return unknown_path().await;
+    }
+    shared.token_info_requests.fetch_add(1, Ordering::Relaxed);
+    match token_info(&shared, &headers).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(status = %error.status, msg = %error.msg, "wolkvox simulator refused a token_info request");
+            error.into_response()
+        }
+    }
+}
+
+/// Answers `token_info` for the caller's token after the checks every call passes: its calls
+/// today (this one included: it costs a call too), the operation's, its limit and what is left.
+async fn token_info(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let (token, busy) = admit(shared, headers)?;
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    let count = shared.count(&token);
+    drop(busy);
+    let body = render_token_info(&shared.config, &count).map_err(|error| ApiError::internal(error.to_string()))?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// The `token_info` envelope: one object whose figures are strings, as every value of the API.
+fn render_token_info(config: &SimulatorConfig, count: &TokenCount) -> serde_json::Result<Vec<u8>> {
+    let limit = config.daily_limit.unwrap_or(config.default_token_limit);
+    let figures = [
+        ("token_limit", limit),
+        ("token_use_today", count.use_today),
+        ("all_token_today", count.all_today),
+        ("available_consumption_options", limit.saturating_sub(count.use_today)),
+    ];
+    let mut row = Row::new();
+    row.insert("description".into(), "wolkvox-etl simulator".into());
+    for (name, value) in figures {
+        let text = if config.token_info_blank { " ".to_owned() } else { value.to_string() };
+        row.insert(name.into(), text.into());
+    }
+    let code = if config.code_as_number { Code::Number(200) } else { Code::Text("200".to_owned()) };
+    let rows = [row];
+    let envelope =
+        Envelope { code, error: None, msg: "1 records were found".to_owned(), data: Some(Data::Rows(&rows)) };
+    serde_json::to_vec(&envelope)
+}
+
+/// Runs the checks in order, then renders the report (or the fault drawn for it); every refusal
+/// is an `Err`.
+async fn serve(
+    shared: &Arc<Shared>,
+    wire: &Wire,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let (_, mut busy) = admit(shared, headers)?;
     let checked = validate(&shared.config, params)?;
     let drawn = shared.draws.next(&shared.config.faults);
     // A window too long for the server: it always fails the same way (timeout, cut body, 5xx).
@@ -791,6 +886,110 @@ mod tests {
         let body = response.text().await.unwrap();
         assert!(body.contains("<h1>Not Found</h1>"), "{body}");
         assert_eq!(sim.stats().requests, 0);
+        sim.shutdown().await;
+    }
+
+    async fn token_info(sim: &Simulator, token: Option<&str>) -> Reply {
+        let mut request = reqwest::Client::new().get(format!("{}information.php?api=token_info", sim.base_url()));
+        if let Some(token) = token {
+            request = request.header(TOKEN_HEADER, token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+        let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        Reply { status, content_type, body }
+    }
+
+    #[tokio::test]
+    async fn token_info_answers_todays_counts_with_this_call_included_and_other_integrations_added() {
+        let clock = bogota_clock("2026-03-10 18:30:00");
+        let config = SimulatorConfig { other_integration_calls: 40, ..quick() };
+        let sim = start(config, &clock).await;
+        let window = ("20260310100000", "20260310110000");
+        assert_eq!(chat_14(&sim, "a", window.0, window.1).await.status, 200);
+        assert_eq!(chat_14(&sim, "a", window.0, window.1).await.status, 200);
+        assert_eq!(chat_14(&sim, "b", window.0, window.1).await.status, 200);
+        let reply = token_info(&sim, Some("a")).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.content_type, "application/json");
+        assert_eq!(
+            reply.body,
+            json!({
+                "code": "200",
+                "error": null,
+                "msg": "1 records were found",
+                "data": [{
+                    "description": "wolkvox-etl simulator",
+                    "token_limit": "1000",
+                    "token_use_today": "3",
+                    "all_token_today": "44",
+                    "available_consumption_options": "997",
+                }],
+            })
+        );
+        // The read cost a call: the next one sees it.
+        assert_eq!(token_info(&sim, Some("a")).await.body["data"][0]["token_use_today"], "4");
+        assert_eq!((sim.calls_today("a"), sim.calls_today("b")), (4, 1));
+        assert_eq!(sim.token_info_requests(), 2);
+        assert_eq!(sim.stats().requests, 3, "report requests only");
+        // A new local day starts every count again, the other integrations' included.
+        clock.set(bogota_clock("2026-03-11 00:00:01").now());
+        let next_day = token_info(&sim, Some("b")).await;
+        assert_eq!(next_day.body["data"][0]["token_use_today"], "1");
+        assert_eq!(next_day.body["data"][0]["all_token_today"], "41");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn token_info_reports_the_daily_limit_and_is_refused_like_any_call_once_it_is_used_up() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(SimulatorConfig { daily_limit: Some(2), ..quick() }, &clock).await;
+        let first = token_info(&sim, Some("t")).await;
+        assert_eq!(first.body["data"][0]["token_limit"], "2");
+        assert_eq!(first.body["data"][0]["available_consumption_options"], "1");
+        assert_eq!(token_info(&sim, Some("t")).await.body["data"][0]["available_consumption_options"], "0");
+        let over = token_info(&sim, Some("t")).await;
+        assert_eq!(over.status, 403);
+        assert_eq!(over.body, refusal(403, "FORBIDDEN", "TOKEN LIMIT EXCEEDED"));
+        assert_eq!(token_info(&sim, None).await.body, refusal(401, "UNAUTHORIZED", "PLEASE ENTER THE WOLKVOX-TOKEN"));
+        sim.shutdown().await;
+
+        let sim = start(SimulatorConfig { tokens: vec!["good".into()], ..quick() }, &clock).await;
+        assert_eq!(token_info(&sim, Some("bad")).await.body, refusal(403, "FORBIDDEN", "PLEASE VALIDATE TOKEN"));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn token_info_while_a_report_request_is_in_flight_on_the_token_is_a_simultaneous_request() {
+        let clock = bogota_clock("2026-03-10 12:00:00");
+        let sim = start(SimulatorConfig { latency: Duration::from_millis(300), ..quick() }, &clock).await;
+        let (report, info) = tokio::join!(chat_14(&sim, "t", "20260310100000", "20260310110000"), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            token_info(&sim, Some("t")).await
+        });
+        assert_eq!(report.status, 200);
+        assert_eq!(info.body, refusal(403, "FORBIDDEN", "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"));
+        assert_eq!(sim.stats().simultaneous_violations, 1);
+        // And the other way round: a report request while token_info is in flight.
+        let (info, report) = tokio::join!(token_info(&sim, Some("t")), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            chat_14(&sim, "t", "20260310100000", "20260310110000").await
+        });
+        assert_eq!((info.status, report.status), (200, 403));
+        assert_eq!(sim.stats().simultaneous_violations, 2);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn token_info_can_answer_blank_figures_as_the_postman_example_does() {
+        let sim =
+            start(SimulatorConfig { token_info_blank: true, ..quick() }, &bogota_clock("2026-03-10 12:00:00")).await;
+        let data = token_info(&sim, Some("t")).await.body["data"][0].clone();
+        for field in ["token_limit", "token_use_today", "all_token_today", "available_consumption_options"] {
+            assert_eq!(data[field], " ", "{field}");
+        }
+        assert_eq!(sim.calls_today("t"), 1, "still counted");
         sim.shutdown().await;
     }
 

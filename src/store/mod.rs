@@ -47,6 +47,7 @@ pub mod rows;
 pub mod runs;
 pub mod schema;
 pub mod suspect;
+pub mod token_info;
 pub mod token_usage;
 pub mod watermark;
 

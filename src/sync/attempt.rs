@@ -143,13 +143,7 @@ impl<'a> Attempt<'a> {
             }
             Ok(truncated) => Ok(truncated),
             Err(SyncError::Api(e @ ApiError::TokenLimit { .. })) => {
-                match ctx.budget.pause(token.label()).await {
-                    Ok(until) => warn!(
-                        until = %until,
-                        "Daily token limit reached; this token's reports pause until the local midnight reset"
-                    ),
-                    Err(store) => warn!(error = %store, "Daily token limit reached, and the pause could not be saved"),
-                }
+                ctx.budget.limit_reached(token.label()).await;
                 Err(e.into())
             }
             Err(e) => Err(e),

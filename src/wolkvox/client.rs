@@ -1,11 +1,13 @@
 //! The HTTP client for `reports_manager.php`: one request is [`WolkvoxClient::open`], its
-//! retries are a [`Retrier`].
+//! retries are a [`Retrier`]; and for `information.php?api=token_info`
+//! ([`WolkvoxClient::token_info`]).
 //!
-//! `open` owns everything about one request: the token header, the timeout, holding the token's
-//! in-flight permit exactly while the request is on the wire (until its body has been read),
-//! mapping statuses to [`ApiError`], and streaming the body: a task reads it chunk by chunk and
-//! a blocking parser turns `data`'s elements into batches of rows as they arrive, with bounded
-//! channels in between, so memory stays flat whatever the response size.
+//! `open` owns everything about one request: the token header and the timeout (through the one
+//! private `send`, which `token_info` uses too), holding the token's in-flight permit exactly
+//! while the request is on the wire (until its body has been read), mapping statuses to
+//! [`ApiError`], and streaming the body: a task reads it chunk by chunk and a blocking parser
+//! turns `data`'s elements into batches of rows as they arrive, with bounded channels in
+//! between, so memory stays flat whatever the response size.
 //!
 //! [`Retrier`] owns the retry policy ([`RetryPolicy`], built from `[wolkvox]` by the config). It
 //! retries only what the error calls transient (timeouts, network, 5xx, malformed bodies,
@@ -27,6 +29,7 @@ use tracing::debug;
 use super::envelope::{self, BatchLimits, ReaderError, StreamEnd};
 use super::error::ApiError;
 use super::token::Token;
+use super::token_info::TokenInfo;
 use super::Row;
 
 /// The API's datetime parameter format: 14 digits of local time.
@@ -187,13 +190,7 @@ impl WolkvoxClient {
         params: &[(&str, &str)],
     ) -> Result<RowStream, ApiError> {
         let url = self.url(api, from, to, params)?;
-        let mut response = self
-            .http
-            .get(url)
-            .header("wolkvox-token", token.header_value())
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let mut response = self.send(url, token).await?;
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
             // Error bodies are small: read them whole.
@@ -231,6 +228,43 @@ impl WolkvoxClient {
             let _ = rows_tx.blocking_send(end);
         });
         Ok(RowStream { rx: rows_rx, done: false, reader: Some(reader) })
+    }
+
+    /// Reads `information.php?api=token_info` for `token`: the API's own count of the token's
+    /// calls today and of the whole operation's. `permit` is the token's in-flight slot
+    /// ([`Token::acquire`]), held until the (small) body has been read. One request, which costs
+    /// a daily call like any other; retrying is the caller's ([`Retrier`]). An answer without a
+    /// `data` object is `Malformed`; blank figures are `None` ([`TokenInfo`]).
+    pub async fn token_info(&self, token: &Token, permit: OwnedSemaphorePermit) -> Result<TokenInfo, ApiError> {
+        let mut url = self.base.join("information.php").map_err(|e| ApiError::Network(format!("bad base URL: {e}")))?;
+        url.query_pairs_mut().append_pair("api", "token_info");
+        let response = self.send(url, token).await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        drop(permit);
+        let rows = envelope::decode(status, &body)?;
+        let row = rows.first().ok_or_else(|| ApiError::Malformed {
+            status,
+            reason: "token_info answered without a `data` object".into(),
+        })?;
+        let mut info = TokenInfo::from_row(row);
+        // The description names the token in wolkvox Manager; should an API ever answer the
+        // secret there, it must not reach a log, a table or the terminal.
+        if info.description.as_deref().is_some_and(|d| token.is_secret(d)) {
+            info.description = None;
+        }
+        Ok(info)
+    }
+
+    /// Sends one GET with the token's header. The client's timeout covers the whole request,
+    /// its body included; redirects are never followed (see [`WolkvoxClient::new`]).
+    async fn send(&self, url: Url, token: &Token) -> Result<reqwest::Response, ApiError> {
+        self.http
+            .get(url)
+            .header("wolkvox-token", token.header_value())
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))
     }
 
     /// A retry loop for one unit of work, driven by the caller:

@@ -66,6 +66,11 @@ impl Token {
         Arc::clone(&self.gate).acquire_owned().await.expect("token semaphores are never closed")
     }
 
+    /// Whether `text` is this token's secret (so a caller can keep it out of what it shows).
+    pub(crate) fn is_secret(&self, text: &str) -> bool {
+        text == self.secret.expose_secret()
+    }
+
     /// The `wolkvox-token` header value, marked sensitive so no HTTP layer ever prints it.
     pub(crate) fn header_value(&self) -> reqwest::header::HeaderValue {
         match reqwest::header::HeaderValue::from_str(self.secret.expose_secret()) {

@@ -155,6 +155,7 @@ async fn the_daemon_reconciles_on_its_schedule_without_overlapping_normal_runs()
     let handle = tokio::spawn(wolkvox_etl::scheduler::run(
         Arc::clone(&app.ctx),
         jobs,
+        Vec::new(),
         true,
         app.settings.reconcile.clone(),
         shutdown.clone(),

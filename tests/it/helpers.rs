@@ -91,6 +91,17 @@ pub async fn scalar(db: &Db, sql: &str) -> i64 {
     }
 }
 
+/// The value of one sample in Prometheus text, matching the metric name and every label given
+/// (summed over the samples that match).
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Runs one async test body on each backend: `mod name { postgres, sqlite }`.
 #[macro_export]
 macro_rules! on_both_backends {

@@ -20,5 +20,6 @@ mod replicas;
 mod scheduling;
 mod shutdown;
 mod spelling;
+mod token_info;
 mod typed_values;
 mod upgrades;

@@ -37,7 +37,8 @@ async fn the_scheduler_runs_a_report_on_its_schedule_without_overlap_and_stops_o
     let jobs: Vec<_> = t.app.jobs.iter().filter(|j| j.config.report.api == "chat_14").cloned().collect();
     let ctx = Arc::clone(&t.app.ctx);
     let started = Instant::now();
-    let handle = tokio::spawn(scheduler::run(ctx, jobs, true, t.app.settings.reconcile.clone(), shutdown.clone()));
+    let reconcile = t.app.settings.reconcile.clone();
+    let handle = tokio::spawn(scheduler::run(ctx, jobs, Vec::new(), true, reconcile, shutdown.clone()));
 
     // Until the start-up run and one started by a tick are recorded (a run is recorded when it
     // ends), however slow the machine: the deadline is only a safety net.
