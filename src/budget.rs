@@ -254,6 +254,10 @@ pub struct ReportCost {
     pub calls_per_day: u64,
 }
 
+/// Skills assumed by the estimate of the dimensions' reads (one `agents_in_skill` call each):
+/// the real number is only known once `dim_skill` is read.
+const ASSUMED_SKILLS: usize = 10;
+
 /// What the enabled reports will spend per day, and what the operation may spend.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DailyEstimate {
@@ -301,6 +305,13 @@ impl DailyEstimate {
                 .sum();
             let calls_per_day = (f64::from(runs_per_day) * calls_per_run).ceil() as u64;
             reports.push(ReportCost { api: "reconcile", runs_per_day, calls_per_run, calls_per_day });
+        }
+        if settings.dimensions.enabled {
+            // One call per dimension, plus one per skill for the agents of each skill.
+            let runs_per_day = runs_per_day(&settings.dimensions.schedule, settings.timezone);
+            let calls_per_run = (crate::reference::ALL.len() - 1 + ASSUMED_SKILLS) as f64;
+            let calls_per_day = (f64::from(runs_per_day) * calls_per_run).ceil() as u64;
+            reports.push(ReportCost { api: "dimensions", runs_per_day, calls_per_run, calls_per_day });
         }
         let token_info = settings.token_info.enabled.then(|| {
             let runs_per_day = runs_per_day(&settings.token_info.schedule, settings.timezone);

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::config::ReconcileSettings;
+use crate::reference::DimensionJob;
 use crate::sync::{run_once, JobContext, Range, ReportJob};
 use crate::token_info::{read_once, ReadOutcome, TokenInfoJob};
 
@@ -34,11 +35,15 @@ pub async fn run(
     token_info: Vec<TokenInfoJob>,
     run_on_start: bool,
     reconcile: ReconcileSettings,
+    dimensions: Option<DimensionJob>,
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
     let tracker = TaskTracker::new();
     let mut scheduler = JobScheduler::new().await?;
     add_token_info_jobs(&mut scheduler, &ctx, token_info, run_on_start, &tracker, &shutdown).await?;
+    if let Some(job) = dimensions {
+        add_dimensions(&mut scheduler, &ctx, job, &tracker, &shutdown).await?;
+    }
     let mut triggers = Vec::new();
     for job in jobs {
         let skip_cap = max_skip(&job.config.schedule, ctx.timezone);
@@ -155,6 +160,47 @@ impl Trigger {
             backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ran(failed, max_skip);
         });
     }
+}
+
+/// The dimensions' reads on their own schedule, and once at start-up when any was never read.
+/// One pass at a time; a tick that finds the previous pass going is skipped.
+async fn add_dimensions(
+    scheduler: &mut JobScheduler,
+    ctx: &Arc<JobContext>,
+    job: DimensionJob,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), SchedulerError> {
+    let guard = Arc::new(Mutex::new(()));
+    let tz = ctx.timezone;
+    let (ctx, tracker, shutdown) = (Arc::clone(ctx), tracker.clone(), shutdown.clone());
+    let token = job.token.clone();
+    let fire = move |only_if_never_read: bool| {
+        let (ctx, tracker, shutdown, token, guard) =
+            (Arc::clone(&ctx), tracker.clone(), shutdown.clone(), token.clone(), Arc::clone(&guard));
+        async move {
+            if shutdown.is_cancelled() || (only_if_never_read && !crate::reference::never_read(&ctx).await) {
+                return;
+            }
+            let Ok(held) = guard.try_lock_owned() else {
+                warn!("The previous read of the dimensions is still going; skipping this one");
+                return;
+            };
+            tracker.spawn(async move {
+                let _held = held;
+                crate::reference::read_all(&ctx, &token, &shutdown).await;
+            });
+        }
+    };
+    let on_tick = fire.clone();
+    let cron = Job::new_async_tz(job.schedule.as_str(), tz, move |_, _| {
+        let fire = on_tick.clone();
+        Box::pin(async move { fire(false).await })
+    })?;
+    scheduler.add(cron).await?;
+    info!(schedule = %job.schedule, token = job.token.label(), "Scheduled the dimensions");
+    fire(true).await;
+    Ok(())
 }
 
 /// A report and the guard its runs hold.

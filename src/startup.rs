@@ -12,6 +12,7 @@ use crate::budget::Budget;
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::health::Health;
+use crate::reference::DimensionJob;
 use crate::store::locks::Coordinator;
 use crate::store::{Backend, Db};
 use crate::sync::{Faults, JobContext, ReportJob, WindowHook};
@@ -25,6 +26,8 @@ pub struct App {
     pub ctx: Arc<JobContext>,
     /// One job per enabled report.
     pub jobs: Vec<ReportJob>,
+    /// The dimensions' reads, when `[dimensions]` is enabled.
+    pub dimensions: Option<DimensionJob>,
     /// One `token_info` job per token, when `[token_info]` is enabled.
     pub token_info: Vec<TokenInfoJob>,
     /// The validated settings.
@@ -62,6 +65,7 @@ impl App {
             let tokens = Tokens::new(api.tokens);
             let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
             let token_info = token_info_jobs(&settings, &tokens);
+            let dimensions = dimension_job(&settings, &tokens);
             let ctx = Arc::new(JobContext {
                 budget: Budget::new(
                     db.clone(),
@@ -81,7 +85,7 @@ impl App {
                 clock: clock.clone(),
                 faults,
             });
-            apps.push(App { ctx, jobs, token_info, settings, tokens });
+            apps.push(App { ctx, jobs, dimensions, token_info, settings, tokens });
         }
         Ok(apps)
     }
@@ -93,6 +97,15 @@ impl App {
         }
         Ok(job_for(&self.tokens, self.settings.report_config(api)?)?)
     }
+}
+
+/// The dimensions' reads on the configured token (default: the first), none when disabled.
+fn dimension_job(settings: &Settings, tokens: &Tokens) -> Option<DimensionJob> {
+    if !settings.dimensions.enabled {
+        return None;
+    }
+    let label = settings.dimensions.token_label.as_deref().or(settings.tokens.first().map(|t| t.label.as_str()))?;
+    Some(DimensionJob { token: tokens.get(label)?, schedule: settings.dimensions.schedule.clone() })
 }
 
 /// One `token_info` job per configured token (by label), none when `[token_info]` is disabled.
@@ -146,6 +159,10 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     reports.sort_by_key(|r| r.api);
     reports.dedup_by_key(|r| r.api);
     prepare_schema(&db, &reports).await?;
+    // The KPI views read local days: the (first) operation's zone.
+    let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
+    crate::store::bi::ensure(&db, settings.timezone).await.context("cannot create the KPI views (schema bi)")?;
+    schema_lock.release().await;
     Ok(db)
 }
 

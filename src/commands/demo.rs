@@ -87,6 +87,20 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
         failed += usize::from(matches!(o.status, RunStatus::Failed | RunStatus::Rejected));
         total_rows += o.counts.rows_fetched;
     }
+    if let Some(job) = &app.dimensions {
+        for (table, o) in crate::reference::read_all(&app.ctx, &job.token, &shutdown).await {
+            println!(
+                "  {table:<17} {status:<9} {rows:>3} rows  (reference data)",
+                status = o.status.as_str(),
+                rows = o.counts.rows_fetched
+            );
+            if let Some(e) = &o.error {
+                println!("               error: {e}");
+            }
+            failed += usize::from(o.status == RunStatus::Failed);
+            total_rows += o.counts.rows_fetched;
+        }
+    }
     println!("Done: {total_rows} rows in {where_data}");
     if let Some(path) = sqlite_path(&app.settings) {
         println!("Look at them: sqlite3 {path} 'SELECT account, chat_id, date, cod_act FROM chat_14 ORDER BY date DESC LIMIT 5'");
@@ -95,8 +109,16 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
     if run_on_schedule && !shutdown.is_cancelled() {
         println!("Now syncing on schedule (every 5 minutes by default). Ctrl-C to stop.");
         let reconcile = app.settings.reconcile.clone();
-        scheduler::run(Arc::clone(&app.ctx), app.jobs.clone(), app.token_info.clone(), false, reconcile, shutdown)
-            .await?;
+        scheduler::run(
+            Arc::clone(&app.ctx),
+            app.jobs.clone(),
+            app.token_info.clone(),
+            false,
+            reconcile,
+            app.dimensions.clone(),
+            shutdown,
+        )
+        .await?;
     }
     app.ctx.db.close().await;
     sim.shutdown().await;

@@ -56,7 +56,15 @@ pub async fn run(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
     for app in apps {
         let reconcile = app.settings.reconcile.clone();
         let (ctx, token_info) = (Arc::clone(&app.ctx), app.token_info);
-        schedules.spawn(scheduler::run(ctx, app.jobs, token_info, run_on_start, reconcile, shutdown.clone()));
+        schedules.spawn(scheduler::run(
+            ctx,
+            app.jobs,
+            token_info,
+            run_on_start,
+            reconcile,
+            app.dimensions,
+            shutdown.clone(),
+        ));
     }
     while let Some(done) = schedules.join_next().await {
         done.context("a schedule panicked")??;

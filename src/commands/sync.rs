@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
+use anyhow::Context;
+
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::signals::watch_signals;
@@ -34,6 +36,9 @@ pub async fn sync(
         None => Range::Scheduled,
         Some(from) => Range::Explicit { from: parse("--from", from)?, to: to.map(|t| parse("--to", t)).transpose()? },
     };
+    if let Some(dim) = report.and_then(crate::reference::Dimension::find) {
+        return dimension(all, dim).await;
+    }
     if let Some(api) = report {
         // Fail on a bad report name before connecting anything.
         for settings in &all {
@@ -119,10 +124,65 @@ pub async fn sync(
             _ => {}
         }
     }
+    // Without --report, the dimensions too.
+    if report.is_none() && !cancelled {
+        for app in &apps {
+            let Some(job) = &app.dimensions else { continue };
+            for (table, outcome) in crate::reference::read_all(&app.ctx, &job.token, &shutdown).await {
+                if !print_dimension(table, &outcome) {
+                    failed.push(table.to_string());
+                }
+            }
+        }
+    }
     if !failed.is_empty() {
         anyhow::bail!("{} of {} report(s) failed: {}", failed.len(), total, failed.join(", "));
     }
     Ok(if cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
+
+/// `sync --report dim_agent` (or `agents`): one read of one dimension.
+async fn dimension(all: Vec<Settings>, dim: &'static crate::reference::Dimension) -> anyhow::Result<ExitCode> {
+    let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
+    let mut failed = false;
+    for app in &apps {
+        let label = app
+            .settings
+            .dimensions
+            .token_label
+            .clone()
+            .or_else(|| app.settings.tokens.first().map(|t| t.label.clone()));
+        let token = label.and_then(|l| app.tokens.get(&l)).context("no token is configured")?;
+        let outcome = crate::reference::read(&app.ctx, &token, dim).await;
+        failed |= !print_dimension(dim.table, &outcome);
+    }
+    if failed {
+        anyhow::bail!("the read of {} did not succeed", dim.table);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a dimension read's line; whether it succeeded.
+fn print_dimension(table: &str, outcome: &crate::sync::RunOutcome) -> bool {
+    let c = &outcome.counts;
+    println!(
+        "{table}: {}, {} requests, {} rows read, {} versions opened or closed",
+        outcome.status.as_str(),
+        c.requests,
+        c.rows_fetched,
+        c.rows_upserted
+    );
+    match (&outcome.status, &outcome.error) {
+        (RunStatus::Succeeded, _) => true,
+        (_, Some(e)) => {
+            eprintln!("error: read of {table} failed: {e}");
+            false
+        }
+        (status, None) => {
+            eprintln!("error: {table} was not read: {}", status.as_str());
+            false
+        }
+    }
 }
 
 /// Progress of a `sync`: one line rewritten in place on a terminal, one line per window otherwise

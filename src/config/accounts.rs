@@ -1,6 +1,6 @@
 //! `[accounts.<name>]`: several operations in one deployment. Owns the rule of what an account
 //! may override: only the per-operation sections (`[wolkvox]`, `[reports.*]`, `[sync]`,
-//! `[reconcile]`, `[token_info]`); the database, HTTP and log settings are shared by every account.
+//! `[reconcile]`, `[dimensions]`, `[token_info]`); the database, HTTP and log settings are shared by every account.
 
 use super::ConfigError;
 
@@ -15,11 +15,13 @@ pub(super) fn collect_leaves(
     match value.kind {
         config::ValueKind::Table(table) => {
             for (k, v) in table {
-                if prefix.is_empty() && !matches!(k.as_str(), "wolkvox" | "reports" | "sync" | "token_info" | "reconcile") {
+                if prefix.is_empty()
+                    && !matches!(k.as_str(), "wolkvox" | "reports" | "sync" | "token_info" | "reconcile" | "dimensions")
+                {
                     return Err(ConfigError::invalid(
                         format!("{section_key}.{k}"),
                         "cannot be set per account",
-                        "set [wolkvox], [reports.*], [sync], [reconcile] and [token_info] keys per account; [database], [http] and [log] are shared by all",
+                        "set [wolkvox], [reports.*], [sync], [reconcile], [dimensions] and [token_info] keys per account; [database], [http] and [log] are shared by all",
                     ));
                 }
                 let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };

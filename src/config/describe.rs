@@ -33,6 +33,12 @@ impl Settings {
         let _ = writeln!(out, "enabled = {}", self.http.enabled);
         let _ = writeln!(out, "bind = \"{}\"", self.http.bind);
         let _ = writeln!(out, "max_failing_minutes = {}", self.http.max_failing.num_minutes());
+        let _ = writeln!(out, "\n[dimensions]");
+        let _ = writeln!(out, "enabled = {}", self.dimensions.enabled);
+        let _ = writeln!(out, "schedule = {:?}", self.dimensions.schedule);
+        if let Some(label) = &self.dimensions.token_label {
+            let _ = writeln!(out, "token = {label:?}");
+        }
         let _ = writeln!(out, "\n[reconcile]");
         let _ = writeln!(out, "enabled = {}", self.reconcile.enabled);
         let _ = writeln!(out, "schedule = {:?}", self.reconcile.schedule);

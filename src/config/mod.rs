@@ -27,6 +27,7 @@
 mod accounts;
 mod database;
 mod describe;
+mod dimensions;
 mod http;
 mod load;
 mod raw;
@@ -197,6 +198,19 @@ pub struct Settings {
     pub reconcile: ReconcileSettings,
     /// Reading the API's own token count.
     pub token_info: TokenInfoSettings,
+    /// Reading the dimensions.
+    pub dimensions: DimensionSettings,
+}
+
+/// When the dimensions (information.php reference data) are read.
+#[derive(Clone, Debug)]
+pub struct DimensionSettings {
+    /// Read them at all.
+    pub enabled: bool,
+    /// Six-field cron expression, in the operation's time zone.
+    pub schedule: String,
+    /// The token label the reads use; `None`: the first configured token.
+    pub token_label: Option<String>,
 }
 
 /// The reconciliation pass: when, and how far back.
@@ -233,7 +247,18 @@ impl Settings {
         let http = http::validate(&raw.http)?;
         let reconcile = reconcile::validate(&raw.reconcile, w.timezone)?;
         let token_info = token_info::validate(&raw.token_info, w.timezone)?;
+        let dimensions = dimensions::validate(&raw.dimensions, w.timezone)?;
+        if let Some(label) = &dimensions.token_label {
+            if !w.tokens.iter().any(|t| &t.label == label) {
+                return Err(ConfigError::invalid(
+                    "dimensions.token",
+                    format!("no token is labelled {label:?}"),
+                    "use a label defined under [wolkvox.tokens], or leave it unset for the first token",
+                ));
+            }
+        }
         Ok(Settings {
+            dimensions,
             http,
             reconcile,
             token_info,
@@ -310,6 +335,7 @@ mod tests {
             (&[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")], "`wolkvox.tokens.backup`"),
             (&[("WOLKVOX_ETL__HTTP__BIND", "localhost")], "`http.bind`"),
             (&[("WOLKVOX_ETL__RECONCILE__DAYS", "0")], "`reconcile.days`"),
+            (&[("WOLKVOX_ETL__DIMENSIONS__SCHEDULE", "daily")], "`dimensions.schedule`"),
             (&[("WOLKVOX_ETL__RECONCILE__SCHEDULE", "nightly")], "`reconcile.schedule`"),
             (&[("WOLKVOX_ETL__TOKEN_INFO__SCHEDULE", "0 7 * *")], "`token_info.schedule`"),
             (&[("WOLKVOX_ETL__WOLKVOX__BASE_URL", "https://exa mple.com:99999/")], "`wolkvox.base_url`"),

@@ -29,11 +29,25 @@ pub struct RawSettings {
     pub http: RawHttp,
     /// `[reconcile]`: the nightly re-read of recent days.
     pub reconcile: RawReconcile,
+    /// `[dimensions]`: the reference data of information.php.
+    pub dimensions: RawDimensions,
     /// `[token_info]`: reading the API's own count of each token's daily calls.
     pub token_info: RawTokenInfo,
     /// `[accounts.<name>]`: several operations in one deployment (read by `load_all`).
     #[serde(default)]
     pub accounts: BTreeMap<String, config::Value>,
+}
+
+/// `[dimensions]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDimensions {
+    /// Read the dimensions (daemon, `sync` without `--report`, `demo`).
+    pub enabled: bool,
+    /// Six-field cron expression (seconds first), in the operation's time zone.
+    pub schedule: String,
+    /// The label of the token the reads use (default: the first configured).
+    pub token: Option<String>,
 }
 
 /// `[reconcile]` as written.

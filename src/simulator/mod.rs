@@ -215,6 +215,13 @@ impl Simulator {
         }
     }
 
+    /// From now on, these reference APIs of `information.php` (`agents`, `skills`, …) answer an
+    /// empty list; an empty slice ends the outage.
+    pub fn set_blank_reference(&self, apis: &[&str]) {
+        *self.shared.blank_reference.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            apis.iter().map(|a| (*a).to_owned()).collect();
+    }
+
     /// From now on, windows inside these local days are answered empty (see
     /// [`SimulatorConfig::blank_days`]); an empty list ends the outage.
     pub fn set_blank_days(&self, days: Vec<chrono::NaiveDate>) {

@@ -58,6 +58,9 @@ pub(crate) struct Shared {
     pub(crate) peak_tokens_in_flight: AtomicU64,
     /// The days answered blank right now (starts as the config's `blank_days`; tests change it).
     pub(crate) blank_days: Mutex<Vec<NaiveDate>>,
+    /// Reference APIs (`agents`, …) answered empty right now, as a server having a bad day
+    /// would (tests change it).
+    pub(crate) blank_reference: Mutex<Vec<String>>,
     /// Every request that reached the report handler, in arrival order.
     pub(crate) log: Mutex<Vec<super::Served>>,
     /// The fault plan's seeded draws, one per accepted request.
@@ -88,6 +91,7 @@ impl Shared {
             faults_injected: AtomicU64::new(0),
             peak_tokens_in_flight: AtomicU64::new(0),
             blank_days,
+            blank_reference: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             draws,
             tokens: Mutex::new(TokenBook::default()),
@@ -243,16 +247,29 @@ fn admit(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(String, InFlight)
     Ok((token, busy))
 }
 
-/// `GET /api/v2/information.php?api=token_info`. The other information APIs (agents, skills, …)
-/// are not simulated: they get the web server's 404, as an unknown path does.
+/// `GET /api/v2/information.php?api=…`: `token_info`, and the reference data (agents, skills,
+/// campaigns, activity codes, routing points, connectors, agents per skill, services) drawn from
+/// the same vocabulary as the reports. Any other API gets the web server's 404, as an unknown
+/// path does.
 async fn information(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
     let params = query.map(|Query(params)| params).unwrap_or_default();
-    if params.get("api").map(String::as_str) != Some("token_info") {
-        return unknown_path().await;
+    let api = params.get("api").map(String::as_str).unwrap_or_default();
+    if api != "token_info" {
+        let skill = params.get("skill_id").map(String::as_str);
+        let blank = shared.blank_reference.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|b| b == api);
+        let answer = data::information_rows(api, shared.now_local(), skill)
+            .map(|rows| rows.map(|rows| if blank { Vec::new() } else { rows }));
+        return match answer {
+            None => unknown_path().await,
+            Some(answer) => match reference(&shared, &headers, answer).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            },
+        };
     }
     shared.token_info_requests.fetch_add(1, Ordering::Relaxed);
     match token_info(&shared, &headers).await {
@@ -262,6 +279,29 @@ async fn information(
             error.into_response()
         }
     }
+}
+
+/// Answers a reference API after the checks every call passes (token, in flight, daily quota).
+async fn reference(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    answer: Result<Vec<Row>, String>,
+) -> Result<Response, ApiError> {
+    let (_token, busy) = admit(shared, headers)?;
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    drop(busy);
+    let rows = answer.map_err(ApiError::bad_request)?;
+    let code = if shared.config.code_as_number { Code::Number(200) } else { Code::Text("200".to_owned()) };
+    let envelope = Envelope {
+        code,
+        error: None,
+        msg: format!("{} records were found", rows.len()),
+        data: Some(Data::Rows(&rows)),
+    };
+    let body = serde_json::to_vec(&envelope).map_err(|error| ApiError::internal(error.to_string()))?;
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// Answers `token_info` for the caller's token after the checks every call passes: its calls
@@ -881,7 +921,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_path_answers_an_html_404_without_counting_as_a_report_request() {
         let sim = start(quick(), &bogota_clock("2026-03-10 12:00:00")).await;
-        let response = reqwest::get(format!("{}information.php?api=agents", sim.base_url())).await.unwrap();
+        let response = reqwest::get(format!("{}information.php?api=unknown_api", sim.base_url())).await.unwrap();
         assert_eq!(response.status().as_u16(), 404);
         let body = response.text().await.unwrap();
         assert!(body.contains("<h1>Not Found</h1>"), "{body}");

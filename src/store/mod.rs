@@ -39,6 +39,8 @@ macro_rules! on_tx {
     };
 }
 
+pub mod bi;
+pub mod dims;
 mod error;
 pub mod ledger;
 pub mod locks;
@@ -205,6 +207,24 @@ impl Db {
         })
     }
 
+    /// Whether a dimension was ever read for `account`.
+    pub async fn dimension_ever_read(
+        &self,
+        dim: &crate::reference::Dimension,
+        account: &str,
+    ) -> Result<bool, StoreError> {
+        dims::ever_read(self, dim, account).await
+    }
+
+    /// The current keys of a dimension (its first key column), e.g. every current skill.
+    pub async fn dimension_keys(
+        &self,
+        dim: &crate::reference::Dimension,
+        account: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        dims::current_keys(self, dim, account).await
+    }
+
     /// Reserves a window's connection before its request (see [`Reserved`]).
     pub async fn reserve(&self) -> Result<Reserved, StoreError> {
         Ok(match self {
@@ -312,6 +332,17 @@ impl Tx {
     /// Clears a day's suspect-empty mark; true when it had one.
     pub async fn clear_suspect(&mut self, key: StreamKey<'_>, day: chrono::NaiveDate) -> Result<bool, StoreError> {
         suspect::clear(self, key, day).await
+    }
+
+    /// Applies one whole snapshot of a dimension (history kept, see [`dims`]).
+    pub async fn apply_dimension(
+        &mut self,
+        dim: &crate::reference::Dimension,
+        account: &str,
+        rows: &[dims::DimRow],
+        at: DateTime<Utc>,
+    ) -> Result<dims::Applied, StoreError> {
+        dims::apply(self, dim, account, rows, at).await
     }
 
     /// Records a committed window in the ledger, as part of its transaction.

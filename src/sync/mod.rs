@@ -16,5 +16,6 @@ pub use context::{Faults, JobContext, Range, ReportJob, WindowDone, WindowHook};
 pub use error::SyncError;
 pub use outcome::{RunCounts, RunOutcome};
 pub use reconcile::{prune_ledger, reconcile, reconcile_report};
+pub(crate) use run::record_run;
 pub use run::run_once;
 pub use window::Window;

@@ -157,11 +157,34 @@ async fn finish(
     started_at: chrono::DateTime<chrono::Utc>,
 ) {
     let api = job.config.report.api;
+    record_run(ctx, api, stream, job.token.label(), outcome, started_at).await;
+    if let Some(wm) = outcome.watermark {
+        crate::metrics::watermark(&ctx.account, api, wm);
+    }
+    if job.config.report.in_whole_days() {
+        let key = StreamKey { account: &ctx.account, report: api, stream };
+        match ctx.db.suspect_days(key).await {
+            Ok(days) => crate::metrics::suspect_days(&ctx.account, api, days.len()),
+            Err(e) => debug!(error = %e, "Could not count the suspect days for the metrics"),
+        }
+    }
+}
+
+/// The health streak, the summary line, the run history and the metrics of a run of `api` (a
+/// report, or a dimension's table), whatever ran it.
+pub(crate) async fn record_run(
+    ctx: &JobContext,
+    api: &str,
+    stream: &str,
+    token_label: &str,
+    outcome: &RunOutcome,
+    started_at: chrono::DateTime<chrono::Utc>,
+) {
     let health_key =
         if stream.is_empty() { format!("{}/{api}", ctx.account) } else { format!("{}/{api}/{stream}", ctx.account) };
     let streak = ctx.health.record_run(&health_key, outcome.status, ctx.clock.now());
     outcome.log(streak);
-    let key = RecordKey { account: &ctx.account, report: api, stream, token_label: job.token.label() };
+    let key = RecordKey { account: &ctx.account, report: api, stream, token_label };
     if let Err(e) = ctx.db.record_run(&outcome.record(key, started_at)).await {
         // The data and watermark are already safe; only the audit row is missing.
         warn!(error = %e, "Could not record the run in etl_run");
@@ -174,16 +197,6 @@ async fn finish(
         outcome.error.as_ref().map(SyncError::kind),
     );
     crate::metrics::rows_upserted(&ctx.account, api, outcome.counts.rows_upserted);
-    if let Some(wm) = outcome.watermark {
-        crate::metrics::watermark(&ctx.account, api, wm);
-    }
-    if job.config.report.in_whole_days() {
-        let key = StreamKey { account: &ctx.account, report: api, stream };
-        match ctx.db.suspect_days(key).await {
-            Ok(days) => crate::metrics::suspect_days(&ctx.account, api, days.len()),
-            Err(e) => debug!(error = %e, "Could not count the suspect days for the metrics"),
-        }
-    }
 }
 
 /// The windows a run covers, oldest first: from the watermark (minus the look-back) or the

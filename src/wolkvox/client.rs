@@ -236,13 +236,7 @@ impl WolkvoxClient {
     /// a daily call like any other; retrying is the caller's ([`Retrier`]). An answer without a
     /// `data` object is `Malformed`; blank figures are `None` ([`TokenInfo`]).
     pub async fn token_info(&self, token: &Token, permit: OwnedSemaphorePermit) -> Result<TokenInfo, ApiError> {
-        let mut url = self.base.join("information.php").map_err(|e| ApiError::Network(format!("bad base URL: {e}")))?;
-        url.query_pairs_mut().append_pair("api", "token_info");
-        let response = self.send(url, token).await?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
-        drop(permit);
-        let rows = envelope::decode(status, &body)?;
+        let (status, rows) = self.information_answer(token, permit, "token_info", &[]).await?;
         let row = rows.first().ok_or_else(|| ApiError::Malformed {
             status,
             reason: "token_info answered without a `data` object".into(),
@@ -254,6 +248,35 @@ impl WolkvoxClient {
             info.description = None;
         }
         Ok(info)
+    }
+
+    /// Asks `information.php?api=<api>` (reference data: agents, skills, …) with `params`; the
+    /// answer's objects. The permit is held until the body is read. An empty answer (the 404 of
+    /// "no records") is an empty list.
+    pub async fn information(
+        &self,
+        token: &Token,
+        permit: OwnedSemaphorePermit,
+        api: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<Row>, ApiError> {
+        Ok(self.information_answer(token, permit, api, params).await?.1)
+    }
+
+    async fn information_answer(
+        &self,
+        token: &Token,
+        permit: OwnedSemaphorePermit,
+        api: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(u16, Vec<Row>), ApiError> {
+        let mut url = self.base.join("information.php").map_err(|e| ApiError::Network(format!("bad base URL: {e}")))?;
+        url.query_pairs_mut().append_pair("api", api).extend_pairs(params);
+        let response = self.send(url, token).await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        drop(permit);
+        Ok((status, envelope::decode(status, &body)?))
     }
 
     /// Sends one GET with the token's header. The client's timeout covers the whole request,

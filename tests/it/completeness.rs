@@ -158,6 +158,7 @@ async fn the_daemon_reconciles_on_its_schedule_without_overlapping_normal_runs()
         Vec::new(),
         true,
         app.settings.reconcile.clone(),
+        None,
         shutdown.clone(),
     ));
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -61,6 +61,8 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
     for api in ["cdr_1", "chat_1", "chat_14", "agent_14", "agent_7", "agent_1", "skill_1", "skill_4", "chat_16"] {
         config = format!("[reports.{api}]\nenabled = false\n\n{config}");
     }
+    // The streams compared are the reports' (the dimensions' reads are runs of their own).
+    config = format!("[dimensions]\nenabled = false\n\n{config}");
     let config_path = dir.join("replicas.toml");
     std::fs::write(&config_path, &config).unwrap();
 
@@ -192,6 +194,7 @@ async fn replicas_that_share_no_lock_send_simultaneous_requests_on_one_token() {
     for api in ["chat_1", "agent_7", "agent_1", "skill_1", "skill_4", "chat_16"] {
         config.push_str(&format!("[reports.{api}]\nenabled = false\n\n"));
     }
+    config.push_str("[dimensions]\nenabled = false\n\n");
     for api in ["chat_14", "cdr_1", "agent_14"] {
         config.push_str(&format!("[reports.{api}]\nenabled = true\nschedule = \"* * * * * *\"\n\n"));
     }

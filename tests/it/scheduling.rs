@@ -38,7 +38,7 @@ async fn the_scheduler_runs_a_report_on_its_schedule_without_overlap_and_stops_o
     let ctx = Arc::clone(&t.app.ctx);
     let started = Instant::now();
     let reconcile = t.app.settings.reconcile.clone();
-    let handle = tokio::spawn(scheduler::run(ctx, jobs, Vec::new(), true, reconcile, shutdown.clone()));
+    let handle = tokio::spawn(scheduler::run(ctx, jobs, Vec::new(), true, reconcile, None, shutdown.clone()));
 
     // Until the start-up run and one started by a tick are recorded (a run is recorded when it
     // ends), however slow the machine: the deadline is only a safety net.

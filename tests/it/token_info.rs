@@ -174,7 +174,7 @@ async fn the_daemon_reads_every_token_at_start_up_and_on_its_schedule(backend) {
     let shutdown = CancellationToken::new();
     let (ctx, jobs) = (Arc::clone(&t.app.ctx), t.app.token_info.clone());
     let reconcile = t.app.settings.reconcile.clone();
-    let handle = tokio::spawn(scheduler::run(ctx, Vec::new(), jobs, true, reconcile, shutdown.clone()));
+    let handle = tokio::spawn(scheduler::run(ctx, Vec::new(), jobs, true, reconcile, None, shutdown.clone()));
     // The start-up reads, then at least one tick's for each token, however slow the machine.
     let secrets = [TOKEN, "first-secret-1", "second-secret-2"];
     let deadline = Instant::now() + Duration::from_secs(60);

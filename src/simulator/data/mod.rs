@@ -30,10 +30,12 @@
 mod chat_14;
 mod format;
 mod generic;
+mod reference;
 mod vocabulary;
 mod zone;
 
 pub use chat_14::chat_14_rows;
+pub use reference::{agent_name_on, information_rows};
 pub use zone::Zone;
 
 use chrono::NaiveDateTime;

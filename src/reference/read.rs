@@ -1,0 +1,247 @@
+//! One read of one dimension: ask its `information.php` API (once, or once per skill), apply the
+//! snapshot to its `dim_*` table in one transaction, record the run. A read is a request like a
+//! report's: the token's permit in this process and its lock across processes, the client's
+//! retries, every call counted in the day's budget, one run lock per dimension, a row in
+//! `etl_run` (report = the table's name).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+
+use super::catalog::{Ask, Dimension};
+use crate::store::dims::DimRow;
+use crate::store::runs::RunStatus;
+use crate::sync::{JobContext, RunCounts, RunOutcome, SyncError};
+use crate::wolkvox::{ApiError, Row, Token};
+
+/// Reads every dimension once, in catalogue order (skills before the agents of each skill).
+pub async fn read_all(
+    ctx: &JobContext,
+    token: &Token,
+    shutdown: &CancellationToken,
+) -> Vec<(&'static str, RunOutcome)> {
+    let mut outcomes = Vec::new();
+    for dim in super::catalog::ALL {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        outcomes.push((dim.table, read(ctx, token, dim).await));
+    }
+    outcomes
+}
+
+/// Whether any dimension of the operation was never read (start-up reads them then).
+pub async fn never_read(ctx: &JobContext) -> bool {
+    for dim in super::catalog::ALL {
+        match ctx.db.dimension_ever_read(dim, &ctx.account).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// Reads one dimension; never panics on bad input, and its run is recorded however it ends.
+pub async fn read(ctx: &JobContext, token: &Token, dim: &'static Dimension) -> RunOutcome {
+    let run_id = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
+    let span = tracing::error_span!("dimension", report = dim.table, account = %ctx.account, token = token.label(), run_id = %run_id);
+    async {
+        let started_at = ctx.clock.now();
+        let started = Instant::now();
+        let mut counts = RunCounts::default();
+        let lock = ctx.coordinator.try_lock_run(&ctx.account, dim.table, "").await;
+        let result = match lock {
+            Ok(Some(lock)) => {
+                let r = snapshot(ctx, token, dim, &mut counts).await;
+                lock.release().await;
+                r
+            }
+            Ok(None) => Ok(RunStatus::Skipped),
+            Err(e) => Err(e.into()),
+        };
+        let (status, error) = match result {
+            Ok(status) => (status, None),
+            Err(SyncError::Api(ApiError::TokenLimit { .. })) => {
+                ctx.budget.limit_reached(token.label()).await;
+                (RunStatus::Paused, None)
+            }
+            Err(e) => (RunStatus::Failed, Some(e)),
+        };
+        let outcome =
+            RunOutcome { run_id, status, planned: None, counts, watermark: None, error, duration: started.elapsed() };
+        if outcome.status != RunStatus::Skipped {
+            crate::sync::record_run(ctx, dim.table, "", token.label(), &outcome, started_at).await;
+        }
+        outcome
+    }
+    .instrument(span)
+    .await
+}
+
+/// Asks the API, builds the snapshot and applies it; the run's status.
+async fn snapshot(
+    ctx: &JobContext,
+    token: &Token,
+    dim: &'static Dimension,
+    counts: &mut RunCounts,
+) -> Result<RunStatus, SyncError> {
+    if let Some(until) = ctx.budget.paused_until(token.label()).await? {
+        tracing::debug!(until = %until, "Token paused by the daily budget; not reading the dimension");
+        return Ok(RunStatus::Paused);
+    }
+    let asks: Vec<Option<String>> = match dim.ask {
+        Ask::Once | Ask::Single => vec![None],
+        Ask::PerSkill => {
+            let skills = super::catalog::Dimension::find("dim_skill").expect("dim_skill is catalogued");
+            ctx.db.dimension_keys(skills, &ctx.account).await?.into_iter().map(Some).collect()
+        }
+    };
+    let mut rows: Vec<DimRow> = Vec::new();
+    for skill in &asks {
+        let params: Vec<(&str, &str)> = skill.as_deref().map(|s| vec![("skill_id", s)]).unwrap_or_default();
+        let answer = ask(ctx, token, dim, &params, counts).await?;
+        counts.rows_fetched += answer.len() as u64;
+        for object in &answer {
+            match to_row(dim, object, skill.as_deref()) {
+                Some(row) => rows.push(row),
+                None => counts.rows_rejected += 1,
+            }
+        }
+    }
+    // One version per key: the answer's last copy wins, as in reports.
+    let keys = dim.key.len();
+    let mut last: HashMap<Vec<Option<String>>, usize> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        if last.insert(row.values[..keys].to_vec(), i).is_some() {
+            counts.rows_duplicate += 1;
+        }
+    }
+    let mut keep: Vec<usize> = last.into_values().collect();
+    keep.sort_unstable();
+    let rows: Vec<DimRow> = keep.into_iter().map(|i| rows[i].clone()).collect();
+    let mut tx = ctx.db.begin().await?;
+    let applied = tx.apply_dimension(dim, &ctx.account, &rows, ctx.clock.now()).await?;
+    tx.commit().await?;
+    counts.windows = 1;
+    counts.rows_upserted = applied.inserted + applied.changed + applied.closed;
+    if applied.suspect {
+        counts.suspect_empty_days = 1;
+        warn!(
+            rows = rows.len(),
+            current = applied.current_before,
+            "The API answered the dimension with far fewer rows than are current; nothing was closed (kept as suspect), \
+             and the next read checks again"
+        );
+    }
+    info!(
+        rows = rows.len(),
+        inserted = applied.inserted,
+        changed = applied.changed,
+        closed = applied.closed,
+        "Read the dimension"
+    );
+    Ok(RunStatus::Succeeded)
+}
+
+/// One call (with the client's retries), counted in the budget.
+async fn ask(
+    ctx: &JobContext,
+    token: &Token,
+    dim: &Dimension,
+    params: &[(&str, &str)],
+    counts: &mut RunCounts,
+) -> Result<Vec<Row>, SyncError> {
+    let mut retrier = ctx.client.retrier();
+    let result = loop {
+        let attempt = once(ctx, token, dim.api, params).await;
+        if !retrier.again(dim.api, token, &attempt).await {
+            break attempt;
+        }
+    };
+    let attempts = retrier.attempts();
+    counts.requests += attempts;
+    counts.retries += attempts.saturating_sub(1);
+    if let Err(e) = ctx.budget.record(token.label(), attempts).await {
+        warn!(error = %e, "Could not count API calls in the token budget");
+    }
+    result
+}
+
+async fn once(ctx: &JobContext, token: &Token, api: &str, params: &[(&str, &str)]) -> Result<Vec<Row>, SyncError> {
+    let permit = token.acquire().await;
+    let token_lock = ctx.coordinator.lock_token(token.gate_id()).await?;
+    let answer = ctx.client.information(token, permit, api, params).await;
+    token_lock.release().await;
+    Ok(answer?)
+}
+
+/// An object of the answer as a dimension row; `None` when a key field is missing or blank.
+fn to_row(dim: &Dimension, object: &Row, skill: Option<&str>) -> Option<DimRow> {
+    let text = |name: &str| -> Option<String> {
+        let value = match (name, dim.ask) {
+            ("skill_id", Ask::PerSkill) => return skill.map(str::to_owned),
+            ("service", Ask::Single) => return Some("services".to_owned()),
+            // The docs' tables spell it `code_act`; the API's answers say `cod_act`.
+            ("cod_act", _) => object.get("cod_act").or_else(|| object.get("code_act")),
+            _ => object.get(name),
+        }?;
+        let text = match value {
+            serde_json::Value::String(s) => s.replace('\0', "").trim().to_owned(),
+            serde_json::Value::Null => return None,
+            other => other.to_string(),
+        };
+        (!text.is_empty()).then_some(text)
+    };
+    let values: Vec<Option<String>> = dim.columns().map(text).collect();
+    if values[..dim.key.len()].iter().any(Option::is_none) {
+        return None;
+    }
+    let tracked = &values[dim.key.len()..dim.key.len() + dim.tracked.len()];
+    let attr_hash = crate::hash::fnv1a(
+        tracked.iter().flat_map(|v| v.as_deref().map_or(&[1u8][..], str::as_bytes).iter().copied().chain([0u8])),
+    ) as i64;
+    let raw = serde_json::to_string(object).unwrap_or_else(|_| "{}".into()).replace("\\u0000", "");
+    Some(DimRow { values, attr_hash, raw })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(json: &str) -> Row {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn objects_become_rows_keyed_as_the_catalogue_says() {
+        let agents = Dimension::find("agents").unwrap();
+        let row = to_row(agents, &object(r#"{"agent_id":" 12523 ","agent_name":"SERGIO FLOREZ","last_use":""}"#), None)
+            .unwrap();
+        assert_eq!(row.values[0].as_deref(), Some("12523"));
+        assert_eq!(row.values[1].as_deref(), Some("SERGIO FLOREZ"));
+        assert_eq!(row.values.last().unwrap(), &None, "a blank value is NULL");
+        assert!(to_row(agents, &object(r#"{"agent_name":"NO ID"}"#), None).is_none(), "no key, no row");
+
+        // A rename changes the hash; a new last_use (volatile) does not.
+        let renamed = to_row(agents, &object(r#"{"agent_id":"12523","agent_name":"SERGIO F."}"#), None).unwrap();
+        let used = to_row(agents, &object(r#"{"agent_id":"12523","agent_name":"SERGIO FLOREZ","last_use":"x"}"#), None)
+            .unwrap();
+        assert_ne!(row.attr_hash, renamed.attr_hash);
+        assert_eq!(row.attr_hash, used.attr_hash);
+
+        let codes = Dimension::find("activity_codes").unwrap();
+        let code = to_row(codes, &object(r#"{"code_act":"Acuerdo_de_Pago","type_code":"cod_act1","hit":"yes"}"#), None)
+            .unwrap();
+        assert_eq!(&code.values[..2], &[Some("cod_act1".to_owned()), Some("Acuerdo_de_Pago".to_owned())]);
+
+        let bridge = Dimension::find("agents_in_skill").unwrap();
+        let member = to_row(bridge, &object(r#"{"agent_id":"12530","expertise":"5"}"#), Some("101")).unwrap();
+        assert_eq!(&member.values[..2], &[Some("101".to_owned()), Some("12530".to_owned())]);
+
+        let services = Dimension::find("services").unwrap();
+        let flags = to_row(services, &object(r#"{"licenses":"10","pbx":"2","whatsapp":"yes"}"#), None).unwrap();
+        assert_eq!(flags.values[0].as_deref(), Some("services"));
+    }
+}
