@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod completeness;
 mod concurrency;
+mod deploy;
 mod dst;
 mod empty_days;
 mod faults;
