@@ -16,6 +16,7 @@ mod helpers;
 mod operations;
 mod pipeline;
 mod probe;
+mod readonly;
 mod rejects;
 mod replicas;
 mod scheduling;
