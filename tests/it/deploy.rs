@@ -1,10 +1,13 @@
-//! The files in deploy/ that are not Rust: the Prometheus config and alert rules. promtool checks
+//! The files in deploy/ that are not Rust: the Prometheus config and alert rules, the Grafana
+//! provisioning and dashboards, and the docker compose services that run them. promtool checks
 //! them when it is installed; the other tests always run, and hold them to the daemon's code: a
 //! metric or label renamed in src/metrics.rs fails here, not as an alert that never fires.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
+
+use serde_json::Value;
 
 /// The text of a file of the repository.
 fn read(path: &str) -> String {
@@ -44,7 +47,7 @@ const ARRIVING: &[(&str, &[&str])] = &[
 /// Labels Prometheus adds to every series it scrapes, and the histogram bucket's.
 const TARGET_LABELS: &[&str] = &["instance", "job", "le"];
 
-/// Labels of Prometheus's own `ALERTS` series, which the rules' unit tests query.
+/// Labels of Prometheus's own `ALERTS` series, which a dashboard may group by.
 const ALERT_LABELS: &[&str] = &["alertname", "alertstate", "severity"];
 
 /// Every metric src/metrics.rs registers (`counter!`, `gauge!`, `histogram!`), with its labels.
@@ -147,11 +150,19 @@ fn grouping_labels(text: &str) -> Vec<String> {
 
 /// The files in deploy/ that name the daemon's metrics.
 fn files_using_metrics() -> Vec<String> {
-    vec!["deploy/prometheus/alerts.yml".to_string(), "deploy/prometheus/alerts.test.yml".to_string()]
+    let mut files = vec!["deploy/prometheus/alerts.yml".to_string(), "deploy/prometheus/alerts.test.yml".to_string()];
+    let dashboards = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/dashboards");
+    for entry in std::fs::read_dir(dashboards).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if name.ends_with(".json") {
+            files.push(format!("deploy/grafana/dashboards/{name}"));
+        }
+    }
+    files
 }
 
 #[test]
-fn every_metric_and_label_the_alerts_use_is_one_the_daemon_exports() {
+fn every_metric_and_label_the_alerts_and_dashboards_use_is_one_the_daemon_exports() {
     let exported = exported_metrics();
     assert!(exported.contains_key("wolkvox_etl_runs_total"), "the parse of src/metrics.rs found {exported:?}");
     assert_eq!(exported["wolkvox_etl_runs_total"], BTreeSet::from(["account", "report", "status"].map(String::from)));
@@ -204,4 +215,111 @@ fn a_renamed_metric_or_label_would_be_caught() {
     assert!(!exported.contains_key("wolkvox_etl_run_total"));
     assert!(exported["wolkvox_etl_run_duration_seconds_bucket"].contains("report"));
     assert!(!exported["wolkvox_etl_token_calls_today"].contains("token_label"));
+}
+
+/// The data source uids provisioned in deploy/grafana/provisioning/datasources.
+fn provisioned_datasources() -> BTreeMap<String, String> {
+    let mut uids = BTreeMap::new();
+    for file in ["postgres.yml", "prometheus.yml"] {
+        let text = read(&format!("deploy/grafana/provisioning/datasources/{file}"));
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(key))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{file} has no {key}"))
+        };
+        uids.insert(field("type:"), field("uid:"));
+    }
+    uids
+}
+
+#[test]
+fn the_dashboard_reads_the_provisioned_data_sources_and_every_panel_has_a_query() {
+    let dashboard: Value = serde_json::from_str(&read("deploy/grafana/dashboards/pipeline-health.json")).unwrap();
+    assert_eq!(dashboard["title"], "Pipeline health");
+    assert!(dashboard["uid"].as_str().is_some_and(|u| !u.is_empty() && u.len() <= 40));
+
+    // Panels name a data source variable; its default is the provisioned data source.
+    let provisioned = provisioned_datasources();
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    let mut ds_variables = BTreeMap::new();
+    for v in variables.iter().filter(|v| v["type"] == "datasource") {
+        let kind = v["query"].as_str().unwrap();
+        assert_eq!(Some(v["current"]["value"].as_str().unwrap()), provisioned.get(kind).map(String::as_str), "{v}");
+        ds_variables.insert(format!("${{{}}}", v["name"].as_str().unwrap()), kind.to_string());
+    }
+    assert_eq!(ds_variables.len(), 2, "{ds_variables:?}");
+
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut ids = BTreeSet::new();
+    let mut cells = BTreeSet::new();
+    for panel in panels {
+        let title = panel["title"].as_str().unwrap();
+        assert!(ids.insert(panel["id"].as_u64().unwrap()), "{title}: duplicate id");
+        let g = &panel["gridPos"];
+        let (x, y, w, h) = [&g["x"], &g["y"], &g["w"], &g["h"]].map(|v| v.as_u64().unwrap()).into();
+        assert!(x + w <= 24, "{title}: wider than the grid");
+        for cell in (x..x + w).flat_map(|cx| (y..y + h).map(move |cy| (cx, cy))) {
+            assert!(cells.insert(cell), "{title} overlaps another panel at {cell:?}");
+        }
+        if panel["type"] == "row" {
+            continue;
+        }
+        assert!(panel["description"].as_str().is_some_and(|d| !d.is_empty()), "{title}: no description");
+        let targets = panel["targets"].as_array().unwrap_or_else(|| panic!("{title}: no query"));
+        assert!(!targets.is_empty(), "{title}: no query");
+        for target in targets {
+            let uid = target["datasource"]["uid"].as_str().unwrap();
+            let kind = ds_variables.get(uid).unwrap_or_else(|| panic!("{title}: data source {uid}"));
+            assert_eq!(target["datasource"]["type"].as_str(), Some(kind.as_str()), "{title}");
+            let query = if kind == "prometheus" { &target["expr"] } else { &target["rawSql"] };
+            assert!(query.as_str().is_some_and(|q| !q.trim().is_empty()), "{title}: empty query");
+        }
+    }
+}
+
+#[test]
+fn the_bi_profile_mounts_files_that_exist_where_the_services_read_them() {
+    let compose = read("docker-compose.yml");
+    // Every host path compose mounts exists.
+    let mounts: Vec<(&str, &str)> = compose
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ./"))
+        .map(|m| m.split_once(':').expect("HOST:CONTAINER"))
+        .collect();
+    assert!(mounts.len() >= 4, "{mounts:?}");
+    for (host, _) in &mounts {
+        assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(host).exists(), "docker-compose.yml mounts ./{host}");
+    }
+    let target = |host: &str| {
+        mounts
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, c)| c.trim_end_matches(":ro"))
+            .unwrap_or_else(|| panic!("{host}"))
+    };
+    assert_eq!(target("deploy/grafana/provisioning"), "/etc/grafana/provisioning");
+    assert_eq!(target("deploy/prometheus"), "/etc/prometheus");
+    // Grafana's dashboard provider reads the folder compose mounts the dashboards at.
+    let provider = read("deploy/grafana/provisioning/dashboards/wolkvox-etl.yml");
+    let path = target("deploy/grafana/dashboards");
+    assert!(provider.lines().any(|l| l.trim() == format!("path: {path}")), "{provider}");
+    // Prometheus scrapes the daemon's service at the port it binds in compose.
+    assert!(compose.contains("WOLKVOX_ETL__HTTP__BIND: 0.0.0.0:9187"));
+    assert!(compose.contains("\n  wolkvox-etl:\n"));
+    assert!(read("deploy/prometheus/prometheus.yml").contains(r#"targets: ["wolkvox-etl:9187"]"#));
+    // Grafana reads the compose database with the role readonly.sql creates by default.
+    let datasource = read("deploy/grafana/provisioning/datasources/postgres.yml");
+    for line in ["url: postgres:5432", "user: wolkvox_bi", "database: wolkvox", "password: $WOLKVOX_BI_PASSWORD"] {
+        assert!(datasource.lines().any(|l| l.trim() == line), "postgres.yml lacks {line}");
+    }
+    assert!(read("deploy/postgres/readonly.sql").contains("\\set bi_role wolkvox_bi"));
+    for service in ["grafana", "prometheus", "bi-role"] {
+        let at = compose.find(&format!("\n  {service}:\n")).unwrap_or_else(|| panic!("no service {service}"));
+        let body = &compose[at..];
+        assert!(
+            body.lines().nth(2).is_some_and(|l| l.trim() == r#"profiles: ["bi"]"#),
+            "{service} is not in the bi profile"
+        );
+    }
 }

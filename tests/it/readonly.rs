@@ -1,12 +1,14 @@
 //! The read-only role for BI tools (deploy/postgres/readonly.sql), applied with psql the way the
-//! README says, then used: it reads every table and view, changes nothing, and reads what the
-//! owner creates after it.
+//! README says, then used: it reads every table and view, changes nothing, reads what the owner
+//! creates after it, and runs every query of the Grafana dashboards.
 //!
 //! Roles belong to the whole PostgreSQL server, not to the test's database: each test names its
 //! own and drops it at the end, so tests running at once never share one.
 
+use std::path::Path;
 use std::process::Command;
 
+use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::Backend;
@@ -161,4 +163,74 @@ fn readonly_sql_refuses_to_run_without_a_password() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("readonly.sql needs a password"), "{stderr}");
+}
+
+/// A Grafana SQL query as Grafana would send it for a range covering the test's data (November
+/// 2026), the account `default` and the operation's time zone. Panics on a macro or variable
+/// it does not know, so a new one is added here rather than run unexpanded.
+fn grafana_sql(sql: &str) -> String {
+    let mut out = sql.replace("$account", "'default'").replace("$timezone", "America/Bogota");
+    while let Some(at) = out.find("$__") {
+        let open = at + out[at..].find('(').unwrap_or_else(|| panic!("macro without arguments in {sql}"));
+        let close = open + out[open..].find(')').unwrap();
+        let args: Vec<&str> = out[open + 1..close].split(',').map(str::trim).collect();
+        let expanded = match &out[at..open] {
+            "$__timeFilter" => format!("{} BETWEEN '2026-11-01T00:00:00Z' AND '2026-12-01T00:00:00Z'", args[0]),
+            "$__timeGroupAlias" => format!("floor(extract(epoch from {})/300)*300 AS \"time\"", args[0]),
+            other => panic!("{other} is not expanded by this test: {sql}"),
+        };
+        out.replace_range(at..=close, &expanded);
+    }
+    assert!(!out.contains('$'), "an unknown variable in {out}");
+    out
+}
+
+#[tokio::test]
+#[cfg_attr(not(has_psql), ignore = "psql is not installed (apt-get install postgresql-client)")]
+async fn every_dashboard_query_runs_as_the_bi_role() {
+    let t = spawn_app(Backend::Postgres, Options::default()).await;
+    assert_eq!(t.sync(Range::Scheduled).await.status, RunStatus::Succeeded);
+    let role = BiRole::create(&t.test_db.url);
+    let mut bi = role.connect().await;
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/dashboards");
+    let mut ran = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // The SQL of the panels and of the query variables (the account picker).
+        let panels = dashboard["panels"].as_array().unwrap().iter().map(|p| (p["title"].clone(), &p["targets"]));
+        let mut queries: Vec<(String, String)> = panels
+            .flat_map(|(title, targets)| {
+                let title = title.as_str().unwrap_or_default().to_string();
+                targets
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(move |t| Some((title.clone(), t["rawSql"].as_str()?.to_string())))
+            })
+            .collect();
+        for v in dashboard["templating"]["list"].as_array().unwrap() {
+            if v["type"] == "query" && v["datasource"]["type"] == "grafana-postgresql-datasource" {
+                queries.push((format!("variable {}", v["name"]), v["query"].as_str().unwrap().to_string()));
+            }
+        }
+        for (title, sql) in queries {
+            let sql = grafana_sql(&sql);
+            let rows = sqlx::query(&sql)
+                .fetch_all(&mut bi)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {title}: {e}\n{sql}", path.display()));
+            ran += 1;
+            let must_have_rows = ["Freshness", "Runs per status", "Rows inserted", "API calls", "variable"];
+            if must_have_rows.iter().any(|p| title.starts_with(p)) {
+                assert!(!rows.is_empty(), "{title} returned no rows after a sync:\n{sql}");
+            }
+        }
+    }
+    assert!(ran >= 10, "{ran} queries");
+    bi.close().await.unwrap();
 }
