@@ -3,13 +3,14 @@
 //! runner's summary — instead of passing without having checked anything.
 //!
 //! Probed once per build of the package (and again when `PATH` changes): `hadolint`,
-//! `docker compose` / `docker-compose`, and the shared research catalogue beside the repository.
+//! `docker compose` / `docker-compose`, `promtool` (Prometheus), `psql`, and the shared research
+//! catalogue beside the repository.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn main() {
-    for cfg in ["has_hadolint", "has_compose", "has_shared_catalogue"] {
+    for cfg in ["has_hadolint", "has_compose", "has_promtool", "has_psql", "has_shared_catalogue"] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     println!("cargo::rerun-if-changed=build.rs");
@@ -19,6 +20,12 @@ fn main() {
     }
     if runs(&["docker", "compose", "version"]) || runs(&["docker-compose", "version"]) {
         println!("cargo::rustc-cfg=has_compose");
+    }
+    if runs(&["promtool", "--version"]) {
+        println!("cargo::rustc-cfg=has_promtool");
+    }
+    if runs(&["psql", "--version"]) {
+        println!("cargo::rustc-cfg=has_psql");
     }
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     if Path::new(&manifest).join("../shared/wolkvox-reports.json").is_file() {

@@ -221,7 +221,7 @@ fn docker_compose_config_validates() {
             matches!(available, Ok(ref o) if o.status.success())
         })
         .expect("the build found compose installed");
-    for profile in [None, Some("demo")] {
+    for profile in [None, Some("demo"), Some("bi")] {
         let mut c = std::process::Command::new(cmd[0]);
         c.args(&cmd[1..]).current_dir(dir);
         if let Some(p) = profile {

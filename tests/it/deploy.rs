@@ -1,0 +1,325 @@
+//! The files in deploy/ that are not Rust: the Prometheus config and alert rules, the Grafana
+//! provisioning and dashboards, and the docker compose services that run them. promtool checks
+//! them when it is installed; the other tests always run, and hold them to the daemon's code: a
+//! metric or label renamed in src/metrics.rs fails here, not as an alert that never fires.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The text of a file of the repository.
+fn read(path: &str) -> String {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// Runs promtool in deploy/prometheus (the rules are named relative to it) and asserts success.
+fn promtool(args: &[&str]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    let out = Command::new("promtool").args(args).current_dir(dir).output().expect("promtool runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool {}:\n{text}", args.join(" "));
+}
+
+#[test]
+#[cfg_attr(not(has_promtool), ignore = "promtool is not installed (apt-get install prometheus)")]
+fn the_prometheus_config_and_the_alert_rules_pass_promtool() {
+    promtool(&["check", "config", "prometheus.yml"]);
+    promtool(&["check", "rules", "alerts.yml"]);
+}
+
+#[test]
+#[cfg_attr(not(has_promtool), ignore = "promtool is not installed (apt-get install prometheus)")]
+fn the_alert_rules_fire_as_their_unit_tests_expect() {
+    promtool(&["test", "rules", "alerts.test.yml"]);
+}
+
+/// Metrics a branch being merged exports (`token_info`), with their labels. Once it is merged
+/// they are found in src/metrics.rs as well.
+const ARRIVING: &[(&str, &[&str])] = &[
+    ("wolkvox_etl_api_token_limit", &["account", "token"]),
+    ("wolkvox_etl_api_token_use_today", &["account", "token"]),
+    ("wolkvox_etl_api_all_tokens_today", &["account"]),
+];
+
+/// Labels Prometheus adds to every series it scrapes, and the histogram bucket's.
+const TARGET_LABELS: &[&str] = &["instance", "job", "le"];
+
+/// Labels of Prometheus's own `ALERTS` series, which a dashboard may group by.
+const ALERT_LABELS: &[&str] = &["alertname", "alertstate", "severity"];
+
+/// Every metric src/metrics.rs registers (`counter!`, `gauge!`, `histogram!`), with its labels.
+/// A histogram is listed under its name and its series' names (`_bucket`, `_sum`, `_count`).
+fn exported_metrics() -> BTreeMap<String, BTreeSet<String>> {
+    let source = read("src/metrics.rs");
+    let mut metrics: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for kind in ["counter!(", "gauge!(", "histogram!("] {
+        for (start, _) in source.match_indices(kind) {
+            let call = balanced(&source[start + kind.len() - 1..]);
+            let literals = string_literals(call);
+            let Some((name, _)) = literals.first() else { continue };
+            let labels: BTreeSet<String> = literals[1..]
+                .iter()
+                .filter(|(_, rest)| rest.trim_start().starts_with("=>"))
+                .map(|(l, _)| l.clone())
+                .collect();
+            let names = if kind == "histogram!(" {
+                vec![name.clone(), format!("{name}_bucket"), format!("{name}_sum"), format!("{name}_count")]
+            } else {
+                vec![name.clone()]
+            };
+            for n in names {
+                metrics.entry(n).or_default().extend(labels.iter().cloned());
+            }
+        }
+    }
+    for (name, labels) in ARRIVING {
+        metrics.entry(name.to_string()).or_default().extend(labels.iter().map(|l| l.to_string()));
+    }
+    metrics
+}
+
+/// `(…)` from its opening parenthesis to the matching close.
+fn balanced(text: &str) -> &str {
+    let mut depth = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 1 => return &text[..=i],
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    text
+}
+
+/// The string literals of a piece of Rust, each with the text that follows it.
+fn string_literals(text: &str) -> Vec<(String, &str)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('"') else { break };
+        out.push((after[..close].to_string(), &after[close + 1..]));
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+/// Each `wolkvox_etl_…` metric a text uses, with the label names of its `{…}` matchers.
+fn metrics_used(text: &str) -> Vec<(String, Vec<String>)> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut used = Vec::new();
+    for (start, _) in text.match_indices("wolkvox_etl_") {
+        if text[..start].chars().next_back().is_some_and(is_ident) {
+            continue;
+        }
+        let name: String = text[start..].chars().take_while(|c| is_ident(*c)).collect();
+        let after = &text[start + name.len()..];
+        let labels = match after.strip_prefix('{') {
+            Some(m) => m[..m.find('}').unwrap_or(m.len())]
+                .split(',')
+                .filter_map(|matcher| matcher.split(['=', '!']).next())
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect(),
+            None => Vec::new(),
+        };
+        used.push((name, labels));
+    }
+    used
+}
+
+/// The label names of every `by (…)` and `on (…)` clause of a PromQL text.
+fn grouping_labels(text: &str) -> Vec<String> {
+    let mut labels = Vec::new();
+    for keyword in ["by (", "on (", "by(", "on("] {
+        for (start, _) in text.match_indices(keyword) {
+            if text[..start].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue; // "version (", not "on ("
+            }
+            let list = &text[start + keyword.len()..];
+            let list = &list[..list.find(')').unwrap_or(0)];
+            labels.extend(list.split(',').map(|l| l.trim().to_string()).filter(|l| !l.is_empty()));
+        }
+    }
+    labels
+}
+
+/// The files in deploy/ that name the daemon's metrics.
+fn files_using_metrics() -> Vec<String> {
+    let mut files = vec!["deploy/prometheus/alerts.yml".to_string(), "deploy/prometheus/alerts.test.yml".to_string()];
+    let dashboards = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/dashboards");
+    for entry in std::fs::read_dir(dashboards).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if name.ends_with(".json") {
+            files.push(format!("deploy/grafana/dashboards/{name}"));
+        }
+    }
+    files
+}
+
+#[test]
+fn every_metric_and_label_the_alerts_and_dashboards_use_is_one_the_daemon_exports() {
+    let exported = exported_metrics();
+    assert!(exported.contains_key("wolkvox_etl_runs_total"), "the parse of src/metrics.rs found {exported:?}");
+    assert_eq!(exported["wolkvox_etl_runs_total"], BTreeSet::from(["account", "report", "status"].map(String::from)));
+    let every_label: BTreeSet<&str> = exported
+        .values()
+        .flatten()
+        .map(String::as_str)
+        .chain(TARGET_LABELS.iter().chain(ALERT_LABELS).copied())
+        .collect();
+
+    let mut problems = Vec::new();
+    for file in files_using_metrics() {
+        let text = read(&file);
+        for (name, labels) in metrics_used(&text) {
+            let Some(known) = exported.get(&name) else {
+                problems.push(format!("{file}: {name} is not exported by src/metrics.rs"));
+                continue;
+            };
+            for label in labels {
+                if !known.contains(&label) && !TARGET_LABELS.contains(&label.as_str()) {
+                    problems.push(format!("{file}: {name} has no label {label} (it has {known:?})"));
+                }
+            }
+        }
+        for label in grouping_labels(&text) {
+            if !every_label.contains(label.as_str()) {
+                problems.push(format!("{file}: no metric has the label {label} that a by/on clause names"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // The check has something to check: the alerts use most of the daemon's metrics.
+    let in_alerts: BTreeSet<String> =
+        metrics_used(&read("deploy/prometheus/alerts.yml")).into_iter().map(|(n, _)| n).collect();
+    assert!(in_alerts.len() >= 9, "{in_alerts:?}");
+}
+
+#[test]
+fn a_renamed_metric_or_label_would_be_caught() {
+    // The parsers above, on text shaped like the real files.
+    let used =
+        metrics_used(r#"sum by (account) (increase(wolkvox_etl_runs_total{status="failed", account=~"a"}[1h]))"#);
+    assert_eq!(used, [("wolkvox_etl_runs_total".to_string(), vec!["status".to_string(), "account".to_string()])]);
+    let json = r#""expr": "sum by (outcome) (rate(wolkvox_etl_requests_total[$__rate_interval]))""#;
+    assert_eq!(metrics_used(json), [("wolkvox_etl_requests_total".to_string(), vec![])]);
+    assert_eq!(grouping_labels("max by (account, token) (x) / on(account) y"), ["account", "token", "account"]);
+    assert!(grouping_labels("the operation (local days)").is_empty());
+    let exported = exported_metrics();
+    assert!(!exported.contains_key("wolkvox_etl_run_total"));
+    assert!(exported["wolkvox_etl_run_duration_seconds_bucket"].contains("report"));
+    assert!(!exported["wolkvox_etl_token_calls_today"].contains("token_label"));
+}
+
+/// The data source uids provisioned in deploy/grafana/provisioning/datasources.
+fn provisioned_datasources() -> BTreeMap<String, String> {
+    let mut uids = BTreeMap::new();
+    for file in ["postgres.yml", "prometheus.yml"] {
+        let text = read(&format!("deploy/grafana/provisioning/datasources/{file}"));
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(key))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{file} has no {key}"))
+        };
+        uids.insert(field("type:"), field("uid:"));
+    }
+    uids
+}
+
+#[test]
+fn the_dashboard_reads_the_provisioned_data_sources_and_every_panel_has_a_query() {
+    let dashboard: Value = serde_json::from_str(&read("deploy/grafana/dashboards/pipeline-health.json")).unwrap();
+    assert_eq!(dashboard["title"], "Pipeline health");
+    assert!(dashboard["uid"].as_str().is_some_and(|u| !u.is_empty() && u.len() <= 40));
+
+    // Panels name a data source variable; its default is the provisioned data source.
+    let provisioned = provisioned_datasources();
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    let mut ds_variables = BTreeMap::new();
+    for v in variables.iter().filter(|v| v["type"] == "datasource") {
+        let kind = v["query"].as_str().unwrap();
+        assert_eq!(Some(v["current"]["value"].as_str().unwrap()), provisioned.get(kind).map(String::as_str), "{v}");
+        ds_variables.insert(format!("${{{}}}", v["name"].as_str().unwrap()), kind.to_string());
+    }
+    assert_eq!(ds_variables.len(), 2, "{ds_variables:?}");
+
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut ids = BTreeSet::new();
+    let mut cells = BTreeSet::new();
+    for panel in panels {
+        let title = panel["title"].as_str().unwrap();
+        assert!(ids.insert(panel["id"].as_u64().unwrap()), "{title}: duplicate id");
+        let g = &panel["gridPos"];
+        let (x, y, w, h) = [&g["x"], &g["y"], &g["w"], &g["h"]].map(|v| v.as_u64().unwrap()).into();
+        assert!(x + w <= 24, "{title}: wider than the grid");
+        for cell in (x..x + w).flat_map(|cx| (y..y + h).map(move |cy| (cx, cy))) {
+            assert!(cells.insert(cell), "{title} overlaps another panel at {cell:?}");
+        }
+        if panel["type"] == "row" {
+            continue;
+        }
+        assert!(panel["description"].as_str().is_some_and(|d| !d.is_empty()), "{title}: no description");
+        let targets = panel["targets"].as_array().unwrap_or_else(|| panic!("{title}: no query"));
+        assert!(!targets.is_empty(), "{title}: no query");
+        for target in targets {
+            let uid = target["datasource"]["uid"].as_str().unwrap();
+            let kind = ds_variables.get(uid).unwrap_or_else(|| panic!("{title}: data source {uid}"));
+            assert_eq!(target["datasource"]["type"].as_str(), Some(kind.as_str()), "{title}");
+            let query = if kind == "prometheus" { &target["expr"] } else { &target["rawSql"] };
+            assert!(query.as_str().is_some_and(|q| !q.trim().is_empty()), "{title}: empty query");
+        }
+    }
+}
+
+#[test]
+fn the_bi_profile_mounts_files_that_exist_where_the_services_read_them() {
+    let compose = read("docker-compose.yml");
+    // Every host path compose mounts exists.
+    let mounts: Vec<(&str, &str)> = compose
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ./"))
+        .map(|m| m.split_once(':').expect("HOST:CONTAINER"))
+        .collect();
+    assert!(mounts.len() >= 4, "{mounts:?}");
+    for (host, _) in &mounts {
+        assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(host).exists(), "docker-compose.yml mounts ./{host}");
+    }
+    let target = |host: &str| {
+        mounts
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, c)| c.trim_end_matches(":ro"))
+            .unwrap_or_else(|| panic!("{host}"))
+    };
+    assert_eq!(target("deploy/grafana/provisioning"), "/etc/grafana/provisioning");
+    assert_eq!(target("deploy/prometheus"), "/etc/prometheus");
+    // Grafana's dashboard provider reads the folder compose mounts the dashboards at.
+    let provider = read("deploy/grafana/provisioning/dashboards/wolkvox-etl.yml");
+    let path = target("deploy/grafana/dashboards");
+    assert!(provider.lines().any(|l| l.trim() == format!("path: {path}")), "{provider}");
+    // Prometheus scrapes the daemon's service at the port it binds in compose.
+    assert!(compose.contains("WOLKVOX_ETL__HTTP__BIND: 0.0.0.0:9187"));
+    assert!(compose.contains("\n  wolkvox-etl:\n"));
+    assert!(read("deploy/prometheus/prometheus.yml").contains(r#"targets: ["wolkvox-etl:9187"]"#));
+    // Grafana reads the compose database with the role readonly.sql creates by default.
+    let datasource = read("deploy/grafana/provisioning/datasources/postgres.yml");
+    for line in ["url: postgres:5432", "user: wolkvox_bi", "database: wolkvox", "password: $WOLKVOX_BI_PASSWORD"] {
+        assert!(datasource.lines().any(|l| l.trim() == line), "postgres.yml lacks {line}");
+    }
+    assert!(read("deploy/postgres/readonly.sql").contains("\\set bi_role wolkvox_bi"));
+    for service in ["grafana", "prometheus", "bi-role"] {
+        let at = compose.find(&format!("\n  {service}:\n")).unwrap_or_else(|| panic!("no service {service}"));
+        let body = &compose[at..];
+        assert!(
+            body.lines().nth(2).is_some_and(|l| l.trim() == r#"profiles: ["bi"]"#),
+            "{service} is not in the bi profile"
+        );
+    }
+}
