@@ -142,17 +142,21 @@ async fn the_bi_role_reads_every_table_and_view_and_can_change_nothing() {
     // What the owner creates later is readable too: a table, and a schema of KPI views.
     for sql in [
         "CREATE TABLE later_report AS SELECT 1 AS x",
-        "CREATE SCHEMA bi",
-        "CREATE VIEW bi.chats_per_day AS SELECT date::date AS day, count(*) AS chats FROM chat_14 GROUP BY 1",
+        "CREATE SCHEMA later_kpi",
+        "CREATE VIEW later_kpi.chats_per_day AS SELECT date::date AS day, count(*) AS chats FROM chat_14 GROUP BY 1",
     ] {
         sqlx::query(sql).execute(&mut owner).await.unwrap();
     }
     assert_eq!(count(&mut bi, "later_report").await, 1);
     let chats: i64 =
-        sqlx::query_scalar("SELECT sum(chats)::bigint FROM bi.chats_per_day").fetch_one(&mut bi).await.unwrap();
+        sqlx::query_scalar("SELECT sum(chats)::bigint FROM later_kpi.chats_per_day").fetch_one(&mut bi).await.unwrap();
     assert_eq!(chats, count(&mut owner, "chat_14").await);
     assert_eq!(refused(&mut bi, "DELETE FROM later_report").await, "42501");
     assert_eq!(refused(&mut bi, "CREATE VIEW bi.mine AS SELECT 1").await, "42501");
+    // The KPI views the daemon made at start-up (before the script) are readable too.
+    let health: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM bi.pipeline_health").fetch_one(&mut bi).await.unwrap();
+    assert_eq!(health, count(&mut owner, "etl_watermark").await);
     bi.close().await.unwrap();
 }
 
@@ -189,7 +193,13 @@ fn grafana_sql(sql: &str) -> String {
 #[cfg_attr(not(has_psql), ignore = "psql is not installed (apt-get install postgresql-client)")]
 async fn every_dashboard_query_runs_as_the_bi_role() {
     let t = spawn_app(Backend::Postgres, Options::default()).await;
-    assert_eq!(t.sync(Range::Scheduled).await.status, RunStatus::Succeeded);
+    // Every report the KPI views read, and the dimensions that name their ids.
+    for api in wolkvox_etl::store::bi::INPUTS {
+        let job = t.app.job(api).unwrap();
+        assert_eq!(t.sync_job(&job, Range::Scheduled).await.status, RunStatus::Succeeded, "{api}");
+    }
+    let dims = t.app.dimensions.clone().unwrap();
+    wolkvox_etl::reference::read_all(&t.app.ctx, &dims.token, &tokio_util::sync::CancellationToken::new()).await;
     let role = BiRole::create(&t.test_db.url);
     let mut bi = role.connect().await;
 
@@ -225,7 +235,20 @@ async fn every_dashboard_query_runs_as_the_bi_role() {
                 .await
                 .unwrap_or_else(|e| panic!("{}: {title}: {e}\n{sql}", path.display()));
             ran += 1;
-            let must_have_rows = ["Freshness", "Runs per status", "Rows inserted", "API calls", "variable"];
+            let must_have_rows = [
+                "Freshness",
+                "Runs per status",
+                "Rows inserted",
+                "API calls",
+                "variable",
+                // Contact centre, on the KPI views.
+                "Agents yesterday",
+                "AHT per day",
+                "Skills per hour",
+                "Effectiveness per day",
+                "Outcomes per activity code",
+                "Chats per channel",
+            ];
             if must_have_rows.iter().any(|p| title.starts_with(p)) {
                 assert!(!rows.is_empty(), "{title} returned no rows after a sync:\n{sql}");
             }
