@@ -194,8 +194,14 @@ async fn reports_manager(
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
     let params = query.map(|Query(params)| params).unwrap_or_default();
+    report(shared, wire, headers, params).await
+}
+
+/// A report's request (`reports_manager.php`, or `information.php?api=audit_log`): logged,
+/// counted, then served or refused like the real API.
+async fn report(shared: Arc<Shared>, wire: Wire, headers: HeaderMap, params: HashMap<String, String>) -> Response {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     let served = super::Served { api: param("api"), date_ini: param("date_ini"), date_end: param("date_end") };
     {
@@ -253,11 +259,16 @@ fn admit(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(String, InFlight)
 /// path does.
 async fn information(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(wire): ConnectInfo<Wire>,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
     let params = query.map(|Query(params)| params).unwrap_or_default();
     let api = params.get("api").map(String::as_str).unwrap_or_default();
+    // The audit trail is date-ranged, served like a report (limits, faults, the request log).
+    if catalog::find(api).is_some_and(|r| r.file == "information.php") {
+        return report(shared, wire, headers, params).await;
+    }
     if api != "token_info" {
         let skill = params.get("skill_id").map(String::as_str);
         let blank = shared.blank_reference.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|b| b == api);

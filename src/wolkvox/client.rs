@@ -163,8 +163,8 @@ impl WolkvoxClient {
     }
 
     fn url(&self, api: &str, from: NaiveDateTime, to: NaiveDateTime, params: &[(&str, &str)]) -> Result<Url, ApiError> {
-        let mut url =
-            self.base.join("reports_manager.php").map_err(|e| ApiError::Network(format!("bad base URL: {e}")))?;
+        let file = super::catalog::find(api).map_or("reports_manager.php", |r| r.file);
+        let mut url = self.base.join(file).map_err(|e| ApiError::Network(format!("bad base URL: {e}")))?;
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("api", api);

@@ -206,6 +206,8 @@ pub enum DataShape {
 pub struct Report {
     /// The `api=` parameter value.
     pub api: &'static str,
+    /// The file it is asked through: `reports_manager.php`, or `information.php` (audit_log).
+    pub file: &'static str,
     /// The table holding its rows (the api name: all are valid identifiers).
     pub table: &'static str,
     /// The English title.
@@ -332,7 +334,8 @@ pub fn all() -> &'static [&'static Report] {
     static ALL: OnceLock<&'static [&'static Report]> = OnceLock::new();
     ALL.get_or_init(|| {
         // The file is compiled in and checked by the tests, so a parse failure is a build bug.
-        let entries: Vec<Entry> = serde_json::from_str(REPORTS_JSON).expect("reports.json is valid (compiled in)");
+        let mut entries: Vec<Entry> = serde_json::from_str(REPORTS_JSON).expect("reports.json is valid (compiled in)");
+        entries.push(serde_json::from_str(AUDIT_LOG_JSON).expect("the audit_log entry is valid (compiled in)"));
         let reports: Vec<&'static Report> = entries.into_iter().map(|e| &*Box::leak(Box::new(build(e)))).collect();
         Box::leak(reports.into_boxed_slice())
     })
@@ -467,6 +470,9 @@ struct Entry {
     grain: String,
     notes: String,
     postman_example_code: Value,
+    /// `GET https://…/api/v2/<file>?api=…`: which file the API is asked through.
+    #[serde(default)]
+    endpoint: String,
 }
 
 /// The two spellings' differences, as the research recorded them.
@@ -535,7 +541,27 @@ const NESTED: &[(&str, &str)] = &[("agent_5", "status_x_hour"), ("agent_11", "ag
 
 /// Event reports keyed on a row hash because they have no id (their proposed keys are long
 /// composites of free text).
-const HASHED: &[&str] = &["cdr_7", "cdr_9", "diagram_7", "diagram_8", "diagram_12", "wizard_2", "wizard_3"];
+const HASHED: &[&str] =
+    &["cdr_7", "cdr_9", "diagram_7", "diagram_8", "diagram_12", "wizard_2", "wizard_3", "audit_log"];
+
+/// `information.php?api=audit_log`, the Manager's audit trail: the one date-ranged API outside
+/// `reports_manager.php`, synced like an event report (same date parameters, same limits). Its
+/// facts are from `shared/wolkvox-information-api.md` §2.10; it has no id, so its rows are keyed
+/// by a hash of the row (as real users de-duplicate it: `date|user|action`).
+const AUDIT_LOG_JSON: &str = r#"{
+    "api": "audit_log",
+    "title": "Manager audit log",
+    "params": [],
+    "fields": ["date", "ip", "user", "action", "workstation"],
+    "fields_example": ["date", "ip", "user", "action", "workstation"],
+    "fields_observed_in_real_use": [],
+    "key": ["date", "user", "action"],
+    "timestamp": "date",
+    "grain": "event/detail",
+    "notes": "information.php, not reports_manager.php. No id column: hash the whole row.",
+    "postman_example_code": "0",
+    "endpoint": "GET https://wv{server}.wolkvox.com/api/v2/information.php?api=audit_log&date_ini={YYYYmmddHHiiss}&date_end={YYYYmmddHHiiss}"
+}"#;
 
 /// Keys chosen here rather than derived from the JSON.
 const KEYS: &[(&str, &[&str])] = &[
@@ -605,8 +631,10 @@ fn build(e: Entry) -> Report {
     };
     let (fields, nested_fields) = fields_of(&e, &shape);
     let enabled_by_default = params.iter().all(|(_, default)| !default.is_empty());
+    let file = if e.endpoint.contains("/information.php") { "information.php" } else { "reports_manager.php" };
     Report {
         api,
+        file,
         table: api,
         title: leak(e.title.clone()),
         fields: Box::leak(fields.into_boxed_slice()),
@@ -849,12 +877,15 @@ mod tests {
     }
 
     #[test]
-    fn the_catalogue_has_all_104_reports_with_unique_names() {
+    fn the_catalogue_has_all_104_reports_and_the_audit_log_with_unique_names() {
         let mut names: Vec<&str> = all().iter().map(|r| r.api).collect();
-        assert_eq!(names.len(), 104);
+        assert_eq!(names.len(), 105);
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 104);
+        assert_eq!(names.len(), 105);
+        assert_eq!(all().iter().filter(|r| r.file == "reports_manager.php").count(), 104);
+        let audit = find("audit_log").unwrap();
+        assert_eq!((audit.file, audit.grain, audit.key), ("information.php", Grain::Event, &[ROW_HASH][..]));
         assert!(all().iter().all(|r| r.table == r.api));
     }
 
