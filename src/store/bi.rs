@@ -27,7 +27,9 @@ const VIEWS: &[(&str, &str)] = &[
                 round((a.inbound_time + a.outbound_time + a.acw_time)::numeric / NULLIF(a.inbound + a.outbound, 0), 1)
                     AS aht_seconds,
                 a.login_time AS login_seconds,
-                round(100.0 * (a.inbound_time + a.outbound_time + a.acw_time) / NULLIF(a.login_time, 0), 1)
+                a.ready_time AS ready_seconds,
+                round(100.0 * (a.inbound_time + a.outbound_time + a.acw_time)
+                      / NULLIF(a.inbound_time + a.outbound_time + a.acw_time + a.ready_time, 0), 1)
                     AS occupancy_percent
          FROM agent_1 a
          LEFT JOIN dim_agent d

@@ -37,10 +37,10 @@ async fn agent_day_computes_aht_and_occupancy_and_names_each_agent_as_on_that_da
            ('default', '12500', 'ANA GOMEZ', 'epoch', '2026-11-19 17:00:00+00', false, 1, '{{}}'),
            ('default', '12500', 'ANA GOMEZ DE LA TORRE', '2026-11-19 17:00:00+00', NULL, true, 2, '{{}}');
          INSERT INTO agent_1 (account, day, agent_id, agent_name, inbound, outbound, inbound_time, outbound_time,
-                              acw_time, login_time, raw, raw_hash, synced_at) VALUES
-           ('default', '2026-11-18', '12500', 'AS SENT', 10, 5, 1200, 600, 300, 28800, {META}),
-           ('default', '2026-11-19', '12500', 'AS SENT', 4, 0, 400, 0, 80, 7200, {META}),
-           ('default', '2026-11-20', '12500', 'AS SENT', 0, 0, 0, 0, 0, 3600, {META});"
+                              acw_time, ready_time, login_time, raw, raw_hash, synced_at) VALUES
+           ('default', '2026-11-18', '12500', 'AS SENT', 10, 5, 1200, 600, 300, 900, 28800, {META}),
+           ('default', '2026-11-19', '12500', 'AS SENT', 4, 0, 400, 0, 80, 720, 7200, {META}),
+           ('default', '2026-11-20', '12500', 'AS SENT', 0, 0, 0, 0, 0, 3600, 3600, {META});"
     ),
     )
     .await;
@@ -50,14 +50,14 @@ async fn agent_day_computes_aht_and_occupancy_and_names_each_agent_as_on_that_da
                               occupancy_percent::text FROM bi.agent_day ORDER BY day",
     )
     .await;
-    // 18th: (1200 + 600 + 300) s over 10 + 5 calls = 140.0 s; 2100 of 28800 s logged in = 7.3 %.
-    // 19th, the rename's day: one row, with the name from that day on. (400 + 80) / 4 = 120.0;
-    // 480 / 7200 = 6.7 %. 20th: no calls, no AHT.
+    // 18th: (1200 + 600 + 300) s over 10 + 5 calls = 140.0 s; occupancy 2100 handling of
+    // 2100 + 900 ready = 70.0 %. 19th, the rename's day: one row, with the name from that day
+    // on; (400 + 80) / 4 = 120.0 s; 480 / (480 + 720) = 40.0 %. 20th: no calls, no AHT, 0 %.
     assert_eq!(
         got,
         [
-            ["2026-11-18", "ANA GOMEZ", "15", "2100", "140.0", "7.3"],
-            ["2026-11-19", "ANA GOMEZ DE LA TORRE", "4", "480", "120.0", "6.7"],
+            ["2026-11-18", "ANA GOMEZ", "15", "2100", "140.0", "70.0"],
+            ["2026-11-19", "ANA GOMEZ DE LA TORRE", "4", "480", "120.0", "40.0"],
             ["2026-11-20", "ANA GOMEZ DE LA TORRE", "0", "0", "NULL", "0.0"],
         ]
     );
