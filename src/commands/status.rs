@@ -185,7 +185,10 @@ async fn lines(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>
         .into_iter()
         .filter(|s| only.is_none_or(|account| s.account == account))
         .map(|s| Line {
-            enabled: all.iter().any(|c| c.account == s.account && c.reports.iter().any(|r| r.report.api == s.report)),
+            enabled: all.iter().any(|c| {
+                let dimension = crate::reference::Dimension::find(&s.report).is_some() && c.dimensions.enabled;
+                c.account == s.account && (dimension || c.reports.iter().any(|r| r.report.api == s.report))
+            }),
             watermark_local: s.watermark.map(|t| local(all, &s.account, t)),
             lag_seconds: s.watermark.map(|w| (now - w).num_seconds()),
             last_run_at_local: s.last_run_at.map(|t| local(all, &s.account, t)),
@@ -220,13 +223,13 @@ fn print_table(all: &[Settings], lines: Vec<Line>) {
     let zones: Vec<String> = all.iter().map(|s| format!("{} {}", s.account, s.timezone)).collect();
     println!("times are local to each account ({})", zones.join(", "));
     println!(
-        "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  LAST ERROR",
+        "{:<10} {:<17} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  LAST ERROR",
         "ACCOUNT", "REPORT", "ENABLED", "WATERMARK", "LAG", "LAST RUN", "STATUS", "ROWS", "QUARANTINED"
     );
     let dash = || "-".to_string();
     for l in lines {
         println!(
-            "{:<10} {:<12} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  {}",
+            "{:<10} {:<17} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  {}",
             l.account,
             l.report,
             if l.enabled { "yes" } else { "no" },

@@ -229,7 +229,7 @@ async fn sync_with_account_syncs_only_that_account_and_every_command_sees_only_i
     assert!(status.status.success(), "{}", text(&status));
     let table = stdout(&status);
     assert!(table.contains("times are local to each account (acme America/Bogota)"), "{table}");
-    let acme_line = format!("acme       chat_14      yes     {}", d.to.format("%Y-%m-%d %H:%M:%S"));
+    let acme_line = format!("acme       chat_14           yes     {}", d.to.format("%Y-%m-%d %H:%M:%S"));
     assert!(table.contains(&acme_line), "{table}");
     assert!(!table.contains("globex"), "{table}");
     let json = d.run(&["--account", "acme", "status", "--json"]).await;
