@@ -148,7 +148,7 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     // wait for one.
     let tokens: u32 = all.iter().map(|s| u32::try_from(s.tokens.len().max(1)).unwrap_or(u32::MAX)).sum();
     let pool_size = settings.db_max_connections.max(tokens.saturating_add(2));
-    let db = Db::connect(&settings.database_url, pool_size).await.with_context(|| {
+    let db = Db::connect_with(&settings.database_url, pool_size, settings.db_timeouts).await.with_context(|| {
         use secrecy::ExposeSecret;
         format!(
             "cannot connect to the database {} (check database.url / DATABASE_URL, and that the server is up)",

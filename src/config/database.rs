@@ -16,6 +16,8 @@ pub(super) struct Database {
     pub(super) is_default: bool,
     /// Pool size.
     pub(super) max_connections: u32,
+    /// Connect, statement and lock timeouts.
+    pub(super) timeouts: crate::store::DbTimeouts,
 }
 
 /// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL.
@@ -41,7 +43,22 @@ pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
         }
         _ => SecretString::from(DEFAULT_DATABASE_URL.to_string()),
     };
-    Ok(Database { url, is_default, max_connections: raw.max_connections })
+    let seconds = |key: &str, value: u64| {
+        if value == 0 {
+            return Err(ConfigError::invalid(
+                format!("database.{key}"),
+                "is 0",
+                "use a number of seconds; 0 would mean waiting forever",
+            ));
+        }
+        Ok(std::time::Duration::from_secs(value))
+    };
+    let timeouts = crate::store::DbTimeouts {
+        connect: seconds("connect_timeout_seconds", raw.connect_timeout_seconds)?,
+        statement: seconds("statement_timeout_seconds", raw.statement_timeout_seconds)?,
+        lock: seconds("lock_timeout_seconds", raw.lock_timeout_seconds)?,
+    };
+    Ok(Database { url, is_default, max_connections: raw.max_connections, timeouts })
 }
 
 /// A database URL with its password replaced, for display.

@@ -27,6 +27,9 @@ impl Settings {
         let default_note = if self.database_is_default { "  # default: embedded SQLite" } else { "" };
         let _ = writeln!(out, "url = {:?}{default_note}", redact_url(self.database_url.expose_secret()));
         let _ = writeln!(out, "max_connections = {}", self.db_max_connections);
+        let _ = writeln!(out, "connect_timeout_seconds = {}", self.db_timeouts.connect.as_secs());
+        let _ = writeln!(out, "statement_timeout_seconds = {}", self.db_timeouts.statement.as_secs());
+        let _ = writeln!(out, "lock_timeout_seconds = {}", self.db_timeouts.lock.as_secs());
         let _ = writeln!(out, "\n[sync]");
         let _ = writeln!(out, "run_on_start = {}", self.run_on_start);
         let _ = writeln!(out, "\n[http]");

@@ -180,6 +180,8 @@ pub struct Settings {
     pub database_is_default: bool,
     /// Pool size.
     pub db_max_connections: u32,
+    /// Connect, statement and lock timeouts of the database.
+    pub db_timeouts: crate::store::DbTimeouts,
     /// Run each report at start-up.
     pub run_on_start: bool,
     /// Enabled reports.
@@ -272,6 +274,7 @@ impl Settings {
             database_url: db.url,
             database_is_default: db.is_default,
             db_max_connections: db.max_connections,
+            db_timeouts: db.timeouts,
             run_on_start: raw.sync.run_on_start,
             reports,
             default_schedule: raw.sync.schedule.clone(),
@@ -335,6 +338,8 @@ mod tests {
             (&[("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", " ")], "`wolkvox.tokens.backup`"),
             (&[("WOLKVOX_ETL__HTTP__BIND", "localhost")], "`http.bind`"),
             (&[("WOLKVOX_ETL__RECONCILE__DAYS", "0")], "`reconcile.days`"),
+            (&[("WOLKVOX_ETL__DATABASE__CONNECT_TIMEOUT_SECONDS", "0")], "`database.connect_timeout_seconds`"),
+            (&[("WOLKVOX_ETL__DATABASE__LOCK_TIMEOUT_SECONDS", "0")], "`database.lock_timeout_seconds`"),
             (&[("WOLKVOX_ETL__DIMENSIONS__SCHEDULE", "daily")], "`dimensions.schedule`"),
             (&[("WOLKVOX_ETL__RECONCILE__SCHEDULE", "nightly")], "`reconcile.schedule`"),
             (&[("WOLKVOX_ETL__TOKEN_INFO__SCHEDULE", "0 7 * *")], "`token_info.schedule`"),

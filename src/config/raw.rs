@@ -126,6 +126,12 @@ pub struct RawDatabase {
     pub url: Option<SecretString>,
     /// Pool size.
     pub max_connections: u32,
+    /// How long connecting (and waiting for a pooled connection) may take.
+    pub connect_timeout_seconds: u64,
+    /// PostgreSQL `statement_timeout`: the longest a statement may run.
+    pub statement_timeout_seconds: u64,
+    /// PostgreSQL `lock_timeout`: the longest a statement (or an advisory lock) waits for a lock.
+    pub lock_timeout_seconds: u64,
 }
 
 /// `[sync]` as written.

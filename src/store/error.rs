@@ -29,6 +29,15 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+    /// Connecting took longer than `database.connect_timeout_seconds`.
+    #[error(
+        "the database did not answer within {seconds} s (database.connect_timeout_seconds). Fix: check that the \
+         host and port in the URL are the database's, and that it is up"
+    )]
+    ConnectTimeout {
+        /// The timeout.
+        seconds: u64,
+    },
     /// The database URL names an engine we do not support.
     #[error("unsupported database URL: use postgres://… or sqlite://…")]
     UnsupportedUrl,
@@ -61,6 +70,7 @@ impl StoreError {
             | StoreError::NewerDatabase { .. }
             | StoreError::UnsupportedUrl
             | StoreError::LockFile { .. } => false,
+            StoreError::ConnectTimeout { .. } => true,
         }
     }
 }

@@ -129,6 +129,27 @@ impl Reserved {
     }
 }
 
+/// How long the database may take: to connect, to run one statement, to wait for a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbTimeouts {
+    /// Connecting, and waiting for a pooled connection.
+    pub connect: Duration,
+    /// PostgreSQL `statement_timeout`.
+    pub statement: Duration,
+    /// PostgreSQL `lock_timeout` (advisory locks included).
+    pub lock: Duration,
+}
+
+impl Default for DbTimeouts {
+    fn default() -> Self {
+        DbTimeouts {
+            connect: Duration::from_secs(10),
+            statement: Duration::from_secs(300),
+            lock: Duration::from_secs(300),
+        }
+    }
+}
+
 /// An open transaction: the only handle that writes rows and watermarks.
 pub enum Tx {
     /// PostgreSQL.
@@ -141,17 +162,35 @@ impl Db {
     /// Connects and checks the server answers now, not at first use: a daemon should fail at
     /// start-up when its database URL is wrong. SQLite files are created if missing.
     pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Db, StoreError> {
+        Db::connect_with(url, max_connections, DbTimeouts::default()).await
+    }
+
+    /// [`Db::connect`] with explicit timeouts: connecting, and on PostgreSQL every statement
+    /// and every lock wait (advisory locks included) are bounded.
+    pub async fn connect_with(
+        url: &SecretString,
+        max_connections: u32,
+        timeouts: DbTimeouts,
+    ) -> Result<Db, StoreError> {
         let url = url.expose_secret();
         match Backend::of_url(url) {
             Some(Backend::Postgres) => {
-                let options = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl");
+                let millis = |d: Duration| format!("{}ms", d.as_millis());
+                let options = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl").options([
+                    ("statement_timeout", millis(timeouts.statement)),
+                    ("lock_timeout", millis(timeouts.lock)),
+                ]);
                 // One direct connection first: a pool that cannot connect only says it timed out,
-                // while the connection says why (refused, unknown host, bad password).
-                sqlx::Connection::close(<sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?)
-                    .await?;
+                // while the connection says why (refused, unknown host, bad password). Bounded:
+                // a listener that accepts and never answers must not hold start-up forever.
+                let direct = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options);
+                let conn = tokio::time::timeout(timeouts.connect, direct)
+                    .await
+                    .map_err(|_| StoreError::ConnectTimeout { seconds: timeouts.connect.as_secs() })??;
+                sqlx::Connection::close(conn).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(timeouts.connect)
                     .connect_with(options)
                     .await?;
                 Ok(Db::Postgres(pool))
@@ -166,7 +205,7 @@ impl Db {
                     .busy_timeout(Duration::from_secs(120));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(timeouts.connect)
                     .connect_with(options)
                     .await?;
                 Ok(Db::Sqlite(pool))

@@ -193,8 +193,9 @@ impl WolkvoxClient {
         let mut response = self.send(url, token).await?;
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
-            // Error bodies are small: read them whole.
-            let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+            // An error body is read up to a cap: a hostile or broken server's 400 MB page must
+            // not take 400 MB. What is past the cap is not read (the connection is dropped).
+            let body = self.error_body(response).await?;
             drop(permit);
             return envelope::decode_error(status, &body).map(RowStream::of_rows);
         }
@@ -274,9 +275,26 @@ impl WolkvoxClient {
         url.query_pairs_mut().append_pair("api", api).extend_pairs(params);
         let response = self.send(url, token).await?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        let body = if (200..=299).contains(&status) {
+            response.bytes().await.map_err(|e| self.transport_error(e))?.to_vec()
+        } else {
+            self.error_body(response).await?
+        };
         drop(permit);
         Ok((status, envelope::decode(status, &body)?))
+    }
+
+    /// The first [`ERROR_BODY_CAP`] bytes of an error response; the rest is not read (dropping
+    /// the response closes the connection).
+    async fn error_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+        let mut body = Vec::new();
+        while body.len() < ERROR_BODY_CAP {
+            match response.chunk().await.map_err(|e| self.transport_error(e))? {
+                Some(chunk) => body.extend_from_slice(&chunk[..chunk.len().min(ERROR_BODY_CAP - body.len())]),
+                None => break,
+            }
+        }
+        Ok(body)
     }
 
     /// Sends one GET with the token's header. The client's timeout covers the whole request,
@@ -300,6 +318,10 @@ impl WolkvoxClient {
         transport_error(self.timeout, error)
     }
 }
+
+/// The most of an error (non-2xx) body that is read: the API's error envelopes are a few hundred
+/// bytes; anything longer is only kept as a snippet anyway.
+pub const ERROR_BODY_CAP: usize = 64 * 1024;
 
 /// Retry policy for transient API errors: doubling backoff with a cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -373,6 +395,54 @@ pub fn backoff(policy: RetryPolicy, attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers every request with a 400 whose body is `size` bytes, and counts
+    /// the bytes it managed to send before the client hung up.
+    async fn huge_error_server(size: usize) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/api/v2/", listener.local_addr().unwrap())).unwrap();
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&sent);
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = format!("HTTP/1.1 400 Bad Request\r\ncontent-type: text/html\r\ncontent-length: {size}\r\n\r\n");
+            socket.write_all(head.as_bytes()).await.unwrap();
+            let chunk = vec![b'x'; 64 * 1024];
+            while counter.load(std::sync::atomic::Ordering::Relaxed) < size {
+                if socket.write_all(&chunk).await.is_err() {
+                    break;
+                }
+                counter.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        (url, sent)
+    }
+
+    #[tokio::test]
+    async fn a_huge_error_body_is_read_only_up_to_the_cap_and_becomes_a_short_error() {
+        let size = 200 * 1024 * 1024;
+        let (url, sent) = huge_error_server(size).await;
+        let policy = RetryPolicy { max_attempts: 1, initial_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
+        let client = WolkvoxClient::new(url, Duration::from_secs(30), policy).unwrap();
+        let tokens = super::super::Tokens::new(&[super::super::token::NamedToken {
+            label: "t".into(),
+            secret: secrecy::SecretString::from("s".to_string()),
+        }]);
+        let token = tokens.get("t").unwrap();
+        let permit = token.acquire().await;
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let (from, to) = (day.and_hms_opt(0, 0, 0).unwrap(), day.and_hms_opt(23, 59, 59).unwrap());
+        let opened = client.open(&token, permit, "chat_14", from, to, &[]).await;
+        let Err(e) = opened else { panic!("a 400 is an error") };
+        assert!(e.to_string().len() < 1_000, "a short error: {} bytes", e.to_string().len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        // What the sockets' buffers hold besides the cap; nowhere near the 200 MB offered.
+        assert!(sent < 16 * 1024 * 1024, "the server could send {sent} bytes");
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_never_passes_the_cap() {

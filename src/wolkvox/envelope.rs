@@ -38,9 +38,10 @@ struct Envelope {
 const SNIPPET_CHARS: usize = 200;
 
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out: String = text.chars().take(SNIPPET_CHARS).collect();
-    if text.chars().count() > SNIPPET_CHARS {
+    // Never more than the snippet needs: an error page can be hundreds of megabytes.
+    let head = &body[..body.len().min(SNIPPET_CHARS * 4 + 4)];
+    let mut out = clean(&String::from_utf8_lossy(head));
+    if body.len() > head.len() && !out.ends_with('…') {
         out.push('…');
     }
     out
@@ -48,10 +49,21 @@ fn snippet(body: &[u8]) -> String {
 
 fn text_of(value: &Option<Value>) -> String {
     match value {
-        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::String(s)) => clean(s.trim()),
         Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+        Some(other) => clean(&other.to_string()),
     }
+}
+
+/// API text as it may reach a log line, an error or `etl_run`: at most [`SNIPPET_CHARS`]
+/// characters (then `…`), control characters (newlines that would forge a log line, terminal
+/// escape sequences) each replaced by a space.
+pub fn clean(text: &str) -> String {
+    let mut out: String = text.chars().take(SNIPPET_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if text.chars().nth(SNIPPET_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn code_of(value: &Option<Value>) -> Option<u16> {
@@ -397,6 +409,25 @@ fn trim_keys(object: Row) -> Row {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn api_text_is_cut_and_cannot_forge_a_log_line_or_reach_the_terminal() {
+        let forged = "bad token\n2026-11-30T00:00:00Z  INFO wolkvox_etl: all good \u{1b}[31mred";
+        let clean = super::clean(forged);
+        assert!(!clean.contains('\n') && !clean.contains('\u{1b}'), "{clean:?}");
+        assert!(clean.starts_with("bad token 2026-11-30"), "{clean:?}");
+        let huge = "x".repeat(10_000_000);
+        let cut = super::clean(&huge);
+        assert_eq!(cut.chars().count(), super::SNIPPET_CHARS + 1, "at most the snippet and an ellipsis");
+        assert!(cut.ends_with('…'));
+        // A huge error page becomes a short error, and a huge `msg` too.
+        let page = format!("<html>{}</html>", "y".repeat(20_000_000));
+        let e = super::decode_error(400, page.as_bytes()).unwrap_err().to_string();
+        assert!(e.len() < 1_000, "{} bytes", e.len());
+        let envelope = format!(r#"{{"code":"400","error":"x","msg":"{}\r\nFORGED","data":[]}}"#, "z".repeat(5_000_000));
+        let e = super::decode_error(400, envelope.as_bytes()).unwrap_err().to_string();
+        assert!(e.len() < 1_000 && !e.contains('\r') && !e.contains('\n'), "{} bytes", e.len());
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -250,3 +250,56 @@ fn the_systemd_unit_is_hardened_and_keeps_the_token_in_an_environment_file() {
     let unit_has_secret = unit.lines().any(|l| l.contains("WOLKVOX_ETL__WOLKVOX__TOKEN="));
     assert!(!unit_has_secret, "the token belongs in the EnvironmentFile, not the unit");
 }
+
+/// A database that accepts the connection and never answers (a wrong port, a stuck proxy) must
+/// not hold start-up forever: `migrate` gives up after `database.connect_timeout_seconds`.
+#[tokio::test]
+async fn migrate_against_a_silent_listener_exits_non_zero_within_the_connect_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold every connection without a byte in answer.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env("DATABASE_URL", format!("postgres://etl@127.0.0.1:{port}/etl"))
+            .env("WOLKVOX_ETL__DATABASE__CONNECT_TIMEOUT_SECONDS", "2")
+            .arg("migrate")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(elapsed < std::time::Duration::from_secs(10), "gave up after {elapsed:?}");
+    assert!(stderr.contains("database.connect_timeout_seconds"), "{stderr}");
+}
+
+/// Every PostgreSQL connection bounds its statements and its lock waits (advisory locks too).
+#[tokio::test]
+async fn postgres_connections_carry_the_statement_and_lock_timeouts() {
+    let t = spawn_app(
+        wolkvox_etl::store::Backend::Postgres,
+        Options {
+            env: vec![
+                ("WOLKVOX_ETL__DATABASE__STATEMENT_TIMEOUT_SECONDS", "120".into()),
+                ("WOLKVOX_ETL__DATABASE__LOCK_TIMEOUT_SECONDS", "45".into()),
+            ],
+            ..Options::default()
+        },
+    )
+    .await;
+    let wolkvox_etl::store::Db::Postgres(pool) = t.db() else { unreachable!() };
+    let statement: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(pool).await.unwrap();
+    let lock: String = sqlx::query_scalar("SHOW lock_timeout").fetch_one(pool).await.unwrap();
+    assert_eq!((statement.as_str(), lock.as_str()), ("2min", "45s"));
+}
