@@ -125,9 +125,11 @@ impl<'a> WindowRows<'a> {
                     Ok(key) => self.merge(key, &row, raw, raw_hash, findings),
                     Err(reason) => {
                         self.counts.rows_rejected += 1;
-                        findings.rejected_example.get_or_insert_with(|| raw.clone());
+                        // Logs carry keys and hashes, not people: the row (customer names, phones,
+                        // messages) stays in etl_rejected, found there by its raw_hash.
+                        findings.rejected_example.get_or_insert_with(|| format!("raw_hash={raw_hash}: {reason}"));
                         if self.counts.rows_rejected as usize <= LOG_EXAMPLES {
-                            error!(raw = %raw, reason = %reason, "Row has no usable key; it is kept in etl_rejected");
+                            error!(raw_hash, reason = %reason, "Row has no usable key; it is kept in etl_rejected");
                         }
                         rejected.push(Rejected { reason, raw, raw_hash });
                     }
@@ -352,7 +354,8 @@ mod tests {
         );
         assert_eq!(rejected[0].raw, r#"{"date":"2026-11-20 09:31:00"}"#);
         assert_eq!(rejected[0].raw_hash, raw_hash(&rejected[0].raw));
-        assert_eq!(findings.rejected_example.as_deref(), Some(r#"{"date":"2026-11-20 09:31:00"}"#), "the first one");
+        let first = format!("raw_hash={}: key field `chat_id` is missing", rejected[0].raw_hash);
+        assert_eq!(findings.rejected_example.as_deref(), Some(first.as_str()), "the first one, by hash, not whole");
     }
 
     #[test]
