@@ -244,7 +244,9 @@ impl<'a> WindowRows<'a> {
             if parsed.failed {
                 self.bad_values += 1;
                 if self.bad_values <= LOG_EXAMPLES {
-                    let value = row.get(field.name).map(|v| v.to_string()).unwrap_or_default();
+                    // The API's text, cut and without control characters: it cannot forge a line.
+                    let value =
+                        crate::wolkvox::envelope_clean(&row.get(field.name).map(|v| v.to_string()).unwrap_or_default());
                     warn!(field = field.name, value = %value, "Value does not parse; stored as NULL (the original is in raw)");
                 }
             }

@@ -18,3 +18,6 @@ pub use token_info::TokenInfo;
 /// One report row as the API sends it: field name → value. The envelope decoder, the catalogue,
 /// row typing and the simulator all speak this one type.
 pub type Row = serde_json::Map<String, serde_json::Value>;
+
+/// API text as it may reach a log line (see [`envelope::clean`]).
+pub use envelope::clean as envelope_clean;
