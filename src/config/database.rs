@@ -18,6 +18,8 @@ pub(super) struct Database {
     pub(super) max_connections: u32,
     /// Connect, statement and lock timeouts.
     pub(super) timeouts: crate::store::DbTimeouts,
+    /// The host of a PostgreSQL server reached without verified TLS (accepted by opt-in).
+    pub(super) unverified_host: Option<String>,
 }
 
 /// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL.
@@ -58,7 +60,33 @@ pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
         statement: seconds("statement_timeout_seconds", raw.statement_timeout_seconds)?,
         lock: seconds("lock_timeout_seconds", raw.lock_timeout_seconds)?,
     };
-    Ok(Database { url, is_default, max_connections: raw.max_connections, timeouts })
+    let unverified_host = unverified_tls_host(url.expose_secret());
+    if let Some(host) = unverified_host.as_ref().filter(|_| !raw.allow_unverified_tls) {
+        return Err(ConfigError::invalid(
+            "database.url",
+            format!("reaches the PostgreSQL server {host} without sslmode=verify-full: the connection could be read or redirected"),
+            "add ?sslmode=verify-full&sslrootcert=/path/to/ca.pem to the URL; on a private network you trust (docker compose), \
+             set database.allow_unverified_tls = true",
+        ));
+    }
+    Ok(Database { url, is_default, max_connections: raw.max_connections, timeouts, unverified_host })
+}
+
+/// The host of a `postgres://` URL that points at another machine without `sslmode=verify-full`
+/// (libpq's default, `prefer`, falls back to plain text; `require` does not check the
+/// certificate). Loopback and Unix sockets are never on the wire.
+fn unverified_tls_host(url: &str) -> Option<String> {
+    if crate::store::Backend::of_url(url) != Some(crate::store::Backend::Postgres) {
+        return None;
+    }
+    let parsed = Url::parse(url).ok()?;
+    let host = parsed.host_str().unwrap_or_default().trim_matches(|c| c == '[' || c == ']').to_string();
+    let socket = parsed.query_pairs().any(|(k, v)| k == "host" && v.starts_with('/'));
+    let loopback = host.is_empty()
+        || host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let verified = parsed.query_pairs().any(|(k, v)| k == "sslmode" && v == "verify-full");
+    (!loopback && !socket && !verified).then_some(host)
 }
 
 /// A database URL with its password replaced, for display.

@@ -78,12 +78,12 @@ mod tests {
         let s = load(&[
             ("WOLKVOX_ETL__WOLKVOX__TOKEN", "tok-SECRET-1"),
             ("WOLKVOX_ETL__WOLKVOX__SERVER", "0010"),
-            ("DATABASE_URL", "postgres://etl:pw-SECRET@db:5432/wolkvox"),
+            ("DATABASE_URL", "postgres://etl:pw-SECRET@db:5432/wolkvox?sslmode=verify-full"),
         ])
         .unwrap();
         let text = s.describe();
         assert!(!text.contains("SECRET"), "{text}");
-        assert!(text.contains("postgres://etl:REDACTED@db:5432/wolkvox"), "{text}");
+        assert!(text.contains("postgres://etl:REDACTED@db:5432/wolkvox?sslmode=verify-full"), "{text}");
         assert_eq!(
             redact_url("postgres://u@h/db?password=hunter2&sslmode=require"),
             "postgres://u@h/db?password=REDACTED&sslmode=require"

@@ -175,23 +175,23 @@ mod tests {
             ("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://127.0.0.1:8089/api/v2"),
             ("WOLKVOX_ETL__WOLKVOX__TOKEN", "secret-token"),
             ("WOLKVOX_ETL__SYNC__LOOKBACK_MINUTES", "30"),
-            ("DATABASE_URL", "postgres://u@h/db"),
+            ("DATABASE_URL", "postgres://u@h/db?sslmode=verify-full"),
         ])
         .unwrap();
         assert_eq!(s.base_url.unwrap().as_str(), "http://127.0.0.1:8089/api/v2/");
         assert!(s.reports.iter().all(|r| r.policy.lookback == chrono::Duration::minutes(30)));
-        assert_eq!(s.database_url.expose_secret(), "postgres://u@h/db");
+        assert_eq!(s.database_url.expose_secret(), "postgres://u@h/db?sslmode=verify-full");
         assert_eq!(s.tokens[0].label, "default");
     }
 
     #[test]
     fn the_specific_database_variable_wins_over_database_url() {
         let s = load(&[
-            ("DATABASE_URL", "postgres://generic/db"),
-            ("WOLKVOX_ETL__DATABASE__URL", "postgres://specific/db"),
+            ("DATABASE_URL", "postgres://generic/db?sslmode=verify-full"),
+            ("WOLKVOX_ETL__DATABASE__URL", "postgres://specific/db?sslmode=verify-full"),
         ])
         .unwrap();
-        assert_eq!(s.database_url.expose_secret(), "postgres://specific/db");
+        assert_eq!(s.database_url.expose_secret(), "postgres://specific/db?sslmode=verify-full");
     }
 
     #[test]

@@ -182,6 +182,8 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// Connect, statement and lock timeouts of the database.
     pub db_timeouts: crate::store::DbTimeouts,
+    /// A PostgreSQL host reached without verified TLS, accepted by `database.allow_unverified_tls`.
+    pub db_unverified_host: Option<String>,
     /// Run each report at start-up.
     pub run_on_start: bool,
     /// Enabled reports.
@@ -275,6 +277,7 @@ impl Settings {
             database_is_default: db.is_default,
             db_max_connections: db.max_connections,
             db_timeouts: db.timeouts,
+            db_unverified_host: db.unverified_host,
             run_on_start: raw.sync.run_on_start,
             reports,
             default_schedule: raw.sync.schedule.clone(),
@@ -301,6 +304,29 @@ mod tests {
 
     pub(super) fn error_text(pairs: &[(&str, &str)]) -> String {
         load(pairs).expect_err("config should be rejected").to_string()
+    }
+
+    #[test]
+    fn a_remote_postgres_without_verified_tls_is_refused_unless_allowed_and_then_advised() {
+        let url = |u: &str| vec![("WOLKVOX_ETL__DATABASE__URL", u.to_string())];
+        let with = |pairs: Vec<(&'static str, String)>| {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            load(&pairs)
+        };
+        let refused = with(url("postgres://etl:pw@db.example.com/etl")).unwrap_err().to_string();
+        assert!(refused.contains("`database.url`") && refused.contains("sslmode=verify-full"), "{refused}");
+        assert!(!refused.contains("pw"), "no password in the error: {refused}");
+        with(url("postgres://etl@db.example.com/etl?sslmode=require")).unwrap_err();
+        assert!(with(url("postgres://etl@db.example.com/etl?sslmode=verify-full&sslrootcert=/ca.pem")).is_ok());
+        assert!(with(url("postgres://etl@127.0.0.1:5432/etl")).is_ok());
+        assert!(with(url("postgres://etl@localhost/etl")).is_ok());
+        let mut allowed = url("postgres://etl@postgres:5432/etl");
+        allowed.push(("WOLKVOX_ETL__DATABASE__ALLOW_UNVERIFIED_TLS", "true".into()));
+        let advice = with(allowed).unwrap().advice();
+        assert!(
+            advice.iter().any(|a| a.contains("postgres") && a.contains("database.allow_unverified_tls")),
+            "{advice:?}"
+        );
     }
 
     #[test]
@@ -361,7 +387,7 @@ mod tests {
         let s = load(&[
             ("WOLKVOX_ETL__WOLKVOX__TOKEN", "tok-SECRET-1"),
             ("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", "tok-SECRET-2"),
-            ("DATABASE_URL", "postgres://user:pw-SECRET@h/db"),
+            ("DATABASE_URL", "postgres://user:pw-SECRET@h/db?sslmode=verify-full"),
         ])
         .unwrap();
         let debug = format!("{s:?}");

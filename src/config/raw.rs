@@ -132,6 +132,8 @@ pub struct RawDatabase {
     pub statement_timeout_seconds: u64,
     /// PostgreSQL `lock_timeout`: the longest a statement (or an advisory lock) waits for a lock.
     pub lock_timeout_seconds: u64,
+    /// Accept a PostgreSQL server on another host reached without `sslmode=verify-full`.
+    pub allow_unverified_tls: bool,
 }
 
 /// `[sync]` as written.

@@ -85,6 +85,13 @@ impl Settings {
     /// `check-config`, logged at WARN when the daemon starts.
     pub fn advice(&self) -> Vec<String> {
         let mut advice = Vec::new();
+        if let Some(host) = &self.db_unverified_host {
+            advice.push(format!(
+                "database.url reaches the PostgreSQL server {host} without sslmode=verify-full, accepted because \
+                 database.allow_unverified_tls = true: fine on a private network you trust, otherwise add \
+                 ?sslmode=verify-full&sslrootcert=… to the URL"
+            ));
+        }
         if self.request_timeout <= API_SERVER_TIMEOUT {
             advice.push(format!(
                 "wolkvox.request_timeout_seconds = {} gives up before the API does (it works on a request up to {} s): \

@@ -192,6 +192,7 @@ fn check_config_prints_the_effective_settings_without_secrets() {
         .env_clear()
         .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
         .env("DATABASE_URL", "postgres://etl:hunter2@db:5432/wolkvox")
+        .env("WOLKVOX_ETL__DATABASE__ALLOW_UNVERIFIED_TLS", "true")
         .arg("check-config")
         .output()
         .unwrap();
@@ -199,6 +200,26 @@ fn check_config_prints_the_effective_settings_without_secrets() {
     assert!(out.status.success());
     assert!(text.contains("[reports.chat_14]") && text.contains("timezone = \"America/Bogota\""), "{text}");
     assert!(!text.contains(TOKEN) && !text.contains("hunter2"), "{text}");
+    // Accepted by opt-in, and said so.
+    assert!(
+        text.contains("# advice: database.url reaches the PostgreSQL server db without sslmode=verify-full"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_remote_database_without_verified_tls_is_refused_naming_the_key_and_the_fix() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+        .env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+        .env("DATABASE_URL", "postgres://etl:hunter2@db.example.com:5432/wolkvox?sslmode=require")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("database.url") && err.contains("sslmode=verify-full"), "{err}");
+    assert!(err.contains("database.allow_unverified_tls") && !err.contains("hunter2"), "{err}");
 }
 
 #[test]
