@@ -53,7 +53,8 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 impl StoreError {
-    /// Whether trying again later may succeed (the server restarting, a dropped connection).
+    /// Whether trying again later may succeed (the server restarting, a dropped connection, a
+    /// lock wait that reached `lock_timeout`: 55P03).
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Database(e) => {
@@ -64,7 +65,7 @@ impl StoreError {
                         | sqlx::Error::PoolClosed
                         | sqlx::Error::WorkerCrashed
                         | sqlx::Error::Protocol(_)
-                ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "40001" || c == "40P01"))
+                ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "40001" || c == "40P01" || c == "55P03"))
             }
             StoreError::Migrate(_)
             | StoreError::NewerDatabase { .. }
