@@ -1,6 +1,7 @@
 //! Integration tests: the real simulator over real HTTP, a real PostgreSQL database per test.
 
 mod accounts;
+mod audit;
 mod bad_rows;
 mod big_windows;
 mod catalogue;

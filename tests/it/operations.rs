@@ -112,7 +112,9 @@ on_both_backends! {
 
         let key = StreamKey { account: "default", report: "chat_14", stream: "" };
         let bogota = chrono_tz::America::Bogota;
-        watermark::force(t.db(), key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
+        let mut tx = t.db().begin().await.unwrap();
+        watermark::force(&mut tx, key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
+        tx.commit().await.unwrap();
         let outcome = t.sync(Range::Scheduled).await;
         assert_eq!(outcome.counts.rows_upserted, deleted);
         assert_eq!(t.chat_14_rows().await, rows);

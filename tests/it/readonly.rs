@@ -154,8 +154,7 @@ async fn the_bi_role_reads_every_table_and_view_and_can_change_nothing() {
     assert_eq!(refused(&mut bi, "DELETE FROM later_report").await, "42501");
     assert_eq!(refused(&mut bi, "CREATE VIEW bi.mine AS SELECT 1").await, "42501");
     // The KPI views the daemon made at start-up (before the script) are readable too.
-    let health: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM bi.pipeline_health").fetch_one(&mut bi).await.unwrap();
+    let health: i64 = sqlx::query_scalar("SELECT count(*) FROM bi.pipeline_health").fetch_one(&mut bi).await.unwrap();
     assert_eq!(health, count(&mut owner, "etl_watermark").await);
     bi.close().await.unwrap();
 }
