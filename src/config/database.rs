@@ -18,7 +18,8 @@ pub(super) struct Database {
     pub(super) max_connections: u32,
 }
 
-/// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL.
+/// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL, given as
+/// `url` or read from `url_file`.
 pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
     if raw.max_connections == 0 {
         return Err(ConfigError::invalid(
@@ -27,8 +28,19 @@ pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
             "use a pool size of at least 1 (default 5)",
         ));
     }
-    let is_default = raw.url.as_ref().is_none_or(|u| u.expose_secret().trim().is_empty());
-    let url = match raw.url {
+    let raw_url = match (raw.url, raw.url_file) {
+        (Some(url), Some(_)) if !url.expose_secret().trim().is_empty() => {
+            return Err(ConfigError::invalid(
+                "database.url_file",
+                "is set together with database.url (or DATABASE_URL)",
+                "keep one: the file (preferred, the password stays out of the environment) or the URL",
+            ))
+        }
+        (_, Some(path)) => Some(super::read_secret_file("database.url_file", &path)?),
+        (url, None) => url,
+    };
+    let is_default = raw_url.as_ref().is_none_or(|u| u.expose_secret().trim().is_empty());
+    let url = match raw_url {
         Some(url) if !url.expose_secret().trim().is_empty() => {
             if crate::store::Backend::of_url(url.expose_secret()).is_none() {
                 return Err(ConfigError::invalid(

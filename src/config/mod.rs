@@ -80,6 +80,27 @@ pub enum ConfigError {
     Scrubbed(String),
 }
 
+/// Reads a secret from the file `path` named by `key` (`wolkvox.token_file`, …), trailing
+/// newlines and spaces removed. Errors name the key and the path, never the content.
+fn read_secret_file(key: &str, path: &str) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("cannot read {path:?} ({e})"),
+            "give the path of a file the service user can read (with systemd: LoadCredential= and the %d specifier, see deploy/systemd), or unset the key",
+        )
+    })?;
+    let secret = text.trim_end();
+    if secret.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            key,
+            format!("the file {path:?} is empty"),
+            "write the secret into the file (one line), or unset the key",
+        ));
+    }
+    Ok(SecretString::from(secret.to_string()))
+}
+
 impl ConfigError {
     fn invalid(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
         ConfigError::Invalid { key: key.into(), problem: problem.into(), fix: fix.into() }

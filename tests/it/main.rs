@@ -23,6 +23,7 @@ mod readonly;
 mod rejects;
 mod replicas;
 mod scheduling;
+mod secrets;
 mod shutdown;
 mod spelling;
 mod token_info;

@@ -249,6 +249,13 @@ fn the_systemd_unit_is_hardened_and_keeps_the_token_in_an_environment_file() {
     ] {
         assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
     }
+    for example in [
+        "#LoadCredential=wolkvox-token:/etc/wolkvox-etl/credentials/wolkvox-token",
+        "#Environment=WOLKVOX_ETL__WOLKVOX__TOKEN_FILE=%d/wolkvox-token",
+        "#Environment=WOLKVOX_ETL__DATABASE__URL_FILE=%d/database-url",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == example), "missing the credentials example {example}");
+    }
     let unit_has_secret = unit.lines().any(|l| l.contains("WOLKVOX_ETL__WOLKVOX__TOKEN="));
     assert!(!unit_has_secret, "the token belongs in the EnvironmentFile, not the unit");
 }
