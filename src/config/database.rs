@@ -56,7 +56,9 @@ pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
     Ok(Database { url, is_default, max_connections: raw.max_connections })
 }
 
-/// A database URL with its password replaced, for display.
+/// A URL with its password (and any password or token query parameter) replaced, for display.
+/// The user name is kept: for a database it says which role connects. Use [`redact_userinfo`]
+/// where the user name itself may be a credential.
 pub fn redact_url(url: &str) -> String {
     let Ok(mut parsed) = Url::parse(url) else {
         return "[REDACTED: unparsable URL]".to_string();
@@ -64,8 +66,13 @@ pub fn redact_url(url: &str) -> String {
     if parsed.password().is_some() {
         let _ = parsed.set_password(Some("REDACTED"));
     }
-    // libpq also takes the password as a query parameter.
-    let secret_param = |k: &str| matches!(k.to_ascii_lowercase().as_str(), "password" | "sslpassword");
+    // libpq also takes the password as a query parameter; HTTP APIs sometimes take a token.
+    let secret_param = |k: &str| {
+        matches!(
+            k.to_ascii_lowercase().as_str(),
+            "password" | "sslpassword" | "token" | "access_token" | "api_key" | "apikey"
+        )
+    };
     if parsed.query_pairs().any(|(k, _)| secret_param(&k)) {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
@@ -77,4 +84,14 @@ pub fn redact_url(url: &str) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
+}
+
+/// Like [`redact_url`], with the user name replaced too: for an API URL, where `user:pass@` or a
+/// lone `token@` is a credential and never needed to say which server is meant.
+pub fn redact_userinfo(url: &Url) -> String {
+    let mut url = url.clone();
+    if !url.username().is_empty() {
+        let _ = url.set_username("REDACTED");
+    }
+    redact_url(url.as_str())
 }

@@ -48,7 +48,7 @@ use serde::Deserialize;
 
 use crate::wolkvox::catalog::Report;
 
-pub use self::database::redact_url;
+pub use self::database::{redact_url, redact_userinfo};
 pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawTokenInfo, RawWolkvox};
 pub use crate::wolkvox::client::RetryPolicy;
 pub use crate::wolkvox::token::NamedToken;

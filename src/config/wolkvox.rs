@@ -144,7 +144,8 @@ fn resolve_base_url(
     let url = Url::parse(&with_slash).map_err(|e| {
         ConfigError::invalid(
             key,
-            format!("{with_slash:?} is not a URL ({e})"),
+            // Unparsable, so it cannot be redacted piecewise: it may hold a credential.
+            format!("the value is not a URL ({e})"),
             "use e.g. https://wv0010.wolkvox.com/api/v2/",
         )
     })?;
@@ -160,7 +161,7 @@ fn resolve_base_url(
         "http" if loopback || allow_insecure_http => Ok(Some(url)),
         _ => Err(ConfigError::invalid(
             key,
-            format!("{url} does not use https"),
+            format!("{} does not use https", super::redact_userinfo(&url)),
             "use an https:// URL (plain http is accepted for 127.0.0.1/localhost, or anywhere with wolkvox.allow_insecure_http = true, which sends the token in clear text)",
         )),
     }

@@ -57,3 +57,39 @@ fn a_missing_token_file_is_a_config_error_naming_the_key() {
     assert!(!out.status.success());
     assert!(stderr.contains("`wolkvox.token_file`") && stderr.contains("Fix:"), "{stderr}");
 }
+
+#[test]
+fn check_config_redacts_the_credentials_of_every_url_it_prints() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+        .env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+        .env(
+            "WOLKVOX_ETL__WOLKVOX__BASE_URL",
+            "https://apiuser:api-PASS-1@wv0010.example.com/api/v2/?token=tok-QUERY-1",
+        )
+        .env("DATABASE_URL", "postgres://etl:db-PASS-2@db:5432/wolkvox?sslpassword=ssl-PASS-3&sslmode=require")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for secret in ["apiuser", "api-PASS-1", "tok-QUERY-1", "db-PASS-2", "ssl-PASS-3", TOKEN] {
+        assert!(!text.contains(secret), "{secret} printed:\n{text}");
+    }
+    assert!(
+        text.contains("base_url = \"https://REDACTED:REDACTED@wv0010.example.com/api/v2/?token=REDACTED\""),
+        "{text}"
+    );
+    assert!(text.contains("postgres://etl:REDACTED@db:5432/wolkvox?sslpassword=REDACTED&sslmode=require"), "{text}");
+
+    // A rejected URL is not echoed with its credentials either.
+    let out = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+        .env_clear()
+        .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", "http://apiuser:api-PASS-1@api.example.com/api/v2/")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("`wolkvox.base_url`") && !stderr.contains("api-PASS-1"), "{stderr}");
+}
