@@ -13,6 +13,7 @@ mod deploy;
 mod dimensions;
 mod dst;
 mod empty_days;
+mod endpoints;
 mod faults;
 mod helpers;
 mod kpi;

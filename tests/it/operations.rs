@@ -82,6 +82,8 @@ async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away(
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url()).await.unwrap();
     let name = t.test_db.url.rsplit('/').next().unwrap().to_string();
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    // The last ping's result answers until it is DB_PING_CACHE old.
+    tokio::time::sleep(wolkvox_etl::health::DB_PING_CACHE).await;
     let (code, body) = get(&format!("{base}/readyz")).await;
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("\"database\":\"error\"") || body.contains("\"database\":\"timeout\""), "{body}");
