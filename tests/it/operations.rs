@@ -227,12 +227,24 @@ fn docker_compose_config_validates() {
         .expect("the build found compose installed");
     for profile in [None, Some("demo"), Some("bi")] {
         let mut c = std::process::Command::new(cmd[0]);
-        c.args(&cmd[1..]).current_dir(dir);
+        // The password is required (no default): compose refuses to start without one.
+        c.args(&cmd[1..]).current_dir(dir).env("POSTGRES_PASSWORD", "compose-test");
         if let Some(p) = profile {
             c.args(["--profile", p]);
         }
         let out = c.args(["config", "--quiet"]).output().unwrap();
         assert!(out.status.success(), "{profile:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    if !std::path::Path::new(dir).join(".env").exists() {
+        let out = std::process::Command::new(cmd[0])
+            .args(&cmd[1..])
+            .current_dir(dir)
+            .env_remove("POSTGRES_PASSWORD")
+            .args(["config", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "compose must refuse to start without POSTGRES_PASSWORD");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("set POSTGRES_PASSWORD in .env"));
     }
 }
 
