@@ -8,10 +8,15 @@
 //! and whether the process is ready: a report failing for longer than
 //! `http.max_failing_minutes`, or a stopped scheduler, makes `/readyz` fail. `crate::http` only
 //! serves what this module judges.
+//!
+//! The database part of readiness is a ping whose result is reused for [`DB_PING_CACHE`]: however
+//! often `/readyz` is scraped, the pool sees at most one ping per period.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -25,7 +30,14 @@ pub struct Health {
     failing: Mutex<HashMap<String, FailureStreak>>,
     max_failing: chrono::Duration,
     clock: Clock,
+    /// The last database ping's result and when it was taken. An async mutex: requests that
+    /// arrive while a ping is in flight wait for it and share its result.
+    db_check: tokio::sync::Mutex<Option<(tokio::time::Instant, &'static str)>>,
+    db_pings: AtomicU64,
 }
+
+/// How long a database ping's result answers `/readyz`, so scrapes cannot flood the pool.
+pub const DB_PING_CACHE: Duration = Duration::from_secs(3);
 
 /// A run of consecutive failed runs of one report (stream).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +81,35 @@ pub enum Streak {
 impl Health {
     /// A report failing continuously for longer than `max_failing` makes the process unready.
     pub fn new(max_failing: chrono::Duration, clock: Clock) -> Self {
-        Health { scheduler_running: AtomicBool::new(false), failing: Mutex::default(), max_failing, clock }
+        Health {
+            scheduler_running: AtomicBool::new(false),
+            failing: Mutex::default(),
+            max_failing,
+            clock,
+            db_check: tokio::sync::Mutex::new(None),
+            db_pings: AtomicU64::new(0),
+        }
+    }
+
+    /// The database's state for readiness (`"ok"`, `"error"`, `"timeout"`): `ping`'s result,
+    /// reused for [`DB_PING_CACHE`] after it was taken.
+    pub async fn database(&self, ping: impl Future<Output = &'static str>) -> &'static str {
+        let mut cached = self.db_check.lock().await;
+        if let Some((at, state)) = *cached {
+            if at.elapsed() < DB_PING_CACHE {
+                return state;
+            }
+        }
+        self.db_pings.fetch_add(1, Ordering::SeqCst);
+        let state = ping.await;
+        *cached = Some((tokio::time::Instant::now(), state));
+        state
+    }
+
+    /// How many database pings [`Health::database`] has sent (what the cache saves is visible
+    /// to tests).
+    pub fn database_pings(&self) -> u64 {
+        self.db_pings.load(Ordering::SeqCst)
     }
 
     /// Marks the scheduler as started or stopped.

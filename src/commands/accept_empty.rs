@@ -1,5 +1,6 @@
 //! `accept-empty`: the operator's decision that a day the API keeps answering empty really is
-//! empty. The only way a suspect day's stored rows are removed without an answer with rows.
+//! empty. The only way a suspect day's stored rows are removed without an answer with rows;
+//! recorded in `etl_audit` in the same transaction.
 
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use chrono::NaiveDate;
 
 use crate::config::{ConfigError, Settings};
 use crate::startup::{connect_and_migrate, prepare_schema};
+use crate::store::audit::AuditEntry;
 use crate::store::watermark::StreamKey;
 use crate::time::{ceil_to_midnight, local_to_utc};
 
@@ -35,6 +37,10 @@ pub async fn accept_empty(settings: &Settings, report: &str, day: NaiveDate, str
     let day_end = local_to_utc(tz, end);
     let entry = crate::store::ledger::DayEntry { day, day_end, rows: 0, read_at: chrono::Utc::now() };
     tx.touch_day(key, &entry).await?;
+    let suspect = if was_suspect { ", marked suspect" } else { "" };
+    let old = format!("{day}: {removed} stored row(s){suspect}");
+    tx.audit(&AuditEntry::now(key, "accept-empty", Some(old), Some(format!("{day}: accepted as empty, 0 rows"))))
+        .await?;
     tx.commit().await.context("cannot accept the day")?;
     println!(
         "{}: {day} accepted as empty; {removed} stored row(s) removed{}",

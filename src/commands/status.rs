@@ -1,5 +1,5 @@
-//! The `status` command: each report's watermark, lag, last run and quarantined rows, as a table
-//! or JSON.
+//! The `status` command: each report's watermark, lag, last run and quarantined rows, and the
+//! latest operator changes (`etl_audit`), as a table or JSON.
 
 use std::process::ExitCode;
 
@@ -50,6 +50,7 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     let suspect: Vec<_> =
         db.suspect_all().await?.into_iter().filter(|d| only.is_none_or(|account| d.account == account)).collect();
     let completeness = completeness(db, all, only, now).await?;
+    let audit = crate::store::audit::recent(db, only, AUDIT_ENTRIES).await?;
     if json {
         let usage: Vec<_> = tokens
             .iter()
@@ -59,9 +60,9 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             "reports": lines,
             "completeness": completeness,
             "token_calls_today": usage,
-            "token_calls_today": usage,
             "api_token_info": api_counts,
             "suspect_empty_days": suspect,
+            "operator_changes": audit,
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
         return Ok(());
@@ -117,8 +118,28 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             );
         }
     }
+    if !audit.is_empty() {
+        println!("\nlatest operator changes (etl_audit, newest first):");
+        for e in &audit {
+            let stream = if e.stream.is_empty() { String::new() } else { format!(" [{}]", e.stream) };
+            let none = || "none".to_string();
+            println!(
+                "  {}  {:<10} {:<12} {:<16} by {}: {} -> {}{stream}",
+                local(all, &e.account, e.at),
+                e.account,
+                e.report,
+                e.command,
+                e.who,
+                e.old_value.clone().unwrap_or_else(none),
+                e.new_value.clone().unwrap_or_else(none),
+            );
+        }
+    }
     Ok(())
 }
+
+/// How many operator changes `status` shows.
+const AUDIT_ENTRIES: i64 = 5;
 
 /// How many recent days `status` lists when they are suspect or short.
 const RECENT_DAYS: i64 = 7;

@@ -22,7 +22,8 @@ pub(super) struct Database {
     pub(super) unverified_host: Option<String>,
 }
 
-/// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL.
+/// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL, given as
+/// `url` or read from `url_file`.
 pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
     if raw.max_connections == 0 {
         return Err(ConfigError::invalid(
@@ -31,8 +32,19 @@ pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
             "use a pool size of at least 1 (default 5)",
         ));
     }
-    let is_default = raw.url.as_ref().is_none_or(|u| u.expose_secret().trim().is_empty());
-    let url = match raw.url {
+    let raw_url = match (raw.url, raw.url_file) {
+        (Some(url), Some(_)) if !url.expose_secret().trim().is_empty() => {
+            return Err(ConfigError::invalid(
+                "database.url_file",
+                "is set together with database.url (or DATABASE_URL)",
+                "keep one: the file (preferred, the password stays out of the environment) or the URL",
+            ))
+        }
+        (_, Some(path)) => Some(super::read_secret_file("database.url_file", &path)?),
+        (url, None) => url,
+    };
+    let is_default = raw_url.as_ref().is_none_or(|u| u.expose_secret().trim().is_empty());
+    let url = match raw_url {
         Some(url) if !url.expose_secret().trim().is_empty() => {
             if crate::store::Backend::of_url(url.expose_secret()).is_none() {
                 return Err(ConfigError::invalid(
@@ -89,7 +101,9 @@ fn unverified_tls_host(url: &str) -> Option<String> {
     (!loopback && !socket && !verified).then_some(host)
 }
 
-/// A database URL with its password replaced, for display.
+/// A URL with its password (and any password or token query parameter) replaced, for display.
+/// The user name is kept: for a database it says which role connects. Use [`redact_userinfo`]
+/// where the user name itself may be a credential.
 pub fn redact_url(url: &str) -> String {
     let Ok(mut parsed) = Url::parse(url) else {
         return "[REDACTED: unparsable URL]".to_string();
@@ -97,8 +111,13 @@ pub fn redact_url(url: &str) -> String {
     if parsed.password().is_some() {
         let _ = parsed.set_password(Some("REDACTED"));
     }
-    // libpq also takes the password as a query parameter.
-    let secret_param = |k: &str| matches!(k.to_ascii_lowercase().as_str(), "password" | "sslpassword");
+    // libpq also takes the password as a query parameter; HTTP APIs sometimes take a token.
+    let secret_param = |k: &str| {
+        matches!(
+            k.to_ascii_lowercase().as_str(),
+            "password" | "sslpassword" | "token" | "access_token" | "api_key" | "apikey"
+        )
+    };
     if parsed.query_pairs().any(|(k, _)| secret_param(&k)) {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
@@ -110,4 +129,14 @@ pub fn redact_url(url: &str) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
+}
+
+/// Like [`redact_url`], with the user name replaced too: for an API URL, where `user:pass@` or a
+/// lone `token@` is a credential and never needed to say which server is meant.
+pub fn redact_userinfo(url: &Url) -> String {
+    let mut url = url.clone();
+    if !url.username().is_empty() {
+        let _ = url.set_username("REDACTED");
+    }
+    redact_url(url.as_str())
 }

@@ -1,18 +1,18 @@
 //! `describe()`: the effective settings as `check-config` prints them, TOML-like, one section per
 //! table and one per enabled report. Owns the rule that no secret is printed: tokens show only
-//! their labels and the database URL is redacted.
+//! their labels, and every URL is printed redacted (the API's without user name or password, the
+//! database's without password).
 
-use reqwest::Url;
 use secrecy::ExposeSecret;
 
-use super::{redact_url, Settings};
+use super::{redact_url, redact_userinfo, Settings};
 
 impl Settings {
     /// The effective settings as TOML-like text, with every secret redacted (`check-config`).
     pub fn describe(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let base = self.base_url.as_ref().map_or_else(|| "(not set)".to_string(), Url::to_string);
+        let base = self.base_url.as_ref().map_or_else(|| "(not set)".to_string(), redact_userinfo);
         let tokens: Vec<String> = self.tokens.iter().map(|t| format!("{} = \"[REDACTED]\"", t.label)).collect();
         let _ = writeln!(out, "[wolkvox]");
         let _ = writeln!(out, "account = {:?}", self.account);
@@ -89,5 +89,7 @@ mod tests {
             "postgres://u@h/db?password=REDACTED&sslmode=require"
         );
         assert!(text.contains("[reports.chat_14]") && text.contains("wv0010"), "{text}");
+        let api = reqwest::Url::parse("https://token-SECRET@api.example.com/v2/").unwrap();
+        assert_eq!(super::super::redact_userinfo(&api), "https://REDACTED@api.example.com/v2/");
     }
 }

@@ -48,7 +48,7 @@ use serde::Deserialize;
 
 use crate::wolkvox::catalog::Report;
 
-pub use self::database::redact_url;
+pub use self::database::{redact_url, redact_userinfo};
 pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawTokenInfo, RawWolkvox};
 pub use crate::wolkvox::client::RetryPolicy;
 pub use crate::wolkvox::token::NamedToken;
@@ -78,6 +78,27 @@ pub enum ConfigError {
     /// Like `Load`, with any configured secret value blanked out of the message.
     #[error("invalid configuration: {0}. Fix: correct the key named above in the config file or its WOLKVOX_ETL__… environment variable; config/example.toml documents every key")]
     Scrubbed(String),
+}
+
+/// Reads a secret from the file `path` named by `key` (`wolkvox.token_file`, …), trailing
+/// newlines and spaces removed. Errors name the key and the path, never the content.
+fn read_secret_file(key: &str, path: &str) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("cannot read {path:?} ({e})"),
+            "give the path of a file the service user can read (with systemd: LoadCredential= and the %d specifier, see deploy/systemd), or unset the key",
+        )
+    })?;
+    let secret = text.trim_end();
+    if secret.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            key,
+            format!("the file {path:?} is empty"),
+            "write the secret into the file (one line), or unset the key",
+        ));
+    }
+    Ok(SecretString::from(secret.to_string()))
 }
 
 impl ConfigError {

@@ -106,6 +106,11 @@ pub struct RawWolkvox {
     /// Named tokens.
     #[serde(default)]
     pub tokens: BTreeMap<String, SecretString>,
+    /// A file holding the single token (instead of `token`), e.g. a systemd credential.
+    pub token_file: Option<String>,
+    /// Files holding named tokens, by label (instead of `tokens.<label>`).
+    #[serde(default)]
+    pub token_files: BTreeMap<String, String>,
     /// The operation's licences: its daily API budget is licences x 1000 calls.
     pub licenses: Option<u32>,
     /// Whole-request timeout.
@@ -124,6 +129,8 @@ pub struct RawWolkvox {
 pub struct RawDatabase {
     /// Connection URL (`postgres://…`).
     pub url: Option<SecretString>,
+    /// A file holding the connection URL (instead of `url`), e.g. a systemd credential.
+    pub url_file: Option<String>,
     /// Pool size.
     pub max_connections: u32,
     /// How long connecting (and waiting for a pooled connection) may take.

@@ -50,7 +50,8 @@ pub(super) fn validate(w: &RawWolkvox) -> Result<Wolkvox, ConfigError> {
         )
     })?;
     let base_url = resolve_base_url(w.server.as_deref(), w.base_url.as_deref(), w.allow_insecure_http)?;
-    let tokens = resolve_tokens(w.token.as_ref(), &w.tokens)?;
+    let (single, named) = token_values(w)?;
+    let tokens = resolve_tokens(single.as_ref(), &named)?;
     if w.request_timeout_seconds == 0 {
         return Err(ConfigError::invalid(
             "wolkvox.request_timeout_seconds",
@@ -150,7 +151,8 @@ fn resolve_base_url(
     let url = Url::parse(&with_slash).map_err(|e| {
         ConfigError::invalid(
             key,
-            format!("{with_slash:?} is not a URL ({e})"),
+            // Unparsable, so it cannot be redacted piecewise: it may hold a credential.
+            format!("the value is not a URL ({e})"),
             "use e.g. https://wv0010.wolkvox.com/api/v2/",
         )
     })?;
@@ -166,10 +168,39 @@ fn resolve_base_url(
         "http" if loopback || allow_insecure_http => Ok(Some(url)),
         _ => Err(ConfigError::invalid(
             key,
-            format!("{url} does not use https"),
+            format!("{} does not use https", super::redact_userinfo(&url)),
             "use an https:// URL (plain http is accepted for 127.0.0.1/localhost, or anywhere with wolkvox.allow_insecure_http = true, which sends the token in clear text)",
         )),
     }
+}
+
+/// The single token and the named ones, each from its value or its `*_file`, never both.
+fn token_values(w: &RawWolkvox) -> Result<(Option<SecretString>, BTreeMap<String, SecretString>), ConfigError> {
+    let configured = |s: &SecretString| !s.expose_secret().trim().is_empty();
+    let single = match (&w.token, &w.token_file) {
+        (Some(token), Some(_)) if configured(token) => {
+            return Err(ConfigError::invalid(
+                "wolkvox.token_file",
+                "is set together with wolkvox.token",
+                "keep one: the file (preferred, the token stays out of the environment) or the value",
+            ))
+        }
+        (_, Some(path)) => Some(super::read_secret_file("wolkvox.token_file", path)?),
+        (token, None) => token.clone(),
+    };
+    let mut named = w.tokens.clone();
+    for (label, path) in &w.token_files {
+        let key = format!("wolkvox.token_files.{label}");
+        if named.contains_key(label) {
+            return Err(ConfigError::invalid(
+                key,
+                format!("is set together with wolkvox.tokens.{label}"),
+                "keep one: the file (preferred) or the value",
+            ));
+        }
+        named.insert(label.clone(), super::read_secret_file(&key, path)?);
+    }
+    Ok((single, named))
 }
 
 fn resolve_tokens(
@@ -211,6 +242,58 @@ mod tests {
         assert!(load(&[url]).is_err());
         let s = load(&[url, ("WOLKVOX_ETL__WOLKVOX__ALLOW_INSECURE_HTTP", "true")]).unwrap();
         assert_eq!(s.base_url.unwrap().as_str(), "http://simulator:8089/api/v2/");
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_trimmed_and_a_bad_file_names_its_key_but_not_its_content() {
+        use secrecy::ExposeSecret;
+        let dir = std::env::temp_dir().join(format!("wolkvox-etl-secret-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let token = file("token", "tok-FROM-FILE\n");
+        let backup = file("backup", "tok-BACKUP\r\n");
+        let url = file("url", "postgres://etl:pw-FILE@db:5432/wolkvox\n");
+        let s = load(&[
+            ("WOLKVOX_ETL__WOLKVOX__TOKEN_FILE", &token),
+            ("WOLKVOX_ETL__WOLKVOX__TOKEN_FILES__BACKUP", &backup),
+            ("WOLKVOX_ETL__DATABASE__URL_FILE", &url),
+        ])
+        .unwrap();
+        let tokens: Vec<_> = s.tokens.iter().map(|t| (t.label.as_str(), t.secret.expose_secret())).collect();
+        assert_eq!(tokens, [("backup", "tok-BACKUP"), ("default", "tok-FROM-FILE")]);
+        assert_eq!(s.database_url.expose_secret(), "postgres://etl:pw-FILE@db:5432/wolkvox");
+        assert!(!s.database_is_default);
+
+        let missing = dir.join("absent").display().to_string();
+        let empty = file("empty", "\n");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("WOLKVOX_ETL__WOLKVOX__TOKEN_FILE", &missing)], "`wolkvox.token_file`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__TOKEN_FILE", &empty)], "`wolkvox.token_file`"),
+            (&[("WOLKVOX_ETL__WOLKVOX__TOKEN_FILES__BACKUP", &missing)], "`wolkvox.token_files.backup`"),
+            (&[("WOLKVOX_ETL__DATABASE__URL_FILE", &missing)], "`database.url_file`"),
+            (
+                &[("WOLKVOX_ETL__WOLKVOX__TOKEN_FILE", &token), ("WOLKVOX_ETL__WOLKVOX__TOKEN", "tok-VALUE")],
+                "`wolkvox.token_file`",
+            ),
+            (
+                &[
+                    ("WOLKVOX_ETL__WOLKVOX__TOKEN_FILES__BACKUP", &backup),
+                    ("WOLKVOX_ETL__WOLKVOX__TOKENS__BACKUP", "tok-VALUE"),
+                ],
+                "`wolkvox.token_files.backup`",
+            ),
+            (&[("WOLKVOX_ETL__DATABASE__URL_FILE", &url), ("DATABASE_URL", "postgres://x/y")], "`database.url_file`"),
+        ];
+        for (pairs, key) in cases {
+            let text = super::super::tests::error_text(pairs);
+            assert!(text.contains(key) && text.contains("Fix:"), "{pairs:?}: {text}");
+            assert!(!text.contains("FROM-FILE") && !text.contains("BACKUP") && !text.contains("pw-FILE"), "{text}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

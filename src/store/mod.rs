@@ -39,6 +39,7 @@ macro_rules! on_tx {
     };
 }
 
+pub mod audit;
 pub mod bi;
 pub mod dims;
 mod error;
@@ -401,6 +402,16 @@ impl Tx {
     /// Records what a reconciliation window found for its day.
     pub async fn check_day(&mut self, key: StreamKey<'_>, check: &ledger::DayCheck<'_>) -> Result<(), StoreError> {
         ledger::check_day(self, key, check).await
+    }
+
+    /// The stream's watermark as this transaction sees it (what an operator change replaces).
+    pub async fn watermark(&mut self, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        watermark::get_in(self, key).await
+    }
+
+    /// Records an operator change, to commit with it (`etl_audit`).
+    pub async fn audit(&mut self, entry: &audit::AuditEntry) -> Result<(), StoreError> {
+        audit::record(self, entry).await
     }
 
     /// Moves a stream's watermark forward (never backwards) as part of this transaction.

@@ -26,6 +26,14 @@ pub(super) async fn get(db: &Db, key: StreamKey<'_>) -> Result<Option<DateTime<U
     Ok(row.map(|(w,)| w))
 }
 
+/// Like [`get`], inside a transaction.
+pub(super) async fn get_in(tx: &mut Tx, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row: Option<(DateTime<Utc>,)> = on_tx!(tx, conn => {
+        sqlx::query_as(GET).bind(key.account).bind(key.report).bind(key.stream).fetch_optional(conn).await?
+    });
+    Ok(row.map(|(w,)| w))
+}
+
 /// `INSERT … ON CONFLICT` of a watermark; `keep` decides the stored value on conflict.
 fn upsert_sql(keep: &str) -> String {
     format!(
@@ -52,22 +60,22 @@ pub(super) async fn advance(tx: &mut Tx, key: StreamKey<'_>, to: DateTime<Utc>) 
 }
 
 /// Sets the watermark to `to`, backwards or forwards: an operator's decision (`watermark set`),
-/// never used by the sync itself.
-pub async fn force(db: &Db, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
+/// never used by the sync itself. In the caller's transaction, so its audit entry commits with it.
+pub async fn force(tx: &mut Tx, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
     let sql = upsert_sql("excluded.watermark");
     let now = Utc::now();
-    on_pool!(db, pool => {
-        sqlx::query(&sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(pool).await?;
+    on_tx!(tx, conn => {
+        sqlx::query(&sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
     });
     Ok(())
 }
 
 const DELETE: &str = "DELETE FROM etl_watermark WHERE account = $1 AND report = $2 AND stream = $3";
 
-/// Deletes the watermark; returns whether there was one.
-pub async fn reset(db: &Db, key: StreamKey<'_>) -> Result<bool, StoreError> {
-    let n = on_pool!(db, pool => {
-        sqlx::query(DELETE).bind(key.account).bind(key.report).bind(key.stream).execute(pool).await?.rows_affected()
+/// Deletes the watermark in the caller's transaction; returns whether there was one.
+pub async fn reset(tx: &mut Tx, key: StreamKey<'_>) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, conn => {
+        sqlx::query(DELETE).bind(key.account).bind(key.report).bind(key.stream).execute(conn).await?.rows_affected()
     });
     Ok(n > 0)
 }

@@ -323,3 +323,84 @@ fn the_bi_profile_mounts_files_that_exist_where_the_services_read_them() {
         );
     }
 }
+
+#[test]
+fn the_kubernetes_manifest_meets_the_restricted_pod_security_standard_and_limits_the_network() {
+    let manifest = read("deploy/kubernetes/wolkvox-etl.yaml");
+    let lines: Vec<&str> = manifest.lines().map(str::trim).collect();
+    let has = |line: &str| lines.iter().filter(|l| **l == line).count();
+    // Pod level.
+    for line in [
+        "automountServiceAccountToken: false",
+        "runAsUser: 65532",
+        "runAsGroup: 65532",
+        "readOnlyRootFilesystem: true",
+        "allowPrivilegeEscalation: false",
+        r#"capabilities: { drop: ["ALL"] }"#,
+    ] {
+        assert_eq!(has(line), 1, "the manifest lacks `{line}`");
+    }
+    // Both the pod and the container say it, so neither can be relaxed alone.
+    assert_eq!(has("runAsNonRoot: true"), 2);
+    assert_eq!(has("seccompProfile: { type: RuntimeDefault }"), 2);
+    // No secret in the environment: mounted files, read through the *_file keys.
+    assert!(!manifest.contains("secretRef"), "secrets belong in files, not envFrom");
+    for key in
+        ["url_file = \"/run/secrets/wolkvox-etl/database-url\"", "token_file = \"/run/secrets/wolkvox-etl/acme-token\""]
+    {
+        assert!(manifest.contains(key), "{key}");
+    }
+    // The NetworkPolicy: both directions, in on 9187 only, out to DNS, PostgreSQL and https.
+    let policy = &manifest[manifest.find("kind: NetworkPolicy").expect("a NetworkPolicy")..];
+    assert!(policy.contains("policyTypes: [Ingress, Egress]"));
+    let ingress = &policy[policy.find("ingress:").unwrap()..policy.find("egress:").unwrap()];
+    let ports = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split("port: ").nth(1))
+            .map(|p| p.trim_end_matches([' ', '}']).to_string())
+            .collect()
+    };
+    assert_eq!(ports(ingress), ["9187"]);
+    let egress = &policy[policy.find("egress:").unwrap()..];
+    assert_eq!(ports(egress), ["53", "53", "5432", "443"]);
+    assert!(egress.contains("protocol: UDP, port: 53"));
+}
+
+#[test]
+fn compose_drops_privileges_requires_a_database_password_and_the_build_context_leaves_out_secrets() {
+    let compose = read("docker-compose.yml");
+    // A service's lines: from its name to the next line indented by exactly two spaces.
+    let service = |name: &str| -> String {
+        let at = compose.find(&format!("\n  {name}:\n")).unwrap_or_else(|| panic!("no service {name}"));
+        let mut out = String::new();
+        for (i, line) in compose[at + 1..].lines().enumerate() {
+            let next_entry = line.starts_with("  ") && !line.starts_with("   ") && !line.trim().starts_with('#');
+            if i > 0 && (next_entry || (!line.starts_with(' ') && !line.is_empty())) {
+                break;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    };
+    for name in ["postgres", "wolkvox-etl", "simulator", "bi-role", "prometheus", "grafana"] {
+        let body = service(name);
+        for line in ["cap_drop: [ALL]", r#"security_opt: ["no-new-privileges:true"]"#] {
+            assert!(body.lines().any(|l| l.trim() == line), "{name} lacks {line}:\n{body}");
+        }
+        assert!(body.lines().any(|l| l.trim().starts_with("mem_limit: ")), "{name} has no memory limit");
+    }
+    for name in ["wolkvox-etl", "simulator"] {
+        let body = service(name);
+        assert!(body.lines().any(|l| l.trim() == "read_only: true"), "{name} is not read-only");
+        assert!(body.lines().any(|l| l.trim() == "tmpfs: [/tmp]"), "{name} has no /tmp");
+    }
+    assert!(!compose.contains("POSTGRES_PASSWORD:-"), "no default database password");
+    assert_eq!(compose.matches("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}").count(), 3);
+
+    let ignore = read(".dockerignore");
+    let ignored: Vec<&str> = ignore.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
+    for pattern in ["*.db", "*.db-wal", ".env", ".git/", "target/"] {
+        assert!(ignored.contains(&pattern), ".dockerignore lacks {pattern}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Integration tests: the real simulator over real HTTP, a real PostgreSQL database per test.
 
 mod accounts;
+mod audit;
 mod bad_rows;
 mod big_windows;
 mod catalogue;
@@ -12,6 +13,7 @@ mod deploy;
 mod dimensions;
 mod dst;
 mod empty_days;
+mod endpoints;
 mod faults;
 mod helpers;
 mod kpi;
@@ -22,6 +24,7 @@ mod readonly;
 mod rejects;
 mod replicas;
 mod scheduling;
+mod secrets;
 mod shutdown;
 mod spelling;
 mod token_info;

@@ -82,6 +82,8 @@ async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away(
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url()).await.unwrap();
     let name = t.test_db.url.rsplit('/').next().unwrap().to_string();
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    // The last ping's result answers until it is DB_PING_CACHE old.
+    tokio::time::sleep(wolkvox_etl::health::DB_PING_CACHE).await;
     let (code, body) = get(&format!("{base}/readyz")).await;
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("\"database\":\"error\"") || body.contains("\"database\":\"timeout\""), "{body}");
@@ -112,7 +114,9 @@ on_both_backends! {
 
         let key = StreamKey { account: "default", report: "chat_14", stream: "" };
         let bogota = chrono_tz::America::Bogota;
-        watermark::force(t.db(), key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
+        let mut tx = t.db().begin().await.unwrap();
+        watermark::force(&mut tx, key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
+        tx.commit().await.unwrap();
         let outcome = t.sync(Range::Scheduled).await;
         assert_eq!(outcome.counts.rows_upserted, deleted);
         assert_eq!(t.chat_14_rows().await, rows);
@@ -244,12 +248,24 @@ fn docker_compose_config_validates() {
         .expect("the build found compose installed");
     for profile in [None, Some("demo"), Some("bi")] {
         let mut c = std::process::Command::new(cmd[0]);
-        c.args(&cmd[1..]).current_dir(dir);
+        // The password is required (no default): compose refuses to start without one.
+        c.args(&cmd[1..]).current_dir(dir).env("POSTGRES_PASSWORD", "compose-test");
         if let Some(p) = profile {
             c.args(["--profile", p]);
         }
         let out = c.args(["config", "--quiet"]).output().unwrap();
         assert!(out.status.success(), "{profile:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    if !std::path::Path::new(dir).join(".env").exists() {
+        let out = std::process::Command::new(cmd[0])
+            .args(&cmd[1..])
+            .current_dir(dir)
+            .env_remove("POSTGRES_PASSWORD")
+            .args(["config", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "compose must refuse to start without POSTGRES_PASSWORD");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("set POSTGRES_PASSWORD in .env"));
     }
 }
 
@@ -267,6 +283,13 @@ fn the_systemd_unit_is_hardened_and_keeps_the_token_in_an_environment_file() {
         "ExecStart=/usr/local/bin/wolkvox-etl run",
     ] {
         assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
+    }
+    for example in [
+        "#LoadCredential=wolkvox-token:/etc/wolkvox-etl/credentials/wolkvox-token",
+        "#Environment=WOLKVOX_ETL__WOLKVOX__TOKEN_FILE=%d/wolkvox-token",
+        "#Environment=WOLKVOX_ETL__DATABASE__URL_FILE=%d/database-url",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == example), "missing the credentials example {example}");
     }
     let unit_has_secret = unit.lines().any(|l| l.contains("WOLKVOX_ETL__WOLKVOX__TOKEN="));
     assert!(!unit_has_secret, "the token belongs in the EnvironmentFile, not the unit");
