@@ -64,7 +64,7 @@ pub async fn sync(
     watch_signals(shutdown.clone())?;
     let mut failed = Vec::new();
     let mut cancelled = false;
-    let total = work.len();
+    let mut total = work.len();
     for (ctx, job) in &work {
         let api_name = if several {
             format!("{}/{}", ctx.account, job.config.report.api)
@@ -129,6 +129,7 @@ pub async fn sync(
         for app in &apps {
             let Some(job) = &app.dimensions else { continue };
             for (table, outcome) in crate::reference::read_all(&app.ctx, &job.token, &shutdown).await {
+                total += 1;
                 if !print_dimension(table, &outcome) {
                     failed.push(table.to_string());
                 }
@@ -136,7 +137,7 @@ pub async fn sync(
         }
     }
     if !failed.is_empty() {
-        anyhow::bail!("{} of {} report(s) failed: {}", failed.len(), total, failed.join(", "));
+        anyhow::bail!("{} of {} report(s) and dimension(s) failed: {}", failed.len(), total, failed.join(", "));
     }
     Ok(if cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }
