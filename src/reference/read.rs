@@ -99,10 +99,15 @@ async fn snapshot(
         }
     };
     let mut rows: Vec<DimRow> = Vec::new();
+    // Skills whose own answer was empty: their members are kept, not closed.
+    let mut empty_parts: Vec<String> = Vec::new();
     for skill in &asks {
         let params: Vec<(&str, &str)> = skill.as_deref().map(|s| vec![("skill_id", s)]).unwrap_or_default();
         let answer = ask(ctx, token, dim, &params, counts).await?;
         counts.rows_fetched += answer.len() as u64;
+        if let (Some(skill), true) = (skill, answer.is_empty()) {
+            empty_parts.push(skill.clone());
+        }
         for object in &answer {
             match to_row(dim, object, skill.as_deref()) {
                 Some(row) => rows.push(row),
@@ -122,7 +127,7 @@ async fn snapshot(
     keep.sort_unstable();
     let rows: Vec<DimRow> = keep.into_iter().map(|i| rows[i].clone()).collect();
     let mut tx = ctx.db.begin().await?;
-    let applied = tx.apply_dimension(dim, &ctx.account, &rows, ctx.clock.now()).await?;
+    let applied = tx.apply_dimension(dim, &ctx.account, &rows, ctx.clock.now(), &empty_parts).await?;
     tx.commit().await?;
     counts.windows = 1;
     counts.rows_upserted = applied.inserted + applied.changed + applied.closed;
@@ -202,7 +207,16 @@ fn to_row(dim: &Dimension, object: &Row, skill: Option<&str>) -> Option<DimRow> 
     let attr_hash = crate::hash::fnv1a(
         tracked.iter().flat_map(|v| v.as_deref().map_or(&[1u8][..], str::as_bytes).iter().copied().chain([0u8])),
     ) as i64;
-    let raw = serde_json::to_string(object).unwrap_or_else(|_| "{}".into()).replace("\\u0000", "");
+    // NUL characters go from the values (PostgreSQL's jsonb refuses them), not from the JSON text,
+    // where `\\u0000` can also be an escaped backslash followed by `u0000`.
+    let clean: Row = object
+        .iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k.clone(), serde_json::Value::String(s.replace('\0', ""))),
+            other => (k.clone(), other.clone()),
+        })
+        .collect();
+    let raw = serde_json::to_string(&clean).unwrap_or_else(|_| "{}".into());
     Some(DimRow { values, attr_hash, raw })
 }
 

@@ -271,7 +271,13 @@ async fn information(
     }
     if api != "token_info" {
         let skill = params.get("skill_id").map(String::as_str);
-        let blank = shared.blank_reference.lock().unwrap_or_else(PoisonError::into_inner).iter().any(|b| b == api);
+        let part = skill.map(|s| format!("{api}:{s}"));
+        let blank = shared
+            .blank_reference
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|b| b == api || Some(b) == part.as_ref());
         let answer = data::information_rows(api, shared.now_local(), skill)
             .map(|rows| rows.map(|rows| if blank { Vec::new() } else { rows }));
         return match answer {

@@ -50,6 +50,7 @@ pub(super) async fn apply(
     account: &str,
     rows: &[DimRow],
     at: DateTime<Utc>,
+    keep_open: &[String],
 ) -> Result<Applied, StoreError> {
     let keys = dim.key.len();
     let key_list = dim.key.join(", ");
@@ -146,7 +147,9 @@ pub(super) async fn apply(
         });
     }
     if !applied.suspect {
-        for key in current.keys().filter(|k| !seen.contains(*k)) {
+        // A part asked on its own that answered empty (one skill's agents) keeps its keys open:
+        // the empty-answer rule per request, not only for the whole snapshot.
+        for key in current.keys().filter(|k| !seen.contains(*k) && !keep_open.contains(&k[0])) {
             close(tx, &close_sql, account, key, at).await?;
             applied.closed += 1;
         }

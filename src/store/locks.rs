@@ -81,6 +81,8 @@ impl Coordinator {
                 if !file.is_file() {
                     return Coordinator { inner: Locks::None };
                 }
+                // One directory whatever path spells the file (a symlink, a relative path).
+                let file = std::fs::canonicalize(&file).unwrap_or(file);
                 let mut dir = file.into_os_string();
                 dir.push(".locks");
                 Coordinator { inner: Locks::Files(dir.into()) }

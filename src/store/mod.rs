@@ -381,8 +381,9 @@ impl Tx {
         account: &str,
         rows: &[dims::DimRow],
         at: DateTime<Utc>,
+        keep_open: &[String],
     ) -> Result<dims::Applied, StoreError> {
-        dims::apply(self, dim, account, rows, at).await
+        dims::apply(self, dim, account, rows, at, keep_open).await
     }
 
     /// Records a committed window in the ledger, as part of its transaction.

@@ -156,7 +156,9 @@ impl<'a> Attempt<'a> {
         let (ctx, job, w) = (self.ctx, self.job, &self.window);
         let permit = job.token.acquire().await;
         let token_lock = ctx.coordinator.lock_token(job.token.gate_id()).await?;
-        // The connection before the request: once the API starts answering, nothing waits.
+        // The connection before the request: once the API starts answering, it is not left
+        // waiting for a free connection. (On SQLite it may still wait for the database's one
+        // write lock while another token's window is being written.)
         // Taken after the token, so connections are held only by windows that can send now.
         let reserved = match ctx.db.reserve().await {
             Ok(reserved) => reserved,

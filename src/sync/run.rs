@@ -254,7 +254,8 @@ fn reconcile_days(tz: Tz, watermark: Option<DateTime<Utc>>, days: u32, max_windo
     let Some(watermark) = watermark else {
         return Vec::new();
     };
-    let last = time::utc_to_local(tz, watermark).date();
+    // The day of the watermark's last second: a watermark at midnight ends the day before.
+    let last = time::utc_to_local(tz, watermark - chrono::Duration::seconds(1)).date();
     let mut windows = Vec::new();
     for back in (0..days).rev() {
         let day = last - chrono::Duration::days(i64::from(back));
@@ -315,7 +316,12 @@ async fn sync_windows(
     if report.in_whole_days() {
         // Days that answered empty while holding rows are asked again until an answer has rows.
         let suspects = ctx.db.suspect_days(key).await?;
-        planned = with_days(tz, planned, &suspects, now - job.config.policy.settle);
+        // The reconciliation never reads past the watermark, so it never moves it.
+        let ceiling = match (range, run.watermark) {
+            (Range::Reconcile { .. }, Some(wm)) => wm.min(now - job.config.policy.settle),
+            _ => now - job.config.policy.settle,
+        };
+        planned = with_days(tz, planned, &suspects, ceiling);
     }
     if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
         run.planned = Some(Window::new(first.start, last.end));
@@ -468,6 +474,19 @@ mod tests {
         let days = [t("2026-11-17 00:00:00").date(), t("2026-11-20 00:00:00").date()];
         let w = with_days(Bogota, planned, &days, at("2026-11-20 09:58:00"));
         assert_eq!(spans(&w), ["2026-11-17T00:00:00..2026-11-18T00:00:00", "2026-11-20T00:00:00..2026-11-20T09:58:00"]);
+    }
+
+    #[test]
+    fn the_reconciliation_re_reads_whole_days_up_to_the_watermark_and_never_past_it() {
+        let days = |n| Range::Reconcile { days: n };
+        // Mid-day: yesterday whole and today up to the watermark.
+        let w = plan_in_bogota("chat_14", days(2), Some("2026-11-20 03:30:00"), "2026-11-20 04:00:00");
+        assert_eq!(spans(&w), ["2026-11-19T00:00:00..2026-11-20T00:00:00", "2026-11-20T00:00:00..2026-11-20T03:30:00"]);
+        // A watermark at midnight ends the day before: one day is that day, not an empty today.
+        let w = plan_in_bogota("chat_14", days(1), Some("2026-11-20 00:00:00"), "2026-11-20 04:00:00");
+        assert_eq!(spans(&w), ["2026-11-19T00:00:00..2026-11-20T00:00:00"]);
+        // Never synced: nothing to re-read.
+        assert!(plan_in_bogota("chat_14", days(2), None, "2026-11-20 04:00:00").is_empty());
     }
 
     #[test]

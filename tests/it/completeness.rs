@@ -99,18 +99,18 @@ async fn a_day_the_api_now_answers_with_fewer_rows_than_stored_is_short_and_keep
     assert_eq!(t.sync(day).await.status, RunStatus::Succeeded);
     let stored = t.chat_14_rows().await.len();
     assert_eq!(day_status(&t, "2026-11-19").await, "complete");
-    // The API's bad day: the 19th now answers empty.
+    // The API's bad day: the 19th (the watermark's day: it ends at its midnight) answers empty.
     t.sim.set_blank_days(vec![chrono::NaiveDate::from_ymd_opt(2026, 11, 19).unwrap()]);
     let job = t.app.job("chat_14").unwrap();
     let outcomes =
-        wolkvox_etl::sync::reconcile(&t.app.ctx, &[job], 2, TimeDelta::days(90), &CancellationToken::new()).await;
+        wolkvox_etl::sync::reconcile(&t.app.ctx, &[job], 1, TimeDelta::days(90), &CancellationToken::new()).await;
     assert_eq!(outcomes[0].1.status, RunStatus::Succeeded);
     assert_eq!(t.chat_14_rows().await.len(), stored, "an empty answer erased nothing");
     assert_eq!(day_status(&t, "2026-11-19").await, "short");
     // The API answers again: the next pass clears it.
     t.sim.set_blank_days(Vec::new());
     let job = t.app.job("chat_14").unwrap();
-    wolkvox_etl::sync::reconcile(&t.app.ctx, &[job], 2, TimeDelta::days(90), &CancellationToken::new()).await;
+    wolkvox_etl::sync::reconcile(&t.app.ctx, &[job], 1, TimeDelta::days(90), &CancellationToken::new()).await;
     assert_eq!(day_status(&t, "2026-11-19").await, "complete");
 }
 
@@ -201,7 +201,7 @@ async fn reconcile_on_the_command_line_prints_each_day_and_status_shows_the_last
             .args(args);
         cmd
     };
-    let mut reconcile = binary(&["reconcile", "--report", "chat_14", "--days", "2"]);
+    let mut reconcile = binary(&["reconcile", "--report", "chat_14", "--days", "1"]);
     let out = tokio::task::spawn_blocking(move || reconcile.output().unwrap()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));

@@ -120,6 +120,14 @@ async fn an_empty_or_much_smaller_snapshot_closes_nothing_and_is_kept_as_suspect
     assert_eq!(t.scalar(&current).await, 24, "an empty answer erased no agent");
     let recorded = "SELECT CAST(suspect_empty_days AS BIGINT) FROM etl_run WHERE report = 'dim_agent' ORDER BY id DESC LIMIT 1";
     assert_eq!(t.scalar(recorded).await, 1);
+    // One skill's agents answer empty while the other skills answer: that skill's members
+    // stay open (the rule holds per request, not only for the whole snapshot).
+    t.sim.set_blank_reference(&["agents_in_skill:102"]);
+    let outcomes = read_all(&t).await;
+    let members = &outcomes.iter().find(|(t, _)| *t == "dim_agent_skill").unwrap().1;
+    assert_eq!(members.counts.rows_upserted, 0, "nothing closed");
+    let open = format!("SELECT count(*) FROM dim_agent_skill WHERE skill_id = '102' AND is_current = {}", truth(backend));
+    assert_eq!(t.scalar(&open).await, 6, "skill 102's six agents are still members");
     // The API answers again: nothing to change.
     t.sim.set_blank_reference(&[]);
     let back = read_all(&t).await;
