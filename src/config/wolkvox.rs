@@ -256,7 +256,7 @@ mod tests {
         };
         let token = file("token", "tok-FROM-FILE\n");
         let backup = file("backup", "tok-BACKUP\r\n");
-        let url = file("url", "postgres://etl:pw-FILE@db:5432/wolkvox\n");
+        let url = file("url", "postgres://etl:pw-FILE@db:5432/wolkvox?sslmode=verify-full\n");
         let s = load(&[
             ("WOLKVOX_ETL__WOLKVOX__TOKEN_FILE", &token),
             ("WOLKVOX_ETL__WOLKVOX__TOKEN_FILES__BACKUP", &backup),
@@ -265,7 +265,7 @@ mod tests {
         .unwrap();
         let tokens: Vec<_> = s.tokens.iter().map(|t| (t.label.as_str(), t.secret.expose_secret())).collect();
         assert_eq!(tokens, [("backup", "tok-BACKUP"), ("default", "tok-FROM-FILE")]);
-        assert_eq!(s.database_url.expose_secret(), "postgres://etl:pw-FILE@db:5432/wolkvox");
+        assert_eq!(s.database_url.expose_secret(), "postgres://etl:pw-FILE@db:5432/wolkvox?sslmode=verify-full");
         assert!(!s.database_is_default);
 
         let missing = dir.join("absent").display().to_string();

@@ -68,6 +68,8 @@ fn check_config_redacts_the_credentials_of_every_url_it_prints() {
             "https://apiuser:api-PASS-1@wv0010.example.com/api/v2/?token=tok-QUERY-1",
         )
         .env("DATABASE_URL", "postgres://etl:db-PASS-2@db:5432/wolkvox?sslpassword=ssl-PASS-3&sslmode=require")
+        // `require` does not verify the server: accepted only by this opt-in.
+        .env("WOLKVOX_ETL__DATABASE__ALLOW_UNVERIFIED_TLS", "true")
         .arg("check-config")
         .output()
         .unwrap();
