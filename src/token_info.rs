@@ -64,15 +64,10 @@ async fn read(ctx: &JobContext, token: &Token) -> Result<ReadOutcome, SyncError>
     if let Some(until) = ctx.budget.paused_until(token.label()).await? {
         return Ok(ReadOutcome::Paused(until));
     }
-    let mut retrier = ctx.client.retrier();
-    let result = loop {
-        let attempt = once(ctx, token).await;
-        if !retrier.again(API, token, &attempt).await {
-            break attempt;
-        }
-    };
+    // The client holds the permit until the body is read; the lock is held until then too.
+    let (result, attempts) = ctx.call_on_token(token, API, |permit| ctx.client.token_info(token, permit)).await;
     // Every attempt sent a request, and every request costs a call.
-    let recorded = ctx.budget.record(token.label(), retrier.attempts()).await;
+    let recorded = ctx.budget.record(token.label(), attempts).await;
     let info = match result {
         Ok(info) => info,
         Err(e) => {
@@ -115,14 +110,4 @@ async fn read(ctx: &JobContext, token: &Token) -> Result<ReadOutcome, SyncError>
 /// A figure as logs and commands show it: the number, or `?` where the API left it blank.
 pub fn shown(figure: Option<i64>) -> String {
     figure.map_or_else(|| "?".to_owned(), |n| n.to_string())
-}
-
-/// One attempt: take the token (in this process, then across replicas), ask, read the answer.
-async fn once(ctx: &JobContext, token: &Token) -> Result<TokenInfo, SyncError> {
-    let permit = token.acquire().await;
-    let token_lock = ctx.coordinator.lock_token(token.gate_id()).await?;
-    // The client holds the permit until the body is read; the lock is held until then too.
-    let read = ctx.client.token_info(token, permit).await;
-    token_lock.release().await;
-    Ok(read?)
 }

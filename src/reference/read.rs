@@ -158,28 +158,14 @@ async fn ask(
     params: &[(&str, &str)],
     counts: &mut RunCounts,
 ) -> Result<Vec<Row>, SyncError> {
-    let mut retrier = ctx.client.retrier();
-    let result = loop {
-        let attempt = once(ctx, token, dim.api, params).await;
-        if !retrier.again(dim.api, token, &attempt).await {
-            break attempt;
-        }
-    };
-    let attempts = retrier.attempts();
+    let (result, attempts) =
+        ctx.call_on_token(token, dim.api, |permit| ctx.client.information(token, permit, dim.api, params)).await;
     counts.requests += attempts;
     counts.retries += attempts.saturating_sub(1);
     if let Err(e) = ctx.budget.record(token.label(), attempts).await {
         warn!(error = %e, "Could not count API calls in the token budget");
     }
     result
-}
-
-async fn once(ctx: &JobContext, token: &Token, api: &str, params: &[(&str, &str)]) -> Result<Vec<Row>, SyncError> {
-    let permit = token.acquire().await;
-    let token_lock = ctx.coordinator.lock_token(token.gate_id()).await?;
-    let answer = ctx.client.information(token, permit, api, params).await;
-    token_lock.release().await;
-    Ok(answer?)
 }
 
 /// An object of the answer as a dimension row; `None` when a key field is missing or blank.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 
+use super::error::SyncError;
 use super::window::Window;
 use crate::budget::Budget;
 use crate::clock::Clock;
@@ -48,6 +49,39 @@ pub struct JobContext {
     /// Runs allowed at once in this process. Runs on one token take turns anyway, so more than
     /// a couple per token only hold connections.
     pub run_slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl JobContext {
+    /// One whole-body call on `token` (`information.php`, not a report window), attempt after
+    /// attempt as the client's retry policy allows; each attempt takes the token's turn (the
+    /// permit in this process, the lock across processes) and gives it back once the body is
+    /// read. Returns the result and the attempts made (each cost a call).
+    pub(crate) async fn call_on_token<T, F, Fut>(
+        &self,
+        token: &Token,
+        api: &str,
+        call: F,
+    ) -> (Result<T, SyncError>, u32)
+    where
+        F: Fn(tokio::sync::OwnedSemaphorePermit) -> Fut,
+        Fut: std::future::Future<Output = Result<T, crate::wolkvox::ApiError>>,
+    {
+        let mut retrier = self.client.retrier();
+        let result = loop {
+            let attempt = async {
+                let permit = token.acquire().await;
+                let lock = self.coordinator.lock_token(token.gate_id()).await?;
+                let answer = call(permit).await;
+                lock.release().await;
+                Ok(answer?)
+            }
+            .await;
+            if !retrier.again(api, token, &attempt).await {
+                break attempt;
+            }
+        };
+        (result, retrier.attempts())
+    }
 }
 
 /// What a committed window reports to [`JobContext::on_window`].

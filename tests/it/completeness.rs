@@ -190,17 +190,7 @@ async fn reconcile_on_the_command_line_prints_each_day_and_status_shows_the_last
     let sim = simulator_at_midnight(wolkvox_etl::simulator::SimulatorConfig::default()).await;
     let (out, yesterday) = sync_yesterday(&sim, &db, "chat_14").await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let binary = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
-        cmd.env_clear()
-            .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
-            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
-            .env("DATABASE_URL", &db.url)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "warn")
-            .args(args);
-        cmd
-    };
+    let binary = |args: &[&str]| binary(&sim, &db, "warn", args);
     let mut reconcile = binary(&["reconcile", "--report", "chat_14", "--days", "1"]);
     let out = tokio::task::spawn_blocking(move || reconcile.output().unwrap()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -287,18 +287,26 @@ pub fn assert_same_rows(db: &BTreeMap<(String, String), Value>, truth: &BTreeMap
     );
 }
 
-/// `sync --report api` of yesterday (Bogotá) against `sim`; returns the output and the day.
-pub async fn sync_yesterday(sim: &Simulator, db: &TestDb, api: &str) -> (std::process::Output, chrono::NaiveDate) {
-    let today = utc_to_local(chrono_tz::America::Bogota, Utc::now()).date();
-    let day = today - chrono::Duration::days(1);
+/// The real binary pointed at `sim` and `db` (a clean environment, plain logs at `log`), to run
+/// with `args`.
+pub fn binary(sim: &Simulator, db: &TestDb, log: &str, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
     cmd.env_clear()
         .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
         .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
         .env("DATABASE_URL", &db.url)
         .env("NO_COLOR", "1")
-        .env("RUST_LOG", "warn")
-        .args(["sync", "--report", api, "--from", &day.to_string(), "--to", &today.to_string()]);
+        .env("RUST_LOG", log)
+        .args(args);
+    cmd
+}
+
+/// `sync --report api` of yesterday (Bogotá) against `sim`; returns the output and the day.
+pub async fn sync_yesterday(sim: &Simulator, db: &TestDb, api: &str) -> (std::process::Output, chrono::NaiveDate) {
+    let today = utc_to_local(chrono_tz::America::Bogota, Utc::now()).date();
+    let day = today - chrono::Duration::days(1);
+    let (from, to) = (day.to_string(), today.to_string());
+    let mut cmd = binary(sim, db, "warn", &["sync", "--report", api, "--from", &from, "--to", &to]);
     (tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap(), day)
 }
 

@@ -241,14 +241,7 @@ async fn token_info_command(backend: Backend, others: u64) -> (Output, TestDb) {
     let db = TestDb::new(backend).await;
     let config = SimulatorConfig { other_integration_calls: others, ..sim_config() };
     let sim = Simulator::start(config, Clock::system(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
-    cmd.env_clear()
-        .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
-        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
-        .env("DATABASE_URL", &db.url)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .arg("token-info");
+    let mut cmd = binary(&sim, &db, "info", &["token-info"]);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert_eq!(sim.token_info_requests(), 1, "one read");
     (out, db)
