@@ -58,7 +58,9 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
         sims.push(sim);
     }
     // Only the two reports above: the top level's defaults are switched off.
-    for api in ["cdr_1", "chat_1", "chat_14", "agent_14", "agent_7", "agent_1", "skill_1", "skill_4", "chat_16"] {
+    for api in
+        ["cdr_1", "chat_1", "chat_14", "agent_14", "agent_7", "agent_1", "skill_1", "skill_4", "chat_16", "audit_log"]
+    {
         config = format!("[reports.{api}]\nenabled = false\n\n{config}");
     }
     // The streams compared are the reports' (the dimensions' reads are runs of their own).
@@ -191,7 +193,7 @@ async fn replicas_that_share_no_lock_send_simultaneous_requests_on_one_token() {
         "[sync]\nschedule = \"* * * * * *\"\ninitial_days = 1\n\n[wolkvox]\nbase_url = \"{}\"\ntoken = \"{TOKEN}\"\n\n",
         sim.base_url()
     );
-    for api in ["chat_1", "agent_7", "agent_1", "skill_1", "skill_4", "chat_16"] {
+    for api in ["chat_1", "agent_7", "agent_1", "skill_1", "skill_4", "chat_16", "audit_log"] {
         config.push_str(&format!("[reports.{api}]\nenabled = false\n\n"));
     }
     config.push_str("[dimensions]\nenabled = false\n\n");
