@@ -36,6 +36,15 @@ const PAGE_TO: &str = "2026-11-18 23:59:00";
 /// media_url padding that makes the heavy page about 250 MB (the API's cap is 256 MB).
 const HEAVY_PAD: usize = 3_900;
 
+/// A pool whose connections look in the daemon's schema, as the daemon's do.
+async fn schema_pool(url: &str) -> PgPool {
+    use std::str::FromStr;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .unwrap()
+        .options([("search_path", wolkvox_etl::store::DEFAULT_SCHEMA)]);
+    PgPool::connect_with(options).await.unwrap()
+}
+
 fn admin_url() -> String {
     std::env::var("BENCH_DATABASE_URL")
         .or_else(|_| std::env::var("TEST_DATABASE_URL"))
@@ -212,7 +221,7 @@ async fn unnest_once(db: &wolkvox_etl::store::Db, pool: &PgPool, rows: &[Row]) -
 async fn idle_rss(db_url: &str) -> u64 {
     let config = SimulatorConfig { latency: Duration::from_millis(1), ..SimulatorConfig::default() };
     let sim = Simulator::start(config, Clock::system(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let pool = PgPool::connect(db_url).await.unwrap();
+    let pool = schema_pool(db_url).await;
     let mut child = Command::new(BIN)
         .env_clear()
         .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
@@ -271,7 +280,7 @@ async fn main() {
     let mut conn = PgConnection::connect(&admin).await.expect("PostgreSQL for the benchmark");
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
     let db_url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    let pool = PgPool::connect(&db_url).await.unwrap();
+    let pool = schema_pool(&db_url).await;
     let pg_version: String = sqlx::query_scalar("SHOW server_version").fetch_one(&pool).await.unwrap();
 
     println!("wolkvox-etl ingestion benchmark — {} — PostgreSQL {pg_version}", machine());

@@ -148,31 +148,64 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     // wait for one.
     let tokens: u32 = all.iter().map(|s| u32::try_from(s.tokens.len().max(1)).unwrap_or(u32::MAX)).sum();
     let pool_size = settings.db_max_connections.max(tokens.saturating_add(2));
-    let db = Db::connect_with(&settings.database_url, pool_size, settings.db_timeouts).await.with_context(|| {
-        use secrecy::ExposeSecret;
-        format!(
-            "cannot connect to the database {} (check database.url / DATABASE_URL, and that the server is up)",
-            crate::config::redact_url(settings.database_url.expose_secret())
-        )
-    })?;
+    let db = Db::connect_with(&settings.database_url, pool_size, settings.db_timeouts, settings.db_schema.as_deref())
+        .await
+        .with_context(|| {
+            use secrecy::ExposeSecret;
+            format!(
+                "cannot connect to the database {} (check database.url / DATABASE_URL, and that the server is up)",
+                crate::config::redact_url(settings.database_url.expose_secret())
+            )
+        })?;
     let mut reports: Vec<_> = all.iter().flat_map(|s| s.reports.iter().map(|r| r.report)).collect();
+    if db.backend() == Backend::Postgres {
+        // The KPI views read these, so their tables exist whether the reports are enabled or not.
+        reports.extend(crate::store::bi::INPUTS.iter().filter_map(|api| crate::wolkvox::catalog::find(api)));
+    }
     reports.sort_by_key(|r| r.api);
     reports.dedup_by_key(|r| r.api);
     prepare_schema(&db, &reports).await?;
     // The KPI views read local days: the (first) operation's zone.
-    let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
-    crate::store::bi::ensure(&db, settings.timezone).await.context("cannot create the KPI views (schema bi)")?;
-    schema_lock.release().await;
+    if !crate::store::bi::is_current(&db, settings.timezone).await? {
+        let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
+        let made = crate::store::bi::ensure(&db, settings.timezone).await;
+        schema_lock.release().await;
+        made.map_err(|e| schema_error(e, &["the KPI views (schema bi)".to_string()]))
+            .context("cannot create the KPI views (schema bi)")?;
+    }
     Ok(db)
 }
 
-/// Applies pending migrations and creates or extends the tables of `reports`.
+/// Applies pending migrations and creates or extends the tables of `reports`, when anything is
+/// missing: a database already up to date is not changed at all, so the daemon can run as a role
+/// that may only read and write rows (SECURITY.md, "Roles").
 pub async fn prepare_schema(db: &Db, reports: &[&'static Report]) -> anyhow::Result<()> {
+    let missing = crate::store::schema::missing(db, reports).await.context("cannot read the database schema")?;
+    if missing.is_empty() {
+        return Ok(());
+    }
     // Replicas starting together take turns, so two never create the same table at once.
     let schema_lock = Coordinator::new(db, 1).lock_schema().await?;
-    db.migrate(reports).await.context("cannot prepare the database schema")?;
+    let migrated = db.migrate(reports).await;
     schema_lock.release().await;
+    migrated.map_err(|e| schema_error(e, &missing)).context("cannot prepare the database schema")?;
     Ok(())
+}
+
+/// A schema change the connecting role may not make names what is missing and who can add it;
+/// any other failure is passed on as it is.
+fn schema_error(error: crate::store::StoreError, missing: &[String]) -> anyhow::Error {
+    if !error.is_permission_denied() {
+        return error.into();
+    }
+    let mut list = missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if missing.len() > 5 {
+        list.push_str(&format!(" and {} more", missing.len() - 5));
+    }
+    anyhow::anyhow!(
+        "this database role may not change the schema (permission denied), and it lacks: {list}. Fix: run \
+         `wolkvox-etl migrate` as the role that owns the schema (SECURITY.md, \"Roles\"), then start this again"
+    )
 }
 
 /// The absolute path of the SQLite file, when the database is SQLite.

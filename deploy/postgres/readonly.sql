@@ -9,8 +9,11 @@
 -- psql variables (-v name=value):
 --   bi_password  required: the role's password
 --   bi_role      the role to create or update (default wolkvox_bi)
---   owner        the role that creates the daemon's tables (default: the role running this);
---                tables and views it creates later are readable too
+--   owner        the role that creates the daemon's tables (default: the role running this;
+--                wolkvox_owner when roles.sql made the roles); tables and views it creates
+--                later are readable too
+--   schema       the daemon's database.schema (default wolkvox): the role's search_path starts
+--                there, so dashboards name tables without it
 --
 -- Idempotent: run it again to change the password, or after adding views by another role. It
 -- grants, on the current database:
@@ -38,6 +41,10 @@
 \else
   SELECT current_user AS owner \gset
 \endif
+\if :{?schema}
+\else
+  \set schema wolkvox
+\endif
 
 -- One transaction: a re-run never leaves the role without its grants, even for a moment.
 BEGIN;
@@ -48,6 +55,8 @@ SELECT format('CREATE ROLE %I LOGIN', :'bi_role')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'bi_role') \gexec
 ALTER ROLE :"bi_role" WITH LOGIN PASSWORD :'bi_password';
 ALTER ROLE :"bi_role" SET default_transaction_read_only = on;
+-- Tables of a database filled before schemas existed stay in public, found second.
+ALTER ROLE :"bi_role" SET search_path = :"schema", public;
 
 GRANT CONNECT ON DATABASE :"DBNAME" TO :"bi_role";
 

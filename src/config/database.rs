@@ -20,6 +20,8 @@ pub(super) struct Database {
     pub(super) timeouts: crate::store::DbTimeouts,
     /// The host of a PostgreSQL server reached without verified TLS (accepted by opt-in).
     pub(super) unverified_host: Option<String>,
+    /// The PostgreSQL schema, when configured.
+    pub(super) schema: Option<String>,
 }
 
 /// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL, given as
@@ -81,7 +83,21 @@ pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
              set database.allow_unverified_tls = true",
         ));
     }
-    Ok(Database { url, is_default, max_connections: raw.max_connections, timeouts, unverified_host })
+    let schema = raw.schema.filter(|s| !s.trim().is_empty());
+    if let Some(schema) = &schema {
+        let plain = schema.len() <= 63
+            && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !schema.starts_with("pg_");
+        if !plain {
+            return Err(ConfigError::invalid(
+                "database.schema",
+                format!("{schema:?} is not a plain schema name"),
+                "use lower-case letters, digits and underscores, starting with a letter (default wolkvox)",
+            ));
+        }
+    }
+    Ok(Database { url, is_default, max_connections: raw.max_connections, timeouts, unverified_host, schema })
 }
 
 /// The host of a `postgres://` URL that points at another machine without `sslmode=verify-full`

@@ -30,6 +30,14 @@ impl Settings {
         let _ = writeln!(out, "connect_timeout_seconds = {}", self.db_timeouts.connect.as_secs());
         let _ = writeln!(out, "statement_timeout_seconds = {}", self.db_timeouts.statement.as_secs());
         let _ = writeln!(out, "lock_timeout_seconds = {}", self.db_timeouts.lock.as_secs());
+        match &self.db_schema {
+            Some(schema) => {
+                let _ = writeln!(out, "schema = {schema:?}");
+            }
+            None => {
+                let _ = writeln!(out, "schema = {:?}  # default (PostgreSQL)", crate::store::DEFAULT_SCHEMA);
+            }
+        }
         let _ = writeln!(out, "\n[sync]");
         let _ = writeln!(out, "run_on_start = {}", self.run_on_start);
         let _ = writeln!(out, "\n[http]");

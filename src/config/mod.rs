@@ -205,6 +205,9 @@ pub struct Settings {
     pub db_timeouts: crate::store::DbTimeouts,
     /// A PostgreSQL host reached without verified TLS, accepted by `database.allow_unverified_tls`.
     pub db_unverified_host: Option<String>,
+    /// The PostgreSQL schema of the tables, when configured (unset: `wolkvox`, or `public` for a
+    /// database whose tables a release from before schemas made there).
+    pub db_schema: Option<String>,
     /// Run each report at start-up.
     pub run_on_start: bool,
     /// Enabled reports.
@@ -299,6 +302,7 @@ impl Settings {
             db_max_connections: db.max_connections,
             db_timeouts: db.timeouts,
             db_unverified_host: db.unverified_host,
+            db_schema: db.schema,
             run_on_start: raw.sync.run_on_start,
             reports,
             default_schedule: raw.sync.schedule.clone(),

@@ -141,6 +141,8 @@ pub struct RawDatabase {
     pub lock_timeout_seconds: u64,
     /// Accept a PostgreSQL server on another host reached without `sslmode=verify-full`.
     pub allow_unverified_tls: bool,
+    /// The PostgreSQL schema of the daemon's tables (unset: `wolkvox`).
+    pub schema: Option<String>,
 }
 
 /// `[sync]` as written.

@@ -2,8 +2,8 @@
 //! the dimensions. Each formula is in the README ("KPI views"); inputs are typed report columns
 //! (durations in seconds, percentages as numbers). The views read local days, so they are made
 //! for the operation's time zone (the first account's, in a multi-account deployment). They are
-//! dropped and created again at every start-up (under the schema lock), so a new release's
-//! formulas replace the old ones; nothing is stored in them.
+//! dropped and created again (under the schema lock) when a start-up finds another release's, or
+//! another zone's, so a new release's formulas replace the old ones; nothing is stored in them.
 
 use chrono_tz::Tz;
 
@@ -111,6 +111,28 @@ const VIEWS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What the views of this release, made for `tz` over the tables of `schema`, are recognised
+/// by: kept as the comment of schema `bi`, so a start-up that finds it there changes nothing
+/// (and needs no DDL rights).
+fn fingerprint(tz: Tz, schema: &str) -> String {
+    let zone = tz.name().replace('\'', "");
+    let text = VIEWS.iter().flat_map(|(name, sql)| [*name, *sql]).collect::<Vec<_>>().join("\0");
+    let hash = crate::hash::fnv1a(text.bytes().chain([0]).chain(zone.bytes()).chain([0]).chain(schema.bytes()));
+    format!("wolkvox-etl KPI views {hash:016x} ({zone}, tables in {schema})")
+}
+
+/// Whether schema `bi` holds this release's views for `tz` (always true on SQLite, which gets none).
+pub async fn is_current(db: &Db, tz: Tz) -> Result<bool, StoreError> {
+    let Db::Postgres(pool) = db else {
+        return Ok(true);
+    };
+    let (schema, comment): (String, Option<String>) =
+        sqlx::query_as("SELECT current_setting('search_path'), obj_description(to_regnamespace('bi'), 'pg_namespace')")
+            .fetch_one(pool)
+            .await?;
+    Ok(comment.as_deref() == Some(fingerprint(tz, &schema).as_str()))
+}
+
 /// Creates the schema `bi` and its views (PostgreSQL; SQLite has no schemas and gets none).
 pub async fn ensure(db: &Db, tz: Tz) -> Result<(), StoreError> {
     let Db::Postgres(pool) = db else {
@@ -122,6 +144,7 @@ pub async fn ensure(db: &Db, tz: Tz) -> Result<(), StoreError> {
         }
     }
     let mut tx = pool.begin().await?;
+    let schema: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(&mut *tx).await?;
     sqlx::query("CREATE SCHEMA IF NOT EXISTS bi").execute(&mut *tx).await?;
     for (name, _) in VIEWS.iter().rev() {
         sqlx::query(&format!("DROP VIEW IF EXISTS bi.{name}")).execute(&mut *tx).await?;
@@ -131,6 +154,8 @@ pub async fn ensure(db: &Db, tz: Tz) -> Result<(), StoreError> {
         let body = sql.replace("{tz}", &zone);
         sqlx::query(&format!("CREATE VIEW bi.{name} AS {body}")).execute(&mut *tx).await?;
     }
+    let comment = fingerprint(tz, &schema).replace('\'', "");
+    sqlx::query(&format!("COMMENT ON SCHEMA bi IS '{comment}'")).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }

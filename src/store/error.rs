@@ -53,6 +53,20 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the connecting role lacks a privilege (42501), e.g. a role that may only read
+    /// and write rows asked to create a table.
+    pub fn is_permission_denied(&self) -> bool {
+        let code = match self {
+            StoreError::Database(sqlx::Error::Database(db)) => db.code(),
+            StoreError::Migrate(
+                sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(db))
+                | sqlx::migrate::MigrateError::ExecuteMigration(sqlx::Error::Database(db), _),
+            ) => db.code(),
+            _ => None,
+        };
+        code.as_deref() == Some("42501")
+    }
+
     /// Whether trying again later may succeed (the server restarting, a dropped connection, a
     /// lock wait that reached `lock_timeout`: 55P03).
     pub fn is_retryable(&self) -> bool {

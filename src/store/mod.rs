@@ -71,6 +71,9 @@ use watermark::StreamKey;
 
 use crate::wolkvox::catalog::Report;
 
+/// The PostgreSQL schema the daemon's tables live in unless `database.schema` says otherwise.
+pub const DEFAULT_SCHEMA: &str = "wolkvox";
+
 /// Postgres migrations, compiled into the binary.
 pub static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 /// SQLite migrations, compiled into the binary.
@@ -163,32 +166,45 @@ impl Db {
     /// Connects and checks the server answers now, not at first use: a daemon should fail at
     /// start-up when its database URL is wrong. SQLite files are created if missing.
     pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Db, StoreError> {
-        Db::connect_with(url, max_connections, DbTimeouts::default()).await
+        Db::connect_with(url, max_connections, DbTimeouts::default(), None).await
     }
 
-    /// [`Db::connect`] with explicit timeouts: connecting, and on PostgreSQL every statement
-    /// and every lock wait (advisory locks included) are bounded.
+    /// [`Db::connect`] with explicit timeouts and PostgreSQL schema: connecting, and on
+    /// PostgreSQL every statement and every lock wait (advisory locks included) are bounded, and
+    /// every connection's `search_path` is the schema (`schema`, or [`DEFAULT_SCHEMA`] unless
+    /// the database holds a release's tables from before schemas, in `public`).
     pub async fn connect_with(
         url: &SecretString,
         max_connections: u32,
         timeouts: DbTimeouts,
+        schema: Option<&str>,
     ) -> Result<Db, StoreError> {
         let url = url.expose_secret();
         match Backend::of_url(url) {
             Some(Backend::Postgres) => {
                 let millis = |d: Duration| format!("{}ms", d.as_millis());
-                let options = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl").options([
+                let mut settings = vec![
                     ("statement_timeout", millis(timeouts.statement)),
                     ("lock_timeout", millis(timeouts.lock)),
-                ]);
+                    // The server probes an idle client, so the locks and connections of a
+                    // replica that vanished from the network (no FIN, no RST) are freed within
+                    // about two minutes instead of the kernel's two hours.
+                    ("tcp_keepalives_idle", "60".to_string()),
+                    ("tcp_keepalives_interval", "10".to_string()),
+                    ("tcp_keepalives_count", "6".to_string()),
+                ];
+                let base = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl").options(settings.clone());
                 // One direct connection first: a pool that cannot connect only says it timed out,
                 // while the connection says why (refused, unknown host, bad password). Bounded:
                 // a listener that accepts and never answers must not hold start-up forever.
-                let direct = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options);
-                let conn = tokio::time::timeout(timeouts.connect, direct)
+                let direct = <sqlx::PgConnection as sqlx::Connection>::connect_with(&base);
+                let mut conn = tokio::time::timeout(timeouts.connect, direct)
                     .await
                     .map_err(|_| StoreError::ConnectTimeout { seconds: timeouts.connect.as_secs() })??;
+                let schema = schema::resolve(&mut conn, schema).await?;
                 sqlx::Connection::close(conn).await?;
+                settings.push(("search_path", schema));
+                let options = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl").options(settings);
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(timeouts.connect)
@@ -227,7 +243,10 @@ impl Db {
     /// safe at every start-up).
     pub async fn migrate(&self, reports: &[&Report]) -> Result<(), StoreError> {
         match self {
-            Db::Postgres(pool) => PG_MIGRATOR.run(pool).await?,
+            Db::Postgres(pool) => {
+                schema::create_schema(pool).await?;
+                PG_MIGRATOR.run(pool).await?
+            }
             Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
         }
         for report in reports {

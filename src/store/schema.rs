@@ -5,8 +5,112 @@
 //! a nullable column; nothing is ever dropped or retyped automatically, so an upgrade can never
 //! destroy data. Identifiers come only from the catalogue and are always quoted.
 
-use super::{Backend, Db, StoreError};
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{PgConnection, PgPool};
+
+use super::{Backend, Db, StoreError, DEFAULT_SCHEMA};
 use crate::wolkvox::catalog::{FieldType, Report};
+
+/// The schema a PostgreSQL connection's `search_path` names: `configured`, or
+/// [`DEFAULT_SCHEMA`], unless the database holds the tables of a release from before schemas in
+/// `public` and none in the default schema: those stay where they are (a WARN says how to keep
+/// or move them), since starting afresh in an empty schema would sync everything again.
+pub async fn resolve(conn: &mut PgConnection, configured: Option<&str>) -> Result<String, StoreError> {
+    if let Some(schema) = configured {
+        return Ok(schema.to_string());
+    }
+    let (ours, legacy): (bool, bool) = sqlx::query_as(
+        "SELECT to_regclass(format('%I.etl_watermark', $1::text)) IS NOT NULL,
+                to_regclass('public.etl_watermark') IS NOT NULL",
+    )
+    .bind(DEFAULT_SCHEMA)
+    .fetch_one(conn)
+    .await?;
+    if legacy && !ours {
+        tracing::warn!(
+            "The tables are in schema public (made by a release from before schemas) and stay there. \
+             Fix: set database.schema = \"public\" to keep them there and silence this, or move them to \
+             schema {DEFAULT_SCHEMA} (README, \"Least privilege\")"
+        );
+        return Ok("public".to_string());
+    }
+    Ok(DEFAULT_SCHEMA.to_string())
+}
+
+/// Creates the connection's schema (its `search_path`) if missing, owned by the connecting role.
+pub async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
+    let schema: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(pool).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
+        .bind(&schema)
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        // Validated by the configuration as a plain lower-case identifier; quoted anyway.
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&schema))).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// What the database still lacks for `reports`: migrations not applied (or applied by another
+/// release), tables, columns. Empty when nothing needs a change, so a role without DDL rights
+/// can run; a start-up then takes no schema lock and changes nothing.
+pub async fn missing(db: &Db, reports: &[&Report]) -> Result<Vec<String>, StoreError> {
+    let mut missing = Vec::new();
+    let (migrator, tables_sql) = match db.backend() {
+        Backend::Postgres => (
+            &super::PG_MIGRATOR,
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema()",
+        ),
+        Backend::Sqlite => (
+            &super::SQLITE_MIGRATOR,
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
+        ),
+    };
+    let columns: Vec<(String, String)> = on_pool!(db, pool => sqlx::query_as(tables_sql).fetch_all(pool).await?);
+    let mut tables: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (table, column) in &columns {
+        tables.entry(table.as_str()).or_default().insert(column.as_str());
+    }
+    if !tables.contains_key("_sqlx_migrations") {
+        missing.push("the migrations".to_string());
+    } else {
+        let applied: Vec<(i64, Vec<u8>, bool)> = on_pool!(db, pool => {
+            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations").fetch_all(pool).await?
+        });
+        let known: HashMap<i64, &[u8]> = migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| (m.version, m.checksum.as_ref()))
+            .collect();
+        for (version, checksum, success) in &applied {
+            // Unknown, changed or failed: the migrator's own checks give the precise error.
+            if known.get(version).is_none_or(|c| *c != checksum.as_slice()) || !success {
+                missing.push(format!("a check of migration {version}"));
+            }
+        }
+        let mut versions: Vec<i64> = known.keys().copied().collect();
+        versions.sort();
+        for version in versions {
+            if !applied.iter().any(|(v, _, ok)| *v == version && *ok) {
+                missing.push(format!("migration {version}"));
+            }
+        }
+    }
+    for report in reports {
+        let Some(have) = tables.get(report.table) else {
+            missing.push(format!("table {}", report.table));
+            continue;
+        };
+        for field in report.fields.iter().map(|f| f.name).chain(["raw_hash"]) {
+            if !have.contains(field) {
+                missing.push(format!("column {}.{field}", report.table));
+            }
+        }
+    }
+    Ok(missing)
+}
 
 /// Quotes an identifier from the catalogue for SQL.
 pub fn quote_ident(name: &str) -> String {

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use sqlx::PgPool;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
@@ -171,7 +170,7 @@ async fn the_daemon_exits_zero_on_sigterm_after_finishing_its_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pool = PgPool::connect(&db.url).await.unwrap();
+    let pool = pg_pool(&db.url).await;
     // Wait for the start-up run to be recorded.
     let mut recorded = false;
     for _ in 0..100 {

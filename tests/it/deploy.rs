@@ -383,20 +383,44 @@ fn compose_drops_privileges_requires_a_database_password_and_the_build_context_l
         }
         out
     };
-    for name in ["postgres", "wolkvox-etl", "simulator", "bi-role", "prometheus", "grafana"] {
+    for name in ["postgres", "db-roles", "migrate", "wolkvox-etl", "simulator", "bi-role", "prometheus", "grafana"] {
         let body = service(name);
         for line in ["cap_drop: [ALL]", r#"security_opt: ["no-new-privileges:true"]"#] {
             assert!(body.lines().any(|l| l.trim() == line), "{name} lacks {line}:\n{body}");
         }
         assert!(body.lines().any(|l| l.trim().starts_with("mem_limit: ")), "{name} has no memory limit");
     }
-    for name in ["wolkvox-etl", "simulator"] {
+    for name in ["migrate", "wolkvox-etl", "simulator"] {
         let body = service(name);
         assert!(body.lines().any(|l| l.trim() == "read_only: true"), "{name} is not read-only");
         assert!(body.lines().any(|l| l.trim() == "tmpfs: [/tmp]"), "{name} has no /tmp");
     }
     assert!(!compose.contains("POSTGRES_PASSWORD:-"), "no default database password");
+    // The superuser's password reaches only the database and the two role-making one-shots.
     assert_eq!(compose.matches("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}").count(), 3);
+    for name in ["postgres", "db-roles", "bi-role"] {
+        assert!(service(name).contains("${POSTGRES_PASSWORD:?"), "{name}");
+    }
+    // Least privilege: the daemon connects as the app role, migrations run as the owner role,
+    // both with required passwords; roles.sql makes them.
+    let url = |name: &str| -> String {
+        let body = service(name);
+        body.lines().find_map(|l| l.trim().strip_prefix("DATABASE_URL: ").map(str::to_string)).expect(name)
+    };
+    assert_eq!(
+        url("wolkvox-etl"),
+        "postgres://wolkvox_app:${WOLKVOX_APP_PASSWORD:?set WOLKVOX_APP_PASSWORD in .env}@postgres:5432/wolkvox"
+    );
+    assert_eq!(
+        url("migrate"),
+        "postgres://wolkvox_owner:${WOLKVOX_OWNER_PASSWORD:?set WOLKVOX_OWNER_PASSWORD in .env}@postgres:5432/wolkvox"
+    );
+    assert!(service("migrate").lines().any(|l| l.trim() == r#"command: ["migrate"]"#));
+    let daemon = service("wolkvox-etl");
+    let after = &daemon[daemon.find("depends_on:").expect("the daemon waits")..];
+    assert!(after.contains("migrate:") && after.contains("condition: service_completed_successfully"), "{daemon}");
+    assert!(service("db-roles").contains("/roles.sql"));
+    assert!(read("deploy/postgres/roles.sql").contains("\\set app_role wolkvox_app"));
 
     let ignore = read(".dockerignore");
     let ignored: Vec<&str> = ignore.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();

@@ -83,6 +83,16 @@ impl Drop for TestDb {
     }
 }
 
+/// A pool on a test database as the tests read it: in the daemon's schema, as the daemon's own
+/// connections are (the test's superuser would otherwise look in `public`).
+pub async fn pg_pool(url: &str) -> sqlx::PgPool {
+    use std::str::FromStr;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .expect("a postgres URL")
+        .options([("search_path", wolkvox_etl::store::DEFAULT_SCHEMA)]);
+    sqlx::PgPool::connect_with(options).await.expect("connect test database")
+}
+
 /// One integer from a query that is the same on both backends.
 pub async fn scalar(db: &Db, sql: &str) -> i64 {
     match db {

@@ -23,6 +23,7 @@ mod probe;
 mod readonly;
 mod rejects;
 mod replicas;
+mod roles;
 mod scheduling;
 mod secrets;
 mod shutdown;

@@ -346,4 +346,14 @@ async fn postgres_connections_carry_the_statement_and_lock_timeouts() {
     let statement: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(pool).await.unwrap();
     let lock: String = sqlx::query_scalar("SHOW lock_timeout").fetch_one(pool).await.unwrap();
     assert_eq!((statement.as_str(), lock.as_str()), ("2min", "45s"));
+    // The server probes the connection, so a vanished replica's locks end within minutes, and
+    // the tables are looked up in the daemon's schema only.
+    for (setting, value) in
+        [("tcp_keepalives_idle", "60"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "6")]
+    {
+        let shown: String = sqlx::query_scalar(&format!("SHOW {setting}")).fetch_one(pool).await.unwrap();
+        assert_eq!(shown, value, "{setting}");
+    }
+    let path: String = sqlx::query_scalar("SHOW search_path").fetch_one(pool).await.unwrap();
+    assert_eq!(path, "wolkvox");
 }

@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgPool, SqlitePool};
 use wolkvox_etl::store::Backend;
 
-use super::helpers::TestDb;
+use super::helpers::{pg_pool, TestDb};
 
 /// What the harness reads from the binary's database while the binary runs.
 pub enum Probe {
@@ -21,7 +21,7 @@ pub enum Probe {
 impl Probe {
     pub async fn open(db: &TestDb) -> Probe {
         match db.backend {
-            Backend::Postgres => Probe::Postgres(PgPool::connect(&db.url).await.expect("probe connection")),
+            Backend::Postgres => Probe::Postgres(pg_pool(&db.url).await),
             Backend::Sqlite => {
                 // No busy wait: a locked database is the answer, not something to wait out.
                 let options = SqliteConnectOptions::from_str(&db.url)

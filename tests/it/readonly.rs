@@ -94,9 +94,10 @@ async fn the_bi_role_reads_every_table_and_view_and_can_change_nothing() {
     let t = spawn_app(Backend::Postgres, Options::default()).await;
     assert_eq!(t.sync(Range::Scheduled).await.status, RunStatus::Succeeded);
     let mut owner = PgConnection::connect(&t.test_db.url).await.unwrap();
-    // A schema of the owner's besides public (SECURITY.md's `CREATE SCHEMA … AUTHORIZATION`).
-    sqlx::query("CREATE SCHEMA wolkvox").execute(&mut owner).await.unwrap();
-    sqlx::query("CREATE TABLE wolkvox.own AS SELECT 1 AS x").execute(&mut owner).await.unwrap();
+    sqlx::query("SET search_path = wolkvox").execute(&mut owner).await.unwrap();
+    // A schema of the owner's besides the daemon's.
+    sqlx::query("CREATE SCHEMA extra").execute(&mut owner).await.unwrap();
+    sqlx::query("CREATE TABLE extra.own AS SELECT 1 AS x").execute(&mut owner).await.unwrap();
     let role = BiRole::create(&t.test_db.url);
     role.apply(); // idempotent: a second run only sets the password and the grants again
     let mut bi = role.connect().await;
@@ -109,7 +110,7 @@ async fn the_bi_role_reads_every_table_and_view_and_can_change_nothing() {
         "etl_day",
         "etl_completeness",
         "etl_token_usage",
-        "wolkvox.own",
+        "extra.own",
     ];
     for table in tables {
         assert_eq!(count(&mut bi, table).await, count(&mut owner, table).await, "{table}");
