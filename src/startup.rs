@@ -4,6 +4,7 @@
 //! The commands in `commands/` decide what to run with them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tracing::info;
@@ -55,7 +56,7 @@ impl App {
         // Two runs per token keep each token busy (one requesting while the other writes).
         let tokens_count: u32 = all.iter().map(|s| u32::try_from(s.tokens.len().max(1)).unwrap_or(u32::MAX)).sum();
         let run_slots = tokens_count.saturating_mul(2);
-        let coordinator = Coordinator::new(&db, run_slots + tokens_count + 1);
+        let coordinator = Coordinator::new(&db, run_slots + tokens_count + 1, first.db_timeouts.lock);
         let slots = Arc::new(tokio::sync::Semaphore::new(run_slots as usize));
         let health = Arc::new(Health::new(first.http.max_failing, clock.clone()));
         let mut apps = Vec::with_capacity(all.len());
@@ -158,18 +159,19 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     let mut reports: Vec<_> = all.iter().flat_map(|s| s.reports.iter().map(|r| r.report)).collect();
     reports.sort_by_key(|r| r.api);
     reports.dedup_by_key(|r| r.api);
-    prepare_schema(&db, &reports).await?;
+    prepare_schema(&db, settings.db_timeouts.lock, &reports).await?;
     // The KPI views read local days: the (first) operation's zone.
-    let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
+    let schema_lock = Coordinator::new(&db, 1, settings.db_timeouts.lock).lock_schema().await?;
     crate::store::bi::ensure(&db, settings.timezone).await.context("cannot create the KPI views (schema bi)")?;
     schema_lock.release().await;
     Ok(db)
 }
 
-/// Applies pending migrations and creates or extends the tables of `reports`.
-pub async fn prepare_schema(db: &Db, reports: &[&'static Report]) -> anyhow::Result<()> {
+/// Applies pending migrations and creates or extends the tables of `reports`, waiting at most
+/// `lock_wait` (`database.lock_timeout_seconds`) for another process's schema changes.
+pub async fn prepare_schema(db: &Db, lock_wait: Duration, reports: &[&'static Report]) -> anyhow::Result<()> {
     // Replicas starting together take turns, so two never create the same table at once.
-    let schema_lock = Coordinator::new(db, 1).lock_schema().await?;
+    let schema_lock = Coordinator::new(db, 1, lock_wait).lock_schema().await?;
     db.migrate(reports).await.context("cannot prepare the database schema")?;
     schema_lock.release().await;
     Ok(())
