@@ -1,7 +1,7 @@
 //! Configuration: typed settings, layered and validated once at start-up.
 //!
 //! Layers, later ones win: the built-in defaults (`config/default.toml`, compiled in) → the TOML
-//! file given with `--config` → environment variables `WOLKVOX_ETL__SECTION__KEY` (plus the
+//! files given with `--config`, in order → environment variables `WOLKVOX_ETL__SECTION__KEY` (plus the
 //! conventional `DATABASE_URL`). The raw layers deserialize into [`RawSettings`]; [`Settings`] is
 //! the validated, typed result. Every error names the offending key and says how to fix it, so a
 //! daemon never starts half-configured. Tokens and the database URL are [`SecretString`]s: their
@@ -225,6 +225,8 @@ pub struct Settings {
     pub token_info: TokenInfoSettings,
     /// Reading the dimensions.
     pub dimensions: DimensionSettings,
+    /// The `--config` files read, in the order they were layered (`check-config` lists them).
+    pub config_files: Vec<std::path::PathBuf>,
 }
 
 /// When the dimensions (information.php reference data) are read.
@@ -305,6 +307,7 @@ impl Settings {
             default_policy,
             configured_params: raw.reports.iter().map(|(api, r)| (api.clone(), r.params.clone())).collect(),
             log: raw.log,
+            config_files: Vec::new(),
         })
     }
 }

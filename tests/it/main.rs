@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod completeness;
 mod concurrency;
+mod config_files;
 mod deploy;
 mod dimensions;
 mod dst;
