@@ -62,7 +62,12 @@ impl App {
         let mut apps = Vec::with_capacity(all.len());
         for settings in all {
             let api = settings.api()?;
-            let client = WolkvoxClient::new(api.base_url.clone(), settings.request_timeout, settings.retry)?;
+            let client = WolkvoxClient::new(
+                api.base_url.clone(),
+                settings.request_timeout,
+                settings.retry,
+                settings.extra_roots(),
+            )?;
             let tokens = Tokens::new(api.tokens);
             let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
             let token_info = token_info_jobs(&settings, &tokens);

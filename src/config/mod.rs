@@ -50,6 +50,7 @@ use crate::wolkvox::catalog::Report;
 
 pub use self::database::{redact_url, redact_userinfo};
 pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawTokenInfo, RawWolkvox};
+pub use self::wolkvox::CaFile;
 pub use crate::wolkvox::client::RetryPolicy;
 pub use crate::wolkvox::token::NamedToken;
 
@@ -195,6 +196,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Retry policy for transient errors.
     pub retry: RetryPolicy,
+    /// CA certificates the API client trusts besides the built-in roots (`wolkvox.ca_file`).
+    pub ca_file: Option<CaFile>,
     /// Database URL: the configured one, or the embedded SQLite default.
     pub database_url: SecretString,
     /// True when no database was configured and the embedded SQLite file is used.
@@ -296,6 +299,7 @@ impl Settings {
             request_timeout: w.request_timeout,
             licenses: w.licenses,
             retry: w.retry,
+            ca_file: w.ca_file,
             database_url: db.url,
             database_is_default: db.is_default,
             db_max_connections: db.max_connections,

@@ -29,6 +29,7 @@ mod scheduling;
 mod secrets;
 mod shutdown;
 mod spelling;
+mod tls;
 mod token_info;
 mod typed_values;
 mod upgrades;
