@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres};
+use sqlx::{ConnectOptions, PgPool, Postgres};
 
 use super::{Db, StoreError};
 
@@ -130,11 +130,13 @@ impl Coordinator {
             Db::Postgres(pool) => {
                 // The server bounds the wait (it wakes a waiter the moment the holder lets go,
                 // which polling would not); set here, so the bound is this coordinator's.
+                // Waiting is these statements' job: not "slow statements" for sqlx to warn about.
                 let options = pool
                     .connect_options()
                     .as_ref()
                     .clone()
-                    .options([("lock_timeout", format!("{}ms", wait.as_millis().max(1)))]);
+                    .options([("lock_timeout", format!("{}ms", wait.as_millis().max(1)))])
+                    .disable_statement_logging();
                 let locks = PgPoolOptions::new()
                     .max_connections(max_held.max(1))
                     .min_connections(0)

@@ -82,6 +82,7 @@ on_both_backends! {
         assert!(warn.contains("skipping this run, the next tick tries again"), "{warn}");
         assert!(stderr.contains("error: chat_14 was not synced: another process holds the token lock"), "{stderr}");
         assert!(stdout.contains("chat_14: skipped, 0 windows, 0 requests"), "{stdout}");
+        assert!(!stderr.contains("slow statement"), "waiting for a lock is not a slow statement: {stderr}");
         assert!(!stderr.contains(TOKEN) && !stdout.contains(TOKEN), "the token is never printed");
         assert!(took < Duration::from_secs(20), "{took:?}");
         assert_eq!(t.sim.stats().requests, 0);
