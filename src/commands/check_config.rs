@@ -8,10 +8,6 @@ use crate::config::Settings;
 
 /// Prints every selected operation's effective settings; reaching here means they validated.
 pub fn check_config(all: &[Settings]) -> ExitCode {
-    // The same files for every account: listed once, before them.
-    if let Some(first) = all.first() {
-        println!("{}\n", files_read(&first.config_files));
-    }
     for settings in all {
         if all.len() > 1 {
             println!("######## account {}", settings.account);
@@ -22,6 +18,10 @@ pub fn check_config(all: &[Settings]) -> ExitCode {
             println!("# advice: {advice}");
         }
         println!("# daily API calls: {}\n", estimate.arithmetic().replace("; ", "\n#   "));
+    }
+    // The same files for every account: listed once, after them.
+    if let Some(first) = all.first() {
+        println!("{}", files_read(&first.config_files));
     }
     ExitCode::SUCCESS
 }

@@ -34,7 +34,7 @@ fn check_config_layers_two_files_in_order_lists_them_and_never_prints_the_token(
     let (ok, stdout, stderr) = check_config(&["--config", a, "--config", b], &[]);
     assert!(ok, "{stderr}");
     let listed = format!("# config files, in order (a later file overrides an earlier one, the environment overrides them all): {a:?}, {b:?}");
-    assert!(stdout.starts_with(&listed), "{stdout}");
+    assert!(stdout.ends_with(&format!("\n{listed}\n")), "{stdout}");
     assert!(stdout.contains("account = \"acme\""), "a key only the first sets: {stdout}");
     assert!(stdout.contains("request_timeout_seconds = 120"), "the second file wins: {stdout}");
     assert!(stdout.contains("tokens = { default = \"[REDACTED]\" }"), "{stdout}");
@@ -47,13 +47,16 @@ fn check_config_layers_two_files_in_order_lists_them_and_never_prints_the_token(
     let env = [("WOLKVOX_ETL_CONFIG", both.as_str()), ("WOLKVOX_ETL__WOLKVOX__REQUEST_TIMEOUT_SECONDS", "150")];
     let (ok, from_env, stderr) = check_config(&[], &env);
     assert!(ok, "{stderr}");
-    assert!(from_env.starts_with(&listed), "{from_env}");
+    assert!(from_env.ends_with(&format!("\n{listed}\n")), "{from_env}");
     assert!(from_env.contains("request_timeout_seconds = 150"), "{from_env}");
 
     // A single file still works, and none at all says so.
     let (ok, single, stderr) = check_config(&["--config", a], &[]);
     assert!(ok && single.contains("request_timeout_seconds = 100"), "{single}{stderr}");
     let (ok, none, stderr) = check_config(&[], &[]);
-    assert!(ok && none.starts_with("# config files: none"), "{none}{stderr}");
+    assert!(
+        ok && none.ends_with("\n# config files: none (the built-in defaults and the environment only)\n"),
+        "{none}{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
