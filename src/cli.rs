@@ -9,10 +9,12 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "wolkvox-etl", version, about)]
 pub struct Cli {
-    /// TOML configuration file (see config/example.toml); environment variables
-    /// WOLKVOX_ETL__SECTION__KEY override it.
-    #[arg(long, global = true, env = "WOLKVOX_ETL_CONFIG")]
-    pub config: Option<PathBuf>,
+    /// TOML configuration file (see config/example.toml). Repeat it to layer several files in
+    /// order, a key in a later file overriding the same key in an earlier one (e.g. a ConfigMap's
+    /// file, then a Secret's); in WOLKVOX_ETL_CONFIG, separate them with ':'. Environment
+    /// variables WOLKVOX_ETL__SECTION__KEY override every file.
+    #[arg(long, global = true, env = "WOLKVOX_ETL_CONFIG", value_delimiter = ':')]
+    pub config: Vec<PathBuf>,
     /// Only this operation, when the config lists several under [accounts.<name>].
     #[arg(long, global = true, env = "WOLKVOX_ETL_ACCOUNT")]
     pub account: Option<String>,
@@ -181,4 +183,22 @@ pub enum WatermarkAction {
         #[arg(long, default_value = "")]
         stream: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn config_takes_several_files_in_order_repeated_or_separated_by_colons() {
+        let files = |args: &[&str]| Cli::try_parse_from(args).unwrap().config;
+        let two = [PathBuf::from("a.toml"), PathBuf::from("b.toml")];
+        assert_eq!(files(&["wolkvox-etl", "--config", "a.toml", "--config", "b.toml", "check-config"]), two);
+        assert_eq!(files(&["wolkvox-etl", "check-config", "--config", "a.toml:b.toml"]), two);
+        assert_eq!(files(&["wolkvox-etl", "--config", "/etc/wolkvox-etl/config.toml", "run"]).len(), 1);
+    }
 }

@@ -4,6 +4,7 @@
 //! The commands in `commands/` decide what to run with them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tracing::info;
@@ -55,13 +56,18 @@ impl App {
         // Two runs per token keep each token busy (one requesting while the other writes).
         let tokens_count: u32 = all.iter().map(|s| u32::try_from(s.tokens.len().max(1)).unwrap_or(u32::MAX)).sum();
         let run_slots = tokens_count.saturating_mul(2);
-        let coordinator = Coordinator::new(&db, run_slots + tokens_count + 1);
+        let coordinator = Coordinator::new(&db, run_slots + tokens_count + 1, first.db_timeouts.lock);
         let slots = Arc::new(tokio::sync::Semaphore::new(run_slots as usize));
         let health = Arc::new(Health::new(first.http.max_failing, clock.clone()));
         let mut apps = Vec::with_capacity(all.len());
         for settings in all {
             let api = settings.api()?;
-            let client = WolkvoxClient::new(api.base_url.clone(), settings.request_timeout, settings.retry)?;
+            let client = WolkvoxClient::new(
+                api.base_url.clone(),
+                settings.request_timeout,
+                settings.retry,
+                settings.extra_roots(),
+            )?;
             let tokens = Tokens::new(api.tokens);
             let jobs = settings.reports.iter().map(|rc| job_for(&tokens, rc.clone())).collect::<Result<Vec<_>, _>>()?;
             let token_info = token_info_jobs(&settings, &tokens);
@@ -164,10 +170,10 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     }
     reports.sort_by_key(|r| r.api);
     reports.dedup_by_key(|r| r.api);
-    prepare_schema(&db, &reports).await?;
+    prepare_schema(&db, settings.db_timeouts.lock, &reports).await?;
     // The KPI views read local days: the (first) operation's zone.
     if !crate::store::bi::is_current(&db, settings.timezone).await? {
-        let schema_lock = Coordinator::new(&db, 1).lock_schema().await?;
+        let schema_lock = Coordinator::new(&db, 1, settings.db_timeouts.lock).lock_schema().await?;
         let made = crate::store::bi::ensure(&db, settings.timezone).await;
         schema_lock.release().await;
         made.map_err(|e| schema_error(e, &["the KPI views (schema bi)".to_string()]))
@@ -178,14 +184,15 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
 
 /// Applies pending migrations and creates or extends the tables of `reports`, when anything is
 /// missing: a database already up to date is not changed at all, so the daemon can run as a role
-/// that may only read and write rows (SECURITY.md, "Roles").
-pub async fn prepare_schema(db: &Db, reports: &[&'static Report]) -> anyhow::Result<()> {
+/// that may only read and write rows (SECURITY.md, "Roles"). Waits at most `lock_wait`
+/// (`database.lock_timeout_seconds`) for another process's schema changes.
+pub async fn prepare_schema(db: &Db, lock_wait: Duration, reports: &[&'static Report]) -> anyhow::Result<()> {
     let missing = crate::store::schema::missing(db, reports).await.context("cannot read the database schema")?;
     if missing.is_empty() {
         return Ok(());
     }
     // Replicas starting together take turns, so two never create the same table at once.
-    let schema_lock = Coordinator::new(db, 1).lock_schema().await?;
+    let schema_lock = Coordinator::new(db, 1, lock_wait).lock_schema().await?;
     let migrated = db.migrate(reports).await;
     schema_lock.release().await;
     migrated.map_err(|e| schema_error(e, &missing)).context("cannot prepare the database schema")?;

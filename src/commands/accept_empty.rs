@@ -27,7 +27,7 @@ pub async fn accept_empty(settings: &Settings, report: &str, day: NaiveDate, str
             fix: "use it only for aggregates".into(),
         })?;
     let db = connect_and_migrate(settings).await?;
-    prepare_schema(&db, &[report]).await?;
+    prepare_schema(&db, settings.db_timeouts.lock, &[report]).await?;
     let key = StreamKey { account: &settings.account, report: report.api, stream };
     let in_stream = (!report.streams.is_empty()).then_some(stream);
     let mut tx = db.begin().await?;

@@ -17,6 +17,7 @@ mod sync;
 mod token_info;
 mod watermark;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
@@ -30,7 +31,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => return simulate::simulate(args).await,
         command => command,
     };
-    let all = selected(Settings::load_all(cli.config.as_deref())?, account.as_deref())?;
+    let all = selected(Settings::load_all(cli.config.iter().map(PathBuf::as_path))?, account.as_deref())?;
     telemetry::init(&all[0].log);
     let first = all[0].clone();
     match command {

@@ -27,7 +27,7 @@ pub async fn reconcile(all: Vec<Settings>, report: Option<&str>, days: Option<u3
     }
     let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
     if let Some(report) = report.and_then(crate::wolkvox::catalog::find) {
-        prepare_schema(&apps[0].ctx.db, &[report]).await?;
+        prepare_schema(&apps[0].ctx.db, apps[0].settings.db_timeouts.lock, &[report]).await?;
     }
     let shutdown = CancellationToken::new();
     watch_signals(shutdown.clone())?;

@@ -48,7 +48,7 @@ pub async fn sync(
     let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
     if let Some(report) = report.and_then(crate::wolkvox::catalog::find) {
         // A report that is not enabled has no table yet: create it before the first request.
-        prepare_schema(&apps[0].ctx.db, &[report]).await?;
+        prepare_schema(&apps[0].ctx.db, apps[0].settings.db_timeouts.lock, &[report]).await?;
     }
     let mut work = Vec::new();
     for app in &apps {
@@ -103,7 +103,11 @@ pub async fn sync(
                 failed.push(api_name.clone());
             }
             // A sync that could not run says why, and the exit code says it did not run.
-            (RunStatus::Skipped, _) => {
+            (RunStatus::Skipped, Some(e)) => {
+                eprintln!("error: {api} was not synced: {e}");
+                failed.push(api_name.clone());
+            }
+            (RunStatus::Skipped, None) => {
                 eprintln!("error: {api} was not synced: another process (a daemon or another sync) is syncing it now");
                 failed.push(api_name.clone());
             }

@@ -71,7 +71,7 @@ enabled = true
 "#,
         )
         .unwrap();
-        let all = Settings::load_all_with_env(Some(&path), HashMap::new()).unwrap();
+        let all = Settings::load_all_with_env(Some(path.as_path()), HashMap::new()).unwrap();
         assert_eq!(all.iter().map(|s| s.account.as_str()).collect::<Vec<_>>(), ["acme", "globex"]);
         assert_eq!(all[0].base_url.as_ref().unwrap().as_str(), "https://wv0010.wolkvox.com/api/v2/");
         assert_eq!(all[1].timezone, chrono_tz::America::Guatemala);
@@ -82,7 +82,7 @@ enabled = true
         assert!(all.iter().all(|s| s.reports.iter().all(|r| r.policy.lookback == chrono::Duration::minutes(60))));
 
         std::fs::write(&path, "[accounts.acme.database]\nurl = \"postgres://x/y\"\n").unwrap();
-        let text = Settings::load_all_with_env(Some(&path), HashMap::new()).unwrap_err().to_string();
+        let text = Settings::load_all_with_env(Some(path.as_path()), HashMap::new()).unwrap_err().to_string();
         assert!(text.contains("`accounts.acme.database`"), "{text}");
     }
 }

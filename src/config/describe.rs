@@ -17,6 +17,11 @@ impl Settings {
         let _ = writeln!(out, "[wolkvox]");
         let _ = writeln!(out, "account = {:?}", self.account);
         let _ = writeln!(out, "base_url = {base:?}");
+        if let Some(ca) = &self.ca_file {
+            let n = ca.certificates.len();
+            let _ =
+                writeln!(out, "ca_file = {:?}  # {n} CA certificate(s), trusted besides the built-in roots", ca.path);
+        }
         let _ = writeln!(out, "timezone = {:?}", self.timezone.name());
         let _ = writeln!(out, "tokens = {{ {} }}", tokens.join(", "));
         let _ = writeln!(out, "request_timeout_seconds = {}", self.request_timeout.as_secs());

@@ -1,11 +1,11 @@
-//! Loading: the built-in defaults, the `--config` file and the environment merged into
+//! Loading: the built-in defaults, the `--config` files (in order) and the environment merged into
 //! [`RawSettings`](super::RawSettings), then one [`Settings`] per operation (the top level alone,
 //! or each `[accounts.<name>]` section layered over it). Owns the rule that a configured secret
 //! never appears in a load error: the config crate quotes offending values, so its messages are
 //! scrubbed of every secret value before they leave here.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::accounts::collect_leaves;
 use super::{ConfigError, Settings, ENV_PREFIX};
@@ -14,28 +14,36 @@ use super::{ConfigError, Settings, ENV_PREFIX};
 const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 impl Settings {
-    /// Loads the layers from the defaults, the optional file and the process environment.
-    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
-        Self::load_with_env(path, std::env::vars().collect())
+    /// Loads the layers from the defaults, the config `files` in order (none, one, or several:
+    /// `None`, `Some(path)` and a list all work) and the process environment.
+    pub fn load<'a>(files: impl IntoIterator<Item = &'a Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(files, std::env::vars().collect())
     }
 
     /// Like [`Settings::load`] but with an explicit environment, so tests need not touch the
     /// process's (which is shared by tests running in parallel).
-    pub fn load_with_env(path: Option<&Path>, env: HashMap<String, String>) -> Result<Settings, ConfigError> {
-        let mut all = Self::load_all_with_env(path, env)?;
+    pub fn load_with_env<'a>(
+        files: impl IntoIterator<Item = &'a Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut all = Self::load_all_with_env(files, env)?;
         // load_all returns at least one account.
         Ok(all.remove(0))
     }
 
     /// Every configured operation: the top level alone (one account), or one per
     /// `[accounts.<name>]` section, each layered over the top level.
-    pub fn load_all(path: Option<&Path>) -> Result<Vec<Settings>, ConfigError> {
-        Self::load_all_with_env(path, std::env::vars().collect())
+    pub fn load_all<'a>(files: impl IntoIterator<Item = &'a Path>) -> Result<Vec<Settings>, ConfigError> {
+        Self::load_all_with_env(files, std::env::vars().collect())
     }
 
     /// Like [`Settings::load_all`] with an explicit environment.
-    pub fn load_all_with_env(path: Option<&Path>, env: HashMap<String, String>) -> Result<Vec<Settings>, ConfigError> {
-        let builder = Self::layers(path, env)?;
+    pub fn load_all_with_env<'a>(
+        files: impl IntoIterator<Item = &'a Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Vec<Settings>, ConfigError> {
+        let files: Vec<PathBuf> = files.into_iter().map(Path::to_path_buf).collect();
+        let builder = Self::layers(&files, env)?;
         let merged = builder.clone().build()?;
         // The config crate quotes offending values in its errors: keep secrets out of them.
         let secrets = secret_values(&merged);
@@ -46,10 +54,14 @@ impl Settings {
             }
             ConfigError::Scrubbed(text)
         };
-        Self::load_accounts(builder, merged).map_err(|e| match e {
+        let mut all = Self::load_accounts(builder, merged).map_err(|e| match e {
             ConfigError::Load(inner) => scrub(inner),
             other => other,
-        })
+        })?;
+        for settings in &mut all {
+            settings.config_files.clone_from(&files);
+        }
+        Ok(all)
     }
 
     fn load_accounts(
@@ -76,12 +88,13 @@ impl Settings {
     }
 
     fn layers(
-        path: Option<&Path>,
+        files: &[PathBuf],
         env: HashMap<String, String>,
     ) -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
         let mut builder =
             config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        if let Some(path) = path {
+        // Each file over the ones before it, key by key: a later file states only what it changes.
+        for path in files {
             if !path.exists() {
                 return Err(ConfigError::invalid(
                     "--config",
@@ -89,7 +102,8 @@ impl Settings {
                     "pass the path of a TOML file (see config/example.toml) or omit --config",
                 ));
             }
-            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+            builder =
+                builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml).required(true));
         }
         // DATABASE_URL is honoured as the conventional name, but the specific variable wins.
         let database_url = env.get("DATABASE_URL").cloned();
@@ -206,10 +220,45 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("typo.toml");
         std::fs::write(&path, "[sync]\nlookbak_minutes = 5\n").unwrap();
-        let text = Settings::load_with_env(Some(&path), HashMap::new()).unwrap_err().to_string();
+        let text = Settings::load_with_env(Some(path.as_path()), HashMap::new()).unwrap_err().to_string();
         assert!(text.contains("lookbak_minutes"), "{text}");
-        let missing = Settings::load_with_env(Some(&dir.join("absent.toml")), HashMap::new());
+        let missing = Settings::load_with_env(Some(dir.join("absent.toml").as_path()), HashMap::new());
         assert!(missing.unwrap_err().to_string().contains("`--config`"));
+    }
+
+    #[test]
+    fn config_files_layer_in_order_and_the_environment_overrides_them_all() {
+        let dir = std::env::temp_dir().join(format!("wolkvox-etl-layers-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A ConfigMap's file, then a Secret's: the second states only what it adds or changes.
+        let configmap = dir.join("config.toml");
+        let secret = dir.join("secret.toml");
+        std::fs::write(
+            &configmap,
+            "[wolkvox]\naccount = \"acme\"\nserver = \"0010\"\ntoken = \"tok-CONFIGMAP\"\n[sync]\nlookback_minutes = 60\ninitial_days = 3\n",
+        )
+        .unwrap();
+        std::fs::write(&secret, "[wolkvox]\ntoken = \"tok-SECRET\"\n[sync]\nlookback_minutes = 30\n").unwrap();
+        let env = HashMap::from([("WOLKVOX_ETL__SYNC__INITIAL_DAYS".to_string(), "9".to_string())]);
+
+        let s = Settings::load_with_env([configmap.as_path(), secret.as_path()], env.clone()).unwrap();
+        assert_eq!(s.account, "acme", "a key only the first file sets is kept");
+        assert_eq!(s.base_url.as_ref().unwrap().as_str(), "https://wv0010.wolkvox.com/api/v2/");
+        assert_eq!(s.tokens[0].secret.expose_secret(), "tok-SECRET", "the later file wins");
+        assert_eq!(s.default_policy.lookback, chrono::Duration::minutes(30));
+        assert_eq!(s.default_policy.initial_days, 9, "the environment wins over every file");
+        assert_eq!(s.config_files, [configmap.clone(), secret.clone()]);
+
+        let reversed = Settings::load_with_env([secret.as_path(), configmap.as_path()], env).unwrap();
+        assert_eq!(reversed.tokens[0].secret.expose_secret(), "tok-CONFIGMAP");
+        assert_eq!(reversed.default_policy.lookback, chrono::Duration::minutes(60));
+
+        let absent = dir.join("absent.toml");
+        let text =
+            Settings::load_with_env([configmap.as_path(), absent.as_path()], HashMap::new()).unwrap_err().to_string();
+        assert!(text.contains("`--config`") && text.contains("absent.toml"), "{text}");
+        assert!(Settings::load_with_env(None, HashMap::new()).unwrap().config_files.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Configuration: typed settings, layered and validated once at start-up.
 //!
 //! Layers, later ones win: the built-in defaults (`config/default.toml`, compiled in) → the TOML
-//! file given with `--config` → environment variables `WOLKVOX_ETL__SECTION__KEY` (plus the
+//! files given with `--config`, in order → environment variables `WOLKVOX_ETL__SECTION__KEY` (plus the
 //! conventional `DATABASE_URL`). The raw layers deserialize into [`RawSettings`]; [`Settings`] is
 //! the validated, typed result. Every error names the offending key and says how to fix it, so a
 //! daemon never starts half-configured. Tokens and the database URL are [`SecretString`]s: their
@@ -50,6 +50,7 @@ use crate::wolkvox::catalog::Report;
 
 pub use self::database::{redact_url, redact_userinfo};
 pub use self::raw::{RawDatabase, RawHttp, RawReport, RawSettings, RawSync, RawTokenInfo, RawWolkvox};
+pub use self::wolkvox::CaFile;
 pub use crate::wolkvox::client::RetryPolicy;
 pub use crate::wolkvox::token::NamedToken;
 
@@ -195,6 +196,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Retry policy for transient errors.
     pub retry: RetryPolicy,
+    /// CA certificates the API client trusts besides the built-in roots (`wolkvox.ca_file`).
+    pub ca_file: Option<CaFile>,
     /// Database URL: the configured one, or the embedded SQLite default.
     pub database_url: SecretString,
     /// True when no database was configured and the embedded SQLite file is used.
@@ -228,6 +231,8 @@ pub struct Settings {
     pub token_info: TokenInfoSettings,
     /// Reading the dimensions.
     pub dimensions: DimensionSettings,
+    /// The `--config` files read, in the order they were layered (`check-config` lists them).
+    pub config_files: Vec<std::path::PathBuf>,
 }
 
 /// When the dimensions (information.php reference data) are read.
@@ -297,6 +302,7 @@ impl Settings {
             request_timeout: w.request_timeout,
             licenses: w.licenses,
             retry: w.retry,
+            ca_file: w.ca_file,
             database_url: db.url,
             database_is_default: db.is_default,
             db_max_connections: db.max_connections,
@@ -309,6 +315,7 @@ impl Settings {
             default_policy,
             configured_params: raw.reports.iter().map(|(api, r)| (api.clone(), r.params.clone())).collect(),
             log: raw.log,
+            config_files: Vec::new(),
         })
     }
 }

@@ -111,6 +111,9 @@ pub struct RawWolkvox {
     /// Files holding named tokens, by label (instead of `tokens.<label>`).
     #[serde(default)]
     pub token_files: BTreeMap<String, String>,
+    /// A PEM file of CA certificates the API client trusts besides the built-in roots (a
+    /// corporate TLS-inspecting proxy's root, a private CA).
+    pub ca_file: Option<String>,
     /// The operation's licences: its daily API budget is licences x 1000 calls.
     pub licenses: Option<u32>,
     /// Whole-request timeout.

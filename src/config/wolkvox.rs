@@ -1,7 +1,8 @@
 //! `[wolkvox]`: the operation and how to reach its API. Owns the rules that the base URL is https
 //! (plain http only to this machine or with an explicit opt-in, since it would carry the token in
-//! clear text), that every token has a unique label and a value, and that timeouts and attempts
-//! are positive.
+//! clear text), that every token has a unique label and a value, that timeouts and attempts
+//! are positive, and that an extra CA file (`ca_file`) is read and checked at start-up, not at
+//! the first request.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +32,18 @@ pub(super) struct Wolkvox {
     pub(super) request_timeout: Duration,
     /// Retry policy for transient errors.
     pub(super) retry: RetryPolicy,
+    /// CA certificates trusted besides the built-in roots.
+    pub(super) ca_file: Option<CaFile>,
+}
+
+/// `wolkvox.ca_file`: CA certificates the API client trusts in addition to the built-in roots
+/// (never instead of them), read and checked once at start-up.
+#[derive(Clone, Debug)]
+pub struct CaFile {
+    /// The file, as configured.
+    pub path: String,
+    /// Its certificates, at least one, each a parsable X.509 certificate.
+    pub certificates: Vec<reqwest::Certificate>,
 }
 
 /// Validates `[wolkvox]`, checking its keys in a fixed order so the first problem is reported.
@@ -67,6 +80,7 @@ pub(super) fn validate(w: &RawWolkvox) -> Result<Wolkvox, ConfigError> {
         initial_backoff: Duration::from_millis(w.retry_initial_backoff_ms),
         max_backoff: Duration::from_secs(w.retry_max_backoff_seconds),
     };
+    let ca_file = w.ca_file.as_deref().filter(|p| !p.trim().is_empty()).map(read_ca_file).transpose()?;
     Ok(Wolkvox {
         account: w.account.trim().to_string(),
         timezone,
@@ -75,7 +89,34 @@ pub(super) fn validate(w: &RawWolkvox) -> Result<Wolkvox, ConfigError> {
         licenses: w.licenses,
         request_timeout: Duration::from_secs(w.request_timeout_seconds),
         retry,
+        ca_file,
     })
+}
+
+/// Reads `wolkvox.ca_file`: one or more PEM certificates, each parsed now, so a wrong file stops
+/// start-up naming the key instead of failing every request with a TLS error.
+fn read_ca_file(path: &str) -> Result<CaFile, ConfigError> {
+    const KEY: &str = "wolkvox.ca_file";
+    const FIX: &str = "give the path of a PEM file (-----BEGIN CERTIFICATE----- blocks) holding the CA certificate(s) \
+        to trust, e.g. your TLS-inspecting proxy's root (from DER: openssl x509 -inform der -in ca.cer -out ca.pem), \
+        readable by the service user; or unset the key";
+    let bytes =
+        std::fs::read(path).map_err(|e| ConfigError::invalid(KEY, format!("cannot read {path:?} ({e})"), FIX))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&bytes)
+        .map_err(|e| ConfigError::invalid(KEY, format!("{path:?} is not a valid PEM file ({e})"), FIX))?;
+    if certificates.is_empty() {
+        return Err(ConfigError::invalid(KEY, format!("{path:?} holds no PEM certificate"), FIX));
+    }
+    // reqwest parses a certificate's DER only when a client is built: build one with these
+    // certificates alone, so a damaged one is reported here.
+    certificates
+        .iter()
+        .fold(reqwest::Client::builder().tls_built_in_root_certs(false), |b, c| b.add_root_certificate(c.clone()))
+        .build()
+        .map_err(|e| {
+            ConfigError::invalid(KEY, format!("{path:?} holds a certificate that cannot be used ({e})"), FIX)
+        })?;
+    Ok(CaFile { path: path.to_string(), certificates })
 }
 
 /// How long the API works on a request before it gives up (its documented limit).
@@ -104,6 +145,11 @@ impl Settings {
             ));
         }
         advice
+    }
+
+    /// The certificates of `wolkvox.ca_file` (none when it is unset), for the API client.
+    pub fn extra_roots(&self) -> &[reqwest::Certificate] {
+        self.ca_file.as_ref().map_or(&[], |ca| ca.certificates.as_slice())
     }
 
     /// The API settings, or an error naming what is missing. Commands that call the API use this;
@@ -292,6 +338,51 @@ mod tests {
             let text = super::super::tests::error_text(pairs);
             assert!(text.contains(key) && text.contains("Fix:"), "{pairs:?}: {text}");
             assert!(!text.contains("FROM-FILE") && !text.contains("BACKUP") && !text.contains("pw-FILE"), "{text}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A self-signed CA certificate in PEM, as a corporate proxy's root would be exported.
+    fn ca_pem(name: &str) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn a_ca_bundle_is_loaded_at_start_up_and_a_bad_one_names_the_key_and_the_fix() {
+        let dir = std::env::temp_dir().join(format!("wolkvox-etl-ca-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let bundle = file("bundle.pem", &format!("{}{}", ca_pem("Proxy Root"), ca_pem("Private CA")));
+        let s = load(&[("WOLKVOX_ETL__WOLKVOX__CA_FILE", &bundle)]).unwrap();
+        assert_eq!(s.extra_roots().len(), 2);
+        let text = s.describe();
+        assert!(text.contains(&format!("ca_file = {bundle:?}  # 2 CA certificate(s)")), "{text}");
+        assert!(load(&[]).unwrap().extra_roots().is_empty(), "none by default");
+
+        let missing = dir.join("absent.pem").display().to_string();
+        let key_only = file("key.pem", &rcgen::KeyPair::generate().unwrap().serialize_pem());
+        let not_pem = file("notes.txt", "the proxy's root is on the wiki\n");
+        let bad_base64 = file("bad64.pem", "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n");
+        let not_der = file("notder.pem", "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n");
+        let cases = [
+            (&missing, "cannot read"),
+            (&key_only, "holds no PEM certificate"),
+            (&not_pem, "holds no PEM certificate"),
+            (&bad_base64, "is not a valid PEM file"),
+            (&not_der, "holds a certificate that cannot be used"),
+        ];
+        for (path, problem) in cases {
+            let text = super::super::tests::error_text(&[("WOLKVOX_ETL__WOLKVOX__CA_FILE", path)]);
+            assert!(text.contains("`wolkvox.ca_file`") && text.contains(problem), "{path}: {text}");
+            assert!(text.contains("Fix: give the path of a PEM file"), "{path}: {text}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

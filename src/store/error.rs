@@ -29,6 +29,21 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+    /// Another process held a lock this one waits for (a token's, the schema's) for the whole
+    /// wait allowed, `database.lock_timeout_seconds`. Not a fault of the database: the caller
+    /// skips its run (the next tick tries again) or, at start-up, stops and says what to do.
+    #[error(
+        "another process holds the {lock} lock: gave up after waiting {:.1} s for it (database.lock_timeout_seconds). \
+         Fix: {}",
+        waited.as_secs_f64(),
+        lock.fix()
+    )]
+    LockBusy {
+        /// Which lock.
+        lock: super::locks::WaitedLock,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
     /// Connecting took longer than `database.connect_timeout_seconds`.
     #[error(
         "the database did not answer within {seconds} s (database.connect_timeout_seconds). Fix: check that the \
@@ -85,7 +100,7 @@ impl StoreError {
             | StoreError::NewerDatabase { .. }
             | StoreError::UnsupportedUrl
             | StoreError::LockFile { .. } => false,
-            StoreError::ConnectTimeout { .. } => true,
+            StoreError::ConnectTimeout { .. } | StoreError::LockBusy { .. } => true,
         }
     }
 }

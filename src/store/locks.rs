@@ -2,9 +2,15 @@
 //!
 //! Two rules must hold across every process of a deployment, not only within one:
 //! - **one request in flight per token**: before each request, a replica takes the token's lock
-//!   (waiting for it), and releases it once the response body has been read;
+//!   (waiting for it, up to `database.lock_timeout_seconds`), and releases it once the response
+//!   body has been read;
 //! - **one sync of a report stream at a time**: a run takes its stream's lock without waiting;
 //!   if another replica holds it, the run is skipped (that replica is doing the work).
+//!
+//! Every wait is bounded by the coordinator's `wait` (`database.lock_timeout_seconds`): when it
+//! runs out the caller gets [`StoreError::LockBusy`], naming the lock, and decides (a run is
+//! skipped until the next tick; start-up stops and says what to do). Without the bound a holder
+//! stuck on a hung request would stall every other process's runs on that token for good.
 //!
 //! Locks are session-level and live on a connection held for their duration, so a replica that
 //! dies (even by SIGKILL) loses its connections and with them its locks: another replica takes
@@ -18,11 +24,11 @@
 
 use std::fs::{File, TryLockError};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres};
+use sqlx::{ConnectOptions, PgPool, Postgres};
 
 use super::{Db, StoreError};
 
@@ -30,6 +36,62 @@ use super::{Db, StoreError};
 #[derive(Clone, Debug)]
 pub struct Coordinator {
     inner: Locks,
+    /// The longest a waiting lock is waited for.
+    wait: Duration,
+}
+
+/// A lock that is waited for (a run's lock is only tried), as named in [`StoreError::LockBusy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitedLock {
+    /// A token's: one request in flight per token across every process.
+    Token,
+    /// The schema's: one process creating or changing tables at a time.
+    Schema,
+}
+
+impl WaitedLock {
+    /// What an operator can do when another process keeps the lock past the wait.
+    pub fn fix(self) -> &'static str {
+        match self {
+            WaitedLock::Token => {
+                "nothing if it is rare: the run is skipped and the next tick tries again. If it keeps happening, look \
+                 for the process using this token (another replica, a `sync`, a `demo`) stuck on a slow request, or \
+                 raise database.lock_timeout_seconds"
+            }
+            WaitedLock::Schema => {
+                "another replica or a `migrate` is creating or changing tables (or is stuck doing it): start again \
+                 once it has finished. If none is running, find the holder (PostgreSQL: SELECT pid FROM pg_locks \
+                 WHERE locktype = 'advisory'; SQLite: the process with the database's `.locks/schema-…` file open), \
+                 or raise database.lock_timeout_seconds"
+            }
+        }
+    }
+
+    /// The lock file's prefix beside an SQLite database; never changed, so versions take turns.
+    fn file_prefix(self) -> &'static str {
+        match self {
+            WaitedLock::Token => "token",
+            WaitedLock::Schema => "schema",
+        }
+    }
+}
+
+impl std::fmt::Display for WaitedLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WaitedLock::Token => "token",
+            WaitedLock::Schema => "schema",
+        })
+    }
+}
+
+/// How [`Coordinator::lock`] takes a lock.
+#[derive(Clone, Copy)]
+enum Take {
+    /// Wait for it, up to the coordinator's `wait`.
+    Wait(WaitedLock),
+    /// Take it only if it is free (a report stream's run lock).
+    Try,
 }
 
 #[derive(Clone, Debug)]
@@ -61,11 +123,20 @@ const FILE_LOCK_POLL: Duration = Duration::from_millis(20);
 
 impl Coordinator {
     /// Locks through the server behind `db` when it is PostgreSQL, on a pool of its own of at
-    /// most `max_held` connections (one per lock held at once).
-    pub fn new(db: &Db, max_held: u32) -> Self {
-        match db {
+    /// most `max_held` connections (one per lock held at once). A waiting lock waits at most
+    /// `wait` (`database.lock_timeout_seconds`).
+    pub fn new(db: &Db, max_held: u32, wait: Duration) -> Self {
+        let inner = match db {
             Db::Postgres(pool) => {
-                let options = pool.connect_options().as_ref().clone();
+                // The server bounds the wait (it wakes a waiter the moment the holder lets go,
+                // which polling would not); set here, so the bound is this coordinator's.
+                // Waiting is these statements' job: not "slow statements" for sqlx to warn about.
+                let options = pool
+                    .connect_options()
+                    .as_ref()
+                    .clone()
+                    .options([("lock_timeout", format!("{}ms", wait.as_millis().max(1)))])
+                    .disable_statement_logging();
                 let locks = PgPoolOptions::new()
                     .max_connections(max_held.max(1))
                     .min_connections(0)
@@ -73,33 +144,35 @@ impl Coordinator {
                     // The data pool has just connected with the same options, so connecting on
                     // first use cannot hide a wrong URL.
                     .connect_lazy_with(options);
-                Coordinator { inner: Locks::Server(locks) }
+                Locks::Server(locks)
             }
             Db::Sqlite(pool) => {
                 let file = pool.connect_options().get_filename().to_path_buf();
                 // An in-memory database is not a file on disk (sqlx names it `file:sqlx-in-memory-…`).
                 if !file.is_file() {
-                    return Coordinator { inner: Locks::None };
+                    return Coordinator { inner: Locks::None, wait };
                 }
                 // One directory whatever path spells the file (a symlink, a relative path).
                 let file = std::fs::canonicalize(&file).unwrap_or(file);
                 let mut dir = file.into_os_string();
                 dir.push(".locks");
-                Coordinator { inner: Locks::Files(dir.into()) }
+                Locks::Files(dir.into())
             }
-        }
+        };
+        Coordinator { inner, wait }
     }
 
     /// Takes no lock at all: for a store no other process can reach, and for the tests' control
     /// runs that show what happens without the locks.
     pub fn disabled() -> Self {
-        Coordinator { inner: Locks::None }
+        Coordinator { inner: Locks::None, wait: Duration::ZERO }
     }
 
-    /// Waits for the lock of a token (one request in flight across all replicas).
+    /// Waits for the lock of a token (one request in flight across all replicas), at most the
+    /// coordinator's wait; then [`StoreError::LockBusy`].
     pub async fn lock_token(&self, gate_id: &str) -> Result<HeldLock, StoreError> {
         // Per secret, not per account: two operations sharing a secret share the API's limit.
-        self.lock("token", key(&["token", gate_id]), true).await.map(|held| held.unwrap_or(HeldLock::none()))
+        self.waited(WaitedLock::Token, key(&["token", gate_id])).await
     }
 
     /// Takes the lock of a report stream if no other replica holds it.
@@ -109,37 +182,67 @@ impl Coordinator {
         report: &str,
         stream: &str,
     ) -> Result<Option<HeldLock>, StoreError> {
-        self.lock("run", key(&["run", account, report, stream]), false).await
+        self.lock(Take::Try, key(&["run", account, report, stream])).await
     }
 
-    /// Waits for the schema lock, so replicas starting together do not create tables together.
+    /// Waits for the schema lock, so replicas starting together do not create tables together;
+    /// at most the coordinator's wait, then [`StoreError::LockBusy`].
     pub async fn lock_schema(&self) -> Result<HeldLock, StoreError> {
-        self.lock("schema", key(&["schema"]), true).await.map(|held| held.unwrap_or(HeldLock::none()))
+        self.waited(WaitedLock::Schema, key(&["schema"])).await
     }
 
-    async fn lock(&self, kind: &str, key: i64, wait: bool) -> Result<Option<HeldLock>, StoreError> {
+    async fn waited(&self, lock: WaitedLock, key: i64) -> Result<HeldLock, StoreError> {
+        // A waited lock is either taken or an error, never "not taken".
+        self.lock(Take::Wait(lock), key).await.map(|held| held.unwrap_or(HeldLock::none()))
+    }
+
+    async fn lock(&self, take: Take, key: i64) -> Result<Option<HeldLock>, StoreError> {
+        let started = Instant::now();
+        let busy = |lock| StoreError::LockBusy { lock, waited: started.elapsed() };
         match &self.inner {
             Locks::None => Ok(Some(HeldLock::none())),
             Locks::Server(pool) => {
                 let mut conn = pool.acquire().await?;
-                let got: bool = if wait {
-                    sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await?;
-                    true
-                } else {
-                    sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut *conn).await?
+                let got: bool = match take {
+                    Take::Wait(lock) => {
+                        match sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await {
+                            Ok(_) => true,
+                            // 55P03: the pool's lock_timeout ran out; 57014: a statement_timeout
+                            // shorter than it did. The statement failed alone: the connection
+                            // holds nothing and goes back to the pool.
+                            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("55P03" | "57014")) => {
+                                return Err(busy(lock))
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    Take::Try => {
+                        sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut *conn).await?
+                    }
                 };
                 Ok(got.then_some(HeldLock { held: Held::Advisory { conn, key } }))
             }
             Locks::Files(dir) => {
-                let path = dir.join(format!("{kind}-{:016x}", key as u64));
+                let prefix = match take {
+                    Take::Wait(lock) => lock.file_prefix(),
+                    Take::Try => "run",
+                };
+                let path = dir.join(format!("{prefix}-{:016x}", key as u64));
                 let file =
                     open_lock_file(dir, &path).map_err(|e| StoreError::LockFile { path: path.clone(), source: e })?;
+                let deadline = started + self.wait;
                 loop {
-                    match file.try_lock() {
-                        Ok(()) => return Ok(Some(HeldLock { held: Held::File(file) })),
-                        Err(TryLockError::WouldBlock) if wait => tokio::time::sleep(FILE_LOCK_POLL).await,
-                        Err(TryLockError::WouldBlock) => return Ok(None),
-                        Err(TryLockError::Error(e)) => return Err(StoreError::LockFile { path, source: e }),
+                    match (file.try_lock(), take) {
+                        (Ok(()), _) => return Ok(Some(HeldLock { held: Held::File(file) })),
+                        (Err(TryLockError::WouldBlock), Take::Wait(lock)) => {
+                            let now = Instant::now();
+                            if now >= deadline {
+                                return Err(busy(lock));
+                            }
+                            tokio::time::sleep(FILE_LOCK_POLL.min(deadline - now)).await;
+                        }
+                        (Err(TryLockError::WouldBlock), Take::Try) => return Ok(None),
+                        (Err(TryLockError::Error(e)), _) => return Err(StoreError::LockFile { path, source: e }),
                     }
                 }
             }
@@ -204,7 +307,8 @@ mod tests {
         let url = format!("sqlite://{}", dir.join("etl.db").display());
         let db = Db::connect(&url.into(), 1).await.unwrap();
         // Two coordinators stand for two processes: flock excludes across open files.
-        let (a, b) = (Coordinator::new(&db, 1), Coordinator::new(&db, 1));
+        let wait = std::time::Duration::from_secs(30);
+        let (a, b) = (Coordinator::new(&db, 1, wait), Coordinator::new(&db, 1, wait));
         let held = a.try_lock_run("acme", "chat_14", "").await.unwrap().expect("free at first");
         assert!(b.try_lock_run("acme", "chat_14", "").await.unwrap().is_none(), "held by a");
         assert!(b.try_lock_run("acme", "cdr_1", "").await.unwrap().is_some(), "another stream is free");
@@ -222,10 +326,45 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    async fn take(c: &Coordinator, lock: WaitedLock) -> Result<HeldLock, StoreError> {
+        match lock {
+            WaitedLock::Token => c.lock_token("gate").await,
+            WaitedLock::Schema => c.lock_schema().await,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_file_lock_gives_up_after_the_coordinators_wait_naming_the_lock() {
+        let dir = std::env::temp_dir().join(format!("wolkvox-locks-{:x}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("etl.db").display());
+        let db = Db::connect(&url.into(), 1).await.unwrap();
+        let wait = std::time::Duration::from_millis(300);
+        let (holder, waiter) = (Coordinator::new(&db, 1, wait), Coordinator::new(&db, 1, wait));
+        for lock in [WaitedLock::Token, WaitedLock::Schema] {
+            let held = take(&holder, lock).await.unwrap();
+            let started = std::time::Instant::now();
+            let result = take(&waiter, lock).await;
+            let took = started.elapsed();
+            match result {
+                Err(StoreError::LockBusy { lock: named, waited }) => {
+                    assert_eq!(named, lock);
+                    assert!(waited >= wait && took < wait * 4, "waited {waited:?}, took {took:?}");
+                }
+                other => panic!("{lock} lock: expected LockBusy, got {other:?}"),
+            }
+            held.release().await;
+            take(&waiter, lock).await.expect("free once released").release().await;
+        }
+        let message = StoreError::LockBusy { lock: WaitedLock::Schema, waited: wait }.to_string();
+        assert!(message.contains("schema lock") && message.contains("Fix:"), "{message}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn an_in_memory_database_needs_no_lock_files() {
         let db = Db::connect(&"sqlite::memory:".to_string().into(), 1).await.unwrap();
-        let c = Coordinator::new(&db, 1);
+        let c = Coordinator::new(&db, 1, std::time::Duration::from_secs(1));
         let _held = c.try_lock_run("acme", "chat_14", "").await.unwrap().expect("no-op");
         assert!(c.try_lock_run("acme", "chat_14", "").await.unwrap().is_some(), "nothing to exclude");
     }

@@ -119,6 +119,11 @@ impl<'a> Attempt<'a> {
         let mut retrier = ctx.client.retrier();
         let result = loop {
             let attempt = self.once(findings, retrier.attempts() + 1).await;
+            // The token's lock stayed with another process: nothing was sent, so it is not a
+            // call to count, and waiting again now would only double the wait.
+            if attempt.as_ref().is_err_and(SyncError::is_lock_busy) {
+                break attempt;
+            }
             if !retrier.again(self.job.config.report.api, token, &attempt).await {
                 break attempt;
             }

@@ -76,6 +76,10 @@ impl JobContext {
                 Ok(answer?)
             }
             .await;
+            // Nothing was sent (another process kept the token's lock): not a call, no retry.
+            if attempt.as_ref().is_err_and(SyncError::is_lock_busy) {
+                break attempt;
+            }
             if !retrier.again(api, token, &attempt).await {
                 break attempt;
             }

@@ -39,10 +39,17 @@ impl SyncError {
         }
     }
 
+    /// Whether another process kept a lock this run waited for (the token's) past
+    /// `database.lock_timeout_seconds`: nothing was sent, and the run is skipped, not failed.
+    pub fn is_lock_busy(&self) -> bool {
+        matches!(self, SyncError::Store(StoreError::LockBusy { .. }))
+    }
+
     /// A short, stable name for the failure (run history, metrics).
     pub fn kind(&self) -> &'static str {
         match self {
             SyncError::Api(e) => e.kind(),
+            SyncError::Store(StoreError::LockBusy { .. }) => "lock_busy",
             SyncError::Store(_) => "database",
             SyncError::Unsplittable { .. } => "unsplittable",
             SyncError::Injected => "injected",

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::context::{JobContext, Range, ReportJob};
+use super::error::SyncError;
 use super::outcome::RunOutcome;
 use super::run::run_once;
 use crate::store::runs::RunStatus;
@@ -58,8 +59,10 @@ pub async fn reconcile_report(
     loop {
         let outcome = run_once(ctx, job, Range::Reconcile { days }, shutdown).await;
         tries += 1;
-        // The stream is being synced right now: wait for that run rather than skip the day.
-        if outcome.status != RunStatus::Skipped || tries >= BUSY_TRIES || shutdown.is_cancelled() {
+        // The stream is being synced right now: wait for that run rather than skip the day. A
+        // skip because the token's lock stayed busy already waited its bound: not again.
+        let busy_token = outcome.error.as_ref().is_some_and(SyncError::is_lock_busy);
+        if outcome.status != RunStatus::Skipped || busy_token || tries >= BUSY_TRIES || shutdown.is_cancelled() {
             return Some(outcome);
         }
         tokio::select! {

@@ -5,7 +5,8 @@
 //! committed rows (see [`super::attempt`]), so a re-run after any crash re-reads from the last
 //! committed watermark. A response with 60,000 or more records is treated as truncated: the
 //! window is bisected and its halves fetched instead, and nothing of the truncated response is
-//! written. One replica at a time runs a stream (a run lock); the others skip their tick.
+//! written. One replica at a time runs a stream (a run lock); the others skip their tick. A run
+//! whose token another process keeps past `database.lock_timeout_seconds` is skipped too.
 
 use std::time::Instant;
 
@@ -23,6 +24,7 @@ use super::window::{self, PlanInput, Window};
 use crate::config::SyncPolicy;
 use crate::store::runs::RunStatus;
 use crate::store::watermark::StreamKey;
+use crate::store::StoreError;
 use crate::time;
 use crate::wolkvox::catalog::Report;
 use crate::wolkvox::ApiError;
@@ -129,6 +131,24 @@ async fn run_stream(
             debug!("Another replica is syncing this report; skipping this run");
             (RunStatus::Skipped, None)
         }
+        // Another process kept the token's lock for the whole wait: skipped like a stream
+        // another replica is syncing (not a failure, health's streak is unchanged), but at WARN,
+        // since a holder that long may be stuck. The error stays in the outcome, for the `sync`
+        // command to print and for the run history when windows were committed before it.
+        Err(e @ SyncError::Store(StoreError::LockBusy { .. })) => {
+            if let SyncError::Store(StoreError::LockBusy { lock, waited }) = &e {
+                warn!(
+                    lock = %lock,
+                    waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                    windows = run.counts.windows,
+                    "Another process holds the lock of token {}: waited {:.1} s for it \
+                     (database.lock_timeout_seconds); skipping this run, the next tick tries again",
+                    job.token.label(),
+                    waited.as_secs_f64(),
+                );
+            }
+            (RunStatus::Skipped, Some(e))
+        }
         Err(e) => (RunStatus::Failed, Some(e)),
     };
     let outcome = RunOutcome {
@@ -141,8 +161,10 @@ async fn run_stream(
         duration: started.elapsed(),
     };
     // Quiet skips (paused before asking, another replica at work) are not news; a run that
-    // hit the daily limit is, and is recorded as paused.
-    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) || hit_limit {
+    // hit the daily limit is, and is recorded as paused, and so is one that committed windows
+    // before a lock wait ran out.
+    let committed = run.counts.windows > 0;
+    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) || hit_limit || committed {
         finish(ctx, job, stream, &outcome, started_at).await;
     }
     outcome

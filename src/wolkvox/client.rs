@@ -149,14 +149,25 @@ impl Read for ChunkReader {
 }
 
 impl WolkvoxClient {
-    /// A client for the API at `base` (ending in `/api/v2/`).
-    pub fn new(base: Url, timeout: Duration, retry: RetryPolicy) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
+    /// A client for the API at `base` (ending in `/api/v2/`), trusting the built-in roots and
+    /// `extra_roots` (`wolkvox.ca_file`).
+    pub fn new(
+        base: Url,
+        timeout: Duration,
+        retry: RetryPolicy,
+        extra_roots: &[reqwest::Certificate],
+    ) -> Result<Self, ApiError> {
+        let builder = reqwest::Client::builder()
             .timeout(timeout)
             // A redirect would carry the token header to wherever it points (even plain http):
             // never follow one.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("wolkvox-etl/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("wolkvox-etl/", env!("CARGO_PKG_VERSION")));
+        // `wolkvox.ca_file`: trusted besides the built-in roots, never instead of them, so a
+        // proxy's CA cannot make the real API's certificate untrusted.
+        let http = extra_roots
+            .iter()
+            .fold(builder, |b, cert| b.add_root_certificate(cert.clone()))
             .build()
             .map_err(|e| ApiError::Network(format!("cannot build the HTTP client: {e}")))?;
         Ok(WolkvoxClient { http, base, timeout, retry })
@@ -426,7 +437,7 @@ mod tests {
         let size = 200 * 1024 * 1024;
         let (url, sent) = huge_error_server(size).await;
         let policy = RetryPolicy { max_attempts: 1, initial_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
-        let client = WolkvoxClient::new(url, Duration::from_secs(30), policy).unwrap();
+        let client = WolkvoxClient::new(url, Duration::from_secs(30), policy, &[]).unwrap();
         let tokens = super::super::Tokens::new(&[super::super::token::NamedToken {
             label: "t".into(),
             secret: secrecy::SecretString::from("s".to_string()),
