@@ -91,8 +91,9 @@ on_both_backends! {
     async fn start_up_gives_up_on_a_schema_lock_held_elsewhere_and_says_what_to_do(backend) {
         let t = spawn_app(backend, short_lock_timeout()).await;
         let held = Coordinator::new(t.db(), 1, WAIT).lock_schema().await.unwrap();
+        // A schema already up to date needs no lock at all: a newly enabled report's table does.
         let mut cmd = binary(&t.sim, &t.test_db, "warn", &["migrate"]);
-        cmd.env("WOLKVOX_ETL__DATABASE__LOCK_TIMEOUT_SECONDS", "1");
+        cmd.env("WOLKVOX_ETL__DATABASE__LOCK_TIMEOUT_SECONDS", "1").env("WOLKVOX_ETL__REPORTS__AGENT_3__ENABLED", "true");
         let started = Instant::now();
         let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
         let took = started.elapsed();
@@ -104,7 +105,7 @@ on_both_backends! {
 
         held.release().await;
         let mut cmd = binary(&t.sim, &t.test_db, "warn", &["migrate"]);
-        cmd.env("WOLKVOX_ETL__DATABASE__LOCK_TIMEOUT_SECONDS", "1");
+        cmd.env("WOLKVOX_ETL__DATABASE__LOCK_TIMEOUT_SECONDS", "1").env("WOLKVOX_ETL__REPORTS__AGENT_3__ENABLED", "true");
         let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
