@@ -67,6 +67,14 @@ pub async fn read(ctx: &JobContext, token: &Token, dim: &'static Dimension) -> R
                 ctx.budget.limit_reached(token.label()).await;
                 (RunStatus::Paused, None)
             }
+            // As for a report (sync/run.rs): another process kept the token the whole wait.
+            Err(e) if e.is_lock_busy() => {
+                tracing::warn!(
+                    "Another process holds the lock of token {}: {e}; skipping this read, the next tick tries again",
+                    token.label()
+                );
+                (RunStatus::Skipped, Some(e))
+            }
             Err(e) => (RunStatus::Failed, Some(e)),
         };
         let outcome =
