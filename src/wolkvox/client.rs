@@ -190,7 +190,7 @@ impl WolkvoxClient {
         params: &[(&str, &str)],
     ) -> Result<RowStream, ApiError> {
         let url = self.url(api, from, to, params)?;
-        let mut response = self.send(url, token).await?;
+        let response = self.send(url, token).await?;
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
             // An error body is read up to a cap: a hostile or broken server's 400 MB page must
@@ -199,15 +199,38 @@ impl WolkvoxClient {
             drop(permit);
             return envelope::decode_error(status, &body).map(RowStream::of_rows);
         }
+        Ok(self.stream(response, permit, status, None))
+    }
+
+    /// Streams a 2xx body into batches of rows: a task reads it chunk by chunk (holding
+    /// `permit` until the body is read) and a blocking parser turns it into rows as it arrives.
+    /// With `cap`, a body longer than that many bytes fails as `Malformed`, naming the cap.
+    fn stream(
+        &self,
+        mut response: reqwest::Response,
+        permit: OwnedSemaphorePermit,
+        status: u16,
+        cap: Option<u64>,
+    ) -> RowStream {
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHUNKS_IN_FLIGHT);
         let (rows_tx, rows_rx) = mpsc::channel::<Item>(1);
         let timeout = self.timeout;
         let reader = tokio::spawn(async move {
             // The permit travels with the body: the request is in flight until it is read.
             let _permit = permit;
+            let mut read = 0u64;
             loop {
                 let next = match response.chunk().await {
-                    Ok(Some(chunk)) => Ok(chunk),
+                    Ok(Some(chunk)) => {
+                        read += chunk.len() as u64;
+                        match cap {
+                            Some(cap) if read > cap => Err(ApiError::Malformed {
+                                status,
+                                reason: format!("the answer is longer than the {} MiB it may take", cap >> 20),
+                            }),
+                            _ => Ok(chunk),
+                        }
+                    }
                     Ok(None) => break,
                     Err(e) => Err(transport_error(timeout, e)),
                 };
@@ -228,7 +251,7 @@ impl WolkvoxClient {
             };
             let _ = rows_tx.blocking_send(end);
         });
-        Ok(RowStream { rx: rows_rx, done: false, reader: Some(reader) })
+        RowStream { rx: rows_rx, done: false, reader: Some(reader) }
     }
 
     /// Reads `information.php?api=token_info` for `token`: the API's own count of the token's
@@ -275,13 +298,24 @@ impl WolkvoxClient {
         url.query_pairs_mut().append_pair("api", api).extend_pairs(params);
         let response = self.send(url, token).await?;
         let status = response.status().as_u16();
-        let body = if (200..=299).contains(&status) {
-            response.bytes().await.map_err(|e| self.transport_error(e))?.to_vec()
-        } else {
-            self.error_body(response).await?
+        if !(200..=299).contains(&status) {
+            let body = self.error_body(response).await?;
+            drop(permit);
+            return Ok((status, envelope::decode_error(status, &body)?));
+        }
+        // Streamed through the same bounded parser as reports, and the whole answer capped: its
+        // rows are collected, so its size is what it costs in memory.
+        let mut stream = self.stream(response, permit, status, Some(INFORMATION_BODY_CAP));
+        let mut rows = Vec::new();
+        let read = loop {
+            match stream.next_batch().await {
+                Ok(Some(batch)) => rows.extend(batch),
+                Ok(None) => break Ok(rows),
+                Err(e) => break Err(e),
+            }
         };
-        drop(permit);
-        Ok((status, envelope::decode(status, &body)?))
+        stream.finish().await;
+        Ok((status, read?))
     }
 
     /// The first [`ERROR_BODY_CAP`] bytes of an error response; the rest is not read (dropping
@@ -322,6 +356,11 @@ impl WolkvoxClient {
 /// The most of an error (non-2xx) body that is read: the API's error envelopes are a few hundred
 /// bytes; anything longer is only kept as a snippet anyway.
 pub const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// The most of an `information.php` 2xx body that is read (reference data and `token_info`): the
+/// largest real answers (every agent, every skill) are a few megabytes; the rows of an answer are
+/// held together, so this is also about what one costs in memory.
+pub const INFORMATION_BODY_CAP: u64 = 64 * 1024 * 1024;
 
 /// Retry policy for transient API errors: doubling backoff with a cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
