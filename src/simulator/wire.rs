@@ -10,6 +10,9 @@
 //! exactly the response's headers and the armed share of its body, however the writes are split,
 //! then fails the connection and releases what it held; a connection whose wire is never armed is
 //! a plain TCP stream.
+//!
+//! It also owns [`Streamed`], a body made as it is sent (for the huge answers of
+//! [`HugeAnswer`](super::faults::HugeAnswer)), through the `http-body` trait hyper re-exports.
 
 use std::io;
 use std::net::SocketAddr;
@@ -154,32 +157,6 @@ impl AsyncWrite for WiredStream {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cut_lets_through_the_headers_and_exactly_the_armed_share_of_the_body_whatever_the_writes() {
-        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n";
-        let response: Vec<u8> = head.iter().copied().chain([b'x'; 100]).collect();
-        // Writes of every size from 1 byte up, so the header end falls across writes too.
-        for chunk in 1..=head.len() + 10 {
-            let mut cut = Cut { body_bytes: 50, written: 0, header_end: None, tail: Vec::new(), _hold: Box::new(()) };
-            let mut sent = 0;
-            loop {
-                let rest = &response[sent..];
-                let n = cut.allowance(rest).min(chunk);
-                if n == 0 {
-                    break;
-                }
-                cut.advance(&rest[..n]);
-                sent += n;
-            }
-            assert_eq!(sent, head.len() + 50, "writes of {chunk} bytes");
-        }
-    }
-}
-
 /// A response body sent as `head`, then `filler_bytes` bytes of `x`, then `tail`, in 64 KiB
 /// frames made as they are sent: a body of hundreds of megabytes that never exists in memory
 /// (see [`super::faults::HugeAnswer`]). `hold` (the token's in-flight marker) lives until the
@@ -228,5 +205,31 @@ impl hyper::body::Body for Streamed {
     fn size_hint(&self) -> hyper::body::SizeHint {
         let len = |b: &Option<bytes::Bytes>| b.as_ref().map_or(0, |b| b.len() as u64);
         hyper::body::SizeHint::with_exact(len(&self.head) + self.filler_left as u64 + len(&self.tail))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_lets_through_the_headers_and_exactly_the_armed_share_of_the_body_whatever_the_writes() {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n";
+        let response: Vec<u8> = head.iter().copied().chain([b'x'; 100]).collect();
+        // Writes of every size from 1 byte up, so the header end falls across writes too.
+        for chunk in 1..=head.len() + 10 {
+            let mut cut = Cut { body_bytes: 50, written: 0, header_end: None, tail: Vec::new(), _hold: Box::new(()) };
+            let mut sent = 0;
+            loop {
+                let rest = &response[sent..];
+                let n = cut.allowance(rest).min(chunk);
+                if n == 0 {
+                    break;
+                }
+                cut.advance(&rest[..n]);
+                sent += n;
+            }
+            assert_eq!(sent, head.len() + 50, "writes of {chunk} bytes");
+        }
     }
 }

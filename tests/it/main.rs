@@ -17,6 +17,7 @@ mod endpoints;
 mod faults;
 mod helpers;
 mod kpi;
+mod memory;
 mod operations;
 mod pipeline;
 mod probe;
