@@ -438,6 +438,16 @@ mod tests {
     /// A server that answers every request with a 400 whose body is `size` bytes, and counts
     /// the bytes it managed to send before the client hung up.
     async fn huge_error_server(size: usize) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        huge_server("400 Bad Request", b"", size).await
+    }
+
+    /// A server that answers one request with `status`, a body starting with `head` and then
+    /// `x` up to `size` bytes, and counts the bytes it managed to send before the client hung up.
+    async fn huge_server(
+        status: &'static str,
+        head: &'static [u8],
+        size: usize,
+    ) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = Url::parse(&format!("http://{}/api/v2/", listener.local_addr().unwrap())).unwrap();
@@ -447,8 +457,10 @@ mod tests {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut request = [0u8; 4096];
             let _ = socket.read(&mut request).await;
-            let head = format!("HTTP/1.1 400 Bad Request\r\ncontent-type: text/html\r\ncontent-length: {size}\r\n\r\n");
-            socket.write_all(head.as_bytes()).await.unwrap();
+            let headers = format!("HTTP/1.1 {status}\r\ncontent-type: text/html\r\ncontent-length: {size}\r\n\r\n");
+            socket.write_all(headers.as_bytes()).await.unwrap();
+            socket.write_all(head).await.unwrap();
+            counter.fetch_add(head.len(), std::sync::atomic::Ordering::Relaxed);
             let chunk = vec![b'x'; 64 * 1024];
             while counter.load(std::sync::atomic::Ordering::Relaxed) < size {
                 if socket.write_all(&chunk).await.is_err() {
@@ -481,6 +493,26 @@ mod tests {
         let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
         // What the sockets' buffers hold besides the cap; nowhere near the 200 MB offered.
         assert!(sent < 16 * 1024 * 1024, "the server could send {sent} bytes");
+    }
+
+    #[tokio::test]
+    async fn an_information_answer_over_its_cap_fails_naming_the_cap_without_being_held() {
+        let size = INFORMATION_BODY_CAP as usize + 16 * 1024 * 1024;
+        let (url, sent) = huge_server("200 OK", br#"{"code":200,"data":[],"msg":""#, size).await;
+        let policy = RetryPolicy { max_attempts: 1, initial_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
+        let client = WolkvoxClient::new(url, Duration::from_secs(60), policy).unwrap();
+        let tokens = super::super::Tokens::new(&[super::super::token::NamedToken {
+            label: "t".into(),
+            secret: secrecy::SecretString::from("s".to_string()),
+        }]);
+        let token = tokens.get("t").unwrap();
+        let permit = token.acquire().await;
+        let e = client.information(&token, permit, "agents", &[]).await.expect_err("over the cap");
+        assert!(matches!(e, ApiError::Malformed { status: 200, .. }), "{e:?}");
+        assert!(e.to_string().contains("64 MiB"), "{e}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(sent < size - 8 * 1024 * 1024, "reading stopped at the cap: {sent} of {size} bytes sent");
     }
 
     #[test]
