@@ -358,6 +358,29 @@ impl<R: Read> Bounded<R> {
         self.skip = Skip::Row { open, in_string, escaped: false };
     }
 
+    /// How many bytes from `input[from..to]` are plain string content that can pass as one run:
+    /// inside a string, outside an escape, short of both caps, no quote or backslash. Most of
+    /// an answer's bytes are; the rest go byte by byte through [`Bounded::byte`].
+    fn plain_run(&self, from: usize, to: usize) -> usize {
+        let Lex::Str(s) = self.lex else { return 0 };
+        if !matches!(self.skip, Skip::No) || s.escape != Escape::None || s.high_surrogate {
+            return 0;
+        }
+        let room_row = self.row.map_or(usize::MAX, |row| self.caps.row.saturating_sub(row.bytes));
+        let room = self.caps.value.saturating_sub(s.len).min(room_row).min(to - from);
+        self.input[from..from + room].iter().position(|&b| b == b'"' || b == b'\\').unwrap_or(room)
+    }
+
+    fn pass_run(&mut self, from: usize, len: usize) {
+        self.out.extend_from_slice(&self.input[from..from + len]);
+        if let Lex::Str(s) = &mut self.lex {
+            s.len += len;
+        }
+        if let Some(row) = &mut self.row {
+            row.bytes += len;
+        }
+    }
+
     fn pass(&mut self, b: u8) {
         self.out.push(b);
         if let Some(row) = &mut self.row {
@@ -389,9 +412,17 @@ impl<R: Read> Read for Bounded<R> {
             if n == 0 {
                 return Ok(0);
             }
-            for i in 0..n {
+            let mut i = 0;
+            while i < n {
+                let run = self.plain_run(i, n);
+                if run > 0 {
+                    self.pass_run(i, run);
+                    i += run;
+                    continue;
+                }
                 let b = self.input[i];
                 self.byte(b)?;
+                i += 1;
             }
         }
         let n = buf.len().min(self.out.len() - self.out_at);
