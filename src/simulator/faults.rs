@@ -15,6 +15,10 @@
 //!
 //! The connection cut of [`FaultKind::ConnectionReset`] happens on the socket, in `wire`.
 //!
+//! A hostile or broken server's answers far larger than any real one ([`HugeAnswer`]: one huge
+//! value in a row, one huge `msg`) are a switch of their own; they are streamed by `wire`
+//! without ever being built in memory.
+//!
 //! The invariant it protects: no fault of the plan ever touches a row's key fields or the
 //! report's timestamp field (windows filter on it), so damage never changes *which* rows a window
 //! holds.
@@ -74,6 +78,46 @@ impl FaultPlan {
     pub(crate) fn draws_requests(&self) -> bool {
         self.rate > 0.0 && !self.kinds.is_empty()
     }
+}
+
+/// An answer far larger than any real one, to every report request (after the checks): what a
+/// compromised or broken server could send to exhaust the client's memory. The huge part is
+/// `bytes` of `x`, streamed, never built in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HugeAnswer {
+    /// Where the huge text goes.
+    pub kind: HugeKind,
+    /// Its length in bytes.
+    pub bytes: usize,
+}
+
+/// Where a [`HugeAnswer`]'s text goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HugeKind {
+    /// The normal 200 answer, its first row's first plain text field (see [`plant_huge`])
+    /// holding the huge value. An empty window is answered as usual (404).
+    Value,
+    /// HTTP 200 whose envelope says 400 (`BAD REQUEST`, not retried) with the huge `msg`.
+    ErrorIn200,
+    /// HTTP 400 with the same envelope.
+    Error400,
+}
+
+/// What [`plant_huge`] puts in the row, replaced by the huge value on the wire.
+pub(crate) const HUGE_PLACEHOLDER: &str = "@@wolkvox-simulator-huge-value@@";
+
+/// Marks where the huge value of [`HugeKind::Value`] goes: the first row's first text field that
+/// is neither a key field nor the report's timestamp (chat_14: `source_url`). Returns the field.
+pub fn plant_huge(report: &Report, rows: &mut [Row]) -> Option<&'static str> {
+    let row = rows.first_mut()?;
+    let field = report.fields.iter().find(|f| {
+        f.ty == FieldType::Text
+            && !report.key.contains(&f.name)
+            && report.timestamp != Some(f.name)
+            && row.contains_key(f.name)
+    })?;
+    row.insert(field.name.to_owned(), Value::String(HUGE_PLACEHOLDER.to_owned()));
+    Some(field.name)
 }
 
 /// One way of answering a valid request wrongly. The bodies imitate what the real API, or the

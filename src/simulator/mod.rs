@@ -28,7 +28,7 @@ pub mod faults;
 mod server;
 mod wire;
 
-pub use faults::{FaultKind, FaultPlan};
+pub use faults::{FaultKind, FaultPlan, HugeAnswer, HugeKind};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -103,6 +103,9 @@ pub struct SimulatorConfig {
     /// About one row in n is sent again at the end of the same answer, same key, one value
     /// changed; 0 = never. See [`faults::duplicate_keys`].
     pub duplicate_keys_every: usize,
+    /// Every report request (after the checks) gets an answer far larger than any real one:
+    /// a huge value in a row, or a huge error `msg` (see [`HugeAnswer`]); `None` = never.
+    pub huge: Option<HugeAnswer>,
 }
 
 impl Default for SimulatorConfig {
@@ -127,6 +130,7 @@ impl Default for SimulatorConfig {
             placeholder_keys_every: 0,
             nul_every: 0,
             duplicate_keys_every: 0,
+            huge: None,
             range_totals: false,
             blank_days: Vec::new(),
             oversize: None,

@@ -29,8 +29,8 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use serde::Serialize;
 
 use super::data;
-use super::faults::{self, FaultDraws, FaultKind};
-use super::wire::Wire;
+use super::faults::{self, FaultDraws, FaultKind, HugeAnswer, HugeKind};
+use super::wire::{Streamed, Wire};
 use super::SimulatorConfig;
 use crate::clock::Clock;
 use crate::wolkvox::catalog::{self, DataShape, Report};
@@ -397,6 +397,14 @@ async fn serve(
         }
         None => {}
     }
+    // A huge error replaces the answer; a huge value spoils it (`render` plants its place).
+    match shared.config.huge {
+        Some(HugeAnswer { kind: HugeKind::ErrorIn200, bytes }) => return Ok(huge_error(StatusCode::OK, bytes, busy)),
+        Some(HugeAnswer { kind: HugeKind::Error400, bytes }) => {
+            return Ok(huge_error(StatusCode::BAD_REQUEST, bytes, busy))
+        }
+        _ => {}
+    }
     // Generating and serialising up to a few hundred thousand rows is CPU work; keep it off the
     // async workers so other connections (and the concurrency check) stay responsive.
     let now = shared.now_timeline();
@@ -423,9 +431,35 @@ async fn serve(
             if answer.status == StatusCode::OK {
                 shared.rows_served.fetch_add(answer.rows as u64, Ordering::Relaxed);
             }
-            Ok(json_response(answer.status, answer.body))
+            let huge = shared.config.huge.filter(|h| h.kind == HugeKind::Value).map(|h| h.bytes);
+            let planted = faults::HUGE_PLACEHOLDER.as_bytes();
+            let at = huge.and_then(|_| answer.body.windows(planted.len()).position(|w| w == planted));
+            match (huge, at) {
+                (Some(bytes), Some(at)) => {
+                    let tail = answer.body[at + planted.len()..].to_vec();
+                    let mut head = answer.body;
+                    head.truncate(at);
+                    let body = Streamed::new(head, bytes, tail, Box::new(busy));
+                    Ok(streamed_response(answer.status, body))
+                }
+                _ => Ok(json_response(answer.status, answer.body)),
+            }
         }
     }
+}
+
+/// The [`HugeAnswer`] error envelopes: `{"code":400,"error":"BAD REQUEST","msg":"xxx…","data":[]}`
+/// with `status`, the `msg` `bytes` long, streamed; the token is busy until it is sent.
+fn huge_error(status: StatusCode, bytes: usize, busy: InFlight) -> Response {
+    let head = br#"{"code":400,"error":"BAD REQUEST","msg":""#.to_vec();
+    let tail = br#"","data":[]}"#.to_vec();
+    streamed_response(status, Streamed::new(head, bytes, tail, Box::new(busy)))
+}
+
+/// A JSON response whose body is sent as it is made.
+fn streamed_response(status: StatusCode, body: Streamed) -> Response {
+    let headers = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    (status, headers, axum::body::Body::new(body)).into_response()
 }
 
 /// The answer that replaces the real one for `kind`, or `None` for the kinds that spoil (or
@@ -530,7 +564,10 @@ fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime, blank
     };
     // The real API documents a record limit but no error for exceeding it: the excess is dropped,
     // and since rows are newest first, the oldest ones go.
-    let rows = if blank { Vec::new() } else { super::served_rows(config, &ask, now, config.max_records) };
+    let mut rows = if blank { Vec::new() } else { super::served_rows(config, &ask, now, config.max_records) };
+    if config.huge.is_some_and(|h| h.kind == HugeKind::Value) {
+        faults::plant_huge(checked.report, &mut rows);
+    }
     // cdr_4 answers one object keyed by bucket rather than an array of rows.
     let bucketed = checked.report.data_shape == DataShape::BucketObject;
     let (records, data) = match rows.first() {

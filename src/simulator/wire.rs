@@ -10,6 +10,9 @@
 //! exactly the response's headers and the armed share of its body, however the writes are split,
 //! then fails the connection and releases what it held; a connection whose wire is never armed is
 //! a plain TCP stream.
+//!
+//! It also owns [`Streamed`], a body made as it is sent (for the huge answers of
+//! [`HugeAnswer`](super::faults::HugeAnswer)), through the `http-body` trait hyper re-exports.
 
 use std::io;
 use std::net::SocketAddr;
@@ -151,6 +154,57 @@ impl AsyncWrite for WiredStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A response body sent as `head`, then `filler_bytes` bytes of `x`, then `tail`, in 64 KiB
+/// frames made as they are sent: a body of hundreds of megabytes that never exists in memory
+/// (see [`super::faults::HugeAnswer`]). `hold` (the token's in-flight marker) lives until the
+/// body is sent or the client hangs up.
+pub(crate) struct Streamed {
+    head: Option<bytes::Bytes>,
+    filler: bytes::Bytes,
+    filler_left: usize,
+    tail: Option<bytes::Bytes>,
+    _hold: Box<dyn Send>,
+}
+
+impl Streamed {
+    pub(crate) fn new(head: Vec<u8>, filler_bytes: usize, tail: Vec<u8>, hold: Box<dyn Send>) -> Streamed {
+        Streamed {
+            head: Some(head.into()),
+            filler: bytes::Bytes::from(vec![b'x'; 64 * 1024]),
+            filler_left: filler_bytes,
+            tail: Some(tail.into()),
+            _hold: hold,
+        }
+    }
+}
+
+impl hyper::body::Body for Streamed {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let next = if let Some(head) = this.head.take() {
+            Some(head)
+        } else if this.filler_left > 0 {
+            let n = this.filler_left.min(this.filler.len());
+            this.filler_left -= n;
+            Some(this.filler.slice(..n))
+        } else {
+            this.tail.take()
+        };
+        Poll::Ready(next.map(|data| Ok(hyper::body::Frame::data(data))))
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        let len = |b: &Option<bytes::Bytes>| b.as_ref().map_or(0, |b| b.len() as u64);
+        hyper::body::SizeHint::with_exact(len(&self.head) + self.filler_left as u64 + len(&self.tail))
     }
 }
 

@@ -24,7 +24,7 @@ use super::outcome::RunCounts;
 use crate::store::rejected::Rejected;
 use crate::store::rows::{raw_hash, TypedRow};
 use crate::wolkvox::catalog::{self, Field, Report};
-use crate::wolkvox::envelope::BatchLimits;
+use crate::wolkvox::envelope::{self, BatchLimits};
 use crate::wolkvox::values::{self, Parsed, Typed};
 use crate::wolkvox::Row;
 
@@ -107,6 +107,15 @@ impl<'a> WindowRows<'a> {
         let mut rejected = Vec::new();
         for mut api_row in fetched {
             self.counts.nul_removed += values::remove_nul_from_map(&mut api_row);
+            // A row the parser had to cut (a value or the row over its cap) is not what the API
+            // sent: storing it would keep a truncated value as if it were the data. It goes to
+            // the quarantine, shortened, with the reason.
+            if let Some(reason) = envelope::cut_reason(&api_row) {
+                let raw = serde_json::to_string(&envelope::shrink_cut(api_row)).unwrap_or_default();
+                self.counts.rows_fetched += 1;
+                self.reject(Rejected { raw_hash: raw_hash(&raw), reason, raw }, &mut rejected, findings);
+                continue;
+            }
             for mut row in catalog::flatten(self.report, api_row) {
                 self.counts.rows_fetched += 1;
                 for k in row.keys() {
@@ -123,20 +132,24 @@ impl<'a> WindowRows<'a> {
                 }
                 match self.key(&row) {
                     Ok(key) => self.merge(key, &row, raw, raw_hash, findings),
-                    Err(reason) => {
-                        self.counts.rows_rejected += 1;
-                        // Logs carry keys and hashes, not people: the row (customer names, phones,
-                        // messages) stays in etl_rejected, found there by its raw_hash.
-                        findings.rejected_example.get_or_insert_with(|| format!("raw_hash={raw_hash}: {reason}"));
-                        if self.counts.rows_rejected as usize <= LOG_EXAMPLES {
-                            error!(raw_hash, reason = %reason, "Row has no usable key; it is kept in etl_rejected");
-                        }
-                        rejected.push(Rejected { reason, raw, raw_hash });
-                    }
+                    Err(reason) => self.reject(Rejected { reason, raw, raw_hash }, &mut rejected, findings),
                 }
             }
         }
         rejected
+    }
+
+    /// Counts a row that cannot be stored and logs it (the first few) by its hash and reason.
+    fn reject(&mut self, row: Rejected, rejected: &mut Vec<Rejected>, findings: &mut Findings) {
+        self.counts.rows_rejected += 1;
+        let (raw_hash, reason) = (row.raw_hash, &row.reason);
+        // Logs carry keys and hashes, not people: the row (customer names, phones, messages)
+        // stays in etl_rejected, found there by its raw_hash.
+        findings.rejected_example.get_or_insert_with(|| format!("raw_hash={raw_hash}: {reason}"));
+        if self.counts.rows_rejected as usize <= LOG_EXAMPLES {
+            error!(raw_hash, reason = %reason, "Row cannot be stored; it is kept in etl_rejected");
+        }
+        rejected.push(row);
     }
 
     /// Whether the rows waiting make a full write batch.
@@ -316,6 +329,27 @@ mod tests {
 
     fn hash_of(r: &Row) -> i64 {
         raw_hash(&serde_json::to_string(r).unwrap())
+    }
+
+    #[test]
+    fn a_row_the_parser_cut_is_quarantined_short_with_its_reason_and_never_stored() {
+        let huge = format!("{}{}", "x".repeat(envelope::QUARANTINE_PREFIX * 3), envelope::CUT_MARK);
+        let rows = vec![
+            row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00"})),
+            row(json!({"chat_id": "c-2", "date": "2026-11-20 09:31:00", "media_url": huge})),
+            row(json!({"chat_id": "c-3", "date": "2026-11-20 09:32:00"})),
+        ];
+        let (kept, rejected, counts, findings) = typed(rows, &HashSet::new());
+        assert_eq!((counts.rows_fetched, counts.rows_rejected, kept.len(), rejected.len()), (3, 1, 2, 1));
+        let ids: Vec<_> = kept.iter().map(|t| value(t, "chat_id").clone()).collect();
+        assert_eq!(ids, [Typed::Text(Some("c-1".into())), Typed::Text(Some("c-3".into()))]);
+        let reason = format!("value of field `media_url` over {} bytes", envelope::VALUE_CAP);
+        assert_eq!(rejected[0].reason, reason);
+        let raw: serde_json::Value = serde_json::from_str(&rejected[0].raw).unwrap();
+        assert_eq!(raw["chat_id"], json!("c-2"), "the key stays readable in the quarantine");
+        assert!(rejected[0].raw.len() < envelope::QUARANTINE_PREFIX + 200, "{} bytes", rejected[0].raw.len());
+        assert_eq!(rejected[0].raw_hash, raw_hash(&rejected[0].raw));
+        assert!(findings.rejected_example.unwrap().ends_with(&reason));
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl WolkvoxClient {
         params: &[(&str, &str)],
     ) -> Result<RowStream, ApiError> {
         let url = self.url(api, from, to, params)?;
-        let mut response = self.send(url, token).await?;
+        let response = self.send(url, token).await?;
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
             // An error body is read up to a cap: a hostile or broken server's 400 MB page must
@@ -210,15 +210,38 @@ impl WolkvoxClient {
             drop(permit);
             return envelope::decode_error(status, &body).map(RowStream::of_rows);
         }
+        Ok(self.stream(response, permit, status, None))
+    }
+
+    /// Streams a 2xx body into batches of rows: a task reads it chunk by chunk (holding
+    /// `permit` until the body is read) and a blocking parser turns it into rows as it arrives.
+    /// With `cap`, a body longer than that many bytes fails as `Malformed`, naming the cap.
+    fn stream(
+        &self,
+        mut response: reqwest::Response,
+        permit: OwnedSemaphorePermit,
+        status: u16,
+        cap: Option<u64>,
+    ) -> RowStream {
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHUNKS_IN_FLIGHT);
         let (rows_tx, rows_rx) = mpsc::channel::<Item>(1);
         let timeout = self.timeout;
         let reader = tokio::spawn(async move {
             // The permit travels with the body: the request is in flight until it is read.
             let _permit = permit;
+            let mut read = 0u64;
             loop {
                 let next = match response.chunk().await {
-                    Ok(Some(chunk)) => Ok(chunk),
+                    Ok(Some(chunk)) => {
+                        read += chunk.len() as u64;
+                        match cap {
+                            Some(cap) if read > cap => Err(ApiError::Malformed {
+                                status,
+                                reason: format!("the answer is longer than the {} MiB it may take", cap >> 20),
+                            }),
+                            _ => Ok(chunk),
+                        }
+                    }
                     Ok(None) => break,
                     Err(e) => Err(transport_error(timeout, e)),
                 };
@@ -239,7 +262,7 @@ impl WolkvoxClient {
             };
             let _ = rows_tx.blocking_send(end);
         });
-        Ok(RowStream { rx: rows_rx, done: false, reader: Some(reader) })
+        RowStream { rx: rows_rx, done: false, reader: Some(reader) }
     }
 
     /// Reads `information.php?api=token_info` for `token`: the API's own count of the token's
@@ -286,13 +309,24 @@ impl WolkvoxClient {
         url.query_pairs_mut().append_pair("api", api).extend_pairs(params);
         let response = self.send(url, token).await?;
         let status = response.status().as_u16();
-        let body = if (200..=299).contains(&status) {
-            response.bytes().await.map_err(|e| self.transport_error(e))?.to_vec()
-        } else {
-            self.error_body(response).await?
+        if !(200..=299).contains(&status) {
+            let body = self.error_body(response).await?;
+            drop(permit);
+            return Ok((status, envelope::decode_error(status, &body)?));
+        }
+        // Streamed through the same bounded parser as reports, and the whole answer capped: its
+        // rows are collected, so its size is what it costs in memory.
+        let mut stream = self.stream(response, permit, status, Some(INFORMATION_BODY_CAP));
+        let mut rows = Vec::new();
+        let read = loop {
+            match stream.next_batch().await {
+                Ok(Some(batch)) => rows.extend(batch),
+                Ok(None) => break Ok(rows),
+                Err(e) => break Err(e),
+            }
         };
-        drop(permit);
-        Ok((status, envelope::decode(status, &body)?))
+        stream.finish().await;
+        Ok((status, read?))
     }
 
     /// The first [`ERROR_BODY_CAP`] bytes of an error response; the rest is not read (dropping
@@ -333,6 +367,11 @@ impl WolkvoxClient {
 /// The most of an error (non-2xx) body that is read: the API's error envelopes are a few hundred
 /// bytes; anything longer is only kept as a snippet anyway.
 pub const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// The most of an `information.php` 2xx body that is read (reference data and `token_info`): the
+/// largest real answers (every agent, every skill) are a few megabytes; the rows of an answer are
+/// held together, so this is also about what one costs in memory.
+pub const INFORMATION_BODY_CAP: u64 = 64 * 1024 * 1024;
 
 /// Retry policy for transient API errors: doubling backoff with a cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -410,6 +449,16 @@ mod tests {
     /// A server that answers every request with a 400 whose body is `size` bytes, and counts
     /// the bytes it managed to send before the client hung up.
     async fn huge_error_server(size: usize) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        huge_server("400 Bad Request", b"", size).await
+    }
+
+    /// A server that answers one request with `status`, a body starting with `head` and then
+    /// `x` up to `size` bytes, and counts the bytes it managed to send before the client hung up.
+    async fn huge_server(
+        status: &'static str,
+        head: &'static [u8],
+        size: usize,
+    ) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = Url::parse(&format!("http://{}/api/v2/", listener.local_addr().unwrap())).unwrap();
@@ -419,8 +468,10 @@ mod tests {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut request = [0u8; 4096];
             let _ = socket.read(&mut request).await;
-            let head = format!("HTTP/1.1 400 Bad Request\r\ncontent-type: text/html\r\ncontent-length: {size}\r\n\r\n");
-            socket.write_all(head.as_bytes()).await.unwrap();
+            let headers = format!("HTTP/1.1 {status}\r\ncontent-type: text/html\r\ncontent-length: {size}\r\n\r\n");
+            socket.write_all(headers.as_bytes()).await.unwrap();
+            socket.write_all(head).await.unwrap();
+            counter.fetch_add(head.len(), std::sync::atomic::Ordering::Relaxed);
             let chunk = vec![b'x'; 64 * 1024];
             while counter.load(std::sync::atomic::Ordering::Relaxed) < size {
                 if socket.write_all(&chunk).await.is_err() {
@@ -453,6 +504,26 @@ mod tests {
         let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
         // What the sockets' buffers hold besides the cap; nowhere near the 200 MB offered.
         assert!(sent < 16 * 1024 * 1024, "the server could send {sent} bytes");
+    }
+
+    #[tokio::test]
+    async fn an_information_answer_over_its_cap_fails_naming_the_cap_without_being_held() {
+        let size = INFORMATION_BODY_CAP as usize + 16 * 1024 * 1024;
+        let (url, sent) = huge_server("200 OK", br#"{"code":200,"data":[],"msg":""#, size).await;
+        let policy = RetryPolicy { max_attempts: 1, initial_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
+        let client = WolkvoxClient::new(url, Duration::from_secs(60), policy, &[]).unwrap();
+        let tokens = super::super::Tokens::new(&[super::super::token::NamedToken {
+            label: "t".into(),
+            secret: secrecy::SecretString::from("s".to_string()),
+        }]);
+        let token = tokens.get("t").unwrap();
+        let permit = token.acquire().await;
+        let e = client.information(&token, permit, "agents", &[]).await.expect_err("over the cap");
+        assert!(matches!(e, ApiError::Malformed { status: 200, .. }), "{e:?}");
+        assert!(e.to_string().contains("64 MiB"), "{e}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(sent < size - 8 * 1024 * 1024, "reading stopped at the cap: {sent} of {size} bytes sent");
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //!
 //! Successful bodies are parsed by [`parse_stream`], which reads the envelope from any
 //! `io::Read` and hands `data`'s elements over in batches as they are parsed: a 256 MB response
-//! never exists in memory as a whole, neither as bytes nor as a `serde_json::Value`.
+//! never exists in memory as a whole, neither as bytes nor as a `serde_json::Value`. Nor does one
+//! huge value or row inside it: the parser reads through [`bounded::Bounded`], which cuts a string
+//! over [`VALUE_CAP`] and a row over [`ROW_CAP`] and marks them ([`CUT_MARK`]); a row carrying
+//! the mark is never stored as if whole ([`cut_reason`] tells why it goes to the quarantine),
+//! and a cut `msg` or `error` is just truncated text.
 
 use std::cell::Cell;
 use std::fmt;
@@ -22,6 +26,10 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::Row;
+
+mod bounded;
+
+pub use bounded::{Caps, CUT_MARK, ROW_CAP, VALUE_CAP};
 
 /// An error envelope (small; success bodies are streamed instead).
 #[derive(Deserialize)]
@@ -151,8 +159,20 @@ pub fn parse_stream<R: Read>(
     limits: BatchLimits,
     on_batch: &mut dyn FnMut(Vec<Row>) -> bool,
 ) -> Result<StreamEnd, ApiError> {
+    parse_bounded(reader, status, limits, Caps::API, on_batch)
+}
+
+/// [`parse_stream`] with the caps given (tests use small ones).
+fn parse_bounded<R: Read>(
+    reader: R,
+    status: u16,
+    limits: BatchLimits,
+    caps: Caps,
+    on_batch: &mut dyn FnMut(Vec<Row>) -> bool,
+) -> Result<StreamEnd, ApiError> {
     let consumed = Rc::new(Cell::new(0u64));
-    let mut de = serde_json::Deserializer::from_reader(Counting { inner: reader, consumed: Rc::clone(&consumed) });
+    let bounded = bounded::Bounded::new(reader, caps);
+    let mut de = serde_json::Deserializer::from_reader(Counting { inner: bounded, consumed: Rc::clone(&consumed) });
     let mut state =
         StreamState { limits, batch: Vec::new(), on_batch, stopped: false, bad: None, consumed, flushed_at: 0 };
     let parsed = EnvelopeSeed { state: &mut state }.deserialize(&mut de).and_then(|meta| de.end().map(|()| meta));
@@ -296,9 +316,9 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
         let mut meta = EnvelopeMeta::default();
         while let Some(key) = map.next_key::<String>()? {
             match key.trim() {
-                "code" => meta.code = Some(map.next_value()?),
-                "error" => meta.error = Some(map.next_value()?),
-                "msg" => meta.msg = Some(map.next_value()?),
+                "code" => meta.code = Some(map.next_value::<Scalar>()?.0),
+                "error" => meta.error = Some(map.next_value::<Scalar>()?.0),
+                "msg" => meta.msg = Some(map.next_value::<Scalar>()?.0),
                 "data" => {
                     meta.saw_data = true;
                     map.next_value_seed(DataSeed { state: &mut *self.state })?
@@ -310,6 +330,116 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
         }
         Ok(meta)
     }
+}
+
+/// `code`, `error` or `msg`: a scalar as sent; an array or object in their place is read
+/// without being kept (its strings are cut anyway, but not their number).
+struct Scalar(Value);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, a number or null")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+        Ok(Scalar(Value::String(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+        Ok(Scalar(Value::String(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+        Ok(Scalar(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar(Value::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+        Ok(Scalar(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar(Value::from(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar(Value::Null))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar(Value::String("(an array)".into())))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar(Value::String("(an object)".into())))
+    }
+}
+
+/// How much of each long string a cut row keeps in the quarantine.
+pub const QUARANTINE_PREFIX: usize = 1024;
+
+/// Why `row` cannot be stored as sent, if [`bounded::Bounded`] cut it: the row over
+/// [`ROW_CAP`], a field name over [`VALUE_CAP`], or the (first) field whose value is over it.
+/// `None` for a row that arrived whole.
+pub fn cut_reason(row: &Row) -> Option<String> {
+    if row.contains_key(CUT_MARK) {
+        return Some(format!("row over {ROW_CAP} bytes"));
+    }
+    for (name, value) in row {
+        if name.ends_with(CUT_MARK) {
+            return Some(format!("a field name over {VALUE_CAP} bytes: {}", clean(name)));
+        }
+        if holds_cut(value) {
+            return Some(format!("value of field `{}` over {VALUE_CAP} bytes", clean(name)));
+        }
+    }
+    None
+}
+
+fn holds_cut(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.ends_with(CUT_MARK),
+        Value::Array(items) => items.iter().any(holds_cut),
+        Value::Object(members) => members.iter().any(|(k, v)| k.ends_with(CUT_MARK) || holds_cut(v)),
+        _ => false,
+    }
+}
+
+/// A cut row as the quarantine keeps it: every string (key or value) longer than
+/// [`QUARANTINE_PREFIX`] bytes shortened to its start and [`CUT_MARK`], so what is kept stays
+/// small (at most the row cap) and still shows where the row was cut.
+pub fn shrink_cut(row: Row) -> Row {
+    row.into_iter().map(|(k, v)| (shrink_text(k), shrink_value(v))).collect()
+}
+
+fn shrink_value(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(shrink_text(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(shrink_value).collect()),
+        Value::Object(members) => Value::Object(shrink_cut(members)),
+        other => other,
+    }
+}
+
+fn shrink_text(mut s: String) -> String {
+    if s.len() <= QUARANTINE_PREFIX + CUT_MARK.len() {
+        return s;
+    }
+    let mut end = QUARANTINE_PREFIX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push_str(CUT_MARK);
+    s
 }
 
 struct DataSeed<'s, 'a> {
@@ -570,6 +700,53 @@ mod tests {
             format!(r#"{{"data":{},"code":"403","error":"FORBIDDEN","msg":"TOKEN LIMIT EXCEEDED"}}"#, rows_json(3));
         let end = parse_stream(body.as_bytes(), 200, BatchLimits { rows: 1, bytes: u64::MAX }, &mut |_| true);
         assert!(matches!(end, Err(ApiError::TokenLimit { .. })), "{end:?}");
+    }
+
+    #[test]
+    fn a_row_holding_a_cut_value_is_handed_over_marked_and_the_rest_whole() {
+        let body = format!(
+            r#"{{"code":"200","msg":"x","data":[{{"id":"1"}},{{"id":"2","message":"{}"}},{{"id":"3"}}]}}"#,
+            "m".repeat(5_000)
+        );
+        let mut rows = Vec::new();
+        let caps = Caps { value: 100, row: 1_000 };
+        parse_bounded(body.as_bytes(), 200, BatchLimits { rows: 10, bytes: u64::MAX }, caps, &mut |batch| {
+            rows.extend(batch);
+            true
+        })
+        .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!((cut_reason(&rows[0]), cut_reason(&rows[2])), (None, None));
+        assert_eq!(cut_reason(&rows[1]).unwrap(), format!("value of field `message` over {VALUE_CAP} bytes"));
+        let kept = shrink_cut(rows[1].clone());
+        assert_eq!(kept["id"], json!("2"));
+        let message = kept["message"].as_str().unwrap();
+        assert!(message.len() < 200 && message.ends_with(CUT_MARK), "{message}");
+    }
+
+    #[test]
+    fn a_cut_row_and_a_cut_field_name_say_so_and_the_quarantine_copy_is_small() {
+        let mut row = Row::new();
+        row.insert(CUT_MARK.to_owned(), json!("row over 4194304 bytes"));
+        assert_eq!(cut_reason(&row).unwrap(), format!("row over {ROW_CAP} bytes"));
+        let mut row = Row::new();
+        row.insert(format!("{}{CUT_MARK}", "k".repeat(3_000)), json!("v"));
+        assert!(cut_reason(&row).unwrap().starts_with("a field name over"));
+        let mut row = Row::new();
+        row.insert("bucket".into(), json!({"inner": format!("{}{CUT_MARK}", "y".repeat(3_000))}));
+        assert_eq!(cut_reason(&row).unwrap(), format!("value of field `bucket` over {VALUE_CAP} bytes"));
+        let kept = serde_json::to_string(&shrink_cut(row)).unwrap();
+        assert!(kept.len() < QUARANTINE_PREFIX + 100, "{} bytes", kept.len());
+    }
+
+    #[test]
+    fn a_huge_msg_inside_a_200_is_a_short_error_and_odd_shapes_of_it_are_not_kept() {
+        let body = format!(r#"{{"code":"400","error":"BAD REQUEST","msg":"{}","data":[]}}"#, "z".repeat(3_000_000));
+        let e = err(200, &body);
+        assert!(matches!(e, ApiError::BadRequest { status: 400, .. }), "{e:?}");
+        assert!(e.to_string().len() < 1_000, "{} bytes", e.to_string().len());
+        let e = err(200, r#"{"code":"403","error":"FORBIDDEN","msg":["TOKEN LIMIT EXCEEDED",1,2,3]}"#);
+        assert!(matches!(e, ApiError::Forbidden { ref msg } if msg == "(an array)"), "{e:?}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod faults;
 mod helpers;
 mod kpi;
 mod locks;
+mod memory;
 mod operations;
 mod pipeline;
 mod probe;
