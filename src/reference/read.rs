@@ -27,7 +27,13 @@ pub async fn read_all(
         if shutdown.is_cancelled() {
             break;
         }
-        outcomes.push((dim.table, read(ctx, token, dim).await));
+        let outcome = read(ctx, token, dim).await;
+        // The token is held elsewhere: the next dimensions would only wait as long again.
+        let busy = outcome.error.as_ref().is_some_and(SyncError::is_lock_busy);
+        outcomes.push((dim.table, outcome));
+        if busy {
+            break;
+        }
     }
     outcomes
 }
@@ -113,6 +119,15 @@ async fn snapshot(
         let params: Vec<(&str, &str)> = skill.as_deref().map(|s| vec![("skill_id", s)]).unwrap_or_default();
         let answer = ask(ctx, token, dim, &params, counts).await?;
         counts.rows_fetched += answer.len() as u64;
+        // A member the parser had to cut is not what the API sent: applied, it would store a
+        // cut value as a new version, or (cut before its key) go missing from the snapshot and be
+        // closed while the API still lists it. The read fails instead, and closes nothing.
+        if let Some(reason) = answer.iter().find_map(crate::wolkvox::envelope::cut_reason) {
+            return Err(SyncError::Api(ApiError::Malformed {
+                status: 200,
+                reason: format!("{} answered a member the parser had to cut ({reason})", dim.api),
+            }));
+        }
         if let (Some(skill), true) = (skill, answer.is_empty()) {
             empty_parts.push(skill.clone());
         }

@@ -53,6 +53,13 @@ pub enum StoreError {
         /// The timeout.
         seconds: u64,
     },
+    /// The daemon's tables are both in `public` (a release from before schemas) and in the
+    /// default schema, and `database.schema` does not say which to use.
+    #[error(
+        "the database holds wolkvox-etl tables in schema public and in schema wolkvox (a move half done, or two \
+         deployments). Fix: set database.schema to the schema to use, after checking which one holds the data"
+    )]
+    SchemaAmbiguous,
     /// The database URL names an engine we do not support.
     #[error("unsupported database URL: use postgres://… or sqlite://…")]
     UnsupportedUrl,
@@ -99,6 +106,7 @@ impl StoreError {
             StoreError::Migrate(_)
             | StoreError::NewerDatabase { .. }
             | StoreError::UnsupportedUrl
+            | StoreError::SchemaAmbiguous
             | StoreError::LockFile { .. } => false,
             StoreError::ConnectTimeout { .. } | StoreError::LockBusy { .. } => true,
         }

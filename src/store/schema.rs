@@ -20,18 +20,25 @@ pub async fn resolve(conn: &mut PgConnection, configured: Option<&str>) -> Resul
     if let Some(schema) = configured {
         return Ok(schema.to_string());
     }
+    // pg_class, not to_regclass: naming a schema the role may not use would be an error.
     let (ours, legacy): (bool, bool) = sqlx::query_as(
-        "SELECT to_regclass(format('%I.etl_watermark', $1::text)) IS NOT NULL,
-                to_regclass('public.etl_watermark') IS NOT NULL",
+        "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = $1 AND c.relname = 'etl_watermark'),
+                EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'public' AND c.relname = 'etl_watermark')",
     )
     .bind(DEFAULT_SCHEMA)
     .fetch_one(conn)
     .await?;
-    if legacy && !ours {
+    if legacy && ours {
+        // Half moved, or two deployments: either way one of them would be read as empty.
+        return Err(StoreError::SchemaAmbiguous);
+    }
+    if legacy {
         tracing::warn!(
             "The tables are in schema public (made by a release from before schemas) and stay there. \
-             Fix: set database.schema = \"public\" to keep them there and silence this, or move them to \
-             schema {DEFAULT_SCHEMA} (README, \"Least privilege\")"
+             Fix: set database.schema = \"public\" to keep them there and silence this (README, \
+             \"Least privilege\")"
         );
         return Ok("public".to_string());
     }
@@ -69,6 +76,11 @@ pub async fn missing(db: &Db, reports: &[&Report]) -> Result<Vec<String>, StoreE
         ),
     };
     let columns: Vec<(String, String)> = on_pool!(db, pool => sqlx::query_as(tables_sql).fetch_all(pool).await?);
+    let indexes_sql = match db.backend() {
+        Backend::Postgres => "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
+        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
+    };
+    let indexes: Vec<(String,)> = on_pool!(db, pool => sqlx::query_as(indexes_sql).fetch_all(pool).await?);
     let mut tables: HashMap<&str, HashSet<&str>> = HashMap::new();
     for (table, column) in &columns {
         tables.entry(table.as_str()).or_default().insert(column.as_str());
@@ -106,6 +118,13 @@ pub async fn missing(db: &Db, reports: &[&Report]) -> Result<Vec<String>, StoreE
         for field in report.fields.iter().map(|f| f.name).chain(["raw_hash"]) {
             if !have.contains(field) {
                 missing.push(format!("column {}.{field}", report.table));
+            }
+        }
+        // Without its time index every window's read of stored hashes scans the whole table.
+        if let Some(ts) = report.timestamp {
+            let index = format!("{}_{}_idx", report.table, ts);
+            if !indexes.iter().any(|(name,)| *name == index) {
+                missing.push(format!("index {index}"));
             }
         }
     }

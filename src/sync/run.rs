@@ -50,7 +50,10 @@ pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown:
             run_id = %run_id,
         );
         let outcome = run_stream(ctx, job, stream, range, shutdown, run_id.clone()).instrument(span).await;
-        let stop = matches!(outcome.status, RunStatus::Cancelled | RunStatus::Paused);
+        // A token held elsewhere for the whole wait is as busy for the next stream: waiting
+        // again per stream would hold this run's slot for streams × lock_timeout.
+        let busy = outcome.error.as_ref().is_some_and(SyncError::is_lock_busy);
+        let stop = busy || matches!(outcome.status, RunStatus::Cancelled | RunStatus::Paused);
         total = Some(match total {
             None => outcome,
             Some(sum) => sum.merge(outcome),

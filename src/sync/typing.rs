@@ -113,7 +113,11 @@ impl<'a> WindowRows<'a> {
             if let Some(reason) = envelope::cut_reason(&api_row) {
                 let raw = serde_json::to_string(&envelope::shrink_cut(api_row)).unwrap_or_default();
                 self.counts.rows_fetched += 1;
-                self.reject(Rejected { raw_hash: raw_hash(&raw), reason, raw }, &mut rejected, findings);
+                // Two rows cut before their keys can shorten to the same text; the quarantine
+                // keeps one row per hash, so the row's place in the answer is hashed too (a
+                // re-read of the same answer still finds it kept).
+                let hash = raw_hash(&format!("{raw}\u{0}{}", self.counts.rows_fetched));
+                self.reject(Rejected { raw_hash: hash, reason, raw }, &mut rejected, findings);
                 continue;
             }
             for mut row in catalog::flatten(self.report, api_row) {
@@ -333,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_row_the_parser_cut_is_quarantined_short_with_its_reason_and_never_stored() {
-        let huge = format!("{}{}", "x".repeat(envelope::QUARANTINE_PREFIX * 3), envelope::CUT_MARK);
+        let huge = format!("{}{}", "x".repeat(envelope::QUARANTINE_PREFIX * 3), envelope::cut_mark());
         let rows = vec![
             row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00"})),
             row(json!({"chat_id": "c-2", "date": "2026-11-20 09:31:00", "media_url": huge})),
@@ -348,8 +352,28 @@ mod tests {
         let raw: serde_json::Value = serde_json::from_str(&rejected[0].raw).unwrap();
         assert_eq!(raw["chat_id"], json!("c-2"), "the key stays readable in the quarantine");
         assert!(rejected[0].raw.len() < envelope::QUARANTINE_PREFIX + 200, "{} bytes", rejected[0].raw.len());
-        assert_eq!(rejected[0].raw_hash, raw_hash(&rejected[0].raw));
         assert!(findings.rejected_example.unwrap().ends_with(&reason));
+    }
+
+    #[test]
+    fn two_rows_cut_to_the_same_text_are_both_kept_in_the_quarantine() {
+        // Cut at the row cap before their keys: the kept copies are the same text.
+        let cut = || {
+            let mut r = Row::new();
+            r.insert("media_url".into(), json!("x".repeat(envelope::QUARANTINE_PREFIX * 3)));
+            r.insert(envelope::cut_mark().to_owned(), json!("row over 4194304 bytes"));
+            r
+        };
+        let (_, rejected, counts, _) = typed(vec![cut(), cut()], &HashSet::new());
+        assert_eq!((counts.rows_rejected, rejected.len()), (2, 2));
+        assert_eq!(rejected[0].raw, rejected[1].raw);
+        assert_ne!(rejected[0].raw_hash, rejected[1].raw_hash, "one quarantine row each");
+        // The same answer read again gives the same hashes (the quarantine does not grow).
+        let (_, again, _, _) = typed(vec![cut(), cut()], &HashSet::new());
+        assert_eq!(
+            again.iter().map(|r| r.raw_hash).collect::<Vec<_>>(),
+            rejected.iter().map(|r| r.raw_hash).collect::<Vec<_>>()
+        );
     }
 
     #[test]

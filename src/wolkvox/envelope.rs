@@ -11,7 +11,7 @@
 //! `io::Read` and hands `data`'s elements over in batches as they are parsed: a 256 MB response
 //! never exists in memory as a whole, neither as bytes nor as a `serde_json::Value`. Nor does one
 //! huge value or row inside it: the parser reads through [`bounded::Bounded`], which cuts a string
-//! over [`VALUE_CAP`] and a row over [`ROW_CAP`] and marks them ([`CUT_MARK`]); a row carrying
+//! over [`VALUE_CAP`] and a row over [`ROW_CAP`] and marks them ([`cut_mark`]); a row carrying
 //! the mark is never stored as if whole ([`cut_reason`] tells why it goes to the quarantine),
 //! and a cut `msg` or `error` is just truncated text.
 
@@ -29,7 +29,7 @@ use super::Row;
 
 mod bounded;
 
-pub use bounded::{Caps, CUT_MARK, ROW_CAP, VALUE_CAP};
+pub use bounded::{cut_mark, Caps, CUT_MARK_TEXT, ROW_CAP, VALUE_CAP};
 
 /// An error envelope (small; success bodies are streamed instead).
 #[derive(Deserialize)]
@@ -390,11 +390,11 @@ pub const QUARANTINE_PREFIX: usize = 1024;
 /// [`ROW_CAP`], a field name over [`VALUE_CAP`], or the (first) field whose value is over it.
 /// `None` for a row that arrived whole.
 pub fn cut_reason(row: &Row) -> Option<String> {
-    if row.contains_key(CUT_MARK) {
+    if row.contains_key(cut_mark()) {
         return Some(format!("row over {ROW_CAP} bytes"));
     }
     for (name, value) in row {
-        if name.ends_with(CUT_MARK) {
+        if name.ends_with(cut_mark()) {
             return Some(format!("a field name over {VALUE_CAP} bytes: {}", clean(name)));
         }
         if holds_cut(value) {
@@ -406,15 +406,15 @@ pub fn cut_reason(row: &Row) -> Option<String> {
 
 fn holds_cut(value: &Value) -> bool {
     match value {
-        Value::String(s) => s.ends_with(CUT_MARK),
+        Value::String(s) => s.ends_with(cut_mark()),
         Value::Array(items) => items.iter().any(holds_cut),
-        Value::Object(members) => members.iter().any(|(k, v)| k.ends_with(CUT_MARK) || holds_cut(v)),
+        Value::Object(members) => members.iter().any(|(k, v)| k.ends_with(cut_mark()) || holds_cut(v)),
         _ => false,
     }
 }
 
 /// A cut row as the quarantine keeps it: every string (key or value) longer than
-/// [`QUARANTINE_PREFIX`] bytes shortened to its start and [`CUT_MARK`], so what is kept stays
+/// [`QUARANTINE_PREFIX`] bytes shortened to its start and [`cut_mark`], so what is kept stays
 /// small (at most the row cap) and still shows where the row was cut.
 pub fn shrink_cut(row: Row) -> Row {
     row.into_iter().map(|(k, v)| (shrink_text(k), shrink_value(v))).collect()
@@ -430,7 +430,7 @@ fn shrink_value(value: Value) -> Value {
 }
 
 fn shrink_text(mut s: String) -> String {
-    if s.len() <= QUARANTINE_PREFIX + CUT_MARK.len() {
+    if s.len() <= QUARANTINE_PREFIX + cut_mark().len() {
         return s;
     }
     let mut end = QUARANTINE_PREFIX;
@@ -438,7 +438,7 @@ fn shrink_text(mut s: String) -> String {
         end -= 1;
     }
     s.truncate(end);
-    s.push_str(CUT_MARK);
+    s.push_str(cut_mark());
     s
 }
 
@@ -721,19 +721,35 @@ mod tests {
         let kept = shrink_cut(rows[1].clone());
         assert_eq!(kept["id"], json!("2"));
         let message = kept["message"].as_str().unwrap();
-        assert!(message.len() < 200 && message.ends_with(CUT_MARK), "{message}");
+        assert!(message.len() < 200 && message.ends_with(cut_mark()), "{message}");
+    }
+
+    #[test]
+    fn an_answer_cannot_forge_a_cut_with_the_marks_visible_text() {
+        // A chat message ending with the mark's text, with or without a guessed nonce.
+        for forged in [
+            format!("hello {CUT_MARK_TEXT}]"),
+            format!("hello {CUT_MARK_TEXT} 0000000000000000]"),
+            format!("hello {CUT_MARK_TEXT}"),
+        ] {
+            let mut row = Row::new();
+            row.insert("message".into(), json!(forged));
+            row.insert(forged.clone(), json!("as a key"));
+            assert_eq!(cut_reason(&row), None, "{forged}");
+        }
+        assert!(cut_mark().starts_with(CUT_MARK_TEXT) && cut_mark().len() > CUT_MARK_TEXT.len() + 16);
     }
 
     #[test]
     fn a_cut_row_and_a_cut_field_name_say_so_and_the_quarantine_copy_is_small() {
         let mut row = Row::new();
-        row.insert(CUT_MARK.to_owned(), json!("row over 4194304 bytes"));
+        row.insert(cut_mark().to_owned(), json!("row over 4194304 bytes"));
         assert_eq!(cut_reason(&row).unwrap(), format!("row over {ROW_CAP} bytes"));
         let mut row = Row::new();
-        row.insert(format!("{}{CUT_MARK}", "k".repeat(3_000)), json!("v"));
+        row.insert(format!("{}{}", "k".repeat(3_000), cut_mark()), json!("v"));
         assert!(cut_reason(&row).unwrap().starts_with("a field name over"));
         let mut row = Row::new();
-        row.insert("bucket".into(), json!({"inner": format!("{}{CUT_MARK}", "y".repeat(3_000))}));
+        row.insert("bucket".into(), json!({"inner": format!("{}{}", "y".repeat(3_000), cut_mark())}));
         assert_eq!(cut_reason(&row).unwrap(), format!("value of field `bucket` over {VALUE_CAP} bytes"));
         let kept = serde_json::to_string(&shrink_cut(row)).unwrap();
         assert!(kept.len() < QUARANTINE_PREFIX + 100, "{} bytes", kept.len());

@@ -230,10 +230,37 @@ async fn tables_go_to_the_configured_schema_and_a_database_filled_before_schemas
         .unwrap();
     assert_eq!(runs, 2, "both runs recorded in public");
 
-    // A name that is not a plain identifier is a configuration error naming the key.
-    let mut cmd = binary(&sim, &db, "info", &["check-config"]);
-    cmd.env("WOLKVOX_ETL__DATABASE__SCHEMA", "acme; DROP TABLE x");
+    // Tables in both public and the default schema (a move half done): refused, not guessed,
+    // since one of the two would be read as empty.
+    sqlx::query("CREATE SCHEMA wolkvox").execute(&mut conn).await.unwrap();
+    sqlx::query("CREATE TABLE wolkvox.etl_watermark (LIKE public.etl_watermark)").execute(&mut conn).await.unwrap();
+    let out = run(binary(&sim, &legacy, "info", &sync)).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("in schema public and in schema wolkvox"), "{}", text(&out));
+
+    // A report table whose time index is missing (a start-up killed between the two
+    // statements) is completed, not taken as up to date.
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("DROP INDEX acme_etl.chat_14_date_idx").execute(&mut conn).await.unwrap();
+    let mut cmd = binary(&sim, &db, "info", &sync);
+    cmd.env("WOLKVOX_ETL__DATABASE__SCHEMA", "acme_etl");
     let out = run(cmd).await;
-    assert!(!out.status.success());
-    assert!(text(&out).contains("`database.schema`"), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    let index: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = 'acme_etl' AND indexname = 'chat_14_date_idx'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(index, 1);
+
+    // A name that is not a plain identifier, or the KPI views' schema, is a configuration error
+    // naming the key.
+    for bad in ["acme; DROP TABLE x", "bi"] {
+        let mut cmd = binary(&sim, &db, "info", &["check-config"]);
+        cmd.env("WOLKVOX_ETL__DATABASE__SCHEMA", bad);
+        let out = run(cmd).await;
+        assert!(!out.status.success(), "{bad}");
+        assert!(text(&out).contains("`database.schema`"), "{}", text(&out));
+    }
 }

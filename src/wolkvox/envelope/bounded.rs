@@ -8,10 +8,10 @@
 //!
 //! - a string literal (key or value, anywhere) longer than [`Caps::value`] bytes keeps its first
 //!   `value` bytes (cut on a character boundary, never inside an escape or a surrogate pair),
-//!   gets [`CUT_MARK`] appended and is closed; the rest of it is read and dropped;
+//!   gets [`cut_mark`] appended and is closed; the rest of it is read and dropped;
 //! - a row (an element of an envelope member's array, or an envelope member's object, i.e. a
 //!   row of `data` or the single object `data` may be) longer than [`Caps::row`] bytes is closed
-//!   where it stands, with one member [`CUT_MARK`]`: "row over N bytes"` added; the rest of the
+//!   where it stands, with one member [`cut_mark`]`: "row over N bytes"` added; the rest of the
 //!   row is read and dropped.
 //!
 //! The invariant it protects: what comes out is valid JSON whenever what went in was (and the
@@ -31,9 +31,17 @@ pub const VALUE_CAP: usize = 1024 * 1024;
 /// many large values.
 pub const ROW_CAP: usize = 4 * 1024 * 1024;
 
+/// How the mark of a cut starts; [`cut_mark`] adds this process's nonce.
+pub const CUT_MARK_TEXT: &str = "\u{2026}[cut by wolkvox-etl";
+
 /// Appended to a string cut at the value cap, and the key of the member added to a row cut at
-/// the row cap. Plain UTF-8 that needs no escaping in JSON.
-pub const CUT_MARK: &str = "\u{2026}[cut by wolkvox-etl]";
+/// the row cap: `…[cut by wolkvox-etl <nonce>]`. Plain UTF-8 that needs no escaping in JSON. The
+/// nonce is random per process, so an answer cannot forge a cut (a chat message ending with the
+/// visible text would otherwise send its whole row to the quarantine).
+pub fn cut_mark() -> &'static str {
+    static MARK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARK.get_or_init(|| format!("{CUT_MARK_TEXT} {:016x}]", fastrand::u64(..)))
+}
 
 /// Nesting deeper than this is refused (serde_json refuses it earlier, at 128).
 pub const MAX_DEPTH: usize = 256;
@@ -274,7 +282,7 @@ impl<R: Read> Bounded<R> {
             let boundary = (b & 0xC0) != 0x80 && !(after_high && b == b'\\');
             let row_full = self.row.is_some_and(|row| row.bytes >= self.caps.row);
             if boundary && (s.len >= self.caps.value || row_full) {
-                self.out.extend_from_slice(CUT_MARK.as_bytes());
+                self.out.extend_from_slice(cut_mark().as_bytes());
                 self.out.push(b'"');
                 self.end_string(s);
                 if row_full {
@@ -326,7 +334,7 @@ impl<R: Read> Bounded<R> {
     fn cut_row(&mut self, in_string: bool) {
         let Some(row) = self.row else { return };
         let open = self.stack.len().saturating_sub(row.at);
-        let member = format!("\"{CUT_MARK}\":\"row over {} bytes\"", self.caps.row);
+        let member = format!("\"{}\":\"row over {} bytes\"", cut_mark(), self.caps.row);
         while self.stack.len() > row.at {
             let is_row = self.stack.len() == row.at + 1;
             match self.stack.last() {
@@ -465,7 +473,7 @@ mod tests {
     }
 
     fn cut(prefix: &str) -> String {
-        format!("{prefix}{CUT_MARK}")
+        format!("{prefix}{}", cut_mark())
     }
 
     #[test]
@@ -508,7 +516,7 @@ mod tests {
             for cap in 1..input.len() {
                 let out = through(input, value_cap(cap));
                 let v = out["v"].as_str().unwrap();
-                match v.strip_suffix(CUT_MARK) {
+                match v.strip_suffix(cut_mark()) {
                     Some(kept) => assert!(whole.starts_with(kept) && kept != whole, "cap {cap}: {v:?}"),
                     None => assert_eq!(v, whole, "cap {cap}"),
                 }
@@ -547,7 +555,7 @@ mod tests {
                 continue;
             }
             let row = data[1].as_object().unwrap();
-            assert_eq!(row.get(CUT_MARK), Some(&json!(format!("row over {cap} bytes"))), "cap {cap}: {out}");
+            assert_eq!(row.get(cut_mark()), Some(&json!(format!("row over {cap} bytes"))), "cap {cap}: {out}");
             for (i, whole) in [(0, &rows[0]), (2, &rows[2])] {
                 let fits = serde_json::to_string(whole).unwrap().len() <= cap;
                 assert_eq!(data[i] == *whole, fits, "cap {cap}: row {i} {}", data[i]);
@@ -559,11 +567,11 @@ mod tests {
     fn data_as_one_object_is_one_row_and_the_data_array_itself_is_not() {
         let input = r#"{"code":200,"data":{"h1":{"n":"1"},"h2":{"n":"2"}}}"#;
         let out = through(input, Caps { value: usize::MAX, row: 20 });
-        assert!(out["data"].get(CUT_MARK).is_some(), "{out}");
+        assert!(out["data"].get(cut_mark()).is_some(), "{out}");
         let many = envelope(&(0..50).map(|i| json!({"id": i.to_string()})).collect::<Vec<_>>());
         let out = through(&many, Caps { value: usize::MAX, row: 20 });
         assert_eq!(out["data"].as_array().unwrap().len(), 50, "only rows are capped, not their number");
-        assert!(out["data"].as_array().unwrap().iter().all(|r| r.get(CUT_MARK).is_none()));
+        assert!(out["data"].as_array().unwrap().iter().all(|r| r.get(cut_mark()).is_none()));
     }
 
     #[test]
@@ -591,7 +599,7 @@ mod tests {
         Bounded::new(Huge(0), Caps::API).read_to_end(&mut out).unwrap();
         assert!(out.len() < VALUE_CAP + 100, "{} bytes", out.len());
         let doc: Value = serde_json::from_slice(&out).unwrap();
-        assert!(doc["msg"].as_str().unwrap().ends_with(CUT_MARK));
+        assert!(doc["msg"].as_str().unwrap().ends_with(cut_mark()));
     }
 
     #[test]
