@@ -9,6 +9,11 @@
 //!   same primary key, in the same run: the physical reference, and our ratio to it;
 //! - **UNNEST vs COPY-staging** upserts of the same typed rows in-process (what we chose, and
 //!   the alternative), to justify the choice;
+//! - **SQLite** (the embedded default): fresh and re-read through the binary into a database file,
+//!   beside the `sqlite3` shell's `.import` of the same CSV into an identical table (one
+//!   transaction, WAL, synchronous=NORMAL, as the daemon opens it);
+//! - **bloat**: the table's size and dead tuples before and after `BENCH_REREADS` (default 100)
+//!   re-reads of the same window;
 //! - **peak RSS** of the process while it ingests one ~250 MB response;
 //! - **idle RSS** of the daemon with the default reports scheduled.
 //!
@@ -156,6 +161,52 @@ fn csv(rows: &[Row]) -> Vec<u8> {
         out.push(b'\n');
     }
     out
+}
+
+/// `sqlite3 FILE` with `script` on stdin (the shell the sqlite3 package installs); its wall time.
+fn sqlite_shell(file: &std::path::Path, script: &str) -> f64 {
+    let started = Instant::now();
+    let mut child = Command::new("sqlite3")
+        .arg(file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the sqlite3 shell (apt-get install sqlite3)");
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "sqlite3 failed");
+    started.elapsed().as_secs_f64()
+}
+
+/// SQLite's own fastest load of the rows: `.import` of the CSV into a fresh table of the same
+/// shape as ours (primary key included), in one transaction, WAL and synchronous=NORMAL.
+fn sqlite_import_once(dir: &std::path::Path, csv_file: &std::path::Path) -> f64 {
+    let file = dir.join("import.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    let report = wolkvox_etl::wolkvox::catalog::chat_14();
+    let create = wolkvox_etl::store::schema::create_table_sql(wolkvox_etl::store::Backend::Sqlite, report);
+    sqlite_shell(&file, &format!("PRAGMA journal_mode=WAL;\n{create};\n"));
+    sqlite_shell(
+        &file,
+        &format!(
+            "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=NORMAL;\nBEGIN;\n.import --csv {} chat_14\nCOMMIT;\n",
+            csv_file.display()
+        ),
+    )
+}
+
+/// Size in bytes of the chat_14 table with its indexes, and its dead tuples, as the server's
+/// statistics say a second after the last write.
+async fn bloat(pool: &PgPool) -> (i64, i64) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sqlx::query_as(
+        "SELECT pg_total_relation_size('chat_14'), coalesce((SELECT n_dead_tup FROM pg_stat_user_tables
+         WHERE relid = 'chat_14'::regclass), 0)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 async fn copy_once(pool: &PgPool, data: &[u8]) -> f64 {
@@ -310,6 +361,29 @@ async fn main() {
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_14").fetch_one(&pool).await.unwrap();
     assert_eq!(stored as usize, n, "every row landed");
 
+    // No bloat: re-reads of the unchanged window write nothing.
+    let rereads: usize = std::env::var("BENCH_REREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let before = bloat(&pool).await;
+    for _ in 0..rereads {
+        sync_once(addr, &db_url);
+    }
+    let after = bloat(&pool).await;
+
+    // SQLite, the embedded default, beside its own shell's import of the same rows.
+    let dir = std::env::temp_dir().join(format!("wolkvox_bench_{:08x}", fastrand::u32(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv_file = dir.join("rows.csv");
+    std::fs::write(&csv_file, &data).unwrap();
+    let (mut lite_fresh, mut lite_reread, mut lite_import) = (vec![], vec![], vec![]);
+    for run in 0..runs {
+        let file = dir.join(format!("etl-{run}.db"));
+        let url = format!("sqlite://{}", file.display());
+        lite_fresh.push(sync_once(addr, &url).seconds);
+        lite_reread.push(sync_once(addr, &url).seconds);
+        lite_import.push(sqlite_import_once(&dir, &csv_file));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
     // The heavy page: about 250 MB, still under 60,000 rows.
     let (heavy, heavy_rows) = page(HEAVY_PAD).await;
     let heavy_mb = heavy.len() as f64 / 1e6;
@@ -324,6 +398,7 @@ async fn main() {
 
     let rate = |secs: f64| n as f64 / secs;
     let (f, r, c, s, u) = (median(fresh), median(reread), median(copy), median(staging), median(unnest));
+    let (lf, lr, li) = (median(lite_fresh), median(lite_reread), median(lite_import));
     let mut out = String::new();
     let _ = writeln_table(
         &mut out,
@@ -347,6 +422,21 @@ async fn main() {
                 "in-process upsert, COPY to staging + INSERT … ON CONFLICT",
                 format!("{:>9.0} rows/s  ({s:.2} s)", rate(s)),
             ),
+            (
+                &format!("table size and dead tuples, before → after {rereads} re-reads"),
+                format!("{} → {} KiB, {} → {} dead", before.0 / 1024, after.0 / 1024, before.1, after.1),
+            ),
+            (
+                "SQLite: end to end, fresh insert into a new file",
+                format!("{:>9.0} rows/s  ({lf:.2} s)", rate(lf)),
+            ),
+            ("SQLite: end to end, re-read of the unchanged page", format!("{:>9.0} rows/s  ({lr:.2} s)", rate(lr))),
+            (
+                "SQLite: sqlite3 shell .import of the same rows, same-shape table",
+                format!("{:>9.0} rows/s  ({li:.2} s)", rate(li)),
+            ),
+            ("SQLite ratio: fresh insert / .import", format!("{:>9.2}", li / lf)),
+            ("SQLite ratio: re-read speed / fresh insert speed", format!("{:>9.2}", lf / lr)),
             ("peak RSS, one 60k-row page (16 MB)", format!("{:>9.1} MiB", unnest_peak as f64 / 1024.0)),
             (
                 &format!("peak RSS, one {heavy_mb:.0} MB response ({} rows)", heavy_rows.len()),
