@@ -426,10 +426,7 @@ async fn main() {
                 &format!("table size and dead tuples, before → after {rereads} re-reads"),
                 format!("{} → {} KiB, {} → {} dead", before.0 / 1024, after.0 / 1024, before.1, after.1),
             ),
-            (
-                "SQLite: end to end, fresh insert into a new file",
-                format!("{:>9.0} rows/s  ({lf:.2} s)", rate(lf)),
-            ),
+            ("SQLite: end to end, fresh insert into a new file", format!("{:>9.0} rows/s  ({lf:.2} s)", rate(lf))),
             ("SQLite: end to end, re-read of the unchanged page", format!("{:>9.0} rows/s  ({lr:.2} s)", rate(lr))),
             (
                 "SQLite: sqlite3 shell .import of the same rows, same-shape table",
