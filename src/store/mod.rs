@@ -183,7 +183,7 @@ impl Db {
         match Backend::of_url(url) {
             Some(Backend::Postgres) => {
                 let millis = |d: Duration| format!("{}ms", d.as_millis());
-                let mut settings = vec![
+                let settings = [
                     ("statement_timeout", millis(timeouts.statement)),
                     ("lock_timeout", millis(timeouts.lock)),
                     // The server probes an idle client, so the locks and connections of a
@@ -193,7 +193,7 @@ impl Db {
                     ("tcp_keepalives_interval", "10".to_string()),
                     ("tcp_keepalives_count", "6".to_string()),
                 ];
-                let base = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl").options(settings.clone());
+                let base = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl").options(settings);
                 // One direct connection first: a pool that cannot connect only says it timed out,
                 // while the connection says why (refused, unknown host, bad password). Bounded:
                 // a listener that accepts and never answers must not hold start-up forever.
@@ -203,8 +203,7 @@ impl Db {
                     .map_err(|_| StoreError::ConnectTimeout { seconds: timeouts.connect.as_secs() })??;
                 let schema = schema::resolve(&mut conn, schema).await?;
                 sqlx::Connection::close(conn).await?;
-                settings.push(("search_path", schema));
-                let options = PgConnectOptions::from_str(url)?.application_name("wolkvox-etl").options(settings);
+                let options = base.options([("search_path", schema)]);
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(timeouts.connect)

@@ -52,6 +52,8 @@ pub async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
         .bind(&schema)
         .fetch_one(pool)
         .await?;
+    // Asked first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+    // exists, which a role that only owns its schema lacks.
     if !exists {
         // Validated by the configuration as a plain lower-case identifier; quoted anyway.
         sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&schema))).execute(pool).await?;
