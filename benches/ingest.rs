@@ -7,14 +7,16 @@
 //!   and commits. Fresh insert into an empty table, and a re-read of the unchanged page;
 //! - **COPY**: the same rows as CSV, loaded by plain `COPY` into an identical table with the
 //!   same primary key, in the same run: the physical reference, and our ratio to it;
-//! - **UNNEST vs COPY-staging** upserts of the same typed rows in-process (what we chose, and
-//!   the alternative), to justify the choice;
+//! - **in-process writes** of the same typed rows: COPY (what new keys take), the UNNEST upsert
+//!   (what changed rows take) and COPY-staging + upsert (the alternative), to justify the choice;
 //! - **SQLite** (the embedded default): fresh and re-read through the binary into a database file,
 //!   beside the `sqlite3` shell's `.import` of the same CSV into an identical table (one
 //!   transaction, WAL, synchronous=NORMAL, as the daemon opens it);
 //! - **bloat**: the table's size and dead tuples before and after `BENCH_REREADS` (default 100)
 //!   re-reads of the same window;
 //! - **peak RSS** of the process while it ingests one ~250 MB response;
+//! - a **1,000,000-row backfill**: 17 daily windows of about 60,000 rows in one process, its
+//!   rows/s beside one page's, and its peak RSS;
 //! - **idle RSS** of the daemon with the default reports scheduled.
 //!
 //! Medians of `BENCH_RUNS` (default 5) interleaved runs.
@@ -38,6 +40,8 @@ const ROWS_PER_HOUR: u32 = 2_500;
 const DAY: &str = "2026-11-18";
 const PAGE_FROM: &str = "2026-11-18 00:00:00";
 const PAGE_TO: &str = "2026-11-18 23:59:00";
+/// Days of the backfill: 17 × 59,958 = 1,019,286 rows.
+const BACKFILL_DAYS: i64 = 17;
 /// media_url padding that makes the heavy page about 250 MB (the API's cap is 256 MB).
 const HEAVY_PAD: usize = 3_900;
 
@@ -67,9 +71,14 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 /// The envelope the API would send for the page, rendered once.
 async fn page(pad: usize) -> (Vec<u8>, Vec<Row>) {
+    page_between(pad, local(PAGE_FROM), local(PAGE_TO)).await
+}
+
+/// The envelope of chat_14's rows from `from` until `to`.
+async fn page_between(pad: usize, from: NaiveDateTime, to: NaiveDateTime) -> (Vec<u8>, Vec<Row>) {
     let config = SimulatorConfig { rows_per_hour: ROWS_PER_HOUR, pad_bytes: pad, ..SimulatorConfig::default() };
     let sim = Simulator::start(config, Clock::manual(Utc::now()), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let rows = sim.ground_truth("chat_14", local(PAGE_FROM), local(PAGE_TO) - chrono::Duration::seconds(1));
+    let rows = sim.ground_truth("chat_14", from, to - chrono::Duration::seconds(1));
     let body = serde_json::to_vec(&serde_json::json!({
         "code": "200", "error": null, "msg": format!("{} records were found", rows.len()), "data": rows,
     }))
@@ -91,6 +100,25 @@ async fn serve_bytes(body: Vec<u8>) -> SocketAddr {
     addr
 }
 
+/// A loopback server answering each request with the page of the day its `date_ini` names
+/// (`YYYYMMDD…`), pre-rendered: the backfill's server.
+async fn serve_days(pages: std::collections::HashMap<String, bytes::Bytes>) -> SocketAddr {
+    use axum::extract::Query;
+    let pages = std::sync::Arc::new(pages);
+    let app = axum::Router::new().fallback(get(move |Query(q): Query<std::collections::HashMap<String, String>>| {
+        let pages = pages.clone();
+        async move {
+            let day = q.get("date_ini").map(|d| d.chars().take(8).collect::<String>()).unwrap_or_default();
+            let body = pages.get(&day).cloned().expect("a page for every day of the backfill");
+            ([("content-type", "application/json")], body)
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 struct Run {
     seconds: f64,
     peak_rss_kib: u64,
@@ -98,6 +126,11 @@ struct Run {
 
 /// Runs the release binary's `sync` for the page; returns wall time and peak RSS (VmHWM).
 fn sync_once(addr: SocketAddr, db_url: &str) -> Run {
+    sync_range(addr, db_url, DAY, &PAGE_TO.replace(' ', "T"), &[])
+}
+
+/// Runs the release binary's `sync` of chat_14 from `from` to `to`, with `env` set too.
+fn sync_range(addr: SocketAddr, db_url: &str, from: &str, to: &str, env: &[(&str, &str)]) -> Run {
     let started = Instant::now();
     let mut child = Command::new(BIN)
         .env_clear()
@@ -105,7 +138,8 @@ fn sync_once(addr: SocketAddr, db_url: &str) -> Run {
         .env("WOLKVOX_ETL__WOLKVOX__TOKEN", "bench")
         .env("DATABASE_URL", db_url)
         .env("RUST_LOG", "warn")
-        .args(["sync", "--report", "chat_14", "--from", DAY, "--to", &PAGE_TO.replace(' ', "T")])
+        .envs(env.iter().copied())
+        .args(["sync", "--report", "chat_14", "--from", from, "--to", to])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -240,9 +274,10 @@ async fn staging_once(pool: &PgPool, data: &[u8]) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-/// Our upsert, in-process: the same rows, typed, through `Tx::upsert` (one UNNEST statement
-/// per batch of 5,000), fresh table — to compare with the staging alternative on equal terms.
-async fn unnest_once(db: &wolkvox_etl::store::Db, pool: &PgPool, rows: &[Row]) -> f64 {
+/// Our writes, in-process: the same rows, typed, through `Tx::insert_new` (COPY per batch of
+/// 5,000, what new keys take) or `Tx::upsert` (one UNNEST statement per batch, what changed rows
+/// take), fresh table — to compare with the staging alternative on equal terms.
+async fn write_once(db: &wolkvox_etl::store::Db, pool: &PgPool, rows: &[Row], copy: bool) -> f64 {
     use wolkvox_etl::store::rows::{raw_hash, TypedRow};
     let report = wolkvox_etl::wolkvox::catalog::chat_14();
     let tz = chrono_tz::America::Bogota;
@@ -262,7 +297,11 @@ async fn unnest_once(db: &wolkvox_etl::store::Db, pool: &PgPool, rows: &[Row]) -
     let started = Instant::now();
     let mut tx = db.begin().await.unwrap();
     for batch in typed.chunks(5_000) {
-        tx.upsert(report, "default", batch).await.unwrap();
+        if copy {
+            tx.insert_new(report, "default", batch).await.unwrap();
+        } else {
+            tx.upsert(report, "default", batch).await.unwrap();
+        }
     }
     tx.commit().await.unwrap();
     started.elapsed().as_secs_f64()
@@ -346,14 +385,15 @@ async fn main() {
     let data = csv(&rows);
 
     let db = wolkvox_etl::store::Db::Postgres(pool.clone());
-    let (mut fresh, mut reread, mut copy, mut staging, mut unnest_peak) = (vec![], vec![], vec![], vec![], 0);
-    let mut unnest = vec![];
+    let (mut fresh, mut reread, mut copy, mut staging, mut page_peak) = (vec![], vec![], vec![], vec![], 0);
+    let (mut unnest, mut copy_new) = (vec![], vec![]);
     for _ in 0..runs {
-        unnest.push(unnest_once(&db, &pool, &rows).await);
+        unnest.push(write_once(&db, &pool, &rows, false).await);
+        copy_new.push(write_once(&db, &pool, &rows, true).await);
         reset(&pool).await;
         let r = sync_once(addr, &db_url);
         fresh.push(r.seconds);
-        unnest_peak = unnest_peak.max(r.peak_rss_kib);
+        page_peak = page_peak.max(r.peak_rss_kib);
         reread.push(sync_once(addr, &db_url).seconds);
         copy.push(copy_once(&pool, &data).await);
         staging.push(staging_once(&pool, &data).await);
@@ -393,11 +433,32 @@ async fn main() {
     let heavy_stored: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_14").fetch_one(&pool).await.unwrap();
     assert_eq!(heavy_stored as usize, heavy_rows.len(), "every heavy row landed");
 
+    // A backfill of 1,000,000 rows: 17 days of about 60,000 rows, one request (window) a day,
+    // in one process, beside the single page's rate and peak RSS.
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let mut pages = std::collections::HashMap::new();
+    let mut backfill_rows = 0;
+    for d in 0..BACKFILL_DAYS {
+        let day = first + chrono::Duration::days(d);
+        let (body, rows) =
+            page_between(0, day.and_hms_opt(0, 0, 0).unwrap(), day.and_hms_opt(23, 59, 0).unwrap()).await;
+        backfill_rows += rows.len();
+        pages.insert(day.format("%Y%m%d").to_string(), bytes::Bytes::from(body));
+    }
+    let days_addr = serve_days(pages).await;
+    let last = first + chrono::Duration::days(BACKFILL_DAYS - 1);
+    let (from, to) = (first.format("%Y-%m-%d").to_string(), format!("{}T23:59:00", last.format("%Y-%m-%d")));
+    reset(&pool).await;
+    let backfill = sync_range(days_addr, &db_url, &from, &to, &[("WOLKVOX_ETL__SYNC__MAX_WINDOW_DAYS", "1")]);
+    let backfill_stored: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_14").fetch_one(&pool).await.unwrap();
+    assert_eq!(backfill_stored as usize, backfill_rows, "every backfill row landed");
+
     reset(&pool).await;
     let idle = idle_rss(&db_url).await;
 
     let rate = |secs: f64| n as f64 / secs;
     let (f, r, c, s, u) = (median(fresh), median(reread), median(copy), median(staging), median(unnest));
+    let cn = median(copy_new);
     let (lf, lr, li) = (median(lite_fresh), median(lite_reread), median(lite_import));
     let mut out = String::new();
     let _ = writeln_table(
@@ -415,7 +476,11 @@ async fn main() {
             ("ratio: fresh insert / COPY", format!("{:>9.2}", c / f)),
             ("ratio: re-read speed / fresh insert speed", format!("{:>9.2}", f / r)),
             (
-                "in-process upsert, UNNEST per 5,000-row batch (what we use)",
+                "in-process, new keys: COPY per 5,000-row batch (what we use)",
+                format!("{:>9.0} rows/s  ({cn:.2} s)", rate(cn)),
+            ),
+            (
+                "in-process upsert, UNNEST per 5,000-row batch (what changed rows take)",
                 format!("{:>9.0} rows/s  ({u:.2} s)", rate(u)),
             ),
             (
@@ -434,7 +499,20 @@ async fn main() {
             ),
             ("SQLite ratio: fresh insert / .import", format!("{:>9.2}", li / lf)),
             ("SQLite ratio: re-read speed / fresh insert speed", format!("{:>9.2}", lf / lr)),
-            ("peak RSS, one 60k-row page (16 MB)", format!("{:>9.1} MiB", unnest_peak as f64 / 1024.0)),
+            ("peak RSS, one 60k-row page (17 MB)", format!("{:>9.1} MiB", page_peak as f64 / 1024.0)),
+            (
+                &format!("backfill, {backfill_rows} rows in {BACKFILL_DAYS} daily windows, one process"),
+                format!(
+                    "{:>9.0} rows/s  ({:.2} s), peak RSS {:.1} MiB",
+                    backfill_rows as f64 / backfill.seconds,
+                    backfill.seconds,
+                    backfill.peak_rss_kib as f64 / 1024.0
+                ),
+            ),
+            (
+                "ratio: backfill rows/s / one page's fresh rows/s",
+                format!("{:>9.2}", backfill_rows as f64 / backfill.seconds / rate(f)),
+            ),
             (
                 &format!("peak RSS, one {heavy_mb:.0} MB response ({} rows)", heavy_rows.len()),
                 format!("{:>9.1} MiB  ({:.1} s)", heavy_run.peak_rss_kib as f64 / 1024.0, heavy_run.seconds),

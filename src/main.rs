@@ -6,7 +6,20 @@ use std::process::ExitCode;
 use clap::Parser;
 use wolkvox_etl::{cli::Cli, commands};
 
+// The parser thread allocates rows that the writing task frees: glibc's allocator serializes
+// those cross-thread frees on a lock, mimalloc does not. A re-read of a 60,000-row page takes
+// about a third less time, at a lower peak RSS (the ingest benchmark measures both).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc.h (v2 and v3): how long freed memory stays resident.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Freed pages go back to the OS at once rather than 10 ms later: a window's rows are freed
+    // in bursts, and holding them would raise the peak RSS the memory caps are promised by.
+    // SAFETY: sets a plain integer option; mimalloc reads options with atomics.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -41,6 +41,7 @@ macro_rules! on_tx {
 
 pub mod audit;
 pub mod bi;
+pub mod copy;
 pub mod dims;
 mod error;
 pub mod ledger;
@@ -332,6 +333,17 @@ impl Tx {
     /// Upserts rows of `report` for `account`; returns how many were inserted or changed.
     pub async fn upsert(&mut self, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
         rows::upsert(self, report, account, rows).await
+    }
+
+    /// Writes rows believed new (nothing was stored in their window's range) by COPY, or by the
+    /// upsert if one of their keys is stored after all ([`copy`]); says which.
+    pub async fn insert_new(
+        &mut self,
+        report: &Report,
+        account: &str,
+        rows: &[TypedRow],
+    ) -> Result<copy::Written, StoreError> {
+        copy::insert_new(self, report, account, rows).await
     }
 
     /// Keeps rows whose key cannot be read in the quarantine (`etl_rejected`), as part of this

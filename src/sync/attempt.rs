@@ -18,11 +18,13 @@ use super::error::SyncError;
 use super::outcome::{RunCounts, WindowWrite};
 use super::typing::{Findings, Synthetic, WindowRows};
 use super::window::{self, Window};
+use crate::store::copy::Written;
 use crate::store::ledger::{DayCheck, DayEntry, WindowEntry, WindowOutcome};
 use crate::store::rejected::Origin;
+use crate::store::rows::TypedRow;
 use crate::store::watermark::StreamKey;
 use crate::time::{self, local_to_utc, utc_to_local};
-use crate::wolkvox::catalog::{DayRows, FieldType};
+use crate::wolkvox::catalog::{DayRows, FieldType, Report};
 use crate::wolkvox::client::{RowStream, BATCH};
 use crate::wolkvox::ApiError;
 
@@ -224,10 +226,13 @@ impl<'a> Attempt<'a> {
                 let (date_ini, date_end) = w.request(ctx.timezone);
                 let from = local_to_utc(ctx.timezone, date_ini);
                 let to = local_to_utc(ctx.timezone, date_end) + Duration::seconds(1);
-                tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?
+                Some(tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?)
             }
-            _ => HashSet::new(),
+            _ => None,
         };
+        // Nothing stored in the window's range (a backfill, a first sync): its rows are most
+        // likely new, and go by COPY until a stored key says otherwise (`store::copy`).
+        let mut copy = known.as_ref().is_some_and(HashSet::is_empty);
         let origin = Origin {
             account: &ctx.account,
             report: report.api,
@@ -238,29 +243,47 @@ impl<'a> Attempt<'a> {
         };
         // Rows wait, merged by key, until a write batch is full: a later copy of a key replaces
         // a waiting earlier one, so the answer's last copy is what the table ends with.
-        let mut rows = WindowRows::new(report, ctx.timezone, &self.synthetic, known, BATCH);
+        let mut rows = WindowRows::new(report, ctx.timezone, &self.synthetic, known.unwrap_or_default(), BATCH);
         let mut records = 0usize;
-        while let Some(batch) = stream.next_batch().await? {
-            records += batch.len();
+        // A full batch is written while the next one is received and typed: the database and
+        // this process work at the same time. Writes stay in the answer's order, one at a time.
+        let mut writing = Vec::new();
+        loop {
+            let write = write_batch(&mut tx, report, &ctx.account, &writing, &mut copy);
+            let read = async {
+                match stream.next_batch().await? {
+                    Some(batch) => {
+                        let (len, sent) = (batch.len(), !batch.is_empty());
+                        records += len;
+                        // Possibly cut off by the API: nothing is written (see below).
+                        if records >= MAX_RECORDS {
+                            return Ok::<_, SyncError>(Some((sent, Vec::new())));
+                        }
+                        Ok(Some((sent, rows.push(batch, findings))))
+                    }
+                    None => Ok(None),
+                }
+            };
+            let (written, read) = tokio::join!(write, read);
+            done.rows_upserted += written?;
+            let Some((sent, rejected)) = read? else { break };
             if records >= MAX_RECORDS {
-                // Possibly cut off by the API: write nothing (dropping `tx` rolls back) and split.
+                // Write nothing: dropping `tx` rolls back what was written, and the window splits.
                 return Ok(WindowWrite::Truncated { rows: records });
             }
-            if let Some(day) = self.replaces.filter(|_| !replaced && !batch.is_empty()) {
+            if let Some(day) = self.replaces.filter(|_| !replaced && sent) {
+                // Before any of the day's new rows is written: none is until a batch is full.
                 done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
                 replaced = true;
             }
-            let rejected = rows.push(batch, findings);
             if !rejected.is_empty() {
                 // In the window's transaction: the watermark never passes a row that is nowhere.
                 tx.quarantine(&origin, &rejected).await?;
             }
-            if rows.full() {
-                done.rows_upserted += tx.upsert(report, &ctx.account, &rows.take()).await?;
-            }
+            writing = if rows.full() { rows.take() } else { Vec::new() };
         }
         let (rest, counts) = rows.finish();
-        done.rows_upserted += tx.upsert(report, &ctx.account, &rest).await?;
+        done.rows_upserted += write_batch(&mut tx, report, &ctx.account, &rest, &mut copy).await?;
         done += counts;
         if let Some(day) = self.replaces {
             self.settle_day(&mut tx, day, replaced, &mut done).await?;
@@ -275,6 +298,29 @@ impl<'a> Attempt<'a> {
         tx.commit().await?;
         Ok(WindowWrite::Committed(done))
     }
+}
+
+/// Writes one batch: by COPY while the window's keys are believed new, else by the upsert;
+/// returns how many rows were inserted or changed.
+async fn write_batch(
+    tx: &mut crate::store::Tx,
+    report: &Report,
+    account: &str,
+    rows: &[TypedRow],
+    copy: &mut bool,
+) -> Result<u64, SyncError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    if !*copy {
+        return Ok(tx.upsert(report, account, rows).await?);
+    }
+    let written = tx.insert_new(report, account, rows).await?;
+    if let Written::Upserted(_) = written {
+        debug!("A key of this window was stored already: its rows go by the upsert from here");
+        *copy = false;
+    }
+    Ok(written.rows())
 }
 
 impl Attempt<'_> {

@@ -69,7 +69,9 @@ pub async fn run_once(ctx: &JobContext, job: &ReportJob, range: Range, shutdown:
 
 /// Hands memory freed by the run back to the OS. A run's peak (a page being parsed and
 /// written) is short, but glibc keeps freed heap for reuse, so a daemon that idles for minutes
-/// between runs would otherwise sit at its peak size.
+/// between runs would otherwise sit at its peak size. (The binary's own allocations are
+/// mimalloc's, which returns freed pages at once, see `main.rs`; glibc still serves C code
+/// such as SQLite's page cache.)
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory to the OS; it has no preconditions.

@@ -10,6 +10,7 @@ mod commands;
 mod completeness;
 mod concurrency;
 mod config_files;
+mod copy_path;
 mod deploy;
 mod dimensions;
 mod dst;
