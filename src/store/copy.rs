@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::schema::quote_ident;
 use super::{StoreError, Tx};
@@ -97,31 +97,50 @@ fn push_value(out: &mut Vec<u8>, value: &Typed, scratch: &mut String) {
     out.extend_from_slice(scratch.as_bytes());
 }
 
-/// `rows` as COPY text-format lines: account, the fields, raw, raw_hash, synced_at.
-fn encode(account: &str, rows: &[TypedRow], synced_at: DateTime<Utc>) -> Vec<u8> {
-    let bytes: usize = rows.iter().map(|r| r.raw.len() + 64 * r.values.len()).sum();
-    let mut out = Vec::with_capacity(bytes);
-    let mut scratch = String::new();
-    let synced = synced_at.format("%Y-%m-%d %H:%M:%S%.f+00").to_string();
+/// Appends `row` as one COPY text-format line: `prefix` (the account, escaped), the fields,
+/// raw, raw_hash, `synced` (synced_at, formatted).
+fn encode_row(out: &mut Vec<u8>, prefix: &[u8], row: &TypedRow, synced: &str, scratch: &mut String) {
+    out.extend_from_slice(prefix);
+    for value in &row.values {
+        out.push(b'\t');
+        push_value(out, value, scratch);
+    }
+    out.push(b'\t');
+    push_text(out, &row.raw);
+    out.push(b'\t');
+    scratch.clear();
+    let _ = write!(scratch, "{}", row.raw_hash);
+    out.extend_from_slice(scratch.as_bytes());
+    out.push(b'\t');
+    out.extend_from_slice(synced.as_bytes());
+    out.push(b'\n');
+}
+
+/// COPY data is sent in pieces of about this size: the server starts on the first rows while
+/// the rest are encoded, and neither this buffer nor the connection's grows with wide rows.
+const CHUNK: usize = 64 * 1024;
+
+/// Encodes and sends `rows` into an open COPY, a chunk at a time.
+async fn send_rows(
+    copy: &mut sqlx::postgres::PgCopyIn<&mut sqlx::PgConnection>,
+    account: &str,
+    rows: &[TypedRow],
+) -> Result<(), sqlx::Error> {
+    let synced = Utc::now().format("%Y-%m-%d %H:%M:%S%.f+00").to_string();
     let mut prefix = Vec::new();
     push_text(&mut prefix, account);
+    let (mut out, mut scratch) = (Vec::with_capacity(2 * CHUNK), String::new());
     for row in rows {
-        out.extend_from_slice(&prefix);
-        for value in &row.values {
-            out.push(b'\t');
-            push_value(&mut out, value, &mut scratch);
+        encode_row(&mut out, &prefix, row, &synced, &mut scratch);
+        if out.len() >= CHUNK {
+            copy.send(out.as_slice()).await?;
+            out.clear();
         }
-        out.push(b'\t');
-        push_text(&mut out, &row.raw);
-        out.push(b'\t');
-        scratch.clear();
-        let _ = write!(scratch, "{}", row.raw_hash);
-        out.extend_from_slice(scratch.as_bytes());
-        out.push(b'\t');
-        out.extend_from_slice(synced.as_bytes());
-        out.push(b'\n');
     }
-    out
+    if !out.is_empty() {
+        copy.send(out.as_slice()).await?;
+    }
+    Ok(())
 }
 
 /// Writes `rows` (keys distinct, believed new) by COPY inside a savepoint; if a key turns out
@@ -136,15 +155,14 @@ pub(super) async fn insert_new(
         Tx::Postgres(pg) if !rows.is_empty() => pg,
         _ => return Ok(Written::Upserted(super::rows::upsert(tx, report, account, rows).await?)),
     };
-    let data = encode(account, rows, Utc::now());
     sqlx::query("SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
     let copied = async {
         let mut copy = pg.copy_in_raw(&copy_sql(report)).await?;
-        // A failure while sending is reported again by `finish`; `abort` ends the COPY cleanly.
-        match copy.send(data).await {
-            Ok(_) => copy.finish().await,
+        match send_rows(&mut copy, account, rows).await {
+            Ok(()) => copy.finish().await,
             Err(e) => {
-                let _ = copy.abort("send failed").await;
+                // Ends the COPY cleanly (the server reports the abort); the error is `e`.
+                let _ = copy.abort("sending failed").await;
                 Err(e)
             }
         }
@@ -202,9 +220,11 @@ mod tests {
             raw: "{\"a\":\"\\n\"}".into(),
             raw_hash: 7,
         };
-        let at = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
-        let out = String::from_utf8(encode("acc", &[row.clone(), row], at)).unwrap();
+        let (mut out, mut scratch) = (Vec::new(), String::new());
+        for _ in 0..2 {
+            encode_row(&mut out, b"acc", &row, "2026-11-30 00:00:00+00", &mut scratch);
+        }
         let line = "acc\tx\\ty\t\\N\t{\"a\":\"\\\\n\"}\t7\t2026-11-30 00:00:00+00\n";
-        assert_eq!(out, format!("{line}{line}"));
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{line}{line}"));
     }
 }

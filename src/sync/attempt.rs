@@ -31,6 +31,9 @@ use crate::wolkvox::ApiError;
 /// The API's per-response record limit: a response this large may have been cut off.
 pub const MAX_RECORDS: usize = 60_000;
 
+/// Rows typed between two chances for the window's write to progress.
+const TYPING_SLICE: usize = 250;
+
 /// One window of one stream, with everything its attempts share.
 pub(super) struct Attempt<'a> {
     ctx: &'a JobContext,
@@ -259,7 +262,17 @@ impl<'a> Attempt<'a> {
                         if records >= MAX_RECORDS {
                             return Ok::<_, SyncError>(Some((sent, Vec::new())));
                         }
-                        Ok(Some((sent, rows.push(batch, findings))))
+                        // Typed a slice at a time, yielding between slices: this task also
+                        // drives the write above, which must keep the server fed meanwhile.
+                        let mut rejected = Vec::new();
+                        let mut rest = batch;
+                        while !rest.is_empty() {
+                            let later = rest.split_off(rest.len().min(TYPING_SLICE));
+                            rejected.extend(rows.push(rest, findings));
+                            rest = later;
+                            tokio::task::yield_now().await;
+                        }
+                        Ok(Some((sent, rejected)))
                     }
                     None => Ok(None),
                 }
