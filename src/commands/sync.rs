@@ -46,8 +46,10 @@ pub async fn sync(
         }
     }
     let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
-    if let Some(report) = report.and_then(crate::wolkvox::catalog::find) {
+    let enabled = |api: &str| apps.iter().all(|app| app.settings.reports.iter().any(|r| r.report.api == api));
+    if let Some(report) = report.and_then(crate::wolkvox::catalog::find).filter(|r| !enabled(r.api)) {
         // A report that is not enabled has no table yet: create it before the first request.
+        // (An enabled one's was checked at start-up.)
         prepare_schema(&apps[0].ctx.db, apps[0].settings.db_timeouts.lock, &[report]).await?;
     }
     let mut work = Vec::new();
