@@ -53,21 +53,32 @@ fn copy_sql(report: &Report) -> String {
 }
 
 /// Appends `text` as one field of COPY's text format: backslash, tab, newline and carriage
-/// return escaped (NUL never reaches here: typing removes it).
+/// return escaped (NUL never reaches here: typing removes it). Most values hold none of them,
+/// so the search for one is memchr's, not a loop over every byte.
 fn push_text(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
+    // Where the next carriage return is, found again only once passed: searching for it from
+    // every backslash would make a text of many escapes quadratic.
+    let mut cr = memchr::memchr(b'\r', bytes);
     let mut from = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped: &[u8] = match b {
+    while from < bytes.len() {
+        if cr.is_some_and(|at| at < from) {
+            cr = memchr::memchr(b'\r', &bytes[from..]).map(|at| from + at);
+        }
+        let other = memchr::memchr3(b'\\', b'\t', b'\n', &bytes[from..]).map(|at| from + at);
+        let next = match (other, cr) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        out.extend_from_slice(&bytes[from..next]);
+        out.extend_from_slice(match bytes[next] {
             b'\\' => b"\\\\",
             b'\t' => b"\\t",
             b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[from..i]);
-        out.extend_from_slice(escaped);
-        from = i + 1;
+            _ => b"\\r",
+        });
+        from = next + 1;
     }
     out.extend_from_slice(&bytes[from..]);
 }
@@ -83,14 +94,16 @@ fn push_value(out: &mut Vec<u8>, value: &Typed, scratch: &mut String) {
             let _ = write!(scratch, "{v}");
         }
         Typed::Boolean(Some(v)) => scratch.push(if *v { 't' } else { 'f' }),
+        // chrono's Display forms (`2026-11-30 05:00:01.25`, `2026-11-30`, `07:05:09.00025`):
+        // ISO, the fraction only when there is one, and no format string parsed per value.
         Typed::Timestamp(Some(v)) => {
-            let _ = write!(scratch, "{}", v.format("%Y-%m-%d %H:%M:%S%.f+00"));
+            let _ = write!(scratch, "{}+00", v.naive_utc());
         }
         Typed::Date(Some(v)) => {
-            let _ = write!(scratch, "{}", v.format("%Y-%m-%d"));
+            let _ = write!(scratch, "{v}");
         }
         Typed::Time(Some(v)) => {
-            let _ = write!(scratch, "{}", v.format("%H:%M:%S%.f"));
+            let _ = write!(scratch, "{v}");
         }
         _ => return out.extend_from_slice(NULL),
     }
@@ -126,7 +139,7 @@ async fn send_rows(
     account: &str,
     rows: &[TypedRow],
 ) -> Result<(), sqlx::Error> {
-    let synced = Utc::now().format("%Y-%m-%d %H:%M:%S%.f+00").to_string();
+    let synced = format!("{}+00", Utc::now().naive_utc());
     let mut prefix = Vec::new();
     push_text(&mut prefix, account);
     let (mut out, mut scratch) = (Vec::with_capacity(2 * CHUNK), String::new());
@@ -192,6 +205,32 @@ mod tests {
         let mut out = Vec::new();
         push_text(&mut out, "a\\b\tc\nd\re\"f");
         assert_eq!(out, b"a\\\\b\\tc\\nd\\re\"f");
+        let mut out = Vec::new();
+        push_text(&mut out, "\r\rplain ñ\\");
+        assert_eq!(out, "\\r\\rplain ñ\\\\".as_bytes());
+        let mut out = Vec::new();
+        push_text(&mut out, "");
+        assert!(out.is_empty());
+    }
+
+    proptest::proptest! {
+        /// The memchr search escapes exactly what a byte-by-byte rule escapes.
+        #[test]
+        fn push_text_escapes_as_the_byte_rule_does(text in "[a\\\\\t\n\r\"ñ]{0,40}") {
+            let mut fast = Vec::new();
+            push_text(&mut fast, &text);
+            let mut slow = Vec::new();
+            for b in text.bytes() {
+                match b {
+                    b'\\' => slow.extend_from_slice(b"\\\\"),
+                    b'\t' => slow.extend_from_slice(b"\\t"),
+                    b'\n' => slow.extend_from_slice(b"\\n"),
+                    b'\r' => slow.extend_from_slice(b"\\r"),
+                    b => slow.push(b),
+                }
+            }
+            proptest::prop_assert_eq!(fast, slow);
+        }
     }
 
     #[test]
@@ -207,6 +246,8 @@ mod tests {
         assert_eq!(one(Typed::Boolean(Some(false))), "f");
         assert_eq!(one(Typed::Date(NaiveDate::from_ymd_opt(2026, 11, 30))), "2026-11-30");
         assert_eq!(one(Typed::Time(NaiveTime::from_hms_micro_opt(7, 5, 9, 250))), "07:05:09.000250");
+        let fraction = Utc.with_ymd_and_hms(2026, 11, 30, 5, 0, 1).unwrap() + chrono::Duration::milliseconds(250);
+        assert_eq!(one(Typed::Timestamp(Some(fraction))), "2026-11-30 05:00:01.250+00");
         let at = Utc.with_ymd_and_hms(2026, 11, 30, 5, 0, 1).unwrap();
         assert_eq!(one(Typed::Timestamp(Some(at))), "2026-11-30 05:00:01+00");
         assert_eq!(one(Typed::Text(None)), "\\N");
