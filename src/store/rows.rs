@@ -118,56 +118,36 @@ fn sqlite_batch_sql(report: &Report) -> String {
 }
 
 /// `rows` as [`sqlite_batch_sql`]'s JSON: each value as sqlx binds it to SQLite (text,
-/// integer, 0/1, `to_rfc3339` timestamps, `%F` dates, `%T%.f` times), so that a column stores
-/// exactly what the one-row statement would have.
-fn sqlite_batch_json(rows: &[TypedRow]) -> String {
-    use std::fmt::Write as _;
-    let text = json_string;
-    let mut out = String::with_capacity(rows.iter().map(|r| 2 * r.raw.len() + 32 * r.values.len()).sum());
-    out.push('[');
+/// integer, 0/1, `to_rfc3339` timestamps, ISO dates, times with their fraction when they have
+/// one), so that a column stores exactly what the one-row statement would have.
+fn sqlite_batch_json(rows: &[TypedRow]) -> Result<String, sqlx::Error> {
+    use std::io::Write as _;
+    let mut out = Vec::with_capacity(rows.iter().map(|r| 2 * r.raw.len() + 32 * r.values.len()).sum());
+    // Writes into a Vec cannot fail; serde_json escapes the strings.
+    let text = |out: &mut Vec<u8>, v: &str| serde_json::to_writer(out, v).map_err(|e| sqlx::Error::Encode(Box::new(e)));
+    out.push(b'[');
     for (i, row) in rows.iter().enumerate() {
-        out.push_str(if i == 0 { "[" } else { ",[" });
+        out.extend_from_slice(if i == 0 { b"[" } else { b",[" });
         for value in &row.values {
             match value {
-                Typed::Text(Some(v)) | Typed::Decimal(Some(v)) => text(&mut out, v),
-                Typed::Integer(Some(v)) => {
-                    let _ = write!(out, "{v}");
-                }
-                Typed::Boolean(Some(v)) => out.push(if *v { '1' } else { '0' }),
-                Typed::Timestamp(Some(v)) => text(&mut out, &v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
-                Typed::Date(Some(v)) => text(&mut out, &v.format("%F").to_string()),
-                Typed::Time(Some(v)) => text(&mut out, &v.format("%T%.f").to_string()),
-                _ => out.push_str("null"),
+                Typed::Text(Some(v)) | Typed::Decimal(Some(v)) => text(&mut out, v)?,
+                Typed::Integer(Some(v)) => write!(out, "{v}")?,
+                Typed::Boolean(Some(v)) => out.push(if *v { b'1' } else { b'0' }),
+                Typed::Timestamp(Some(v)) => text(&mut out, &v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))?,
+                // sqlx binds `%F` and `%T%.f`: the same text as chrono's Display, which needs
+                // neither escaping nor a format string parsed per value.
+                Typed::Date(Some(v)) => write!(out, "\"{v}\"")?,
+                Typed::Time(Some(v)) => write!(out, "\"{v}\"")?,
+                _ => out.extend_from_slice(b"null"),
             }
-            out.push(',');
+            out.push(b',');
         }
-        text(&mut out, &row.raw);
-        let _ = write!(out, ",{}]", row.raw_hash);
+        text(&mut out, &row.raw)?;
+        write!(out, ",{}]", row.raw_hash)?;
     }
-    out.push(']');
-    out
-}
-
-/// Appends `v` as a JSON string: `"` and `\` escaped, control characters as `\u00XX`.
-fn json_string(out: &mut String, v: &str) {
-    use std::fmt::Write as _;
-    out.push('"');
-    let mut from = 0;
-    for (i, c) in v.char_indices() {
-        if c == '"' || c == '\\' || c < ' ' {
-            out.push_str(&v[from..i]);
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-            }
-            from = i + 1;
-        }
-    }
-    out.push_str(&v[from..]);
-    out.push('"');
+    out.push(b']');
+    // serde_json writes UTF-8, the rest is ASCII.
+    String::from_utf8(out).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// The `raw_hash` of every stored row of `report` whose `ts` field lies in `[from, to)`.
@@ -308,7 +288,7 @@ pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[
         }
         Tx::Sqlite(tx) if rows.len() > 1 => {
             let sql = sqlite_batch_sql(report);
-            let json = sqlite_batch_json(rows);
+            let json = sqlite_batch_json(rows)?;
             let done = sqlx::query(&sql).bind(account).bind(json).bind(synced_at).execute(&mut **tx).await?;
             Ok(done.rows_affected())
         }

@@ -234,8 +234,8 @@ impl<'a> Attempt<'a> {
             _ => None,
         };
         // Nothing stored in the window's range (a backfill, a first sync): its rows are most
-        // likely new, and go by COPY until a stored key says otherwise (`store::copy`).
-        let mut copy = known.as_ref().is_some_and(HashSet::is_empty);
+        // likely new, and go by COPY (PostgreSQL) until a stored key says otherwise (`store::copy`).
+        let mut copy = matches!(tx, crate::store::Tx::Postgres(_)) && known.as_ref().is_some_and(HashSet::is_empty);
         let origin = Origin {
             account: &ctx.account,
             report: report.api,
@@ -265,11 +265,9 @@ impl<'a> Attempt<'a> {
                         // Typed a slice at a time, yielding between slices: this task also
                         // drives the write above, which must keep the server fed meanwhile.
                         let mut rejected = Vec::new();
-                        let mut rest = batch;
-                        while !rest.is_empty() {
-                            let later = rest.split_off(rest.len().min(TYPING_SLICE));
-                            rejected.extend(rows.push(rest, findings));
-                            rest = later;
+                        let mut batch = batch.into_iter().peekable();
+                        while batch.peek().is_some() {
+                            rejected.extend(rows.push(batch.by_ref().take(TYPING_SLICE), findings));
                             tokio::task::yield_now().await;
                         }
                         Ok(Some((sent, rejected)))

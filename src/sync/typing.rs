@@ -103,7 +103,7 @@ impl<'a> WindowRows<'a> {
     /// Takes the next rows of the answer, in the order sent. Returns the rows whose key cannot
     /// be read (ERROR with their raw JSON, the first few), for the quarantine; the others wait
     /// for [`WindowRows::take`] unless they are stored already, unchanged.
-    pub fn push(&mut self, fetched: Vec<Row>, findings: &mut Findings) -> Vec<Rejected> {
+    pub fn push(&mut self, fetched: impl IntoIterator<Item = Row>, findings: &mut Findings) -> Vec<Rejected> {
         let mut rejected = Vec::new();
         for mut api_row in fetched {
             self.counts.nul_removed += values::remove_nul_from_map(&mut api_row);

@@ -448,6 +448,17 @@ mod tests {
 
     /// A server that answers every request with a 400 whose body is `size` bytes, and counts
     /// the bytes it managed to send before the client hung up.
+    /// A client that tries once, with one token `t`.
+    fn one_try_client(url: Url, timeout: Duration) -> (WolkvoxClient, super::super::Tokens) {
+        let policy = RetryPolicy { max_attempts: 1, initial_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
+        let client = WolkvoxClient::new(url, timeout, policy, &[]).unwrap();
+        let tokens = super::super::Tokens::new(&[super::super::token::NamedToken {
+            label: "t".into(),
+            secret: secrecy::SecretString::from("s".to_string()),
+        }]);
+        (client, tokens)
+    }
+
     async fn huge_error_server(size: usize) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         huge_server("400 Bad Request", b"", size).await
     }
@@ -487,12 +498,7 @@ mod tests {
     async fn a_huge_error_body_is_read_only_up_to_the_cap_and_becomes_a_short_error() {
         let size = 200 * 1024 * 1024;
         let (url, sent) = huge_error_server(size).await;
-        let policy = RetryPolicy { max_attempts: 1, initial_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
-        let client = WolkvoxClient::new(url, Duration::from_secs(30), policy, &[]).unwrap();
-        let tokens = super::super::Tokens::new(&[super::super::token::NamedToken {
-            label: "t".into(),
-            secret: secrecy::SecretString::from("s".to_string()),
-        }]);
+        let (client, tokens) = one_try_client(url, Duration::from_secs(30));
         let token = tokens.get("t").unwrap();
         let permit = token.acquire().await;
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
@@ -510,12 +516,7 @@ mod tests {
     async fn an_information_answer_over_its_cap_fails_naming_the_cap_without_being_held() {
         let size = INFORMATION_BODY_CAP as usize + 16 * 1024 * 1024;
         let (url, sent) = huge_server("200 OK", br#"{"code":200,"data":[],"msg":""#, size).await;
-        let policy = RetryPolicy { max_attempts: 1, initial_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
-        let client = WolkvoxClient::new(url, Duration::from_secs(60), policy, &[]).unwrap();
-        let tokens = super::super::Tokens::new(&[super::super::token::NamedToken {
-            label: "t".into(),
-            secret: secrecy::SecretString::from("s".to_string()),
-        }]);
+        let (client, tokens) = one_try_client(url, Duration::from_secs(60));
         let token = tokens.get("t").unwrap();
         let permit = token.acquire().await;
         let e = client.information(&token, permit, "agents", &[]).await.expect_err("over the cap");

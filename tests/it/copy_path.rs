@@ -43,15 +43,7 @@ fn chat(id: &str, at: DateTime<Utc>, note: &str) -> TypedRow {
         .map(|f| match f.name {
             "chat_id" => Typed::Text(Some(id.into())),
             "date" => Typed::Timestamp(Some(at)),
-            _ => match f.ty {
-                FieldType::Integer | FieldType::Duration => Typed::Integer(None),
-                FieldType::Decimal | FieldType::Percent => Typed::Decimal(None),
-                FieldType::Boolean => Typed::Boolean(None),
-                FieldType::Date => Typed::Date(None),
-                FieldType::Time => Typed::Time(None),
-                FieldType::Timestamp => Typed::Timestamp(None),
-                FieldType::Text => Typed::Text(None),
-            },
+            _ => Typed::null(f.ty),
         })
         .collect();
     let raw = serde_json::json!({ "chat_id": id, "note": note }).to_string();
