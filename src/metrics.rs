@@ -70,6 +70,12 @@ pub fn window_split(account: &str, report: &str) {
         .increment(1);
 }
 
+/// A re-read the API could not answer was recorded and skipped.
+pub fn window_unanswered(account: &str, report: &str) {
+    counter!("wolkvox_etl_windows_unanswered_total", "account" => account.to_string(), "report" => report.to_string())
+        .increment(1);
+}
+
 /// Rows were inserted or changed.
 pub fn rows_upserted(account: &str, report: &str, rows: u64) {
     counter!("wolkvox_etl_rows_upserted_total", "account" => account.to_string(), "report" => report.to_string())

@@ -49,6 +49,8 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     }
     let suspect: Vec<_> =
         db.suspect_all().await?.into_iter().filter(|d| only.is_none_or(|account| d.account == account)).collect();
+    let unanswered: Vec<_> =
+        db.unanswered().await?.into_iter().filter(|u| only.is_none_or(|account| u.account == account)).collect();
     let completeness = completeness(db, all, only, now).await?;
     let audit = crate::store::audit::recent(db, only, AUDIT_ENTRIES).await?;
     if json {
@@ -62,6 +64,7 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             "token_calls_today": usage,
             "api_token_info": api_counts,
             "suspect_empty_days": suspect,
+            "unanswered_windows": unanswered,
             "operator_changes": audit,
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
@@ -69,7 +72,9 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     }
     print_table(all, lines);
     if !completeness.is_empty() {
-        println!("\ncompleteness (etl_completeness; days of the last {RECENT_DAYS} that are suspect or short):");
+        println!(
+            "\ncompleteness (etl_completeness; days of the last {RECENT_DAYS} that are suspect, short or unanswered):"
+        );
         for c in &completeness {
             let stream = if c.stream.is_empty() { String::new() } else { format!(" [{}]", c.stream) };
             let last = c.last_complete_day.map_or_else(|| "-".to_string(), |d| d.to_string());
@@ -86,6 +91,19 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             println!("  {:<10} {:<12} {}{stream}  {} empty answer(s)", d.account, d.report, d.day, d.asks);
         }
         println!("  accept one as really empty: wolkvox-etl accept-empty --report R --day YYYY-MM-DD");
+    }
+    if !unanswered.is_empty() {
+        println!(
+            "\nunanswered re-reads (committed before, the API could not answer them again; asked again by later runs):"
+        );
+        for u in &unanswered {
+            let stream = if u.stream.is_empty() { String::new() } else { format!(" [{}]", u.stream) };
+            let (from, to) = (local(all, &u.account, u.window_start), local(all, &u.account, u.window_end));
+            println!(
+                "  {:<10} {:<12} {from}..{to}{stream}  {} failed run(s): {}",
+                u.account, u.report, u.asks, u.error
+            );
+        }
     }
     for (account, today, usage) in tokens {
         println!("\ntoken calls today ({today}, account {account}):");
@@ -174,7 +192,7 @@ async fn completeness(
             incomplete: Vec::new(),
         })
         .collect();
-    for d in days.into_iter().filter(|d| d.status == "suspect" || d.status == "short") {
+    for d in days.into_iter().filter(|d| matches!(d.status.as_str(), "suspect" | "short" | "unanswered")) {
         let same = |c: &Completeness| c.account == d.account && c.report == d.report && c.stream == d.stream;
         match out.iter_mut().find(|c| same(c)) {
             Some(c) => c.incomplete.push(d),

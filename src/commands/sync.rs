@@ -88,6 +88,7 @@ pub async fn sync(
             (c.rows_rejected, "rejected (kept in etl_rejected)"),
             (c.rows_duplicate, "repeated a key (the last copy kept)"),
             (c.nul_removed, "NUL characters removed"),
+            (u64::from(c.windows_unanswered), "re-read(s) the API could not answer (in etl_unanswered)"),
         ];
         let unusual: String = unusual.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!(", {n} {what}")).collect();
         println!(

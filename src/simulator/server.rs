@@ -282,7 +282,7 @@ async fn information(
             .map(|rows| rows.map(|rows| if blank { Vec::new() } else { rows }));
         return match answer {
             None => unknown_path().await,
-            Some(answer) => match reference(&shared, &headers, answer).await {
+            Some(answer) => match reference(&shared, &headers, api, answer).await {
                 Ok(response) => response,
                 Err(error) => error.into_response(),
             },
@@ -302,6 +302,7 @@ async fn information(
 async fn reference(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
+    api: &str,
     answer: Result<Vec<Row>, String>,
 ) -> Result<Response, ApiError> {
     let (_token, busy) = admit(shared, headers)?;
@@ -310,7 +311,7 @@ async fn reference(
     }
     drop(busy);
     let rows = answer.map_err(ApiError::bad_request)?;
-    let code = if shared.config.code_as_number { Code::Number(200) } else { Code::Text("200".to_owned()) };
+    let code = if shared.config.code_as_number { Code::Number(200) } else { information_success(api) };
     let envelope = Envelope {
         code,
         error: None,
@@ -578,13 +579,26 @@ fn render(config: &SimulatorConfig, checked: &Checked, now: NaiveDateTime, blank
     let (status, error) =
         if records == 0 { (StatusCode::NOT_FOUND, Some("NOT FOUND")) } else { (StatusCode::OK, None) };
     // Each report's examples show one type for `code`; `code_as_number` forces numbers.
-    let code = if config.code_as_number || !checked.report.code_is_text {
+    let code = if status == StatusCode::OK && !config.code_as_number && checked.report.file == "information.php" {
+        information_success(checked.report.api)
+    } else if config.code_as_number || !checked.report.code_is_text {
         Code::Number(status.as_u16())
     } else {
         Code::Text(status.as_u16().to_string())
     };
     let envelope = Envelope { code, error, msg: format!("{records} records were found"), data: Some(data) };
     Ok(Answer { status, rows: records, body: serde_json::to_vec(&envelope)? })
+}
+
+/// information.php's success `code` as its own Postman examples answer it, written here apart
+/// from the client's catalogue: `"0"` for audit_log and activity_codes, `""` for agents and
+/// campaigns, `"200"` for the rest.
+fn information_success(api: &str) -> Code {
+    match api {
+        "audit_log" | "activity_codes" => Code::Text("0".to_owned()),
+        "agents" | "campaigns" => Code::Text(String::new()),
+        _ => Code::Text("200".to_owned()),
+    }
 }
 
 /// The API's response envelope, fields in the API's order.
@@ -1112,7 +1126,12 @@ mod tests {
         for report in catalog::all() {
             let reply = call(&sim, Some("t"), &day_query(report)).await;
             assert_eq!(reply.status, 200, "{}: {}", report.api, reply.body);
-            let code = if report.code_is_text { json!("200") } else { json!(200) };
+            // information.php's audit log answers success as its Postman example does.
+            let code = match report.api {
+                "audit_log" => json!("0"),
+                _ if report.code_is_text => json!("200"),
+                _ => json!(200),
+            };
             assert_eq!(reply.body["code"], code, "{}", report.api);
             let params: Vec<(&str, &str)> =
                 report.params.iter().map(|(n, d)| (*n, if d.is_empty() { "12523" } else { *d })).collect();

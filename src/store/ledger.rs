@@ -18,6 +18,9 @@ pub enum WindowOutcome {
     SuspectEmpty,
     /// A window of the reconciliation pass.
     Reconciled,
+    /// A re-read (rows committed before) the API could not answer: skipped, recorded in
+    /// `etl_unanswered`, asked again by later runs.
+    Unanswered,
 }
 
 impl WindowOutcome {
@@ -28,6 +31,7 @@ impl WindowOutcome {
             WindowOutcome::Empty => "empty",
             WindowOutcome::SuspectEmpty => "suspect_empty",
             WindowOutcome::Reconciled => "reconciled",
+            WindowOutcome::Unanswered => "unanswered",
         }
     }
 }

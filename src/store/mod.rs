@@ -53,6 +53,7 @@ pub mod schema;
 pub mod suspect;
 pub mod token_info;
 pub mod token_usage;
+pub mod unanswered;
 pub mod watermark;
 
 use std::str::FromStr;

@@ -90,6 +90,8 @@ run_counts! {
     rows_duplicate: u64,
     /// NUL characters removed from values (PostgreSQL's text and jsonb refuse them).
     nul_removed: u64,
+    /// Re-reads (rows committed before) the API could not answer: recorded and skipped.
+    windows_unanswered: u32,
 }
 
 /// One row of `etl_run`.

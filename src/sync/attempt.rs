@@ -80,7 +80,8 @@ impl<'a> Attempt<'a> {
         // The local day the window starts in: a whole-day window starts at its midnight (or at
         // the clock change, when the day has no midnight).
         let day = utc_to_local(ctx.timezone, window.start).date();
-        let synthetic = Synthetic { day: report.has_day().then_some(day), stream: key.stream };
+        let synthetic =
+            Synthetic { day: report.has_day().then_some(day), stream: key.stream, window_start: Some(window.start) };
         // A report read in whole days replaces the window's day: its rows that vanished from the
         // answer go too, whatever the API's reading of the range.
         let (day_start, day_end) =
@@ -217,7 +218,8 @@ impl<'a> Attempt<'a> {
             None => None,
         };
         // An aggregate day is replaced whole (rows that vanished from the answer go too), but
-        // only by an answer with rows: the delete waits for the first of them.
+        // only by an answer with a storable row: the delete waits for the first row whose key
+        // reads. An answer whose every element was rejected or flattened away is an empty one.
         let mut replaced = false;
         // A re-read (the look-back) mostly returns rows already stored unchanged: knowing their
         // hashes, only new and changed rows are sent to the database.
@@ -277,12 +279,12 @@ impl<'a> Attempt<'a> {
             };
             let (written, read) = tokio::join!(write, read);
             done.rows_upserted += written?;
-            let Some((sent, rejected)) = read? else { break };
+            let Some((_sent, rejected)) = read? else { break };
             if records >= MAX_RECORDS {
                 // Write nothing: dropping `tx` rolls back what was written, and the window splits.
                 return Ok(WindowWrite::Truncated { rows: records });
             }
-            if let Some(day) = self.replaces.filter(|_| !replaced && sent) {
+            if let Some(day) = self.replaces.filter(|_| !replaced && rows.kept() > 0) {
                 // Before any of the day's new rows is written: none is until a batch is full.
                 done.rows_upserted += tx.delete_day(report, &ctx.account, day, in_stream).await?;
                 replaced = true;
@@ -378,6 +380,8 @@ impl Attempt<'_> {
             committed_at: now,
         };
         tx.record_window(self.key, &entry).await?;
+        // A re-read this window covers is answered now.
+        tx.clear_unanswered(self.key, w.start, w.end).await?;
         // The local days the window touched: [start, end) ends the second before `end`.
         let first = utc_to_local(ctx.timezone, w.start).date();
         let last = utc_to_local(ctx.timezone, w.end - Duration::seconds(1)).date().max(first);

@@ -308,6 +308,44 @@ fn too_big(e: &ApiError) -> bool {
     matches!(e, ApiError::Timeout { .. } | ApiError::Malformed { .. } | ApiError::Server { .. } | ApiError::Network(_))
 }
 
+/// Whether a failure (after the retries and splits) means the API cannot answer the window now,
+/// rather than that the request or the configuration is wrong: a re-read failing so is skipped.
+fn unanswerable(e: &ApiError) -> bool {
+    too_big(e) || matches!(e, ApiError::Contradictory { .. })
+}
+
+/// Records a re-read the API could not answer (`etl_unanswered`, the ledger, a metric) and says
+/// so once, at WARN.
+async fn skip_unanswered(
+    ctx: &JobContext,
+    key: StreamKey<'_>,
+    run_id: &str,
+    w: Window,
+    splits: u32,
+    e: &ApiError,
+) -> Result<(), SyncError> {
+    let error = crate::wolkvox::envelope_clean(&e.to_string());
+    let day = time::utc_to_local(ctx.timezone, w.start).date();
+    let entry = crate::store::unanswered::Unanswered {
+        run_id,
+        start: w.start,
+        end: w.end,
+        day,
+        requests: ctx.client.max_attempts(),
+        splits,
+        error: error.clone(),
+        at: ctx.clock.now(),
+    };
+    ctx.db.record_unanswered(key, &entry).await?;
+    crate::metrics::window_unanswered(key.account, key.report);
+    warn!(
+        error_kind = e.kind(),
+        "The API could not answer a re-read of rows committed before; it is recorded (etl_unanswered, \
+         `status`) and skipped, the newer windows still run, and later runs ask again: {error}"
+    );
+    Ok(())
+}
+
 /// `planned` plus a whole-day window for each of the local `days` of `tz` it does not already
 /// cover (from the day's midnight, or its clock change when midnight is skipped, never past the
 /// instant `ceiling`), oldest first.
@@ -373,8 +411,8 @@ async fn sync_windows(
                 Err(SyncError::Api(ApiError::TokenLimit { .. })) => return Ok(Ended::LimitReached),
                 // The API could not answer this window (timeouts, cut or broken bodies, 5xx,
                 // after the retries): a smaller window may be answerable, down to the floor.
-                Err(SyncError::Api(e)) if too_big(&e) && !report.in_whole_days() => {
-                    let Some((first, second)) = w.bisect().filter(|_| w.len() > SMALLEST_WINDOW) else {
+                Err(SyncError::Api(e)) if too_big(&e) && !report.in_whole_days() && w.len() > SMALLEST_WINDOW => {
+                    let Some((first, second)) = w.bisect() else {
                         return Err(e.into());
                     };
                     run.counts.splits += 1;
@@ -385,6 +423,14 @@ async fn sync_windows(
                     });
                     pending.push(second);
                     pending.push(first);
+                    continue;
+                }
+                // A re-read (its rows were committed before) that the API cannot answer even at
+                // the floor must not hold back the new data after it: recorded and skipped, and
+                // asked again by later runs and the nightly reconciliation.
+                Err(SyncError::Api(e)) if unanswerable(&e) && run.watermark.is_some_and(|wm| w.end <= wm) => {
+                    skip_unanswered(ctx, key, run_id, w, splits, &e).instrument(span.clone()).await?;
+                    run.counts.windows_unanswered += 1;
                     continue;
                 }
                 other => other?,

@@ -16,7 +16,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tracing::{error, warn};
 
@@ -48,6 +48,8 @@ pub(super) struct Synthetic<'a> {
     pub day: Option<NaiveDate>,
     /// The stream (code group) it was fetched in.
     pub stream: &'a str,
+    /// The window's start: a row the parser cut is quarantined per window (see `push`).
+    pub window_start: Option<DateTime<Utc>>,
 }
 
 /// One window's answer as it streams in: rows typed, merged by key and held until a write batch
@@ -61,6 +63,12 @@ pub(super) struct WindowRows<'a> {
     known: HashSet<i64>,
     /// Every key of the answer so far (a fingerprint) → the raw hash of its latest copy.
     seen: HashMap<u64, i64>,
+    /// Keys (fingerprints) of which this attempt has handed a copy over to be written: the table
+    /// holds that copy now, whatever was stored before the answer.
+    written: HashSet<u64>,
+    /// Rows with a readable key so far (written, waiting, or stored already): a day is replaced
+    /// only by an answer that has at least one.
+    kept: u64,
     /// Rows waiting to be written, in arrival order; a later copy of a key empties the slot of
     /// the earlier copy it replaces.
     pending: Vec<Option<TypedRow>>,
@@ -91,6 +99,8 @@ impl<'a> WindowRows<'a> {
             key_idx: report.key_indexes(),
             known,
             seen: HashMap::new(),
+            written: HashSet::new(),
+            kept: 0,
             pending: Vec::new(),
             slots: HashMap::new(),
             pending_bytes: 0,
@@ -114,11 +124,21 @@ impl<'a> WindowRows<'a> {
                 let raw = serde_json::to_string(&envelope::shrink_cut(api_row)).unwrap_or_default();
                 self.counts.rows_fetched += 1;
                 // Two rows cut before their keys can shorten to the same text; the quarantine
-                // keeps one row per hash, so the row's place in the answer is hashed too (a
-                // re-read of the same answer still finds it kept).
-                let hash = raw_hash(&format!("{raw}\u{0}{}", self.counts.rows_fetched));
+                // keeps one row per hash, so the row's place in the answer and the window are
+                // hashed too (a re-read of the same answer still finds it kept, and the same
+                // place in another window keeps its own row).
+                let window = self.synthetic.window_start.map(|w| w.to_rfc3339()).unwrap_or_default();
+                let hash = raw_hash(&format!("{raw}\u{0}{}\u{0}{window}", self.counts.rows_fetched));
                 self.reject(Rejected { raw_hash: hash, reason, raw }, &mut rejected, findings);
                 continue;
+            }
+            if let Some(reason) = catalog::flattened_away(self.report, &api_row) {
+                // The element (or part of it) yields no row: counted and kept, never dropped
+                // unseen. The whole element is kept, as sent.
+                let raw = serde_json::to_string(&api_row).unwrap_or_default();
+                self.counts.rows_fetched += 1;
+                let raw_hash = self.scoped_hash(&raw);
+                self.reject(Rejected { reason, raw, raw_hash }, &mut rejected, findings);
             }
             for mut row in catalog::flatten(self.report, api_row) {
                 self.counts.rows_fetched += 1;
@@ -135,12 +155,34 @@ impl<'a> WindowRows<'a> {
                     row.insert(catalog::ROW_HASH.to_owned(), hash);
                 }
                 match self.key(&row) {
-                    Ok(key) => self.merge(key, &row, raw, raw_hash, findings),
-                    Err(reason) => self.reject(Rejected { reason, raw, raw_hash }, &mut rejected, findings),
+                    Ok(key) => {
+                        self.kept += 1;
+                        self.merge(key, &row, raw, raw_hash, findings);
+                    }
+                    Err(reason) => {
+                        let raw_hash = self.scoped_hash(&raw);
+                        self.reject(Rejected { reason, raw, raw_hash }, &mut rejected, findings);
+                    }
                 }
             }
         }
         rejected
+    }
+
+    /// The quarantine's hash of a rejected row's `raw`. An aggregate's rows carry no date, so the
+    /// same reject on two days is the same text: the day asked for is hashed with it, and each
+    /// day keeps its row. (An event row carries its own date: the same text is the same row,
+    /// re-read by the look-back, and is kept once.)
+    fn scoped_hash(&self, raw: &str) -> i64 {
+        match self.synthetic.day {
+            Some(day) => raw_hash(&format!("{day}\u{0}{raw}")),
+            None => raw_hash(raw),
+        }
+    }
+
+    /// Rows with a readable key so far: an answer with none stores nothing, whatever it held.
+    pub fn kept(&self) -> u64 {
+        self.kept
     }
 
     /// Counts a row that cannot be stored and logs it (the first few) by its hash and reason.
@@ -163,6 +205,7 @@ impl<'a> WindowRows<'a> {
 
     /// The rows waiting to be written, in the order they came, their keys distinct.
     pub fn take(&mut self) -> Vec<TypedRow> {
+        self.written.extend(self.slots.keys().map(|key| fingerprint(key)));
         self.slots.clear();
         self.pending_bytes = 0;
         self.pending.drain(..).flatten().collect()
@@ -217,9 +260,11 @@ impl<'a> WindowRows<'a> {
                 if earlier == raw_hash {
                     false
                 } else if self.withdraw(&key) {
-                    // The earlier copy was never written, so the table still holds what it held
-                    // before this answer: this copy is written only if that is not it already.
-                    !self.known.contains(&raw_hash)
+                    // The waiting copy is never written. If no copy of the key was written by
+                    // this attempt, the table still holds what it held before the answer: this
+                    // copy is written only if that is not it already. If one was (A, a write
+                    // batch later B and this one), the table holds that copy now.
+                    !self.known.contains(&raw_hash) || self.written.contains(&fingerprint(&key))
                 } else {
                     // The table holds the earlier copy (stored unchanged, or written by this
                     // attempt); this later one replaces it. (A fingerprint shared by two keys,
@@ -314,7 +359,7 @@ mod tests {
         value.as_object().unwrap().clone()
     }
 
-    const NONE: Synthetic<'static> = Synthetic { day: None, stream: "" };
+    const NONE: Synthetic<'static> = Synthetic { day: None, stream: "", window_start: None };
     const BIG: BatchLimits = BatchLimits { rows: 5_000, bytes: u64::MAX };
 
     /// One answer of chat_14 in one batch: the rows to write, the quarantine, the counts.
@@ -324,6 +369,32 @@ mod tests {
         let rejected = window.push(rows, &mut findings);
         let (rows, counts) = window.finish();
         (rows, rejected, counts, findings)
+    }
+
+    /// A re-read whose table holds X for key K: A and another changed row (a write batch of
+    /// two), then B and X. A is written with the first batch, so X must be written after it.
+    #[test]
+    fn the_last_of_three_copies_is_written_when_an_earlier_copy_was_written_by_the_same_answer() {
+        let copy = |v: &str| row(json!({"chat_id": "K", "date": "2026-11-19 08:00:00", "cod_act": v}));
+        let other = |id: &str| row(json!({"chat_id": id, "date": "2026-11-19 09:00:00", "cod_act": "2"}));
+        let known: HashSet<i64> = [raw_hash(&serde_json::to_string(&copy("X")).unwrap())].into();
+        let mut findings = Findings::default();
+        let small = BatchLimits { rows: 2, bytes: u64::MAX };
+        let mut window = WindowRows::new(chat_14(), chrono_tz::America::Bogota, &NONE, known, small);
+        let mut written = Vec::new();
+        for r in [copy("A"), other("o1"), copy("B"), copy("X")] {
+            window.push([r], &mut findings);
+            if window.full() {
+                written.extend(window.take());
+            }
+        }
+        written.extend(window.finish().0);
+        let k: Vec<&Typed> = written
+            .iter()
+            .filter(|t| value(t, "chat_id") == &Typed::Text(Some("K".into())))
+            .map(|t| value(t, "cod_act"))
+            .collect();
+        assert_eq!(k, [&Typed::Text(Some("A".into())), &Typed::Text(Some("X".into()))]);
     }
 
     fn value<'a>(t: &'a TypedRow, field: &str) -> &'a Typed {
@@ -543,7 +614,7 @@ mod tests {
     fn an_aggregates_day_comes_from_the_request_not_the_answer() {
         let report = catalog::find("agent_1").unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 19);
-        let synthetic = Synthetic { day, stream: "" };
+        let synthetic = Synthetic { day, stream: "", window_start: None };
         let mut findings = Findings::default();
         let sent = row(json!({"agent_id": "12500", "calls": "7"}));
         let mut w = WindowRows::new(report, chrono_tz::America::Bogota, &synthetic, HashSet::new(), BIG);
@@ -565,7 +636,7 @@ mod aliases {
     #[test]
     fn a_key_sent_under_the_examples_spelling_fills_the_documented_column_and_raw_keeps_it() {
         let report = catalog::find("chat_13").unwrap();
-        let synthetic = Synthetic { day: NaiveDate::from_ymd_opt(2026, 11, 19), stream: "" };
+        let synthetic = Synthetic { day: NaiveDate::from_ymd_opt(2026, 11, 19), stream: "", window_start: None };
         let mut findings = Findings::default();
         let sent = json!({"chanel": "whatsapp", "interaction": "12"}).as_object().unwrap().clone();
         let limits = BatchLimits { rows: 10, bytes: u64::MAX };

@@ -26,7 +26,7 @@ use reqwest::Url;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::debug;
 
-use super::envelope::{self, BatchLimits, ReaderError, StreamEnd};
+use super::envelope::{self, BatchLimits, File, ReaderError, StreamEnd};
 use super::error::ApiError;
 use super::token::Token;
 use super::token_info::TokenInfo;
@@ -201,6 +201,7 @@ impl WolkvoxClient {
         params: &[(&str, &str)],
     ) -> Result<RowStream, ApiError> {
         let url = self.url(api, from, to, params)?;
+        let file = File::named(super::catalog::find(api).map_or("reports_manager.php", |r| r.file));
         let response = self.send(url, token).await?;
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
@@ -208,9 +209,9 @@ impl WolkvoxClient {
             // not take 400 MB. What is past the cap is not read (the connection is dropped).
             let body = self.error_body(response).await?;
             drop(permit);
-            return envelope::decode_error(status, &body).map(RowStream::of_rows);
+            return envelope::decode_error(status, file, &body).map(RowStream::of_rows);
         }
-        Ok(self.stream(response, permit, status, None))
+        Ok(self.stream(response, permit, status, file, None))
     }
 
     /// Streams a 2xx body into batches of rows: a task reads it chunk by chunk (holding
@@ -221,6 +222,7 @@ impl WolkvoxClient {
         mut response: reqwest::Response,
         permit: OwnedSemaphorePermit,
         status: u16,
+        file: File,
         cap: Option<u64>,
     ) -> RowStream {
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHUNKS_IN_FLIGHT);
@@ -255,7 +257,7 @@ impl WolkvoxClient {
             let reader = BufReader::with_capacity(64 * 1024, ChunkReader { rx: chunk_rx, current: Bytes::new() });
             let sent = |rows| rows_tx.blocking_send(Item::Rows(rows)).is_ok();
             let mut on_batch = sent;
-            let end = match envelope::parse_stream(reader, status, BATCH, &mut on_batch) {
+            let end = match envelope::parse_stream(reader, status, file, BATCH, &mut on_batch) {
                 Ok(StreamEnd::Complete) => Item::End,
                 Ok(StreamEnd::Stopped) => return,
                 Err(e) => Item::Failed(e),
@@ -312,11 +314,11 @@ impl WolkvoxClient {
         if !(200..=299).contains(&status) {
             let body = self.error_body(response).await?;
             drop(permit);
-            return Ok((status, envelope::decode_error(status, &body)?));
+            return Ok((status, envelope::decode_error(status, File::Information, &body)?));
         }
         // Streamed through the same bounded parser as reports, and the whole answer capped: its
         // rows are collected, so its size is what it costs in memory.
-        let mut stream = self.stream(response, permit, status, Some(INFORMATION_BODY_CAP));
+        let mut stream = self.stream(response, permit, status, File::Information, Some(INFORMATION_BODY_CAP));
         let mut rows = Vec::new();
         let read = loop {
             match stream.next_batch().await {
@@ -351,6 +353,11 @@ impl WolkvoxClient {
             .send()
             .await
             .map_err(|e| self.transport_error(e))
+    }
+
+    /// Attempts per request: what a window that failed with a retryable error took.
+    pub fn max_attempts(&self) -> u32 {
+        self.retry.max_attempts.max(1)
     }
 
     /// A retry loop for one unit of work, driven by the caller:
@@ -427,6 +434,8 @@ impl Retrier {
 fn transport_error(timeout: Duration, error: reqwest::Error) -> ApiError {
     if error.is_timeout() {
         ApiError::Timeout { seconds: timeout.as_secs() }
+    } else if error.is_connect() {
+        ApiError::Connect(error.to_string())
     } else {
         // reqwest's message names the URL (which holds no secret) and the cause.
         ApiError::Network(error.to_string())

@@ -40,6 +40,9 @@ struct Envelope {
     error: Option<Value>,
     #[serde(default)]
     msg: Option<Value>,
+    /// Read only to tell an empty answer from one that carries rows (the body is capped).
+    #[serde(default)]
+    data: Option<Value>,
 }
 
 /// How much of an unexpected body is kept for the log.
@@ -74,29 +77,81 @@ pub fn clean(text: &str) -> String {
     out
 }
 
-fn code_of(value: &Option<Value>) -> Option<u16> {
-    match value {
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
+/// Which of the API's two files answered: they spell success differently. `reports_manager.php`
+/// answers `200` or `"200"`; `information.php`'s own examples also answer `"0"` (audit_log,
+/// activity_codes) and `""` (agents, campaigns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum File {
+    /// `reports_manager.php`: the reports.
+    Reports,
+    /// `information.php`: the audit log and the reference data.
+    Information,
+}
+
+impl File {
+    /// The file named `name` (`information.php`, else the reports).
+    pub fn named(name: &str) -> File {
+        if name == "information.php" {
+            File::Information
+        } else {
+            File::Reports
+        }
     }
 }
 
-/// Decodes one whole HTTP response into rows, or the error it stands for.
+/// What an envelope's `code` says, read by one rule for both files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Said {
+    /// A success code (or none at all: the rows speak for themselves).
+    Success,
+    /// `404`: no records.
+    NoRecords,
+    /// An error status.
+    Error(u16),
+    /// A code the file never uses: the answer cannot be trusted either way.
+    Unknown(String),
+}
+
+/// Reads `code` as `file` uses it. A blank code is a success on both files: information.php's
+/// examples answer `""`, and the reports' examples show a blank placeholder for cdr_7/8/9.
+fn said(code: &Option<Value>, file: File) -> Said {
+    let number = match code {
+        None | Some(Value::Null) => return Said::Success,
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) if s.trim().is_empty() => return Said::Success,
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match number {
+        Some(0) if file == File::Information => Said::Success,
+        Some(200..=299) => Said::Success,
+        Some(404) => Said::NoRecords,
+        Some(n @ 300..=599) => Said::Error(n as u16),
+        _ => Said::Unknown(text_of(code)),
+    }
+}
+
+/// Decodes one whole HTTP response of `reports_manager.php` into rows, or the error it stands for.
 pub fn decode(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
+    decode_from(File::Reports, status, body)
+}
+
+/// Decodes one whole HTTP response of `file` into rows, or the error it stands for.
+pub fn decode_from(file: File, status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
     if (200..=299).contains(&status) {
         let mut rows = Vec::new();
-        parse_stream(body, status, BatchLimits { rows: usize::MAX, bytes: u64::MAX }, &mut |batch| {
+        parse_stream(body, status, file, BatchLimits { rows: usize::MAX, bytes: u64::MAX }, &mut |batch| {
             rows.extend(batch);
             true
         })?;
         return Ok(rows);
     }
-    decode_error(status, body)
+    decode_error(status, file, body)
 }
 
-/// Decodes a non-2xx response: 404 is "no records", anything else an error.
-pub fn decode_error(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
+/// Decodes a non-2xx response: 404 is "no records", anything else an error. A 404 (or an
+/// error status) whose envelope carries rows contradicts itself: not "no records".
+pub fn decode_error(status: u16, file: File, body: &[u8]) -> Result<Vec<Row>, ApiError> {
     let envelope: Option<Envelope> = std::str::from_utf8(body).ok().and_then(|text| serde_json::from_str(text).ok());
     let Some(envelope) = envelope else {
         return Err(match status {
@@ -120,8 +175,34 @@ pub fn decode_error(status: u16, body: &[u8]) -> Result<Vec<Row>, ApiError> {
             _ => ApiError::Server { status, body: snippet(body) },
         });
     };
-    let effective = code_of(&envelope.code).filter(|c| *c >= 400).unwrap_or(status);
+    let rows = match &envelope.data {
+        Some(Value::Array(items)) => items.len(),
+        Some(Value::Object(members)) => members.len(),
+        _ => 0,
+    };
+    let effective = match said(&envelope.code, file) {
+        Said::Error(code) => code,
+        Said::NoRecords => 404,
+        _ => status,
+    };
+    if effective == 404 && rows > 0 {
+        return Err(contradiction(&envelope.code, &envelope.error, rows as u64, &format!("HTTP {status}")));
+    }
     error_of(effective, &envelope.msg, &envelope.error, body)
+}
+
+/// The error of an envelope that says one thing and carries another: `rows` rows under an
+/// error or "no records" code, or under an error text.
+fn contradiction(code: &Option<Value>, error: &Option<Value>, rows: u64, how: &str) -> ApiError {
+    let code = match code {
+        None => "none".to_owned(),
+        Some(code) => format!("`{}`", clean(&code.to_string())),
+    };
+    let error = match text_of(error) {
+        e if e.is_empty() => String::new(),
+        e => format!(", error {e:?}"),
+    };
+    ApiError::Contradictory { what: format!("{how} with code {code}{error} and {rows} row(s)") }
 }
 
 fn error_of(code: u16, msg: &Option<Value>, error: &Option<Value>, body: &[u8]) -> Result<Vec<Row>, ApiError> {
@@ -156,10 +237,11 @@ pub enum StreamEnd {
 pub fn parse_stream<R: Read>(
     reader: R,
     status: u16,
+    file: File,
     limits: BatchLimits,
     on_batch: &mut dyn FnMut(Vec<Row>) -> bool,
 ) -> Result<StreamEnd, ApiError> {
-    parse_bounded(reader, status, limits, Caps::API, on_batch)
+    parse_bounded(reader, status, file, limits, Caps::API, on_batch)
 }
 
 /// Bytes the parser reads ahead of what it has parsed.
@@ -169,6 +251,7 @@ const PARSE_BUFFER: usize = 64 * 1024;
 fn parse_bounded<R: Read>(
     reader: R,
     status: u16,
+    file: File,
     limits: BatchLimits,
     caps: Caps,
     on_batch: &mut dyn FnMut(Vec<Row>) -> bool,
@@ -180,8 +263,16 @@ fn parse_bounded<R: Read>(
     // late, which their 1 MiB does not notice.
     let counting = Counting { inner: bounded, consumed: Rc::clone(&consumed) };
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(PARSE_BUFFER, counting));
-    let mut state =
-        StreamState { limits, batch: Vec::new(), on_batch, stopped: false, bad: None, consumed, flushed_at: 0 };
+    let mut state = StreamState {
+        limits,
+        batch: Vec::new(),
+        on_batch,
+        stopped: false,
+        bad: None,
+        consumed,
+        flushed_at: 0,
+        rows: 0,
+    };
     let parsed = EnvelopeSeed { state: &mut state }.deserialize(&mut de).and_then(|meta| de.end().map(|()| meta));
     if state.stopped {
         return Ok(StreamEnd::Stopped);
@@ -207,13 +298,24 @@ fn parse_bounded<R: Read>(
     if meta.code.is_none() && !meta.saw_data {
         return Err(ApiError::Malformed { status, reason: "the envelope has neither `code` nor `data`".into() });
     }
-    // An error can arrive with HTTP 200: the envelope's code is then the real status.
-    match code_of(&meta.code) {
-        Some(code) if !(200..=299).contains(&code) => {
+    // An error can arrive with HTTP 200: the envelope's code is then the real status. An answer
+    // that says one thing and carries another is neither: rows may already have been handed
+    // over, so the caller must write none of them (the error fails the window whole).
+    match said(&meta.code, file) {
+        Said::Unknown(code) => Err(ApiError::Malformed {
+            status,
+            reason: format!("the envelope's code `{code}` is not one the API answers with"),
+        }),
+        Said::NoRecords if state.rows > 0 => Err(contradiction(&meta.code, &meta.error, state.rows, "a 2xx")),
+        Said::Success if state.rows > 0 && !text_of(&meta.error).is_empty() => {
+            Err(contradiction(&meta.code, &meta.error, state.rows, "a 2xx"))
+        }
+        Said::NoRecords => Ok(StreamEnd::Complete),
+        Said::Error(code) => {
             error_of(code, &meta.msg, &meta.error, b"(error envelope inside an HTTP 2xx)")?;
             Ok(StreamEnd::Complete)
         }
-        _ => {
+        Said::Success => {
             if !state.batch.is_empty() {
                 let batch = std::mem::take(&mut state.batch);
                 if !(state.on_batch)(batch) {
@@ -277,10 +379,13 @@ struct StreamState<'a> {
     bad: Option<String>,
     consumed: Rc<Cell<u64>>,
     flushed_at: u64,
+    /// Elements of `data` read so far, handed over or not.
+    rows: u64,
 }
 
 impl StreamState<'_> {
     fn push(&mut self, row: Row) -> bool {
+        self.rows += 1;
         self.batch.push(trim_keys(row));
         let read = self.consumed.get();
         if self.batch.len() >= self.limits.rows || read - self.flushed_at >= self.limits.bytes {
@@ -558,10 +663,10 @@ mod tests {
         assert!(cut.ends_with('…'));
         // A huge error page becomes a short error, and a huge `msg` too.
         let page = format!("<html>{}</html>", "y".repeat(20_000_000));
-        let e = super::decode_error(400, page.as_bytes()).unwrap_err().to_string();
+        let e = super::decode_error(400, File::Reports, page.as_bytes()).unwrap_err().to_string();
         assert!(e.len() < 1_000, "{} bytes", e.len());
         let envelope = format!(r#"{{"code":"400","error":"x","msg":"{}\r\nFORGED","data":[]}}"#, "z".repeat(5_000_000));
-        let e = super::decode_error(400, envelope.as_bytes()).unwrap_err().to_string();
+        let e = super::decode_error(400, File::Reports, envelope.as_bytes()).unwrap_err().to_string();
         assert!(e.len() < 1_000 && !e.contains('\r') && !e.contains('\n'), "{} bytes", e.len());
     }
 
@@ -574,6 +679,41 @@ mod tests {
 
     fn err(status: u16, body: &str) -> ApiError {
         decode(status, body.as_bytes()).expect_err(body)
+    }
+
+    #[test]
+    fn each_file_reads_its_own_success_codes() {
+        let info = |body: &str| decode_from(File::Information, 200, body.as_bytes());
+        let row = r#"[{"a":"1"}]"#;
+        for code in [r#""0""#, "0", r#""""#, r#""200""#, "200", "null"] {
+            let body = format!(r#"{{"code":{code},"error":null,"msg":"1 records were found","data":{row}}}"#);
+            assert_eq!(info(&body).unwrap_or_else(|e| panic!("{code}: {e}")).len(), 1, "{code}");
+        }
+        // reports_manager.php never answers 0: an answer it cannot read either way is malformed.
+        let zero = r#"{"code":"0","error":null,"msg":"1 records were found","data":[{"a":"1"}]}"#;
+        assert!(matches!(err(200, zero), ApiError::Malformed { .. }));
+        assert_eq!(ok(200, r#"{"code":"","error":null,"msg":"","data":[{"a":"1"}]}"#).len(), 1);
+        assert!(matches!(err(200, r#"{"code":"abc","data":[]}"#), ApiError::Malformed { .. }));
+    }
+
+    #[test]
+    fn an_envelope_that_says_one_thing_and_carries_another_is_contradictory() {
+        let rows = r#"[{"a":"1"},{"a":"2"}]"#;
+        for body in [
+            format!(r#"{{"code":"404","error":"NOT FOUND","msg":"0 records were found","data":{rows}}}"#),
+            format!(r#"{{"data":{rows},"code":404}}"#),
+            format!(r#"{{"code":"200","error":"INTERNAL ERROR","msg":"x","data":{rows}}}"#),
+        ] {
+            let e = err(200, &body);
+            assert!(matches!(&e, ApiError::Contradictory { what } if what.contains("2 row(s)")), "{body}: {e:?}");
+            assert!(e.is_retryable());
+        }
+        // An HTTP 404 whose envelope carries rows is not "no records" either.
+        let e = err(404, &format!(r#"{{"code":"200","error":null,"msg":"2 records were found","data":{rows}}}"#));
+        assert!(matches!(e, ApiError::Contradictory { .. }), "{e:?}");
+        // An error text without rows, and "no records" without rows, are what they say.
+        assert!(ok(200, r#"{"code":"200","error":"NOT FOUND","msg":"0 records were found","data":[]}"#).is_empty());
+        assert!(ok(404, r#"{"code":"404","error":"NOT FOUND","msg":"0 records were found","data":[]}"#).is_empty());
     }
 
     #[test]
@@ -665,7 +805,7 @@ mod tests {
         let mut sizes = Vec::new();
         let mut ids = Vec::new();
         let limits = BatchLimits { rows: 1_000, bytes: u64::MAX };
-        let end = parse_stream(body.as_bytes(), 200, limits, &mut |batch| {
+        let end = parse_stream(body.as_bytes(), 200, File::Reports, limits, &mut |batch| {
             sizes.push(batch.len());
             ids.extend(batch.into_iter().map(|r| r["id"].as_str().unwrap().parse::<usize>().unwrap()));
             true
@@ -683,7 +823,7 @@ mod tests {
         let body = format!(r#"{{"code":200,"data":[{}]}}"#, rows.join(","));
         let mut sizes = Vec::new();
         let limits = BatchLimits { rows: 4_000, bytes: 256 * 1024 };
-        parse_stream(body.as_bytes(), 200, limits, &mut |batch| {
+        parse_stream(body.as_bytes(), 200, File::Reports, limits, &mut |batch| {
             sizes.push(batch.len());
             true
         })
@@ -697,10 +837,16 @@ mod tests {
     fn the_caller_can_stop_reading_early() {
         let body = format!(r#"{{"code":"200","data":{}}}"#, rows_json(10_000));
         let mut seen = 0;
-        let end = parse_stream(body.as_bytes(), 200, BatchLimits { rows: 100, bytes: u64::MAX }, &mut |batch| {
-            seen += batch.len();
-            seen < 300
-        });
+        let end = parse_stream(
+            body.as_bytes(),
+            200,
+            File::Reports,
+            BatchLimits { rows: 100, bytes: u64::MAX },
+            &mut |batch| {
+                seen += batch.len();
+                seen < 300
+            },
+        );
         assert_eq!(end.unwrap(), StreamEnd::Stopped);
         assert_eq!(seen, 300);
     }
@@ -709,7 +855,8 @@ mod tests {
     fn an_error_code_after_the_rows_is_still_an_error() {
         let body =
             format!(r#"{{"data":{},"code":"403","error":"FORBIDDEN","msg":"TOKEN LIMIT EXCEEDED"}}"#, rows_json(3));
-        let end = parse_stream(body.as_bytes(), 200, BatchLimits { rows: 1, bytes: u64::MAX }, &mut |_| true);
+        let end =
+            parse_stream(body.as_bytes(), 200, File::Reports, BatchLimits { rows: 1, bytes: u64::MAX }, &mut |_| true);
         assert!(matches!(end, Err(ApiError::TokenLimit { .. })), "{end:?}");
     }
 
@@ -721,10 +868,17 @@ mod tests {
         );
         let mut rows = Vec::new();
         let caps = Caps { value: 100, row: 1_000 };
-        parse_bounded(body.as_bytes(), 200, BatchLimits { rows: 10, bytes: u64::MAX }, caps, &mut |batch| {
-            rows.extend(batch);
-            true
-        })
+        parse_bounded(
+            body.as_bytes(),
+            200,
+            File::Reports,
+            BatchLimits { rows: 10, bytes: u64::MAX },
+            caps,
+            &mut |batch| {
+                rows.extend(batch);
+                true
+            },
+        )
         .unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!((cut_reason(&rows[0]), cut_reason(&rows[2])), (None, None));
@@ -791,7 +945,7 @@ mod tests {
                 Err(ReaderError::into_io(ApiError::Timeout { seconds: 90 }))
             }
         }
-        let end = parse_stream(Failing(0), 200, BatchLimits { rows: 1, bytes: u64::MAX }, &mut |_| true);
+        let end = parse_stream(Failing(0), 200, File::Reports, BatchLimits { rows: 1, bytes: u64::MAX }, &mut |_| true);
         assert!(matches!(end, Err(ApiError::Timeout { seconds: 90 })), "{end:?}");
     }
 }

@@ -13,9 +13,20 @@ pub enum ApiError {
         /// The timeout that expired.
         seconds: u64,
     },
-    /// The connection failed (refused, reset, DNS) before a full response arrived.
+    /// The connection failed (reset, cut) before a full response arrived.
     #[error("network error talking to the API: {0}")]
     Network(String),
+    /// No connection could be made (refused, DNS, unreachable): the request never reached the
+    /// API, so a smaller window cannot help.
+    #[error("cannot connect to the API: {0}")]
+    Connect(String),
+    /// The envelope says one thing and carries another (rows under an error or "no records"
+    /// code, or under an error text): nothing of it can be trusted, so nothing of it is stored.
+    #[error("the API's answer contradicts itself ({what}); nothing of it was stored")]
+    Contradictory {
+        /// What it said and what it carried, cut.
+        what: String,
+    },
     /// The API refused a second request on the same token (its concurrency limit).
     #[error("the API refused a simultaneous request on this token: {msg}")]
     SimultaneousUse {
@@ -85,6 +96,8 @@ impl ApiError {
             self,
             ApiError::Timeout { .. }
                 | ApiError::Network(_)
+                | ApiError::Connect(_)
+                | ApiError::Contradictory { .. }
                 | ApiError::SimultaneousUse { .. }
                 | ApiError::Forbidden { .. }
                 | ApiError::Server { .. }
@@ -97,6 +110,8 @@ impl ApiError {
         match self {
             ApiError::Timeout { .. } => "timeout",
             ApiError::Network(_) => "network",
+            ApiError::Connect(_) => "connect",
+            ApiError::Contradictory { .. } => "contradictory",
             ApiError::SimultaneousUse { .. } => "simultaneous_use",
             ApiError::TokenLimit { .. } => "token_limit",
             ApiError::InvalidToken { .. } => "invalid_token",

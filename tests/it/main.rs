@@ -1,6 +1,7 @@
 //! Integration tests: the real simulator over real HTTP, a real PostgreSQL database per test.
 
 mod accounts;
+mod answers;
 mod audit;
 mod bad_rows;
 mod big_windows;
@@ -18,6 +19,7 @@ mod empty_days;
 mod endpoints;
 mod faults;
 mod helpers;
+mod hostile;
 mod kpi;
 mod locks;
 mod memory;

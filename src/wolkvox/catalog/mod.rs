@@ -352,6 +352,49 @@ pub fn chat_14() -> &'static Report {
     find("chat_14").expect("chat_14 is in the catalogue")
 }
 
+/// Why [`flatten`] turns `row` (or part of it) into no row: a nested report's parent whose list
+/// is missing, not a list, empty or holds non-objects; a bucket object with no bucket, or a
+/// bucket that is not an object. `None` when every part of it becomes a row. Nothing the API
+/// sends is dropped unseen: the caller counts and quarantines such an element.
+pub fn flattened_away(report: &Report, row: &Row) -> Option<String> {
+    if report.key == [ROW_HASH] {
+        return None;
+    }
+    if report.data_shape == DataShape::BucketObject {
+        let bad = row.values().filter(|v| !v.is_object()).count();
+        return match (row.len(), bad) {
+            (0, _) => Some("an answer object with no bucket".to_owned()),
+            (_, 0) => None,
+            (n, bad) => Some(format!("{bad} of {n} bucket(s) are not objects")),
+        };
+    }
+    let nested = report.nested?;
+    match row.get(nested) {
+        None => Some(format!("`{nested}` is missing: the row has no child rows")),
+        Some(Value::Null) => Some(format!("`{nested}` is null: the row has no child rows")),
+        Some(Value::Array(items)) if items.is_empty() => {
+            Some(format!("`{nested}` is an empty list: the row has no child rows"))
+        }
+        Some(Value::Array(items)) => match items.iter().filter(|i| !i.is_object()).count() {
+            0 => None,
+            bad => Some(format!("{bad} of {} element(s) of `{nested}` are not objects", items.len())),
+        },
+        Some(other) => Some(format!("`{nested}` is not a list but {}", kind_of(other))),
+    }
+}
+
+/// What a JSON value is, for a reason.
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Turns one row as the API sent it into the rows to store.
 ///
 /// - Nested reports: one row per element of the nested array, each with the parent's scalar
