@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod bad_rows;
 mod big_windows;
+mod bounds;
 mod catalogue;
 mod cli;
 mod commands;
