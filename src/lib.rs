@@ -41,6 +41,8 @@ pub mod store;
 pub mod sync;
 /// The tracing subscriber: pretty or JSON lines.
 pub mod telemetry;
+/// Outside text made safe to log, store and show: one line, cut.
+pub mod text;
 /// The operation's time zone: local <-> UTC, DST rules, local midnights, parsing local datetimes.
 pub mod time;
 /// The API's own token count: one read per token of `token_info`, stored, exported and checked.

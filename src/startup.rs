@@ -57,6 +57,8 @@ impl App {
         let tokens_count: u32 = all.iter().map(|s| u32::try_from(s.tokens.len().max(1)).unwrap_or(u32::MAX)).sum();
         let run_slots = tokens_count.saturating_mul(2);
         let coordinator = Coordinator::new(&db, run_slots + tokens_count + 1, first.db_timeouts.lock);
+        // The database is the first operation's connection: its timeouts are the ones in force.
+        let db_timeouts = first.db_timeouts;
         let slots = Arc::new(tokio::sync::Semaphore::new(run_slots as usize));
         let health = Arc::new(Health::new(first.http.max_failing, clock.clone()));
         let mut apps = Vec::with_capacity(all.len());
@@ -85,6 +87,7 @@ impl App {
                 coordinator: coordinator.clone(),
                 run_slots: Arc::clone(&slots),
                 db: db.clone(),
+                db_timeouts,
                 client,
                 account: settings.account.clone(),
                 timezone: settings.timezone,

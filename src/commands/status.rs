@@ -233,7 +233,8 @@ async fn lines(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>
             last_run_at_local: s.last_run_at.map(|t| local(all, &s.account, t)),
             last_status: s.last_status,
             last_rows_upserted: s.last_rows_upserted,
-            last_error: s.last_error,
+            // Stored cut since this release; an older one stored it whole, CR/LF and all.
+            last_error: s.last_error.map(|e| crate::text::one_line(&e, crate::text::MESSAGE_CHARS)),
             rows_quarantined: s.quarantined,
             account: s.account,
             report: s.report,

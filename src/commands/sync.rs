@@ -102,7 +102,10 @@ pub async fn sync(
         );
         match (outcome.status, outcome.error) {
             (RunStatus::Failed, Some(e)) => {
-                eprintln!("error: sync of {api} failed: {e}");
+                eprintln!(
+                    "error: sync of {api} failed: {}",
+                    crate::text::one_line(&e.to_string(), crate::text::MESSAGE_CHARS)
+                );
                 failed.push(api_name.clone());
             }
             // A sync that could not run says why, and the exit code says it did not run.

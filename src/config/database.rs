@@ -25,8 +25,9 @@ pub(super) struct Database {
 }
 
 /// Validates `[database]`: a positive pool size and a postgres:// or sqlite:// URL, given as
-/// `url` or read from `url_file`.
-pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
+/// `url` or read from `url_file`. `request` is the API's request timeout, which a window's
+/// transaction waits through (see [`crate::store::DbTimeouts`]).
+pub(super) fn validate(raw: RawDatabase, request: std::time::Duration) -> Result<Database, ConfigError> {
     if raw.max_connections == 0 {
         return Err(ConfigError::invalid(
             "database.max_connections",
@@ -73,6 +74,7 @@ pub(super) fn validate(raw: RawDatabase) -> Result<Database, ConfigError> {
         connect: seconds("connect_timeout_seconds", raw.connect_timeout_seconds)?,
         statement: seconds("statement_timeout_seconds", raw.statement_timeout_seconds)?,
         lock: seconds("lock_timeout_seconds", raw.lock_timeout_seconds)?,
+        request,
     };
     let unverified_host = unverified_tls_host(url.expose_secret());
     if let Some(host) = unverified_host.as_ref().filter(|_| !raw.allow_unverified_tls) {

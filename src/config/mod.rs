@@ -274,7 +274,7 @@ impl Settings {
     /// problem found is always the same one.
     pub fn from_raw(raw: RawSettings) -> Result<Settings, ConfigError> {
         let w = wolkvox::validate(&raw.wolkvox)?;
-        let db = database::validate(raw.database)?;
+        let db = database::validate(raw.database, w.request_timeout)?;
         let default_policy = sync::validate(&raw.sync, w.timezone)?;
         let reports = reports::validate(&raw.reports, &raw.sync, default_policy, &w.tokens, w.timezone)?;
         let http = http::validate(&raw.http)?;

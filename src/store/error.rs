@@ -53,6 +53,21 @@ pub enum StoreError {
         /// The timeout.
         seconds: u64,
     },
+    /// The server neither answered a step nor closed the connection within the client's bound
+    /// (its own timeout plus a margin, see [`super::DbTimeouts`]): it went silent (a failover, a
+    /// black-holed route). What the step wrote is rolled back; retried like a lost connection.
+    #[error(
+        "the database did not answer {step} within {seconds} s (database.statement_timeout_seconds and the margins \
+         around it): it went silent, neither answering nor closing the connection. Fix: nothing if it is rare (the \
+         work is rolled back and done again); if it keeps happening, check the network path to the database and \
+         whether it failed over"
+    )]
+    Silent {
+        /// What was waited for.
+        step: &'static str,
+        /// How long.
+        seconds: u64,
+    },
     /// The daemon's tables are both in `public` (a release from before schemas) and in the
     /// default schema, and `database.schema` does not say which to use.
     #[error(
@@ -108,7 +123,7 @@ impl StoreError {
             | StoreError::UnsupportedUrl
             | StoreError::SchemaAmbiguous
             | StoreError::LockFile { .. } => false,
-            StoreError::ConnectTimeout { .. } | StoreError::LockBusy { .. } => true,
+            StoreError::ConnectTimeout { .. } | StoreError::LockBusy { .. } | StoreError::Silent { .. } => true,
         }
     }
 }

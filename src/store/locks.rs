@@ -10,7 +10,11 @@
 //! Every wait is bounded by the coordinator's `wait` (`database.lock_timeout_seconds`): when it
 //! runs out the caller gets [`StoreError::LockBusy`], naming the lock, and decides (a run is
 //! skipped until the next tick; start-up stops and says what to do). Without the bound a holder
-//! stuck on a hung request would stall every other process's runs on that token for good.
+//! stuck on a hung request would stall every other process's runs on that token for good. The
+//! server enforces that wait; a server gone silent would not, so each lock and unlock statement
+//! is also bounded here, at the wait plus [`ANSWER_MARGIN`]: past it the connection is closed
+//! (which gives back whatever it holds, once the server notices) and the caller gets
+//! [`StoreError::Silent`].
 //!
 //! Locks are session-level and live on a connection held for their duration, so a replica that
 //! dies (even by SIGKILL) loses its connections and with them its locks: another replica takes
@@ -30,7 +34,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, PgPool, Postgres};
 
-use super::{Db, StoreError};
+use super::{Db, StoreError, ANSWER_MARGIN};
 
 /// Takes cross-process locks, or nothing on an in-memory store.
 #[derive(Clone, Debug)]
@@ -114,7 +118,12 @@ pub struct HeldLock {
 #[derive(Debug)]
 enum Held {
     Nothing,
-    Advisory { conn: PoolConnection<Postgres>, key: i64 },
+    /// `answer`: how long the unlock's answer is waited for.
+    Advisory {
+        conn: PoolConnection<Postgres>,
+        key: i64,
+        answer: Duration,
+    },
     File(File),
 }
 
@@ -139,6 +148,7 @@ impl Coordinator {
                     .disable_statement_logging();
                 let locks = PgPoolOptions::new()
                     .max_connections(max_held.max(1))
+                    .acquire_timeout(pool.options().get_acquire_timeout())
                     .min_connections(0)
                     .idle_timeout(std::time::Duration::from_secs(60))
                     // The data pool has just connected with the same options, so connecting on
@@ -203,24 +213,39 @@ impl Coordinator {
             Locks::None => Ok(Some(HeldLock::none())),
             Locks::Server(pool) => {
                 let mut conn = pool.acquire().await?;
-                let got: bool = match take {
-                    Take::Wait(lock) => {
-                        match sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await {
-                            Ok(_) => true,
-                            // 55P03: the pool's lock_timeout ran out; 57014: a statement_timeout
-                            // shorter than it did. The statement failed alone: the connection
-                            // holds nothing and goes back to the pool.
-                            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("55P03" | "57014")) => {
-                                return Err(busy(lock))
+                let answer = self.wait + ANSWER_MARGIN;
+                let statement = async {
+                    match take {
+                        Take::Wait(lock) => {
+                            match sqlx::query("SELECT pg_advisory_lock($1)").bind(key).execute(&mut *conn).await {
+                                Ok(_) => Ok(true),
+                                // 55P03: the pool's lock_timeout ran out; 57014: a
+                                // statement_timeout shorter than it did. The statement failed
+                                // alone: the connection holds nothing and goes back to the pool.
+                                Err(sqlx::Error::Database(e))
+                                    if matches!(e.code().as_deref(), Some("55P03" | "57014")) =>
+                                {
+                                    Err(busy(lock))
+                                }
+                                Err(e) => Err(e.into()),
                             }
-                            Err(e) => return Err(e.into()),
                         }
-                    }
-                    Take::Try => {
-                        sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut *conn).await?
+                        Take::Try => Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                            .bind(key)
+                            .fetch_one(&mut *conn)
+                            .await?),
                     }
                 };
-                Ok(got.then_some(HeldLock { held: Held::Advisory { conn, key } }))
+                let got = match tokio::time::timeout(answer, statement).await {
+                    Ok(got) => got?,
+                    Err(_) => {
+                        // The server went silent: whether it took the lock is unknown, so the
+                        // connection goes (its session, and any lock in it, with it).
+                        drop(conn.detach());
+                        return Err(StoreError::Silent { step: "a lock statement", seconds: answer.as_secs() });
+                    }
+                };
+                Ok(got.then_some(HeldLock { held: Held::Advisory { conn, key, answer } }))
             }
             Locks::Files(dir) => {
                 let prefix = match take {
@@ -269,9 +294,10 @@ impl HeldLock {
             Held::File(file) => {
                 let _ = file.unlock();
             }
-            Held::Advisory { mut conn, key } => {
-                let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(key).execute(&mut *conn).await;
-                if unlocked.is_err() {
+            Held::Advisory { mut conn, key, answer } => {
+                let unlock = sqlx::query("SELECT pg_advisory_unlock($1)").bind(key).execute(&mut *conn);
+                // Bounded: a silent server must not keep the caller (and its token) waiting.
+                if !matches!(tokio::time::timeout(answer, unlock).await, Ok(Ok(_))) {
                     // The connection is in doubt: close it, which releases any lock it holds.
                     drop(conn.detach());
                 }

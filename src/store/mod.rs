@@ -135,7 +135,14 @@ impl Reserved {
     }
 }
 
-/// How long the database may take: to connect, to run one statement, to wait for a lock.
+/// How long the database may take: to connect, to run one statement, to wait for a lock; and
+/// how long a window's transaction stays open while its answer is read (the API's request).
+///
+/// The server enforces its own bounds (`statement_timeout`, `lock_timeout`), but a server that
+/// goes silent (a failover, a black-holed route) neither answers nor closes the connection, and
+/// nothing server-side ends that wait. So the daemon bounds each wait client-side too, at the
+/// server's bound plus [`ANSWER_MARGIN`] ([`DbTimeouts::answer`], [`DbTimeouts::window`]); past
+/// it the step fails with [`StoreError::Silent`], like a lost connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DbTimeouts {
     /// Connecting, and waiting for a pooled connection.
@@ -144,6 +151,9 @@ pub struct DbTimeouts {
     pub statement: Duration,
     /// PostgreSQL `lock_timeout` (advisory locks included).
     pub lock: Duration,
+    /// The API's request timeout (`wolkvox.request_timeout_seconds`): a window's transaction is
+    /// open while its answer is read.
+    pub request: Duration,
 }
 
 impl Default for DbTimeouts {
@@ -152,7 +162,58 @@ impl Default for DbTimeouts {
             connect: Duration::from_secs(10),
             statement: Duration::from_secs(300),
             lock: Duration::from_secs(300),
+            request: Duration::from_secs(90),
         }
+    }
+}
+
+/// What the daemon allows past the server's own bound before taking a silent server for gone:
+/// the answer's way back, and the server noticing its timeout.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long an SQLite statement waits for the database's one write lock (another token's window
+/// may hold it while its answer is read).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl DbTimeouts {
+    /// The longest the daemon waits for one statement's answer: the server's own bound (the
+    /// statement timeout; on SQLite, its wait for the write lock when longer) plus
+    /// [`ANSWER_MARGIN`].
+    pub fn answer(&self, backend: Backend) -> Duration {
+        let server = match backend {
+            Backend::Postgres => self.statement,
+            Backend::Sqlite => self.statement.max(SQLITE_BUSY_TIMEOUT),
+        };
+        server + ANSWER_MARGIN
+    }
+
+    /// The longest a window's transaction may take, from its `BEGIN` to its commit. Its answer
+    /// is read meanwhile, which the request timeout bounds whole (writes held up by a slow
+    /// database only make the read slower, not longer than that); what follows the last row is
+    /// a few statements of its own, each far quicker than one statement's bound.
+    pub fn window(&self, backend: Backend) -> Duration {
+        self.request + self.answer(backend)
+    }
+
+    /// PostgreSQL's `idle_in_transaction_session_timeout`: a window's transaction waits idle
+    /// through its request, so the server ends only one idle for longer than the daemon would
+    /// ever leave it, that of a client gone silent (its row locks go with it).
+    pub fn idle_in_transaction(&self) -> Duration {
+        self.window(Backend::Postgres)
+    }
+}
+
+/// `step` (a call to the database) bounded by `limit`: past it, [`StoreError::Silent`], and the
+/// step is dropped (a transaction it held rolls back; its connection is checked, within the same
+/// bound, before it is pooled again).
+pub async fn within<T, E: From<StoreError>>(
+    limit: Duration,
+    step: &'static str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Silent { step, seconds: limit.as_secs() }.into()),
     }
 }
 
@@ -188,6 +249,8 @@ impl Db {
                 let settings = [
                     ("statement_timeout", millis(timeouts.statement)),
                     ("lock_timeout", millis(timeouts.lock)),
+                    // A transaction whose client went silent ends, and its row locks with it.
+                    ("idle_in_transaction_session_timeout", millis(timeouts.idle_in_transaction())),
                     // The server probes an idle client, so the locks and connections of a
                     // replica that vanished from the network (no FIN, no RST) are freed within
                     // about two minutes instead of the kernel's two hours.
@@ -206,9 +269,21 @@ impl Db {
                 let schema = schema::resolve(&mut conn, schema).await?;
                 sqlx::Connection::close(conn).await?;
                 let options = base.options([("search_path", schema)]);
+                let answer = timeouts.answer(Backend::Postgres);
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(timeouts.connect)
+                    // A connection handed back mid-statement (a window past its bound) rolls back
+                    // before it is pooled again; one whose server stays silent is closed instead
+                    // of holding its place in the pool for ever.
+                    .after_release(move |conn, _| {
+                        Box::pin(async move {
+                            match tokio::time::timeout(answer, sqlx::Connection::ping(conn)).await {
+                                Ok(pinged) => pinged.map(|()| true),
+                                Err(_) => Ok(false),
+                            }
+                        })
+                    })
                     .connect_with(options)
                     .await?;
                 Ok(Db::Postgres(pool))
@@ -220,7 +295,7 @@ impl Db {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     // One writer at a time holds the lock while a window's answer is read: wait for it.
-                    .busy_timeout(Duration::from_secs(120));
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(timeouts.connect)

@@ -59,6 +59,8 @@ pub(super) async fn insert(tx: &mut Tx, origin: &Origin<'_>, rows: &[Rejected]) 
     let mut added = 0;
     // Rejected rows are few, so one statement per row is enough on both backends.
     for row in rows {
+        // The reason may quote the API: stored on one line and cut.
+        let reason = crate::text::one_line(&row.reason, crate::text::MESSAGE_CHARS);
         added += on_tx!(tx, conn => {
             sqlx::query(&sql)
                 .bind(origin.account)
@@ -67,7 +69,7 @@ pub(super) async fn insert(tx: &mut Tx, origin: &Origin<'_>, rows: &[Rejected]) 
                 .bind(origin.window_start)
                 .bind(origin.window_end)
                 .bind(origin.run_id)
-                .bind(&row.reason)
+                .bind(&reason)
                 .bind(&row.raw)
                 .bind(row.raw_hash)
                 .bind(now)

@@ -171,7 +171,11 @@ impl<'a> Attempt<'a> {
         // waiting for a free connection. (On SQLite it may still wait for the database's one
         // write lock while another token's window is being written.)
         // Taken after the token, so connections are held only by windows that can send now.
-        let reserved = match ctx.db.reserve().await {
+        // Every wait on the database here is bounded (`DbTimeouts`): a server gone silent fails
+        // the attempt like a lost connection, and the token is released.
+        let (timeouts, backend) = (ctx.db_timeouts, ctx.db.backend());
+        let reserve = ctx.db.reserve();
+        let reserved = match crate::store::within(timeouts.connect + timeouts.answer(backend), "BEGIN", reserve).await {
             Ok(reserved) => reserved,
             Err(e) => {
                 token_lock.release().await;
@@ -189,10 +193,13 @@ impl<'a> Attempt<'a> {
                 return Err(e.into());
             }
         };
-        let written = match reserved.begin().await {
-            Ok(tx) => self.write(tx, &mut stream, findings, requests).await,
-            Err(e) => Err(e.into()),
+        let write = async {
+            match reserved.begin().await {
+                Ok(tx) => self.write(tx, &mut stream, findings, requests).await,
+                Err(e) => Err(e.into()),
+            }
         };
+        let written = crate::store::within(timeouts.window(backend), "the window's transaction", write).await;
         // The token is free only once the body is read or the connection closed.
         stream.finish().await;
         token_lock.release().await;

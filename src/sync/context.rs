@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::ReportConfig;
 use crate::health::Health;
 use crate::store::locks::Coordinator;
-use crate::store::Db;
+use crate::store::{Db, DbTimeouts};
 use crate::wolkvox::{Token, WolkvoxClient};
 
 /// Faults a test can inject to prove the transaction rule.
@@ -28,6 +28,8 @@ pub struct Faults {
 pub struct JobContext {
     /// The database (Postgres or SQLite).
     pub db: Db,
+    /// Its timeouts: a window's waits on it are bounded by them ([`DbTimeouts::window`]).
+    pub db_timeouts: DbTimeouts,
     /// The API client.
     pub client: WolkvoxClient,
     /// The `account` label stored with every row.

@@ -103,24 +103,26 @@ impl RunOutcome {
             );
             return;
         };
+        // The error may quote the API: one line, cut.
+        let e_text = crate::text::one_line(&e.to_string(), crate::text::MESSAGE_CHARS);
         let (loud, failures) = match streak {
             Streak::Started => (true, 1),
             Streak::Continuing { failures, remind, .. } => (remind, failures),
             _ => (true, 1),
         };
         if !loud {
-            debug!(window = %window, failures, error_kind = e.kind(), "Run failed again: {e}");
+            debug!(window = %window, failures, error_kind = e.kind(), "Run failed again: {e_text}");
         } else if e.is_retryable() {
             warn!(
                 window = %window, windows = c.windows, requests = c.requests, retries = c.retries,
                 rows_upserted = c.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(), failures,
-                "Run failed; it will be retried on the next schedule: {e}"
+                "Run failed; it will be retried on the next schedule: {e_text}"
             );
         } else {
             error!(
                 window = %window, windows = c.windows, requests = c.requests, retries = c.retries,
                 rows_upserted = c.rows_upserted, watermark = %watermark, duration_ms, error_kind = e.kind(), failures,
-                "Run failed and needs an operator: {e}"
+                "Run failed and needs an operator: {e_text}"
             );
         }
     }

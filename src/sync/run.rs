@@ -466,14 +466,27 @@ async fn sync_windows(
 /// What the run's rows showed, once per run (however it ended): fields the catalogue does not
 /// know, and keys the API sent more than once in one answer.
 fn report_findings(run: &Progress) {
-    if !run.findings.unknown_fields.is_empty() {
-        let fields: Vec<&str> = run.findings.unknown_fields.iter().map(String::as_str).collect();
-        warn!(fields = %fields.join(","), "The API sent fields the catalogue does not know; they are kept in `raw`");
+    let unknown = &run.findings.unknown_fields;
+    if !unknown.is_empty() {
+        // The names are the API's: a few, each on one line and cut (see `UnknownFields`).
+        let fields: Vec<&str> = unknown.shown().collect();
+        let (more, at_least) = unknown.more();
+        let rest = match (more, at_least) {
+            (0, _) => String::new(),
+            (n, false) => format!(" ({n} more not named here)"),
+            (n, true) => format!(" (at least {n} more not named here)"),
+        };
+        warn!(
+            fields = %fields.join(","),
+            more,
+            "The API sent fields the catalogue does not know; they are kept in `raw`{rest}"
+        );
     }
     if run.counts.rows_duplicate > 0 {
+        let example = run.findings.duplicate_example.as_deref().unwrap_or("-");
         warn!(
             rows_duplicate = run.counts.rows_duplicate,
-            example = %run.findings.duplicate_example.as_deref().unwrap_or("-"),
+            example = %crate::text::one_line(example, crate::text::MESSAGE_CHARS),
             "The API sent rows with the same key more than once in one answer; the last copy of each was kept"
         );
     }

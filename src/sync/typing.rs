@@ -35,11 +35,73 @@ const LOG_EXAMPLES: usize = 5;
 #[derive(Debug, Default)]
 pub(super) struct Findings {
     /// Fields the catalogue does not know (kept in `raw`).
-    pub unknown_fields: BTreeSet<String>,
+    pub unknown_fields: UnknownFields,
     /// The first row rejected for want of a key, as sent.
     pub rejected_example: Option<String>,
     /// The first key the API sent more than once in one answer.
     pub duplicate_example: Option<String>,
+}
+
+/// How many unknown field names a run names in its WARN.
+const UNKNOWN_SHOWN: usize = 20;
+
+/// How many distinct unknown field names a run counts; past it the count is a lower bound.
+const UNKNOWN_COUNTED: usize = 10_000;
+
+/// The fields the catalogue does not know, as a run reports them: the [`UNKNOWN_SHOWN`]
+/// alphabetically first names, each on one line and cut ([`envelope::clean`]), and how many
+/// more there were. Bounded whatever the API sends, though a hostile answer can make every
+/// row's names new and each name a mebibyte long.
+#[derive(Debug, Default)]
+pub(super) struct UnknownFields {
+    /// The names shown, cleaned.
+    shown: BTreeSet<String>,
+    /// Fingerprints of the names as sent, at most [`UNKNOWN_COUNTED`].
+    seen: HashSet<u64>,
+    /// A new name arrived once `seen` was full.
+    overflowed: bool,
+}
+
+impl UnknownFields {
+    /// Whether `name` (as sent) was noted already.
+    pub fn contains(&self, name: &str) -> bool {
+        self.seen.contains(&name_fingerprint(name))
+    }
+
+    /// Notes `name` (as sent).
+    pub fn insert(&mut self, name: String) {
+        if self.seen.len() >= UNKNOWN_COUNTED {
+            self.overflowed = true;
+            return;
+        }
+        if self.seen.insert(name_fingerprint(&name)) {
+            self.shown.insert(envelope::clean(&name));
+            if self.shown.len() > UNKNOWN_SHOWN {
+                self.shown.pop_last();
+            }
+        }
+    }
+
+    /// Whether no unknown field arrived.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    /// The names shown, in order, on one line and cut.
+    pub fn shown(&self) -> impl Iterator<Item = &str> {
+        self.shown.iter().map(String::as_str)
+    }
+
+    /// How many names were not shown, and whether that is only a lower bound.
+    pub fn more(&self) -> (usize, bool) {
+        (self.seen.len() - self.shown.len(), self.overflowed)
+    }
+}
+
+fn name_fingerprint(name: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Values of the synthetic columns that come from the request, not the response.
@@ -234,10 +296,22 @@ impl<'a> WindowRows<'a> {
             if parsed.value.is_null() {
                 reasons.push(match field.read(row) {
                     None | Some(serde_json::Value::Null) => format!("key field `{}` is missing", field.name),
+                    // What was sent, quoted on one line and cut: it may be a mebibyte long.
                     Some(sent) if parsed.failed => {
-                        format!("key field `{}` does not parse as {:?}: {sent}", field.name, field.ty)
+                        format!(
+                            "key field `{}` does not parse as {:?}: {}",
+                            field.name,
+                            field.ty,
+                            envelope::clean(&sent.to_string())
+                        )
                     }
-                    Some(sent) => format!("key field `{}` holds a placeholder: {sent}", field.name),
+                    Some(sent) => {
+                        format!(
+                            "key field `{}` holds a placeholder: {}",
+                            field.name,
+                            envelope::clean(&sent.to_string())
+                        )
+                    }
                 });
             }
             key.push(parsed.value);
@@ -606,8 +680,41 @@ mod tests {
     fn fields_the_catalogue_does_not_know_are_collected_and_kept_in_raw() {
         let sent = row(json!({"chat_id": "c-1", "date": "2026-11-20 09:30:00", "brand_new": 1}));
         let (kept, _, _, findings) = typed(vec![sent], &HashSet::new());
-        assert_eq!(findings.unknown_fields, BTreeSet::from(["brand_new".to_string()]));
+        assert_eq!(findings.unknown_fields.shown().collect::<Vec<_>>(), ["brand_new"]);
         assert!(kept[0].raw.contains("\"brand_new\":1"));
+    }
+
+    #[test]
+    fn unknown_field_names_are_kept_to_the_first_twenty_cleaned_and_cut_and_the_rest_counted() {
+        let mut unknown = UnknownFields::default();
+        for i in (0..50).rev() {
+            let name = format!("f{i:02}\r\nforged{}", "x".repeat(1_000));
+            if !unknown.contains(&name) {
+                unknown.insert(name.clone());
+            }
+            assert!(unknown.contains(&name), "noted as sent");
+        }
+        let shown: Vec<&str> = unknown.shown().collect();
+        assert_eq!(shown.len(), UNKNOWN_SHOWN);
+        assert!(shown[0].starts_with("f00  forged") && shown[19].starts_with("f19  forged"), "{shown:?}");
+        assert!(shown.iter().all(|n| n.chars().count() == crate::text::API_TEXT_CHARS + 1 && n.ends_with('…')));
+        assert_eq!(unknown.more(), (30, false));
+        // However many new names arrive, what is kept stays bounded; the count says "at least".
+        for i in 0..(2 * UNKNOWN_COUNTED) {
+            unknown.insert(format!("g{i}"));
+        }
+        assert_eq!(unknown.more(), (UNKNOWN_COUNTED - UNKNOWN_SHOWN, true));
+        assert_eq!(unknown.shown().count(), UNKNOWN_SHOWN);
+    }
+
+    #[test]
+    fn a_key_that_does_not_parse_is_quoted_short_and_on_one_line_in_its_reason() {
+        let date = format!("\r\nforged{}", "z".repeat(1_000_000));
+        let sent = row(json!({"chat_id": "c-1", "date": date}));
+        let (_, rejected, _, _) = typed(vec![sent], &HashSet::new());
+        let reason = &rejected[0].reason;
+        assert!(reason.starts_with("key field `date` does not parse as Timestamp: "), "{reason:.300}");
+        assert!(reason.len() < 500 && !reason.contains(['\r', '\n']), "{reason:.300}");
     }
 
     #[test]

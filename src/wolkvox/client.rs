@@ -317,12 +317,25 @@ impl WolkvoxClient {
             return Ok((status, envelope::decode_error(status, File::Information, &body)?));
         }
         // Streamed through the same bounded parser as reports, and the whole answer capped: its
-        // rows are collected, so its size is what it costs in memory.
+        // rows are collected, so what they hold is what it costs in memory. The bytes alone do
+        // not bound that (64 MiB of `{"a":1}` would be millions of map entries): the values do.
         let mut stream = self.stream(response, permit, status, File::Information, Some(INFORMATION_BODY_CAP));
         let mut rows = Vec::new();
+        let mut values = 0usize;
         let read = loop {
             match stream.next_batch().await {
-                Ok(Some(batch)) => rows.extend(batch),
+                Ok(Some(batch)) => {
+                    values += batch.iter().flat_map(|row| row.values()).map(values_in).sum::<usize>();
+                    if values > INFORMATION_VALUE_CAP {
+                        break Err(ApiError::Malformed {
+                            status,
+                            reason: format!(
+                                "the answer holds more than the {INFORMATION_VALUE_CAP} values it may (its rows are held together)"
+                            ),
+                        });
+                    }
+                    rows.extend(batch);
+                }
                 Ok(None) => break Ok(rows),
                 Err(e) => break Err(e),
             }
@@ -376,9 +389,23 @@ impl WolkvoxClient {
 pub const ERROR_BODY_CAP: usize = 64 * 1024;
 
 /// The most of an `information.php` 2xx body that is read (reference data and `token_info`): the
-/// largest real answers (every agent, every skill) are a few megabytes; the rows of an answer are
-/// held together, so this is also about what one costs in memory.
+/// largest real answers (every agent, every skill) are a few megabytes. The rows of an answer are
+/// held together: what they hold is capped too ([`INFORMATION_VALUE_CAP`]).
 pub const INFORMATION_BODY_CAP: u64 = 64 * 1024 * 1024;
+
+/// The most values (each field's, and each element of an array or object inside one) the rows of
+/// one `information.php` answer may hold: they are held together, at up to a hundred bytes each
+/// besides their text. An answer listing every agent or every skill holds some tens of thousands.
+pub const INFORMATION_VALUE_CAP: usize = 500_000;
+
+/// How many values `value` is: one, plus what an array or object holds.
+fn values_in(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(values_in).sum::<usize>(),
+        serde_json::Value::Object(members) => 1 + members.values().map(values_in).sum::<usize>(),
+        _ => 1,
+    }
+}
 
 /// Retry policy for transient API errors: doubling backoff with a cap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -419,7 +446,8 @@ impl Retrier {
             max_attempts = self.policy.max_attempts,
             error_kind = error.kind(),
             backoff_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            "Attempt failed, retrying: {error}"
+            "Attempt failed, retrying: {}",
+            crate::text::one_line(&error.to_string(), crate::text::MESSAGE_CHARS)
         );
         tokio::time::sleep(delay).await;
         true
@@ -534,6 +562,51 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
         assert!(sent < size - 8 * 1024 * 1024, "reading stopped at the cap: {sent} of {size} bytes sent");
+    }
+
+    /// A server that answers one request with a 200 whose body is `head`, `unit` `count` times,
+    /// then `tail`.
+    async fn repeating_server(head: &'static str, unit: &'static str, count: usize, tail: &'static str) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/api/v2/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let size = head.len() + unit.len() * count + tail.len();
+            let headers =
+                format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n");
+            socket.write_all(headers.as_bytes()).await.unwrap();
+            socket.write_all(head.as_bytes()).await.unwrap();
+            let chunk = unit.repeat(4096);
+            for _ in 0..count / 4096 {
+                if socket.write_all(chunk.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            let _ = socket.write_all(unit.repeat(count % 4096).as_bytes()).await;
+            let _ = socket.write_all(tail.as_bytes()).await;
+        });
+        url
+    }
+
+    /// Far under the byte cap, an answer of many tiny values would still be held as maps at
+    /// many times its size: the values collected are capped too, and the call fails naming it.
+    #[tokio::test]
+    async fn an_information_answer_with_too_many_values_fails_naming_the_cap() {
+        let over = INFORMATION_VALUE_CAP + 1;
+        let rows =
+            repeating_server(r#"{"code":200,"data":["#, r#"{"a":1,"b":2,"c":3,"d":4},"#, over / 4, r#"{"a":1}]}"#);
+        let nested = repeating_server(r#"{"code":200,"data":[{"a":["#, "1,", over, "1]}]}");
+        for url in [rows.await, nested.await] {
+            let (client, tokens) = one_try_client(url, Duration::from_secs(60));
+            let token = tokens.get("t").unwrap();
+            let permit = token.acquire().await;
+            let e = client.information(&token, permit, "agents", &[]).await.expect_err("over the cap");
+            assert!(matches!(e, ApiError::Malformed { status: 200, .. }), "{e:?}");
+            assert!(e.to_string().contains(&format!("{INFORMATION_VALUE_CAP} values")), "{e}");
+        }
     }
 
     #[test]

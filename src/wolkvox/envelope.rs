@@ -46,7 +46,7 @@ struct Envelope {
 }
 
 /// How much of an unexpected body is kept for the log.
-const SNIPPET_CHARS: usize = 200;
+const SNIPPET_CHARS: usize = crate::text::API_TEXT_CHARS;
 
 fn snippet(body: &[u8]) -> String {
     // Never more than the snippet needs: an error page can be hundreds of megabytes.
@@ -70,11 +70,7 @@ fn text_of(value: &Option<Value>) -> String {
 /// characters (then `…`), control characters (newlines that would forge a log line, terminal
 /// escape sequences) each replaced by a space.
 pub fn clean(text: &str) -> String {
-    let mut out: String = text.chars().take(SNIPPET_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if text.chars().nth(SNIPPET_CHARS).is_some() {
-        out.push('…');
-    }
-    out
+    crate::text::one_line(text, SNIPPET_CHARS)
 }
 
 /// Which of the API's two files answered: they spell success differently. `reports_manager.php`
@@ -283,7 +279,8 @@ fn parse_bounded<R: Read>(
             if let Some(reason) = state.bad.take() {
                 return Err(ApiError::Malformed { status, reason });
             }
-            let reason = format!("not a JSON envelope: {e}");
+            // serde_json's message may quote the body (a string where the envelope should be).
+            let reason = format!("not a JSON envelope: {}", clean(&e.to_string()));
             if e.io_error_kind().is_some() {
                 // serde_json hands back the reader's own io::Error, with our cause inside.
                 let io: std::io::Error = e.into();

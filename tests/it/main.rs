@@ -5,6 +5,7 @@ mod answers;
 mod audit;
 mod bad_rows;
 mod big_windows;
+mod bounds;
 mod catalogue;
 mod cli;
 mod commands;
