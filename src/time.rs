@@ -15,11 +15,15 @@
 //!   ends: a time the clock skips is the clock change itself, and a repeated time is its earlier
 //!   instant for a start (so the repeated hour is read whole) and its later one for an end.
 //!
+//! A stamp or a slot label the API sends twice in one answer for a repeated time is the second
+//! pass through it ([`second_pass`], [`is_repeated`]): the first copy is the earlier instant,
+//! the second the later one.
+//!
 //! The invariant it protects: a span of instants `[start, end)` is always requested as a local
 //! range that covers every one of its instants ([`local_span`]), so a watermark at `end` never
 //! claims an instant that was not asked for.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::{GapInfo, Tz};
 
 /// The instant a row's local stamp stands for in `tz`. An ambiguous time (DST fall-back) takes
@@ -34,6 +38,20 @@ pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
             .map(|t| t.with_timezone(&Utc))
             // Every zone's gaps are shorter than an hour past their start; UTC is a safe fallback.
             .unwrap_or_else(|| Utc.from_utc_datetime(&local)),
+    }
+}
+
+/// Whether the clocks of `tz` read `local` twice (the repeated hour of a DST fall-back).
+pub fn is_repeated(tz: Tz, local: NaiveDateTime) -> bool {
+    matches!(tz.from_local_datetime(&local), LocalResult::Ambiguous(..))
+}
+
+/// The second instant reading the same as `t` in `tz`, when `t` is the first of two (in the
+/// repeated hour of a fall-back); `None` for any other instant, the second pass's included.
+pub fn second_pass(tz: Tz, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&utc_to_local(tz, t)) {
+        LocalResult::Ambiguous(first, second) if first.with_timezone(&Utc) == t => Some(second.with_timezone(&Utc)),
+        _ => None,
     }
 }
 
@@ -234,6 +252,42 @@ mod tests {
         ];
         for (tz, start, end, first, last) in cases {
             assert_eq!(local_span(tz, z(start), z(end)), (t(first), t(last)), "{tz} {start}..{end}");
+        }
+    }
+
+    /// A repeated reading's first instant has a second pass, an hour later; its second pass,
+    /// and every instant read once, have none.
+    #[test]
+    fn the_first_pass_through_a_repeated_hour_has_a_second_an_hour_later() {
+        // (zone, instant, its second pass)
+        let cases = [
+            (New_York, "2026-11-01T05:00:00Z", Some("2026-11-01T06:00:00Z")),
+            (New_York, "2026-11-01T05:59:59Z", Some("2026-11-01T06:59:59Z")),
+            (New_York, "2026-11-01T06:00:00Z", None),
+            (New_York, "2026-11-01T04:59:59Z", None),
+            (New_York, "2026-11-01T07:00:00Z", None),
+            (New_York, "2026-03-08T07:00:00Z", None),
+            (Madrid, "2026-10-25T00:00:00Z", Some("2026-10-25T01:00:00Z")),
+            (Santiago, "2026-04-05T02:00:00Z", Some("2026-04-05T03:00:00Z")),
+            (Santiago, "2026-04-05T03:00:00Z", None),
+            (chrono_tz::America::Bogota, "2026-11-01T06:00:00Z", None),
+        ];
+        for (tz, instant, second) in cases {
+            assert_eq!(second_pass(tz, z(instant)), second.map(z), "{tz} {instant}");
+        }
+        // (zone, local time, read twice)
+        let readings = [
+            (New_York, "2026-11-01 01:00:00", true),
+            (New_York, "2026-11-01 01:59:59", true),
+            (New_York, "2026-11-01 02:00:00", false),
+            (New_York, "2026-11-01 00:59:59", false),
+            (New_York, "2026-03-08 02:30:00", false),
+            (Madrid, "2026-10-25 02:30:00", true),
+            (Santiago, "2026-04-04 23:00:00", true),
+            (Santiago, "2026-04-05 00:00:00", false),
+        ];
+        for (tz, local, twice) in readings {
+            assert_eq!(is_repeated(tz, t(local)), twice, "{tz} {local}");
         }
     }
 

@@ -63,7 +63,8 @@ pub struct SimulatorConfig {
     pub max_window_days: i64,
     /// The operation's zone: the API's dates, and its days for the daily quota, are local to it.
     /// A zone with DST is served as the real API would: no row is dated in a spring-forward gap,
-    /// and a fall-back's repeated hour holds both passes' rows under the same local dates.
+    /// and a fall-back's repeated hour holds both passes' rows under the same local dates (a
+    /// per-hour or per-slot report: one row per pass, under the same label, in the order lived).
     pub timezone: chrono_tz::Tz,
     /// `false`: each report's envelope `code` has the type its Postman example shows (`"200"`
     /// for 21 reports, `200` for the rest); `true`: always the number.

@@ -39,7 +39,7 @@ const VIEWS: &[(&str, &str)] = &[
     ),
     (
         "skill_hour",
-        "SELECT s.account, s.day, s.hour, s.skill_id,
+        "SELECT s.account, s.day, s.hour, s.pass, s.skill_id,
                 d.skill_name,
                 s.inbound_calls AS offered,
                 s.answer_calls AS answered,

@@ -3,14 +3,16 @@
 //!
 //! Tables are created at start-up if missing, and a field the catalogue gained since is added as
 //! a nullable column; nothing is ever dropped or retyped automatically, so an upgrade can never
-//! destroy data. Identifiers come only from the catalogue and are always quoted.
+//! destroy data. A key column the catalogue gained (the slot's `pass`, see `catalog`) is added
+//! with its default, which every stored row takes, and the primary key rebuilt to include it
+//! ([`add_key_columns`]). Identifiers come only from the catalogue and are always quoted.
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgConnection, PgPool};
 
 use super::{Backend, Db, StoreError, DEFAULT_SCHEMA};
-use crate::wolkvox::catalog::{FieldType, Report};
+use crate::wolkvox::catalog::{FieldType, Report, PASS};
 
 /// The schema a PostgreSQL connection's `search_path` names: `configured`, or
 /// [`DEFAULT_SCHEMA`], unless the database holds the tables of a release from before schemas in
@@ -147,6 +149,12 @@ pub fn column_type(backend: Backend, ty: FieldType) -> &'static str {
     }
 }
 
+/// The value a key column takes in rows stored before the catalogue keyed on it, if it can be
+/// added to a table that has rows: the first pass.
+fn key_default(name: &str) -> Option<&'static str> {
+    (name == PASS).then_some("1")
+}
+
 /// `CREATE TABLE IF NOT EXISTS` for a report.
 pub fn create_table_sql(backend: Backend, report: &Report) -> String {
     let (text, json, ts) = match backend {
@@ -155,7 +163,11 @@ pub fn create_table_sql(backend: Backend, report: &Report) -> String {
     };
     let mut columns = vec![format!("account {text} NOT NULL")];
     for field in report.fields {
-        let not_null = if report.key.contains(&field.name) { " NOT NULL" } else { "" };
+        let not_null = match (report.key.contains(&field.name), key_default(field.name)) {
+            (true, Some(default)) => format!(" NOT NULL DEFAULT {default}"),
+            (true, None) => " NOT NULL".to_string(),
+            (false, _) => String::new(),
+        };
         columns.push(format!("{} {}{not_null}", quote_ident(field.name), column_type(backend, field.ty)));
     }
     columns.push(format!("raw {json} NOT NULL"));
@@ -170,10 +182,29 @@ pub fn create_table_sql(backend: Backend, report: &Report) -> String {
     )
 }
 
-/// Creates the report's table and time index if missing, and adds columns for new fields.
+/// Creates the report's table and time index if missing, and adds columns for new fields (and
+/// for new key columns, with the key that includes them).
 pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
     let backend = db.backend();
     let table = quote_ident(report.table);
+    let columns_sql = match backend {
+        Backend::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = $1"
+        }
+        Backend::Sqlite => "SELECT name FROM pragma_table_info($1)",
+    };
+    let existing: Vec<(String,)> =
+        on_pool!(db, pool => sqlx::query_as(columns_sql).bind(report.table).fetch_all(pool).await?);
+    let new_keys: Vec<&str> = report
+        .key
+        .iter()
+        .copied()
+        .filter(|k| key_default(k).is_some() && !existing.iter().any(|(c,)| c == k))
+        .collect();
+    if !existing.is_empty() && !new_keys.is_empty() {
+        add_key_columns(db, report, &new_keys).await?;
+    }
     let mut statements = vec![create_table_sql(backend, report)];
     if let Some(ts) = report.timestamp {
         statements.push(format!(
@@ -187,13 +218,6 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
             sqlx::query(sql).execute(pool).await?;
         }
     });
-    let columns_sql = match backend {
-        Backend::Postgres => {
-            "SELECT column_name::text FROM information_schema.columns
-             WHERE table_schema = current_schema() AND table_name = $1"
-        }
-        Backend::Sqlite => "SELECT name FROM pragma_table_info($1)",
-    };
     let existing: Vec<(String,)> =
         on_pool!(db, pool => sqlx::query_as(columns_sql).bind(report.table).fetch_all(pool).await?);
     let hash_type = if backend == Backend::Postgres { "bigint" } else { "INTEGER" };
@@ -215,6 +239,94 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Adds `columns` (key columns of the catalogue, each with a [`key_default`]) to a report table
+/// that exists without them, and makes the primary key the catalogue's: every stored row takes
+/// the default. One transaction, so a failure leaves the table as it was. PostgreSQL alters the
+/// table in place; SQLite cannot change a primary key, so the table is copied into its new shape
+/// (every column kept, the catalogue's or not, with its type, constraint and default) and its
+/// indexes are made again.
+async fn add_key_columns(db: &Db, report: &Report, columns: &[&str]) -> Result<(), StoreError> {
+    let table = quote_ident(report.table);
+    let key: Vec<String> = std::iter::once("account".into()).chain(report.key.iter().map(|k| quote_ident(k))).collect();
+    let key = key.join(", ");
+    let added = |backend: Backend| -> Vec<String> {
+        columns
+            .iter()
+            .filter_map(|name| {
+                let ty = report.field(name).map(|f| column_type(backend, f.ty))?;
+                Some(format!("{} {ty} NOT NULL DEFAULT {}", quote_ident(name), key_default(name)?))
+            })
+            .collect()
+    };
+    match db {
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            for column in added(Backend::Postgres) {
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column}")).execute(&mut *tx).await?;
+            }
+            let primary: Option<String> = sqlx::query_scalar(
+                "SELECT conname::text FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'",
+            )
+            .bind(&table)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(name) = primary {
+                sqlx::query(&format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(&name)))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(&format!("ALTER TABLE {table} ADD PRIMARY KEY ({key})")).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await?;
+            let old: Vec<(String, String, bool, Option<String>)> =
+                sqlx::query_as("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info($1) ORDER BY cid")
+                    .bind(report.table)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let indexes: Vec<String> = sqlx::query_scalar(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
+            )
+            .bind(report.table)
+            .fetch_all(&mut *tx)
+            .await?;
+            let kept: Vec<String> = old.iter().map(|(name, ..)| quote_ident(name)).collect();
+            let mut definitions: Vec<String> = old
+                .iter()
+                .map(|(name, ty, not_null, default)| {
+                    let mut column = format!("{} {ty}", quote_ident(name));
+                    if *not_null {
+                        column.push_str(" NOT NULL");
+                    }
+                    if let Some(default) = default {
+                        column.push_str(&format!(" DEFAULT {default}"));
+                    }
+                    column
+                })
+                .collect();
+            definitions.extend(added(Backend::Sqlite));
+            let upgraded = quote_ident(&format!("{}__rekeyed", report.table));
+            let statements = [
+                format!("CREATE TABLE {upgraded} (\n    {},\n    PRIMARY KEY ({key})\n)", definitions.join(",\n    ")),
+                format!("INSERT INTO {upgraded} ({cols}) SELECT {cols} FROM {table}", cols = kept.join(", ")),
+                format!("DROP TABLE {table}"),
+                format!("ALTER TABLE {upgraded} RENAME TO {table}"),
+            ];
+            for sql in statements.iter().chain(&indexes) {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    tracing::info!(
+        report = report.api,
+        columns = columns.join(", "),
+        "Added key columns to the table and rebuilt its primary key; stored rows took their defaults"
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +341,15 @@ mod tests {
         assert!(sql.contains("raw jsonb NOT NULL"), "{sql}");
         let lite = create_table_sql(Backend::Sqlite, catalog::find("chat_14").unwrap());
         assert!(lite.contains("\"date\" TEXT NOT NULL") && lite.contains("raw TEXT NOT NULL"), "{lite}");
+    }
+
+    #[test]
+    fn a_slot_keyed_by_its_time_of_day_is_keyed_on_its_pass_too_the_first_by_default() {
+        let sql = create_table_sql(Backend::Postgres, catalog::find("skill_4").unwrap());
+        assert!(sql.contains("PRIMARY KEY (account, \"day\", \"skill_id\", \"hour\", \"pass\")"), "{sql}");
+        assert!(sql.contains("\"pass\" bigint NOT NULL DEFAULT 1"), "{sql}");
+        let lite = create_table_sql(Backend::Sqlite, catalog::find("agent_8").unwrap());
+        assert!(lite.contains("\"pass\" INTEGER NOT NULL DEFAULT 1"), "{lite}");
     }
 
     #[test]

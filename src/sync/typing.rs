@@ -11,6 +11,10 @@
 //!   decided before the known-hash filter, so a re-read neither flips between the copies nor
 //!   rewrites them. A copy whose earlier copy is still waiting to be written replaces it; only
 //!   an earlier copy already written (more than a write batch before) is written over.
+//! - **A slot of a fall-back's repeated hour is not a copy**: a per-slot report names it twice
+//!   in one answer, once per pass, and the second row under a label read twice by the zone's
+//!   clocks is the second pass (`catalog::SlotKey`): the later instant of a stamp, or `pass` 2.
+//!   Decided by the answer's order alone, so a re-read of the same answer keys it the same way.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -23,7 +27,7 @@ use tracing::{error, warn};
 use super::outcome::RunCounts;
 use crate::store::rejected::Rejected;
 use crate::store::rows::{raw_hash, TypedRow};
-use crate::wolkvox::catalog::{self, Field, Report};
+use crate::wolkvox::catalog::{self, Field, Report, SlotKey};
 use crate::wolkvox::envelope::{self, BatchLimits};
 use crate::wolkvox::values::{self, Parsed, Typed};
 use crate::wolkvox::Row;
@@ -121,6 +125,8 @@ pub(super) struct WindowRows<'a> {
     tz: Tz,
     synthetic: &'a Synthetic<'a>,
     key_idx: Vec<usize>,
+    /// How the key names a slot of a per-slot report (whose repeated hour has two passes).
+    slot: Option<SlotKey>,
     /// Hashes of the rows stored unchanged before this answer: such a row is not written again.
     known: HashSet<i64>,
     /// Every key of the answer so far (a fingerprint) → the raw hash of its latest copy.
@@ -159,6 +165,7 @@ impl<'a> WindowRows<'a> {
             tz,
             synthetic,
             key_idx: report.key_indexes(),
+            slot: report.slot_key(),
             known,
             seen: HashMap::new(),
             written: HashSet::new(),
@@ -326,6 +333,12 @@ impl<'a> WindowRows<'a> {
     /// Decides what a row with a readable key does to the answer's rows: wait to be written, or
     /// nothing (stored already, or an identical copy).
     fn merge(&mut self, key: Vec<Typed>, row: &Row, raw: String, raw_hash: i64, findings: &mut Findings) {
+        // A slot named again is its second pass when the zone's clocks read its label twice;
+        // only further copies are copies (of the second pass).
+        let key = match self.seen.contains_key(&fingerprint(&key)) {
+            true => self.second_pass(key),
+            false => key,
+        };
         let write = match self.seen.insert(fingerprint(&key), raw_hash) {
             None => !self.known.contains(&raw_hash),
             Some(earlier) => {
@@ -356,6 +369,31 @@ impl<'a> WindowRows<'a> {
         }
     }
 
+    /// The key of the second pass through `key`'s slot, when the report names slots by local
+    /// time and the zone's clocks read this one twice (a fall-back); else `key` as it is.
+    fn second_pass(&self, mut key: Vec<Typed>) -> Vec<Typed> {
+        match self.slot {
+            Some(SlotKey::Stamp(at)) => {
+                if let Typed::Timestamp(Some(first)) = key[at] {
+                    if let Some(second) = crate::time::second_pass(self.tz, first) {
+                        key[at] = Typed::Timestamp(Some(second));
+                    }
+                }
+            }
+            Some(SlotKey::Label { date, time, pass }) => {
+                if let (Typed::Date(Some(d)), Typed::Time(Some(t)), Typed::Integer(Some(1))) =
+                    (&key[date], &key[time], &key[pass])
+                {
+                    if crate::time::is_repeated(self.tz, d.and_time(*t)) {
+                        key[pass] = Typed::Integer(Some(2));
+                    }
+                }
+            }
+            None => {}
+        }
+        key
+    }
+
     /// Removes the waiting copy of `key`, if one waits; tells whether one did.
     fn withdraw(&mut self, key: &[Typed]) -> bool {
         let Some(slot) = self.slots.remove(key) else {
@@ -376,6 +414,12 @@ impl<'a> WindowRows<'a> {
                 values.push(key[k].clone());
                 continue;
             }
+            // The other spelling of a key column (diagram_1_2's `day` beside `date`) reads the
+            // same value: it holds the key's, a second pass's later instant included.
+            if let Some(k) = self.twin_of_key(field, row) {
+                values.push(key[k].clone());
+                continue;
+            }
             let parsed = self.value(field, row, false);
             if parsed.failed {
                 self.bad_values += 1;
@@ -391,6 +435,16 @@ impl<'a> WindowRows<'a> {
         values
     }
 
+    /// The key position of the key column that `field` is the other spelling of, when both read
+    /// the same value of `row` as the same type.
+    fn twin_of_key(&self, field: &Field, row: &Row) -> Option<usize> {
+        self.key_idx.iter().position(|&at| {
+            let key = &self.report.fields[at];
+            let twins = field.alias == Some(key.name) || key.alias == Some(field.name);
+            twins && key.ty == field.ty && key.read(row) == field.read(row)
+        })
+    }
+
     /// One field of `row`: a synthetic column from the request, or the row's value (the docs'
     /// spelling or the API's own, whichever the row carries), read as a key or as a value.
     fn value(&self, field: &Field, row: &Row, key: bool) -> Parsed {
@@ -399,6 +453,8 @@ impl<'a> WindowRows<'a> {
             catalog::STREAM if self.report.is_synthetic(catalog::STREAM) => {
                 Typed::Text(Some(self.synthetic.stream.to_string()))
             }
+            // The first pass; `merge` tells a second.
+            catalog::PASS if self.report.is_synthetic(catalog::PASS) => Typed::Integer(Some(1)),
             _ if key => return values::parse_key(field.read(row), field.ty, self.tz),
             _ => return values::parse(field.read(row), field.ty, self.tz),
         };
@@ -732,6 +788,103 @@ mod tests {
         assert_eq!(kept[0].values[position(catalog::DAY)], Typed::Date(day));
         assert_eq!(kept[0].values[position("calls")], Typed::Integer(Some(7)));
         assert_eq!(kept[0].raw, r#"{"agent_id":"12500","calls":"7"}"#, "raw is what the API sent");
+    }
+}
+
+#[cfg(test)]
+mod repeated_hours {
+    use super::*;
+    use serde_json::json;
+
+    const NEW_YORK: Tz = chrono_tz::America::New_York;
+    const LIMITS: BatchLimits = BatchLimits { rows: 5_000, bytes: u64::MAX };
+
+    /// One answer of `api` for New York's fall-back day (2026-11-01, 01:00–01:59 lived twice)
+    /// in `tz`: the rows to write (each column by name) and the counts.
+    fn typed(api: &str, tz: Tz, rows: &[serde_json::Value]) -> (Vec<HashMap<&'static str, Typed>>, RunCounts) {
+        let report = catalog::find(api).unwrap();
+        let synthetic = Synthetic { day: NaiveDate::from_ymd_opt(2026, 11, 1), stream: "" };
+        let mut w = WindowRows::new(report, tz, &synthetic, HashSet::new(), LIMITS);
+        let mut findings = Findings::default();
+        assert!(w.push(rows.iter().map(|r| r.as_object().unwrap().clone()), &mut findings).is_empty());
+        let (kept, counts) = w.finish();
+        let named = kept
+            .into_iter()
+            .map(|row| report.fields.iter().map(|f| f.name).zip(row.values).collect::<HashMap<_, _>>())
+            .collect();
+        (named, counts)
+    }
+
+    fn at(s: &str) -> Typed {
+        Typed::Timestamp(Some(chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc()))
+    }
+
+    /// diagram_1_2 names the hour by a stamp: a stamp of the repeated hour sent twice is its
+    /// first instant (EDT), then its second (EST), in every spelling of the column; a third copy,
+    /// or a copy of an hour lived once, is a copy (the last kept).
+    #[test]
+    fn a_stamp_of_the_repeated_hour_sent_twice_is_each_pass_at_its_own_instant() {
+        let answer = [
+            json!({"day": "2026-11-01-01", "calls": "4"}),
+            json!({"day": "2026-11-01-02", "calls": "1"}),
+            json!({"day": "2026-11-01-01", "calls": "6"}),
+        ];
+        let (rows, counts) = typed("diagram_1_2", NEW_YORK, &answer);
+        let got: Vec<(&Typed, &Typed, &Typed)> = rows.iter().map(|r| (&r["date"], &r["day"], &r["calls"])).collect();
+        let (first, second, two) = (at("2026-11-01T05:00:00Z"), at("2026-11-01T06:00:00Z"), at("2026-11-01T07:00:00Z"));
+        let n = |v: i64| Typed::Integer(Some(v));
+        assert_eq!(got, [(&first, &first, &n(4)), (&two, &two, &n(1)), (&second, &second, &n(6))]);
+        assert_eq!((counts.rows_fetched, counts.rows_duplicate), (3, 0));
+        // The same answer again: the same rows, keyed the same way.
+        assert_eq!(typed("diagram_1_2", NEW_YORK, &answer).0, rows);
+
+        let copies = [
+            json!({"day": "2026-11-01-01", "calls": "4"}),
+            json!({"day": "2026-11-01-01", "calls": "6"}),
+            json!({"day": "2026-11-01-01", "calls": "7"}),
+            json!({"day": "2026-11-01-02", "calls": "1"}),
+            json!({"day": "2026-11-01-02", "calls": "2"}),
+        ];
+        let (rows, counts) = typed("diagram_1_2", NEW_YORK, &copies);
+        let got: Vec<(&Typed, &Typed)> = rows.iter().map(|r| (&r["date"], &r["calls"])).collect();
+        assert_eq!(got, [(&first, &n(4)), (&second, &n(7)), (&two, &n(2))]);
+        assert_eq!(counts.rows_duplicate, 2);
+        // In a zone that lives every hour once, the second `-01` is a copy.
+        let (rows, counts) = typed("diagram_1_2", chrono_tz::America::Bogota, &answer);
+        assert_eq!((rows.len(), counts.rows_duplicate), (2, 1));
+    }
+
+    /// skill_4 names the hour by its time of day under the window's `day`: a skill's repeated
+    /// hour sent twice is pass 1, then pass 2; another skill's is its own; a repeated copy of an
+    /// hour lived once is a copy.
+    #[test]
+    fn an_hour_label_of_the_repeated_hour_sent_twice_is_pass_1_then_pass_2() {
+        let answer = [
+            json!({"skill_id": "101", "hour": "01", "inbound_calls": "3"}),
+            json!({"skill_id": "102", "hour": "01", "inbound_calls": "1"}),
+            json!({"skill_id": "101", "hour": "01", "inbound_calls": "5"}),
+            json!({"skill_id": "101", "hour": "02", "inbound_calls": "1"}),
+            json!({"skill_id": "101", "hour": "02", "inbound_calls": "2"}),
+        ];
+        let (rows, counts) = typed("skill_4", NEW_YORK, &answer);
+        let text = |v: &Typed| v.to_string();
+        let got: Vec<[String; 4]> = rows
+            .iter()
+            .map(|r| [text(&r["skill_id"]), text(&r["hour"]), text(&r["pass"]), text(&r["inbound_calls"])])
+            .collect();
+        let want = [
+            ["\"101\"", "01:00:00", "1", "3"],
+            ["\"102\"", "01:00:00", "1", "1"],
+            ["\"101\"", "01:00:00", "2", "5"],
+            ["\"101\"", "02:00:00", "1", "2"],
+        ]
+        .map(|r| r.map(str::to_owned));
+        assert_eq!(got, want);
+        assert_eq!((counts.rows_fetched, counts.rows_duplicate), (5, 1), "only the hour lived once has a copy");
+        assert_eq!(typed("skill_4", NEW_YORK, &answer).0, rows, "a re-read keys it the same way");
+        let (rows, counts) = typed("skill_4", chrono_tz::America::Bogota, &answer);
+        assert_eq!((rows.len(), counts.rows_duplicate), (3, 2));
+        assert!(rows.iter().all(|r| r["pass"] == Typed::Integer(Some(1))));
     }
 }
 

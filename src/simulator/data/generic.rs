@@ -375,22 +375,30 @@ impl Generator {
         self.axes.iter().map(|a| a.radix).product()
     }
 
-    /// Sums the visible events of `[from, to]` per (entity, slot); slot 0 when `slot` is 0.
+    /// Sums the visible events of `[from, to]` per (entity, slot, pass); slot 0 when `slot` is 0.
     fn accumulate(
         &self,
         from: NaiveDateTime,
         to: NaiveDateTime,
         now: NaiveDateTime,
         slot: u32,
-    ) -> BTreeMap<(usize, i64), Totals> {
+    ) -> BTreeMap<(usize, i64, u8), Totals> {
         let fields = self.report.fields;
-        let mut groups: BTreeMap<(usize, i64), Totals> = BTreeMap::new();
+        let mut groups: BTreeMap<(usize, i64, u8), Totals> = BTreeMap::new();
         let entities = self.entities() as u64;
         for event in self.events(from, to, now, usize::MAX) {
             let e = (Self::draw(event.h, "entity") % entities) as usize;
-            // Slots are local: an hour slot of a fall-back's repeated hour holds both passes.
-            let s = if slot == 0 { 0 } else { minute_of(event.shown).div_euclid(i64::from(slot)) };
-            let totals = groups.entry((e, s)).or_insert_with(|| Totals {
+            // Slots are local, and a slot of a fall-back's repeated hour is lived twice: each
+            // pass has its own totals, under the same label (as an API grouping the instants by
+            // hour and printing each group's local hour would answer).
+            let (s, pass) = if slot == 0 {
+                (0, 1)
+            } else {
+                let s = minute_of(event.shown).div_euclid(i64::from(slot));
+                let start = minute_start(s * i64::from(slot)).unwrap_or(event.shown);
+                (s, self.zone.pass(start, event.date))
+            };
+            let totals = groups.entry((e, s, pass)).or_insert_with(|| Totals {
                 count: 0,
                 sums: vec![0; fields.len()],
                 first: event.shown,
@@ -416,8 +424,10 @@ impl Generator {
     /// Window (`slot` 0) and interval aggregates: one row per entity (and slot) with events.
     fn aggregate_rows(&self, from: NaiveDateTime, to: NaiveDateTime, now: NaiveDateTime, slot: u32) -> Vec<Row> {
         let groups = self.accumulate(from, to, now, slot);
+        // In key order: an entity's slots oldest first, the two passes of a slot in the order
+        // they happened.
         let rows: Vec<(usize, Row)> =
-            groups.iter().map(|(&(e, s), totals)| (e, self.aggregate_row(e, s, slot, totals, now))).collect();
+            groups.iter().map(|(&(e, s, _), totals)| (e, self.aggregate_row(e, s, slot, totals, now))).collect();
         match self.report.nested {
             None => rows.into_iter().map(|(_, row)| row).collect(),
             Some(array) => self.nest(array, rows),
@@ -451,9 +461,9 @@ impl Generator {
         parents.into_values().collect()
     }
 
-    /// Per-day / per-slot reports with their own date: every slot that overlaps the window,
-    /// with the slot's whole (visible) totals — or, with `range_totals`, only the totals of the
-    /// events inside the window — newest slot first.
+    /// Per-day / per-slot reports with their own date: every slot (and pass) that overlaps the
+    /// window, with the slot's whole (visible) totals — or, with `range_totals`, only the totals
+    /// of the events inside the window — newest slot first.
     fn dated_rows(
         &self,
         from: NaiveDateTime,
@@ -470,15 +480,17 @@ impl Generator {
         let end = end + TimeDelta::seconds(59);
         let groups =
             if range_totals { self.accumulate(from, to, now, slot) } else { self.accumulate(start, end, now, slot) };
-        let mut rows: Vec<(i64, usize, Row)> = groups
+        let mut rows: Vec<(i64, usize, u8, Row)> = groups
             .iter()
-            .filter_map(|(&(e, s), totals)| {
+            .filter_map(|(&(e, s, pass), totals)| {
                 let row = self.aggregate_row(e, s, slot, totals, now);
-                (!row.is_empty()).then_some((s, e, row))
+                (!row.is_empty()).then_some((s, e, pass, row))
             })
             .collect();
-        rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        rows.into_iter().map(|(_, _, row)| row).collect()
+        // Newest label first; the two passes of a repeated label in the order they happened, as
+        // an answer sorted on the label alone keeps them.
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        rows.into_iter().map(|(_, _, _, row)| row).collect()
     }
 
     fn aggregate_row(&self, e: usize, s: i64, slot: u32, totals: &Totals, now: NaiveDateTime) -> Row {

@@ -198,6 +198,8 @@ pub(super) fn name_salt(name: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use chrono::DateTime;
     use serde_json::Value;
 
@@ -279,12 +281,46 @@ mod tests {
         assert_eq!(cut, whole[..150]);
     }
 
+    /// A per-hour or per-slot report answers a fall-back day with one row per pass of the
+    /// repeated hour, under the same label, the first pass first; a whole day stays one row, and
+    /// a zone without DST has one row per label.
+    #[test]
+    fn a_dst_zone_serves_each_pass_of_the_repeated_hour_in_its_own_slot_row() {
+        let day = |api: &str, zone: &Zone| {
+            let params = catalog::find(api).unwrap().params;
+            let (from, to) = (at("2026-11-01 00:00:00"), at("2026-11-01 23:59:59"));
+            rows_for(&Ask { api, from, to, params, range_totals: false }, zone, 42, 120, much_later(), usize::MAX)
+        };
+        // The most rows one entity (a skill, or the report's one) has under `label`.
+        let most = |rows: &[Row], name: &str, label: &str| {
+            let mut per_entity: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+            for row in rows.iter().filter(|r| field(r, name) == label) {
+                *per_entity.entry(row.get("skill_id").and_then(Value::as_str)).or_default() += 1;
+            }
+            per_entity.into_values().max().unwrap_or(0)
+        };
+        let ny = Zone::new(chrono_tz::America::New_York);
+        // (report, label field, the repeated hour's label, a later hour's)
+        for (api, name, repeated, other) in [
+            ("diagram_1_2", "day", "2026-11-01-01", "2026-11-01-03"),
+            ("agent_6", "hour", "01:00", "03:00"),
+            ("skill_4_1", "hour", "01:30", "03:30"),
+        ] {
+            let rows = day(api, &ny);
+            assert_eq!((most(&rows, name, repeated), most(&rows, name, other)), (2, 1), "{api}");
+            let bogota = day(api, &Zone::default());
+            assert_eq!((most(&bogota, name, repeated), most(&bogota, name, other)), (1, 1), "{api} in Bogota");
+        }
+        assert_eq!(day("diagram_1_1", &ny).len(), 1, "the whole day is one slot");
+    }
+
     /// Every report's rows for a busy, settled day, as served with its default parameters.
     pub(super) fn day_rows(api: &str, seed: u64) -> Vec<Row> {
         report_rows(api, seed, 120, at("2026-03-10 00:00:00"), at("2026-03-10 23:59:59"), much_later())
     }
 
-    /// The rows the ETL stores: flattened, keys trimmed, with the synthetic `day`.
+    /// The rows the ETL stores: flattened, keys trimmed, with the synthetic `day` (and the first
+    /// `pass`: a day in Bogotá lives every hour once).
     fn stored(report: &Report, rows: Vec<Row>) -> Vec<Row> {
         rows.into_iter()
             .flat_map(|row| {
@@ -297,6 +333,9 @@ mod tests {
                 }
                 if report.is_synthetic(catalog::STREAM) {
                     row.insert(catalog::STREAM.to_owned(), Value::String(report.streams[0].into()));
+                }
+                if report.is_synthetic(catalog::PASS) {
+                    row.insert(catalog::PASS.to_owned(), Value::String("1".into()));
                 }
                 row
             })

@@ -9,7 +9,7 @@
 //! repeated hour holds two hours of rows under the same local times, as on the real API. In a
 //! zone without DST the timeline *is* local time, so its data are exactly what they always were.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, Tz};
 
 use crate::time::{local_span, range_end, range_start, utc_to_local};
@@ -51,6 +51,17 @@ impl Zone {
         let first = self.timeline(range_start(self.tz, from));
         let last = self.timeline(range_end(self.tz, to + TimeDelta::seconds(1))) - TimeDelta::seconds(1);
         (first, last)
+    }
+
+    /// Which pass through its slot timeline time `t` is in, for a slot whose local start is
+    /// `slot_start`: 2 when the zone's clocks read `slot_start` twice (a fall-back's repeated
+    /// hour) and `t` is at or after the second reading, else 1. A slot that starts at a time read
+    /// once (a whole day, an hour outside the change) has one pass, whatever it spans.
+    pub fn pass(&self, slot_start: NaiveDateTime, t: NaiveDateTime) -> u8 {
+        match self.tz.from_local_datetime(&slot_start) {
+            LocalResult::Ambiguous(_, second) if self.instant(t) >= second.with_timezone(&Utc) => 2,
+            _ => 1,
+        }
     }
 
     /// The latest reading of any second of timeline `[from, before)`; `from`'s own reading when
@@ -107,5 +118,28 @@ mod tests {
         let (first, last) = ny.span(at("2026-03-08 02:00:00"), at("2026-03-08 02:59:59"));
         assert!(last < first, "{first}..{last}");
         assert_eq!(ny.latest_reading(at("2026-11-01 00:00:00"), at("2026-11-01 01:10:00")), at("2026-11-01 01:59:59"));
+    }
+
+    /// The repeated hour's slots have two passes, told apart by the instant; a slot starting at
+    /// a time read once has one, even a whole day spanning the change.
+    #[test]
+    fn a_slot_starting_in_the_repeated_hour_has_a_second_pass() {
+        let ny = Zone::new(chrono_tz::America::New_York);
+        // (slot start, timeline time, pass): timeline 00:00–00:59 reads 01:00–01:59 EDT, 01:00–01:59 reads EST.
+        let cases = [
+            ("2026-11-01 01:00:00", "2026-11-01 00:00:00", 1),
+            ("2026-11-01 01:00:00", "2026-11-01 00:59:59", 1),
+            ("2026-11-01 01:00:00", "2026-11-01 01:00:00", 2),
+            ("2026-11-01 01:30:00", "2026-11-01 01:45:00", 2),
+            ("2026-11-01 01:30:00", "2026-11-01 00:45:00", 1),
+            ("2026-11-01 02:00:00", "2026-11-01 02:10:00", 1),
+            ("2026-11-01 00:00:00", "2026-11-01 01:30:00", 1),
+            ("2026-03-08 01:00:00", "2026-03-08 01:30:00", 1),
+        ];
+        for (slot, t, pass) in cases {
+            assert_eq!(ny.pass(at(slot), at(t)), pass, "slot {slot}, timeline {t}");
+        }
+        let bogota = Zone::new(chrono_tz::America::Bogota);
+        assert_eq!(bogota.pass(at("2026-11-01 01:00:00"), at("2026-11-01 01:30:00")), 1);
     }
 }

@@ -70,6 +70,20 @@
 //!   fields; keys `day, agent_id, hour`; `day, skill_name, agent_id`; `conn_id, date, from`.
 //! - chat_14 keeps `chat_id, date` (the existing table's primary key); chat_15 (one totals row)
 //!   is keyed on `day` alone.
+//!
+//! # Slots of a fall-back's repeated hour
+//!
+//! A per-hour (or 30/10-minute) report names its slot by local wall-clock time, and a fall-back
+//! lives one hour twice: the API's answer for that day can name the repeated hour's slot twice,
+//! once per pass ([`SlotKey`]). The second row under a repeated label in one answer is the
+//! second pass (the first row is the first: the answer's order is the order lived), so both are
+//! kept, never one dropped as a copy of the other:
+//!
+//! - diagram_1_2's stamp (`YYYY-MM-DD-HH`, a Timestamp key) is read as the later instant for the
+//!   second pass; no extra column.
+//! - Reports keyed on a date and a time of day (`day` or `date`, plus `hour`: agent_5, agent_6,
+//!   agent_8, agent_8_1, skill_4, skill_4_1, skill_4_2, skill_5, skill_7) get a synthetic `pass`
+//!   column (Integer, 1, or 2 for the second pass), last in the key; the label stays as sent.
 
 use std::sync::OnceLock;
 
@@ -168,6 +182,24 @@ impl Field {
     pub fn read<'r>(&self, row: &'r Row) -> Option<&'r Value> {
         row.get(self.name).or_else(|| self.alias.and_then(|alias| row.get(alias)))
     }
+}
+
+/// How a per-slot report's key names its slot (see the module docs): what a fall-back's
+/// repeated hour names twice, and how the second pass gets a key of its own. Positions are in
+/// [`Report::key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotKey {
+    /// A local hour stamp read as an instant (diagram_1_2): the second pass is its later instant.
+    Stamp(usize),
+    /// A date and a time of day, told apart by the synthetic `pass` column.
+    Label {
+        /// The date (`day`, or the report's own `date`).
+        date: usize,
+        /// The time of day (`hour`).
+        time: usize,
+        /// The `pass` column.
+        pass: usize,
+    },
 }
 
 /// The stored rows of one local day of a report read in whole days.
@@ -302,10 +334,23 @@ impl Report {
         self.rows_between(epoch.date_naive(), epoch, epoch).is_some()
     }
 
+    /// How the key names a slot shorter than a day, for the reports that aggregate per slot.
+    pub fn slot_key(&self) -> Option<SlotKey> {
+        self.slot_minutes.filter(|minutes| *minutes < 1440)?;
+        let position = |ty: FieldType| self.key.iter().position(|k| self.field(k).is_some_and(|f| f.ty == ty));
+        match self.key.iter().position(|k| *k == PASS) {
+            Some(pass) => {
+                Some(SlotKey::Label { date: position(FieldType::Date)?, time: position(FieldType::Time)?, pass })
+            }
+            None => position(FieldType::Timestamp).map(SlotKey::Stamp),
+        }
+    }
+
     /// Whether `name` is a column this daemon adds rather than one the API sends.
     pub fn is_synthetic(&self, name: &str) -> bool {
         match name {
             DAY => self.has_day(),
+            PASS => self.key.contains(&PASS),
             STREAM => !self.streams.is_empty(),
             BUCKET => self.data_shape == DataShape::BucketObject,
             ROW_HASH => self.key == [ROW_HASH],
@@ -328,6 +373,9 @@ pub const DAY: &str = "day";
 pub const BUCKET: &str = "bucket";
 /// The synthetic row-hash column of reports without an id.
 pub const ROW_HASH: &str = "row_hash";
+/// The synthetic pass column of reports keyed on a date and a time of day: 1, or 2 for the
+/// second pass through a fall-back's repeated hour (see the module docs).
+pub const PASS: &str = "pass";
 
 /// Every report in the catalogue, in the JSON's order.
 pub fn all() -> &'static [&'static Report] {
@@ -659,19 +707,33 @@ struct Shape {
     streams: &'static [&'static str],
     hashed: bool,
     bucketed: bool,
+    /// Keyed on a date and a time of day: the slot's pass is part of the key.
+    passes: bool,
 }
 
 fn build(e: Entry) -> Report {
     let api: &'static str = leak(e.api.clone());
     let params = required_params(&e);
-    let shape = Shape {
+    let mut shape = Shape {
         api,
         grain: grain_of(&e.grain, &e.fields),
         nested: lookup(NESTED, api),
         streams: params.iter().find_map(|(name, _)| lookup(STREAMS, name)).unwrap_or(&[]),
         hashed: HASHED.contains(&api),
         bucketed: api == "cdr_4",
+        passes: false,
     };
+    let mut key = key_of(&e, &shape);
+    // A slot shorter than a day, labelled by its time of day under a date: the label alone
+    // would name both passes of a fall-back's repeated hour.
+    let synthetic_day = matches!(shape.grain, Grain::WindowAggregate | Grain::IntervalAggregate);
+    let ty = |name: &str| if name == DAY && synthetic_day { FieldType::Date } else { infer(api, name) };
+    shape.passes = lookup(SLOTS, api).is_some_and(|minutes| minutes < 1440)
+        && key.iter().any(|k| ty(k) == FieldType::Time)
+        && key.iter().any(|k| ty(k) == FieldType::Date);
+    if shape.passes {
+        key.push(PASS);
+    }
     let (fields, nested_fields) = fields_of(&e, &shape);
     let enabled_by_default = params.iter().all(|(_, default)| !default.is_empty());
     let file = if e.endpoint.contains("/information.php") { "information.php" } else { "reports_manager.php" };
@@ -681,7 +743,7 @@ fn build(e: Entry) -> Report {
         table: api,
         title: leak(e.title.clone()),
         fields: Box::leak(fields.into_boxed_slice()),
-        key: Box::leak(key_of(&e, &shape).into_boxed_slice()),
+        key: Box::leak(key.into_boxed_slice()),
         timestamp: timestamp_of(&e, &shape),
         grain: shape.grain,
         nested: shape.nested,
@@ -717,7 +779,7 @@ fn required_params(e: &Entry) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The typed fields, synthetic columns first (`day`, `stream`, `bucket`) and `row_hash` last,
+/// The typed fields, synthetic columns first (`day`, `stream`, `bucket`, `pass`) and `row_hash` last,
 /// and the names read from a nested array's elements.
 fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
     let mut names: Vec<String> = Vec::new();
@@ -731,6 +793,9 @@ fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
     }
     if shape.bucketed {
         names.push(BUCKET.to_owned());
+    }
+    if shape.passes {
+        names.push(PASS.to_owned());
     }
     match shape.nested {
         // The example shows the nesting (`x[]`, `x[].y`); the doc list flattens it ambiguously.
@@ -770,6 +835,7 @@ fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
                 STREAM if !shape.streams.is_empty() => Some(FieldType::Text),
                 BUCKET if shape.bucketed => Some(FieldType::Text),
                 ROW_HASH if shape.hashed => Some(FieldType::Text),
+                PASS if shape.passes => Some(FieldType::Integer),
                 _ => None,
             };
             let ty = synthetic.unwrap_or_else(|| infer(shape.api, &name));
@@ -782,7 +848,7 @@ fn fields_of(e: &Entry, shape: &Shape) -> (Vec<Field>, Vec<&'static str>) {
 }
 
 /// The natural key: ours where the research's is unusable, `day` first for aggregates and the
-/// stream next for reports synced in code groups.
+/// stream next for reports synced in code groups (the caller appends `pass` where it applies).
 fn key_of(e: &Entry, shape: &Shape) -> Vec<&'static str> {
     if shape.hashed {
         return vec![ROW_HASH];
@@ -1030,6 +1096,34 @@ mod tests {
         assert_eq!(find("chat_14").unwrap().day_rows(day, from, to), None);
     }
 
+    /// The reports keyed on a date and a time of day, checked against the research's keys by
+    /// hand, carry the `pass` last in their key; diagram_1_2's stamp is its own pass.
+    #[test]
+    fn slots_labelled_by_a_time_of_day_carry_a_pass_and_diagram_1_2_its_stamp() {
+        let mut passes: Vec<&str> = all().iter().filter(|r| r.key.contains(&PASS)).map(|r| r.api).collect();
+        passes.sort_unstable();
+        let labelled =
+            ["agent_5", "agent_6", "agent_8", "agent_8_1", "skill_4", "skill_4_1", "skill_4_2", "skill_5", "skill_7"];
+        assert_eq!(passes, labelled);
+        let r = |api| find(api).unwrap();
+        assert_eq!(r("skill_4").key, [DAY, "skill_id", "hour", PASS]);
+        assert_eq!(r("agent_6").key, [DAY, "hour", PASS]);
+        assert_eq!(r("skill_7").key, ["date", "skill_id", "hour", PASS]);
+        assert_eq!(r("agent_8").key, ["agent_id", "date", "hour", PASS]);
+        assert_eq!(r("skill_4").slot_key(), Some(SlotKey::Label { date: 0, time: 2, pass: 3 }));
+        assert_eq!(r("agent_8").slot_key(), Some(SlotKey::Label { date: 1, time: 2, pass: 3 }));
+        assert_eq!(r("diagram_1_2").key, ["date"]);
+        assert_eq!(r("diagram_1_2").slot_key(), Some(SlotKey::Stamp(0)));
+        for api in labelled {
+            let pass = r(api).field(PASS).unwrap();
+            assert_eq!((pass.ty, pass.sent, r(api).is_synthetic(PASS)), (FieldType::Integer, false, true), "{api}");
+        }
+        // Whole days, windows and events have no slot to repeat.
+        for api in ["agent_7", "skill_3", "diagram_1_1", "agent_1", "chat_14", "cdr_1"] {
+            assert_eq!((r(api).slot_key(), r(api).is_synthetic(PASS)), (None, false), "{api}");
+        }
+    }
+
     #[test]
     fn a_mistyped_report_name_finds_its_closest_names() {
         assert_eq!(closest("chat14", 3), ["chat_14", "chat_4", "chat_1"]);
@@ -1118,7 +1212,7 @@ mod tests {
     fn special_reports_have_their_keys_params_and_shapes() {
         let r = |api| find(api).unwrap();
         assert_eq!(r("agent_1").key, [DAY, "agent_id"]);
-        assert_eq!(r("agent_5").key, [DAY, "agent_id", "hour"]);
+        assert_eq!(r("agent_5").key, [DAY, "agent_id", "hour", PASS]);
         assert_eq!(r("agent_5").nested, Some("status_x_hour"));
         assert!(r("agent_5").field("status_x_hour").is_none());
         assert_eq!(r("agent_11").key, [DAY, "skill_name", "agent_id"]);
