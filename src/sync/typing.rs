@@ -803,7 +803,7 @@ mod repeated_hours {
     /// in `tz`: the rows to write (each column by name) and the counts.
     fn typed(api: &str, tz: Tz, rows: &[serde_json::Value]) -> (Vec<HashMap<&'static str, Typed>>, RunCounts) {
         let report = catalog::find(api).unwrap();
-        let synthetic = Synthetic { day: NaiveDate::from_ymd_opt(2026, 11, 1), stream: "" };
+        let synthetic = Synthetic { day: NaiveDate::from_ymd_opt(2026, 11, 1), stream: "", window_start: None };
         let mut w = WindowRows::new(report, tz, &synthetic, HashSet::new(), LIMITS);
         let mut findings = Findings::default();
         assert!(w.push(rows.iter().map(|r| r.as_object().unwrap().clone()), &mut findings).is_empty());
