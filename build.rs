@@ -2,9 +2,11 @@
 //! one is reported as *ignored, with the reason* when it is absent — counted as skipped in the
 //! runner's summary — instead of passing without having checked anything.
 //!
-//! Probed once per build of the package (and again when `PATH` changes): `hadolint`,
-//! `docker compose` / `docker-compose`, `promtool` (Prometheus), `psql`, and the shared research
-//! catalogue beside the repository.
+//! Probed when the package is built, and again whenever `PATH` or any directory on it changes
+//! (a tool installed after the first build, by apt or pip, adds an entry to one of them), so a
+//! test never stays skipped for a tool that is there now: `hadolint`, `docker compose` /
+//! `docker-compose`, `promtool` (Prometheus), `psql`, and the shared research catalogue beside
+//! the repository.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,6 +17,12 @@ fn main() {
     }
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=PATH");
+    // A directory's modification time changes when an entry is added to it or removed.
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        if dir.is_dir() {
+            println!("cargo::rerun-if-changed={}", dir.display());
+        }
+    }
     if runs(&["hadolint", "--version"]) {
         println!("cargo::rustc-cfg=has_hadolint");
     }

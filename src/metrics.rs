@@ -70,6 +70,18 @@ pub fn window_split(account: &str, report: &str) {
         .increment(1);
 }
 
+/// A scheduled run did not start: its previous run was still going in this process
+/// (`running`), or another process (a replica, a `sync`) held its run lock (`another_holder`).
+pub fn tick_skipped(account: &str, report: &str, reason: &'static str) {
+    counter!(
+        "wolkvox_etl_runs_skipped_total",
+        "account" => account.to_string(),
+        "report" => report.to_string(),
+        "reason" => reason
+    )
+    .increment(1);
+}
+
 /// A re-read the API could not answer was recorded and skipped.
 pub fn window_unanswered(account: &str, report: &str) {
     counter!("wolkvox_etl_windows_unanswered_total", "account" => account.to_string(), "report" => report.to_string())

@@ -201,6 +201,11 @@ impl Simulator {
     }
 
     /// The address actually bound (with the real port when started on port 0).
+    /// The simulator's "now" in its operation's zone: the instant its answers are computed at.
+    pub fn now_local(&self) -> NaiveDateTime {
+        self.shared.now_local()
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }

@@ -42,6 +42,10 @@ pub struct Coordinator {
     inner: Locks,
     /// The longest a waiting lock is waited for.
     wait: Duration,
+    /// Run locks this process tried and found held elsewhere: a run another holder had, so
+    /// a skip a test or an operator can see (the scheduler's own guard should make these rare
+    /// within one process).
+    refused_runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A lock that is waited for (a run's lock is only tried), as named in [`StoreError::LockBusy`].
@@ -160,7 +164,7 @@ impl Coordinator {
                 let file = pool.connect_options().get_filename().to_path_buf();
                 // An in-memory database is not a file on disk (sqlx names it `file:sqlx-in-memory-…`).
                 if !file.is_file() {
-                    return Coordinator { inner: Locks::None, wait };
+                    return Coordinator { inner: Locks::None, wait, refused_runs: Default::default() };
                 }
                 // One directory whatever path spells the file (a symlink, a relative path).
                 let file = std::fs::canonicalize(&file).unwrap_or(file);
@@ -169,13 +173,13 @@ impl Coordinator {
                 Locks::Files(dir.into())
             }
         };
-        Coordinator { inner, wait }
+        Coordinator { inner, wait, refused_runs: Default::default() }
     }
 
     /// Takes no lock at all: for a store no other process can reach, and for the tests' control
     /// runs that show what happens without the locks.
     pub fn disabled() -> Self {
-        Coordinator { inner: Locks::None, wait: Duration::ZERO }
+        Coordinator { inner: Locks::None, wait: Duration::ZERO, refused_runs: Default::default() }
     }
 
     /// Waits for the lock of a token (one request in flight across all replicas), at most the
@@ -192,7 +196,16 @@ impl Coordinator {
         report: &str,
         stream: &str,
     ) -> Result<Option<HeldLock>, StoreError> {
-        self.lock(Take::Try, key(&["run", account, report, stream])).await
+        let held = self.lock(Take::Try, key(&["run", account, report, stream])).await?;
+        if held.is_none() {
+            self.refused_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(held)
+    }
+
+    /// Run locks this coordinator (and its clones) found held by another holder so far.
+    pub fn runs_refused(&self) -> u64 {
+        self.refused_runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits for the schema lock, so replicas starting together do not create tables together;

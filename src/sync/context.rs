@@ -21,6 +21,9 @@ use crate::wolkvox::{Token, WolkvoxClient};
 pub struct Faults {
     /// Fail every window after its rows are upserted and before the commit.
     pub fail_before_commit: bool,
+    /// The scheduler starts a run at every tick, ignoring the guard that skips a tick while the
+    /// report's previous run is going: the broken scheduler the overlap test must catch.
+    pub ignore_run_guard: bool,
 }
 
 /// What every run needs: database, API client, operation, clock.

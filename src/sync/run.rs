@@ -104,7 +104,10 @@ async fn run_stream(
     // One replica at a time per stream; the others skip their tick.
     let (run_lock, result) = match ctx.coordinator.try_lock_run(&ctx.account, job.config.report.api, stream).await {
         Ok(Some(lock)) => (Some(lock), sync_windows(ctx, job, range, shutdown, key, &run_id, &mut run).await),
-        Ok(None) => (None, Ok(Ended::Elsewhere)),
+        Ok(None) => {
+            crate::metrics::tick_skipped(&ctx.account, job.config.report.api, "another_holder");
+            (None, Ok(Ended::Elsewhere))
+        }
         Err(e) => (None, Err(e.into())),
     };
     if let Some(lock) = run_lock {

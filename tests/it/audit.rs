@@ -73,12 +73,21 @@ async fn status_shows_only_the_last_five_changes() {
     assert_eq!(changes[0]["new_value"], "2026-11-16 00:00:00 (America/Bogota)");
 }
 
-#[test]
-fn without_user_or_logname_the_operator_is_the_numeric_uid() {
-    // The test process's own environment decides; both branches are checked by reading it.
-    let who = wolkvox_etl::store::audit::operator();
-    match std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok()).filter(|v| !v.trim().is_empty()) {
-        Some(name) => assert_eq!(who, name),
-        None => assert!(who.starts_with("uid:"), "{who}"),
-    }
+#[tokio::test]
+async fn without_user_or_logname_the_operator_is_the_numeric_uid() {
+    // The binary in a clean environment (no USER, no LOGNAME), as under a bare systemd unit.
+    let test_db = TestDb::new(wolkvox_etl::store::Backend::Sqlite).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+        .env_clear()
+        .env("DATABASE_URL", &test_db.url)
+        .env("NO_COLOR", "1")
+        .args(["watermark", "set", "--report", "chat_14", "--to", "2026-11-18"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = test_db.db().await;
+    let rows = wolkvox_etl::store::audit::recent(&db, None, 1).await.unwrap();
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(rows[0].who, format!("uid:{uid}"));
 }

@@ -158,7 +158,10 @@ async fn a_database_that_goes_silent_mid_window_fails_the_run_within_a_bound_and
     assert_eq!(outcome.status, RunStatus::Failed, "{:?}", outcome.error);
     let error = outcome.error.as_ref().map(ToString::to_string).unwrap_or_default();
     assert_eq!(outcome.error.as_ref().map(|e| e.kind()), Some("database"), "{error}");
-    assert!(error.contains("did not answer"), "{error}");
+    // Bounded either way: the window's own limit ("did not answer") when its transaction was
+    // open, or the pool's wait when the silence came before it had its connection (a loaded
+    // machine can be that slow to reach it).
+    assert!(error.contains("did not answer") || error.contains("pool timed out"), "{error}");
     assert_eq!(outcome.counts.windows, 1, "the first window committed, the second did not");
     // Window 12 s, then the token's and the run's locks (2 s + 5 s each) and the run history's
     // connection (2 s): well under a minute.

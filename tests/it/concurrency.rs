@@ -102,7 +102,10 @@ async fn jobs_that_share_a_token_queue_and_never_overlap() {
     run_daemon_until(&db, &config, 3).await;
     assert!(sim.stats().requests >= 3, "{:?}", sim.stats());
     assert_eq!(sim.stats().simultaneous_violations, 0);
-    assert_eq!(sim.peak_tokens_in_flight(), 1, "one token, one request at a time");
+    // (A peak of tokens in flight cannot exceed 1 with one token, so it proves nothing here: the
+    // simulator's count of simultaneous requests on the token is the check, and the control
+    // `pipeline::without_a_shared_token_gate_the_simulator_does_count_simultaneous_requests`
+    // shows that count catching a missing gate.)
 }
 
 // On SQLite the cross-process lock does nothing, so only the process-wide gate per secret keeps

@@ -182,8 +182,12 @@ pub fn settings(sim_url: &str, db_url: &str, extra: &[(&'static str, String)]) -
 }
 
 pub async fn spawn_app(backend: Backend, options: Options) -> TestApp {
+    spawn_app_on(backend, options, Clock::manual(test_now())).await
+}
+
+/// [`spawn_app`] on `clock` (the system clock, for tests of what happens in real time).
+pub async fn spawn_app_on(backend: Backend, options: Options, clock: Clock) -> TestApp {
     let test_db = TestDb::new(backend).await;
-    let clock = Clock::manual(test_now());
     let sim = Simulator::start(options.sim, clock.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("start simulator");
@@ -313,7 +317,9 @@ pub fn binary(sim: &Simulator, db: &TestDb, log: &str, args: &[&str]) -> std::pr
 
 /// `sync --report api` of yesterday (Bogotá) against `sim`; returns the output and the day.
 pub async fn sync_yesterday(sim: &Simulator, db: &TestDb, api: &str) -> (std::process::Output, chrono::NaiveDate) {
-    let today = utc_to_local(chrono_tz::America::Bogota, Utc::now()).date();
+    // The simulator's own day, not a second reading of the wall clock: the two would disagree
+    // across a midnight (05:00 UTC in Bogotá).
+    let today = sim.now_local().date();
     let day = today - chrono::Duration::days(1);
     let (from, to) = (day.to_string(), today.to_string());
     let mut cmd = binary(sim, db, "warn", &["sync", "--report", api, "--from", &from, "--to", &to]);

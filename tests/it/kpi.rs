@@ -160,7 +160,13 @@ async fn outcomes_per_code_give_hits_rpc_and_effectiveness_for_calls_and_chats()
 async fn pipeline_health_shows_each_streams_lag_and_last_run() {
     let t = spawn_app(Backend::Postgres, Options::default()).await;
     assert_eq!(t.sync(Range::Scheduled).await.status, wolkvox_etl::store::runs::RunStatus::Succeeded);
-    let got = rows(&t, "SELECT report, last_status, (lag_seconds > 0)::text FROM bi.pipeline_health").await;
-    // The test's clock is a fixed day in the past: the watermark lags the database's now().
-    assert_eq!(got, [["chat_14", "succeeded", "true"]]);
+    // The view's lag is the database's now() minus the watermark, which the run put at the
+    // test's fixed "now" minus the settle delay: known to the second, give or take the query.
+    let watermark = test_now() - chrono::Duration::seconds(120);
+    let before = (chrono::Utc::now() - watermark).num_seconds();
+    let got = rows(&t, "SELECT report, last_status, lag_seconds::bigint::text FROM bi.pipeline_health").await;
+    let after = (chrono::Utc::now() - watermark).num_seconds();
+    assert_eq!((got[0][0].as_str(), got[0][1].as_str()), ("chat_14", "succeeded"));
+    let lag: i64 = got[0][2].parse().unwrap();
+    assert!((before - 1..=after + 1).contains(&lag), "lag {lag} s, expected {before}..={after}");
 }

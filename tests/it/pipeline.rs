@@ -153,7 +153,7 @@ on_both_backends! {
         let rows = t.chat_14_rows().await;
 
         t.clock.advance(Duration::minutes(45));
-        let failing = JobContext { faults: Faults { fail_before_commit: true }, ..(*t.app.ctx).clone() };
+        let failing = JobContext { faults: Faults { fail_before_commit: true, ..Faults::default() }, ..(*t.app.ctx).clone() };
         let job = t.app.job("chat_14").unwrap();
         let outcome = run_once(&failing, &job, Range::Scheduled, &CancellationToken::new()).await;
         assert_eq!(outcome.status, RunStatus::Failed);
