@@ -15,11 +15,17 @@ pub const MESSAGE_CHARS: usize = 1_000;
 /// `text` on one line and at most `max_chars` characters (then `…`): each control character
 /// (newlines, terminal escape sequences) replaced by a space.
 pub fn one_line(text: &str, max_chars: usize) -> String {
-    let mut out: String = text.chars().take(max_chars).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut out: String = text.chars().take(max_chars).map(|c| if forges(c) { ' ' } else { c }).collect();
     if text.chars().nth(max_chars).is_some() {
         out.push('…');
     }
     out
+}
+
+/// A character that could forge or reorder a line where the text is shown: control characters,
+/// the Unicode line and paragraph separators, and the bidirectional overrides and isolates.
+pub fn forges(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

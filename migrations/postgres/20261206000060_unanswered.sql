@@ -20,6 +20,8 @@ CREATE TABLE etl_unanswered (
 
 -- Per run: windows skipped because the API could not answer a re-read.
 ALTER TABLE etl_run ADD COLUMN windows_unanswered bigint NOT NULL DEFAULT 0;
+-- Per run: elements that hold no row and say so (a parent with an empty list, cdr_4 `data: {}`).
+ALTER TABLE etl_run ADD COLUMN rows_empty bigint NOT NULL DEFAULT 0;
 
 -- `unanswered`: a re-read of the day failed and has not been answered since.
 CREATE OR REPLACE VIEW etl_completeness AS

@@ -18,6 +18,8 @@ CREATE TABLE etl_unanswered (
 );
 
 ALTER TABLE etl_run ADD COLUMN windows_unanswered integer NOT NULL DEFAULT 0;
+-- Per run: elements that hold no row and say so (a parent with an empty list, cdr_4 `data: {}`).
+ALTER TABLE etl_run ADD COLUMN rows_empty integer NOT NULL DEFAULT 0;
 
 DROP VIEW etl_completeness;
 CREATE VIEW etl_completeness AS

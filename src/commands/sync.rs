@@ -87,6 +87,7 @@ pub async fn sync(
         let unusual = [
             (c.rows_rejected, "rejected (kept in etl_rejected)"),
             (c.rows_duplicate, "repeated a key (the last copy kept)"),
+            (c.rows_empty, "empty (a parent without children, an answer without buckets)"),
             (c.nul_removed, "NUL characters removed"),
             (u64::from(c.windows_unanswered), "re-read(s) the API could not answer (in etl_unanswered)"),
         ];
@@ -124,6 +125,16 @@ pub async fn sync(
             (RunStatus::Rejected, _) => {
                 eprintln!(
                     "error: sync of {api}: every row was rejected (no usable key); they are kept in etl_rejected, and the log shows an example"
+                );
+                failed.push(api_name.clone());
+            }
+            // The newer windows committed, but a re-read is left unanswered: said, and not
+            // called a clean success.
+            (RunStatus::Succeeded, _) if c.windows_unanswered > 0 => {
+                eprintln!(
+                    "error: sync of {api}: {} re-read(s) of rows stored before could not be answered by the API; \
+                     they are in etl_unanswered (see `status`) and later runs ask again",
+                    c.windows_unanswered
                 );
                 failed.push(api_name.clone());
             }

@@ -92,6 +92,9 @@ run_counts! {
     nul_removed: u64,
     /// Re-reads (rows committed before) the API could not answer: recorded and skipped.
     windows_unanswered: u32,
+    /// Elements of an answer that hold no row and say so (a parent with an empty list, an
+    /// answer object with no bucket): counted, not stored, not quarantined.
+    rows_empty: u64,
 }
 
 /// One row of `etl_run`.

@@ -261,6 +261,10 @@ async fn add_key_columns(db: &Db, report: &Report, columns: &[&str]) -> Result<(
     match db {
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
+            // Rebuilding the key of a big table can take longer than one statement may: a
+            // start-up cut off here would fail the same way at every start. Lock waits stay
+            // bounded (the daemon's lock_timeout), so a busy table fails start-up clearly.
+            sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
             for column in added(Backend::Postgres) {
                 sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column}")).execute(&mut *tx).await?;
             }

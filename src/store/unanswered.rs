@@ -61,6 +61,8 @@ const CLEAR_PG: &str = "DELETE FROM etl_unanswered WHERE account = $1 AND report
 const CLEAR_LITE: &str = "DELETE FROM etl_unanswered WHERE account = $1 AND report = $2 AND stream = $3
      AND julianday(window_start) >= julianday($4) AND julianday(window_end) <= julianday($5)";
 
+const READ: &str = "SELECT count(*) FROM etl_day WHERE account = $1 AND report = $2 AND stream = $3 AND day = $4";
+
 const OPEN: &str = "SELECT account, report, stream, window_start, window_end, CAST(asks AS INTEGER) AS asks, error
      FROM etl_unanswered ORDER BY account, report, stream, window_start";
 
@@ -88,6 +90,14 @@ impl Db {
                 .execute(conn).await?;
         });
         tx.commit().await
+    }
+
+    /// Whether a committed window touched local `day` of the stream (the ledger's `etl_day`).
+    pub async fn day_was_read(&self, key: StreamKey<'_>, day: NaiveDate) -> Result<bool, StoreError> {
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar(READ)
+            .bind(key.account).bind(key.report).bind(key.stream).bind(day)
+            .fetch_one(pool).await?);
+        Ok(n > 0)
     }
 
     /// Every open entry, oldest first per report.

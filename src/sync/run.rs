@@ -317,6 +317,15 @@ fn unanswerable(e: &ApiError) -> bool {
     too_big(e) || matches!(e, ApiError::Contradictory { .. })
 }
 
+/// Whether the window's day was read and committed before (the ledger has it): only such a
+/// window is a re-read that may be skipped. Behind the watermark is not enough: a reconciliation
+/// reaching before the first sync, or a watermark an operator moved on, has never-read days
+/// behind it, and skipping one of those would hide data nobody stored.
+async fn was_read(ctx: &JobContext, key: StreamKey<'_>, w: Window) -> Result<bool, SyncError> {
+    let day = time::utc_to_local(ctx.timezone, w.start).date();
+    Ok(ctx.db.day_was_read(key, day).await?)
+}
+
 /// Records a re-read the API could not answer (`etl_unanswered`, the ledger, a metric) and says
 /// so once, at WARN.
 async fn skip_unanswered(
@@ -431,7 +440,12 @@ async fn sync_windows(
                 // A re-read (its rows were committed before) that the API cannot answer even at
                 // the floor must not hold back the new data after it: recorded and skipped, and
                 // asked again by later runs and the nightly reconciliation.
-                Err(SyncError::Api(e)) if unanswerable(&e) && run.watermark.is_some_and(|wm| w.end <= wm) => {
+                Err(SyncError::Api(e))
+                    if unanswerable(&e)
+                        && !matches!(range, Range::Explicit { .. })
+                        && run.watermark.is_some_and(|wm| w.end <= wm)
+                        && was_read(ctx, key, w).await? =>
+                {
                     skip_unanswered(ctx, key, run_id, w, splits, &e).instrument(span.clone()).await?;
                     run.counts.windows_unanswered += 1;
                     continue;

@@ -201,7 +201,12 @@ impl<'a> WindowRows<'a> {
                 self.reject(Rejected { raw_hash: hash, reason, raw }, &mut rejected, findings);
                 continue;
             }
-            if let Some(reason) = catalog::flattened_away(self.report, &api_row) {
+            let away = catalog::flattened_away(self.report, &api_row);
+            if away == Some(catalog::Away::Empty) {
+                // A parent with no children, an answer with no bucket: nothing to store, counted.
+                self.counts.rows_empty += 1;
+            }
+            if let Some(catalog::Away::Malformed(reason)) = away {
                 // The element (or part of it) yields no row: counted and kept, never dropped
                 // unseen. The whole element is kept, as sent.
                 let raw = serde_json::to_string(&api_row).unwrap_or_default();

@@ -113,7 +113,10 @@ enum Said {
 fn said(code: &Option<Value>, file: File) -> Said {
     let number = match code {
         None | Some(Value::Null) => return Said::Success,
-        Some(Value::Number(n)) => n.as_u64(),
+        // `200.0` is 200; `200.5` is no code at all.
+        Some(Value::Number(n)) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+        }
         Some(Value::String(s)) if s.trim().is_empty() => return Said::Success,
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
         Some(_) => None,
@@ -185,6 +188,24 @@ pub fn decode_error(status: u16, file: File, body: &[u8]) -> Result<Vec<Row>, Ap
         return Err(contradiction(&envelope.code, &envelope.error, rows as u64, &format!("HTTP {status}")));
     }
     error_of(effective, &envelope.msg, &envelope.error, body)
+}
+
+/// Whether `error` holds an error text. `null`, `false`, `0`, `""` and texts that mean
+/// nothing (`"null"`, `"none"`, `"ok"`, `"success"`) are no error.
+fn says_error(error: &Option<Value>) -> bool {
+    match error {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => {
+            !matches!(s.trim().to_ascii_lowercase().as_str(), "" | "null" | "none" | "ok" | "success" | "false" | "0")
+        }
+        Some(_) => true,
+    }
+}
+
+/// Whether `error` is the API's "NOT FOUND" of an empty answer.
+fn not_found(error: &Option<Value>) -> bool {
+    matches!(error, Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("not found"))
 }
 
 /// The error of an envelope that says one thing and carries another: `rows` rows under an
@@ -304,7 +325,10 @@ fn parse_bounded<R: Read>(
             reason: format!("the envelope's code `{code}` is not one the API answers with"),
         }),
         Said::NoRecords if state.rows > 0 => Err(contradiction(&meta.code, &meta.error, state.rows, "a 2xx")),
-        Said::Success if state.rows > 0 && !text_of(&meta.error).is_empty() => {
+        // A success code beside an error text, rows or not: an empty window must not commit on
+        // an answer that says something went wrong.
+        // ("NOT FOUND" without rows is what the API's empty answer says, whatever the code.)
+        Said::Success if says_error(&meta.error) && !(state.rows == 0 && not_found(&meta.error)) => {
             Err(contradiction(&meta.code, &meta.error, state.rows, "a 2xx"))
         }
         Said::NoRecords => Ok(StreamEnd::Complete),
@@ -708,8 +732,15 @@ mod tests {
         // An HTTP 404 whose envelope carries rows is not "no records" either.
         let e = err(404, &format!(r#"{{"code":"200","error":null,"msg":"2 records were found","data":{rows}}}"#));
         assert!(matches!(e, ApiError::Contradictory { .. }), "{e:?}");
-        // An error text without rows, and "no records" without rows, are what they say.
+        // An error text under a success code contradicts it even without rows: an empty window
+        // must not commit on it. Texts that mean no error are no error.
         assert!(ok(200, r#"{"code":"200","error":"NOT FOUND","msg":"0 records were found","data":[]}"#).is_empty());
+        let e = err(200, r#"{"code":"200","error":"INTERNAL ERROR","msg":"x","data":[]}"#);
+        assert!(matches!(e, ApiError::Contradictory { .. }), "{e:?}");
+        for nothing in [r#""""#, r#""null""#, "false", "0", r#""OK""#] {
+            let body = format!(r#"{{"code":200.0,"error":{nothing},"msg":"x","data":[{{"a":"1"}}]}}"#);
+            assert_eq!(ok(200, &body).len(), 1, "{body}");
+        }
         assert!(ok(404, r#"{"code":"404","error":"NOT FOUND","msg":"0 records were found","data":[]}"#).is_empty());
     }
 

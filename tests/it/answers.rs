@@ -71,9 +71,11 @@ async fn an_answer_with_no_storable_row_never_erases_an_aggregate_day(backend) {
     let out = run(sync(&api, &db, "agent_5", &DAY_19)).await;
     assert_eq!(count(&pool, "SELECT count(*) FROM agent_5 WHERE day = '2026-11-19'").await, 2, "{}", text(&out));
     assert_eq!(count(&pool, "SELECT count(*) FROM etl_suspect_day WHERE report = 'agent_5'").await, 1);
-    assert_eq!(count(&pool, "SELECT count(*) FROM etl_rejected WHERE report = 'agent_5'").await, 2, "each childless parent is kept");
-    let recorded = "SELECT CAST(rows_fetched AS BIGINT) * 10 + CAST(rows_rejected AS BIGINT) FROM etl_run WHERE report = 'agent_5' ORDER BY id DESC LIMIT 1";
-    assert_eq!(count(&pool, recorded).await, 22, "two parents fetched, two rejected");
+    // The parent without its list is quarantined; the one with an empty list is counted only.
+    assert_eq!(count(&pool, "SELECT count(*) FROM etl_rejected WHERE report = 'agent_5'").await, 1);
+    let recorded = "SELECT CAST(rows_fetched AS BIGINT) * 100 + CAST(rows_rejected AS BIGINT) * 10 + CAST(rows_empty AS BIGINT) \
+                    FROM etl_run WHERE report = 'agent_5' ORDER BY id DESC LIMIT 1";
+    assert_eq!(count(&pool, recorded).await, 111, "one parent fetched and rejected, one empty");
 
     api.answer(|_| ok(json!([{"skill_name": "VENTAS", "agents": [{"agent_id": "101", "calls": "3"}]}])));
     assert!(run(sync(&api, &db, "agent_11", &DAY_19)).await.status.success());
@@ -270,7 +272,9 @@ async fn a_re_read_the_api_cannot_answer_never_blocks_new_data(backend) {
     });
     tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
     let second = run(sync(&api, &db, "chat_14", &[])).await;
-    assert!(second.status.success(), "{}", text(&second));
+    // Not a clean success: said, with the newer windows committed.
+    assert!(!second.status.success(), "{}", text(&second));
+    assert!(text(&second).contains("could not be answered by the API"), "{}", text(&second));
     assert!(watermark(&pool, "chat_14").await > committed, "the new windows committed: {}", text(&second));
     let recorded = "SELECT count(*) FROM etl_window WHERE report = 'chat_14' AND outcome = 'unanswered'";
     assert_eq!(count(&pool, recorded).await, 1, "{}", text(&second));
@@ -293,11 +297,25 @@ async fn an_old_day_the_api_cannot_answer_never_blocks_the_days_after_it(backend
     assert_eq!(count(&pool, "SELECT count(*) FROM etl_suspect_day WHERE report = 'agent_1'").await, 1);
     api.answer(|asked| if asked.date_ini().starts_with("20261118") { unavailable() } else { ok(agents(&[Some("101")])) });
     let out = run(sync(&api, &db, "agent_1", &[])).await;
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("1 re-read(s) of rows stored before could not be answered"), "{}", text(&out));
     assert!(watermark(&pool, "agent_1").await > committed + chrono::Duration::days(1), "{}", text(&out));
     let recorded = "SELECT count(*) FROM etl_window WHERE report = 'agent_1' AND outcome = 'unanswered'";
     assert_eq!(count(&pool, recorded).await, 1, "{}", text(&out));
     assert_eq!(count(&pool, "SELECT count(*) FROM agent_1 WHERE day = '2026-11-18'").await, 1, "kept");
+}
+
+/// Item 8's limit: a backfill of days never read before is not a re-read: a day the API cannot
+/// answer fails the run, never skipped, even behind the watermark.
+async fn a_backfill_of_never_read_days_is_never_skipped(backend) {
+    let db = TestDb::new(backend).await;
+    let api = HostileApi::start(|_| ok(agents(&[Some("101")]))).await;
+    assert!(run(sync(&api, &db, "agent_1", &["--from", "2026-11-19", "--to", "2026-11-20"])).await.status.success());
+    api.answer(|asked| if asked.date_ini().starts_with("20261110") { unavailable() } else { ok(agents(&[Some("101")])) });
+    let out = run(sync(&api, &db, "agent_1", &["--from", "2026-11-10", "--to", "2026-11-12"])).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let pool = db.db().await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM etl_unanswered").await, 0, "{}", text(&out));
+    assert!(text(&out).contains("failed"), "{}", text(&out));
 }
 
 /// Item 8: a refused connection is retried, never bisected (a split cannot help and each half

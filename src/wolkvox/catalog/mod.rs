@@ -400,34 +400,42 @@ pub fn chat_14() -> &'static Report {
     find("chat_14").expect("chat_14 is in the catalogue")
 }
 
-/// Why [`flatten`] turns `row` (or part of it) into no row: a nested report's parent whose list
-/// is missing, not a list, empty or holds non-objects; a bucket object with no bucket, or a
-/// bucket that is not an object. `None` when every part of it becomes a row. Nothing the API
-/// sends is dropped unseen: the caller counts and quarantines such an element.
-pub fn flattened_away(report: &Report, row: &Row) -> Option<String> {
+/// What of an element [`flatten`] turns into no row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Away {
+    /// A well-formed "nothing": a nested report's parent with an empty list (an agent without
+    /// hours, a skill without agents), a bucket object with no bucket. Counted, not quarantined.
+    Empty,
+    /// A shape that cannot be read: a parent whose list is missing, null, not a list, or holds
+    /// non-objects; a bucket that is not an object. Quarantined with this reason.
+    Malformed(String),
+}
+
+/// What of `row` [`flatten`] turns into no row, if anything. Nothing the API sends is dropped
+/// unseen: the caller counts such an element, and quarantines a malformed one.
+pub fn flattened_away(report: &Report, row: &Row) -> Option<Away> {
     if report.key == [ROW_HASH] {
         return None;
     }
     if report.data_shape == DataShape::BucketObject {
         let bad = row.values().filter(|v| !v.is_object()).count();
         return match (row.len(), bad) {
-            (0, _) => Some("an answer object with no bucket".to_owned()),
+            (0, _) => Some(Away::Empty),
             (_, 0) => None,
-            (n, bad) => Some(format!("{bad} of {n} bucket(s) are not objects")),
+            (n, bad) => Some(Away::Malformed(format!("{bad} of {n} bucket(s) are not objects"))),
         };
     }
     let nested = report.nested?;
+    let malformed = |why: String| Some(Away::Malformed(why));
     match row.get(nested) {
-        None => Some(format!("`{nested}` is missing: the row has no child rows")),
-        Some(Value::Null) => Some(format!("`{nested}` is null: the row has no child rows")),
-        Some(Value::Array(items)) if items.is_empty() => {
-            Some(format!("`{nested}` is an empty list: the row has no child rows"))
-        }
+        None => malformed(format!("`{nested}` is missing: the row has no child rows")),
+        Some(Value::Null) => malformed(format!("`{nested}` is null: the row has no child rows")),
+        Some(Value::Array(items)) if items.is_empty() => Some(Away::Empty),
         Some(Value::Array(items)) => match items.iter().filter(|i| !i.is_object()).count() {
             0 => None,
-            bad => Some(format!("{bad} of {} element(s) of `{nested}` are not objects", items.len())),
+            bad => malformed(format!("{bad} of {} element(s) of `{nested}` are not objects", items.len())),
         },
-        Some(other) => Some(format!("`{nested}` is not a list but {}", kind_of(other))),
+        Some(other) => malformed(format!("`{nested}` is not a list but {}", kind_of(other))),
     }
 }
 
