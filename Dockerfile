@@ -3,16 +3,24 @@
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-# Dependencies first, so source edits do not rebuild them.
+# Dependencies first, so source edits do not rebuild them. Cargo reads every target the manifest
+# declares (the binary, the library, the tests and the bench) and every [patch] path before it
+# builds anything, so each gets a stub here; `tests/it/build_context.rs` replays these steps in a
+# copy of the build context and fails when one is missing.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src
+COPY vendor vendor
+RUN mkdir -p src benches tests/it \
+    && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && for stub in benches/ingest.rs tests/crash.rs tests/it/main.rs; do echo 'fn main() {}' > "$stub"; done \
+    && cargo build --release --locked --bin wolkvox-etl \
+    && rm -rf src benches tests
 COPY src src
 COPY migrations migrations
 COPY config config
-RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+RUN mkdir -p benches tests/it \
+    && for stub in benches/ingest.rs tests/crash.rs tests/it/main.rs; do echo 'fn main() {}' > "$stub"; done \
+    && touch src/main.rs src/lib.rs \
+    && cargo build --release --locked --bin wolkvox-etl \
     && strip target/release/wolkvox-etl
 
 # distroless/cc: glibc and CA roots only, no shell; runs as the non-root user 65532.

@@ -6,6 +6,7 @@ mod audit;
 mod bad_rows;
 mod big_windows;
 mod bounds;
+mod build_context;
 mod catalogue;
 mod cli;
 mod commands;
