@@ -76,6 +76,15 @@ pub(super) fn validate(raw: RawDatabase, request: std::time::Duration) -> Result
         lock: seconds("lock_timeout_seconds", raw.lock_timeout_seconds)?,
         request,
     };
+    if let Some(key) = unknown_parameter(url.expose_secret()) {
+        // The driver would ignore it with a WARN quoting its value: a misspelled `pasword=`
+        // would reach the log in clear. Refused here, named, its value never shown.
+        return Err(ConfigError::invalid(
+            "database.url",
+            format!("has the parameter `{key}`, which the PostgreSQL driver does not read (its value is not shown)"),
+            format!("remove it or correct its spelling; the driver reads {}", POSTGRES_PARAMETERS.join(", ")),
+        ));
+    }
     let unverified_host = unverified_tls_host(url.expose_secret());
     if let Some(host) = unverified_host.as_ref().filter(|_| !raw.allow_unverified_tls) {
         return Err(ConfigError::invalid(
@@ -107,6 +116,40 @@ pub(super) fn validate(raw: RawDatabase, request: std::time::Duration) -> Result
 /// The host of a `postgres://` URL that points at another machine without `sslmode=verify-full`
 /// (libpq's default, `prefer`, falls back to plain text; `require` does not check the
 /// certificate). Loopback and Unix sockets are never on the wire.
+/// The query parameters of a `postgres://` URL the driver reads (sqlx-postgres' URL parser).
+const POSTGRES_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// The first query parameter of a `postgres://` URL that the driver does not read.
+fn unknown_parameter(url: &str) -> Option<String> {
+    if crate::store::Backend::of_url(url) != Some(crate::store::Backend::Postgres) {
+        return None;
+    }
+    let parsed = Url::parse(url).ok()?;
+    let unknown =
+        parsed.query_pairs().map(|(k, _)| k.into_owned()).find(|k| !POSTGRES_PARAMETERS.contains(&k.as_str()));
+    // The name is the user's text: cut and on one line, like any text shown.
+    unknown.map(|k| crate::text::one_line(&k, 64))
+}
+
 fn unverified_tls_host(url: &str) -> Option<String> {
     if crate::store::Backend::of_url(url) != Some(crate::store::Backend::Postgres) {
         return None;

@@ -44,7 +44,7 @@ impl Settings {
     ) -> Result<Vec<Settings>, ConfigError> {
         let files: Vec<PathBuf> = files.into_iter().map(Path::to_path_buf).collect();
         let builder = Self::layers(&files, env)?;
-        let merged = builder.clone().build()?;
+        let merged = builder.clone().build().map_err(parse_error)?;
         // The config crate quotes offending values in its errors: keep secrets out of them.
         let secrets = secret_values(&merged);
         let scrub = |e: config::ConfigError| -> ConfigError {
@@ -158,6 +158,27 @@ fn secret_values(merged: &config::Config) -> Vec<String> {
     // Longest first, so a secret containing another is replaced whole.
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out
+}
+
+/// A configuration file that does not parse, told by file, line and column only: the TOML
+/// parser's own message quotes the offending line, which in a layered Secret file is the
+/// `token = "…` line itself.
+fn parse_error(e: config::ConfigError) -> ConfigError {
+    match e {
+        config::ConfigError::FileParse { uri, cause } => {
+            let text = cause.to_string();
+            let at = text.find("at line ").map(|i| {
+                let rest = &text[i + 3..];
+                rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())].trim().to_string()
+            });
+            let file = uri.unwrap_or_else(|| "a configuration file".into());
+            ConfigError::Scrubbed(format!(
+                "{file} is not valid TOML ({}; the line is not shown, it may hold a secret)",
+                at.unwrap_or_else(|| "position unknown".into())
+            ))
+        }
+        other => ConfigError::Load(other),
+    }
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ fn check_config_redacts_the_credentials_of_every_url_it_prints() {
             "WOLKVOX_ETL__WOLKVOX__BASE_URL",
             "https://apiuser:api-PASS-1@wv0010.example.com/api/v2/?token=tok-QUERY-1",
         )
-        .env("DATABASE_URL", "postgres://etl:db-PASS-2@db:5432/wolkvox?sslpassword=ssl-PASS-3&sslmode=require")
+        .env("DATABASE_URL", "postgres://etl:db-PASS-2@db:5432/wolkvox?password=ssl-PASS-3&sslmode=require")
         // `require` does not verify the server: accepted only by this opt-in.
         .env("WOLKVOX_ETL__DATABASE__ALLOW_UNVERIFIED_TLS", "true")
         .arg("check-config")
@@ -82,7 +82,7 @@ fn check_config_redacts_the_credentials_of_every_url_it_prints() {
         text.contains("base_url = \"https://REDACTED:REDACTED@wv0010.example.com/api/v2/?token=REDACTED\""),
         "{text}"
     );
-    assert!(text.contains("postgres://etl:REDACTED@db:5432/wolkvox?sslpassword=REDACTED&sslmode=require"), "{text}");
+    assert!(text.contains("postgres://etl:REDACTED@db:5432/wolkvox?password=REDACTED&sslmode=require"), "{text}");
 
     // A rejected URL is not echoed with its credentials either.
     let out = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
@@ -94,4 +94,49 @@ fn check_config_redacts_the_credentials_of_every_url_it_prints() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("`wolkvox.base_url`") && !stderr.contains("api-PASS-1"), "{stderr}");
+}
+
+/// A Secret file with a syntax error on its token line: the error names the file, line and
+/// column, and never quotes the line.
+#[test]
+fn a_config_file_that_does_not_parse_is_reported_without_quoting_its_line() {
+    let dir = std::env::temp_dir().join(format!("wolkvox_bad_toml_{:016x}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secret.toml");
+    std::fs::write(&file, "[wolkvox]\nbase_url = \"http://127.0.0.1:1/api/v2/\"\ntoken = \"s3cr3t-unterminated\n")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+        .env_clear()
+        .arg("--config")
+        .arg(&file)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success());
+    assert!(!text.contains("s3cr3t"), "the line was quoted:\n{text}");
+    assert!(text.contains("secret.toml") && text.contains("line 3, column"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A database URL parameter the driver does not know (a misspelled `pasword=`) is refused,
+/// naming the parameter, never its value; the driver's own WARN with the value never shows.
+#[test]
+fn an_unknown_database_url_parameter_is_refused_without_its_value() {
+    for (url, key) in [
+        ("postgres://postgres@127.0.0.1:5432/postgres?pasword=hunter2-XYZ", "pasword"),
+        ("postgres://postgres@127.0.0.1:5432/postgres?sslmode=prefer&sslpassword=hunter2-XYZ", "sslpassword"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "trace")
+            .arg("migrate")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{text}");
+        assert!(!text.contains("hunter2"), "the value was printed:\n{text}");
+        assert!(text.contains("`database.url`") && text.contains(&format!("`{key}`")), "{text}");
+    }
 }
