@@ -151,17 +151,22 @@ fn unknown_parameter(url: &str) -> Option<String> {
 }
 
 fn unverified_tls_host(url: &str) -> Option<String> {
+    use std::str::FromStr;
     if crate::store::Backend::of_url(url) != Some(crate::store::Backend::Postgres) {
         return None;
     }
-    let parsed = Url::parse(url).ok()?;
-    let host = parsed.host_str().unwrap_or_default().trim_matches(|c| c == '[' || c == ']').to_string();
-    let socket = parsed.query_pairs().any(|(k, v)| k == "host" && v.starts_with('/'));
+    // The driver's own reading of the URL: the host it dials (`?host=` and `hostaddr=` win over
+    // the URL's host) and the ssl mode in force (the last `sslmode`), not the URL's look.
+    let options = sqlx::postgres::PgConnectOptions::from_str(url).ok()?;
+    if options.get_socket().is_some() {
+        return None;
+    }
+    let host = options.get_host().trim_matches(|c| c == '[' || c == ']').to_string();
     let loopback = host.is_empty()
         || host.eq_ignore_ascii_case("localhost")
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    let verified = parsed.query_pairs().any(|(k, v)| k == "sslmode" && v == "verify-full");
-    (!loopback && !socket && !verified).then_some(host)
+    let verified = matches!(options.get_ssl_mode(), sqlx::postgres::PgSslMode::VerifyFull);
+    (!loopback && !verified).then_some(host)
 }
 
 /// A URL with its password (and any password or token query parameter) replaced, for display.

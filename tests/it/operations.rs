@@ -213,17 +213,41 @@ fn check_config_prints_the_effective_settings_without_secrets() {
 
 #[test]
 fn a_remote_database_without_verified_tls_is_refused_naming_the_key_and_the_fix() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
-        .env_clear()
-        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
-        .env("DATABASE_URL", "postgres://etl:hunter2@db.example.com:5432/wolkvox?sslmode=require")
-        .arg("check-config")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
-    assert!(err.contains("database.url") && err.contains("sslmode=verify-full"), "{err}");
-    assert!(err.contains("database.allow_unverified_tls") && !err.contains("hunter2"), "{err}");
+    // Decided on what the driver will do, not on the URL's look: `?host=` and `hostaddr=` are the
+    // host dialled, and the last `sslmode` is the one in force.
+    for url in [
+        "postgres://etl:hunter2@db.example.com:5432/wolkvox?sslmode=require",
+        "postgres://etl:hunter2@localhost:5432/wolkvox?host=db.example.com",
+        "postgres://etl:hunter2@localhost:5432/wolkvox?hostaddr=10.20.30.40",
+        "postgres://etl:hunter2@db.example.com:5432/wolkvox?sslmode=verify-full&sslrootcert=/ca.pem&sslmode=disable",
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+            .env("DATABASE_URL", url)
+            .arg("check-config")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url}: {err}");
+        assert!(err.contains("database.url") && err.contains("sslmode=verify-full"), "{err}");
+        assert!(err.contains("database.allow_unverified_tls") && !err.contains("hunter2"), "{err}");
+    }
+    // The last sslmode verifies; a socket and loopback need no TLS.
+    for url in [
+        "postgres://etl:hunter2@db.example.com:5432/wolkvox?sslmode=disable&sslmode=verify-full&sslrootcert=/ca.pem",
+        "postgres://etl:hunter2@localhost:5432/wolkvox?host=/var/run/postgresql",
+        "postgres://etl:hunter2@db.example.com:5432/wolkvox?host=127.0.0.1",
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+            .env("DATABASE_URL", url)
+            .arg("check-config")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 #[test]
