@@ -25,6 +25,7 @@ mod kpi;
 mod locks;
 mod memory;
 mod operations;
+mod oracles;
 mod pipeline;
 mod probe;
 mod readonly;
