@@ -26,6 +26,7 @@ mod kpi;
 mod locks;
 mod memory;
 mod operations;
+mod oracles;
 mod pipeline;
 mod probe;
 mod readonly;

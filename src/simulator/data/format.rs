@@ -1,11 +1,13 @@
 //! How the API spells values: datetimes, dates, hours, counts, durations, decimals, percents and
 //! booleans, each as the real reports write them.
 //!
-//! It owns the spellings and nothing else. The invariant it protects: a spelling is a pure
-//! function of its number (and, where reports disagree, of the field or report name), so both
-//! generators render the same number as the same string.
+//! It owns the spellings and nothing else; which spelling a field gets is `formats`' table. The
+//! invariant it protects: a spelling is a pure function of its number and its [`Format`], so
+//! both generators render the same number as the same string.
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
+
+use super::formats::{Format, HourStyle};
 
 /// `YYYY-MM-DD HH:MM:SS`, the API's datetime form.
 ///
@@ -15,7 +17,7 @@ pub(super) fn format_datetime(t: NaiveDateTime) -> String {
 }
 
 /// `H:MM:SS` with at least two hour digits; hours may pass 24 (`"41:06:00"`).
-pub(super) fn hms(seconds: i64) -> String {
+fn hms(seconds: i64) -> String {
     let s = seconds.max(0);
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
@@ -42,18 +44,17 @@ pub(super) fn integer(n: u64) -> String {
     }
 }
 
-/// Hundredths as a decimal (`"12.34"`); credits with three decimals (`"2.887"`).
-pub(super) fn decimal(hundredths: u64, name: &str) -> String {
-    if name == "nlp_credits" {
-        format!("{}.{:03}", hundredths / 1000, hundredths % 1000)
-    } else {
-        format!("{}.{:02}", hundredths / 100, hundredths % 100)
-    }
+/// `units` of `10^-places` as a decimal with `places` decimals: `(1234, 2)` → `"12.34"`,
+/// `(2887, 3)` → `"2.887"`.
+pub(super) fn decimal(units: u64, places: u8) -> String {
+    let scale = 10u64.pow(u32::from(places));
+    format!("{}.{:0width$}", units / scale, units % scale, width = usize::from(places))
 }
 
-/// Basis points as the API's percentage (`"34.64 %"`, `"0 %"`, sometimes `"15,233.33 %"`).
-pub(super) fn percent(basis_points: u64, name: &str) -> String {
-    let bp = if name == "preview_percent" && basis_points.is_multiple_of(7) { basis_points * 50 } else { basis_points };
+/// Basis points as the API's percentage (`"34.64 %"`, `"0 %"`); one in seven of a percentage
+/// that can pass 100 is fifty times larger, with a thousands comma (`"15,233.33 %"`).
+pub(super) fn percent(basis_points: u64, past_100: bool) -> String {
+    let bp = if past_100 && basis_points.is_multiple_of(7) { basis_points * 50 } else { basis_points };
     if bp == 0 {
         return "0 %".to_owned();
     }
@@ -64,16 +65,36 @@ pub(super) fn yes_no(d: u64) -> String {
     if d.is_multiple_of(2) { "yes" } else { "no" }.to_owned()
 }
 
-/// The slot's hour as each report writes it (`"13:00"`, `"09"`, `"9"`, `"09:30"`).
-pub(super) fn hour_text(api: &str, t: NaiveDateTime) -> String {
-    match api {
-        "skill_4" => format!("{:02}", t.hour()),
-        "skill_5" => t.hour().to_string(),
-        _ => format!("{:02}:{:02}", t.hour(), t.minute()),
+/// The slot's time of day in `style` (`"13:00"`, `"09"`, `"9"`).
+pub(super) fn hour_text(style: HourStyle, t: NaiveDateTime) -> String {
+    match style {
+        HourStyle::TwoDigits => format!("{:02}", t.hour()),
+        HourStyle::Number => t.hour().to_string(),
+        HourStyle::HoursMinutes => format!("{:02}:{:02}", t.hour(), t.minute()),
+    }
+}
+
+/// A duration of `seconds` in `format` (a [`Format::Clock`], [`Format::Seconds`], or either by
+/// `d`'s parity for [`Format::ClockOrSeconds`]).
+pub(super) fn duration(format: Format, seconds: i64, d: u64) -> String {
+    let plain = match format {
+        Format::Seconds => true,
+        Format::ClockOrSeconds => d.is_multiple_of(2),
+        _ => false,
+    };
+    if plain {
+        seconds.to_string()
+    } else {
+        hms(seconds)
     }
 }
 
 /// `YYYY-MM-DD`.
 pub(super) fn format_date(t: NaiveDateTime) -> String {
     format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+}
+
+/// `YYYY-MM-DD-HH`, diagram_1_2's hour stamp.
+pub(super) fn hour_stamp(t: NaiveDateTime) -> String {
+    format!("{}-{:02}", format_date(t), t.hour())
 }

@@ -8,22 +8,24 @@
 //! as time passes, two half days add up to the whole day, and an entity without events in a
 //! window is absent.
 //!
-//! It owns the events and how each report renders them, in the formats of each field's type. The
-//! invariant it protects: an event, like a chat, is a fixed fact of the seed, the report, its code
-//! group and its minute; the window and `now` only choose which events count and what they show.
+//! It owns the events and how each report renders them, each field in the API's own spelling
+//! (`formats`' table, never the catalogue's type for the field). The invariant it protects: an
+//! event, like a chat, is a fixed fact of the seed, the report, its code group and its minute;
+//! the window and `now` only choose which events count and what they show.
 
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, TimeDelta, Timelike};
 use serde_json::Value;
 
-use super::format::{decimal, format_date, format_datetime, hms, hour_text, integer, percent, yes_no};
+use super::format::{decimal, duration, format_date, format_datetime, hour_stamp, hour_text, integer, percent, yes_no};
+use super::formats::{format_of, Format};
 use super::vocabulary::{
     agent_dni, agent_extension, agent_name, customer_name, dimension, is_pooled, pool, Dimension, AGENTS, CODE_GROUPS,
     SKILLS,
 };
 use super::{hash, minute_of, minute_start, mix, name_salt, rows_in_minute, salt, uniform, Ask, Zone};
-use crate::wolkvox::catalog::{self, DataShape, Field, FieldType, Grain, Report, BUCKET, DAY};
+use crate::wolkvox::catalog::{self, DataShape, Field, Grain, Report, BUCKET, DAY};
 use crate::wolkvox::Row;
 
 /// The first `limit` rows of `report`, a report of the catalogue other than chat_14, that answer
@@ -126,7 +128,7 @@ impl Generator {
             .key
             .iter()
             .filter(|k| !matches!(**k, DAY | catalog::STREAM | "hour" | "date"))
-            .filter(|k| report.field(k).is_some_and(|f| f.ty == FieldType::Text))
+            .filter(|k| format_of(report.api, k) == Some(Format::Text))
             .enumerate()
             .map(|(i, name)| Axis { name, radix: radix(name, i == 0) })
             .collect();
@@ -264,20 +266,23 @@ impl Generator {
         let d = Self::draw(event.h, name);
         let key = self.report.key.contains(&name);
         let optional = !key && d % 20 == 7;
-        match field.ty {
-            FieldType::Timestamp if self.report.timestamp == Some(name) => format_datetime(event.shown),
-            FieldType::Timestamp if optional => "-".to_owned(),
-            FieldType::Timestamp => {
-                format_datetime(self.zone.local(event.date + TimeDelta::seconds((d % 3600) as i64)))
+        match self.format(name) {
+            Format::DateTime if self.report.timestamp == Some(name) => format_datetime(event.shown),
+            Format::DateTime if optional => "-".to_owned(),
+            Format::DateTime => format_datetime(self.zone.local(event.date + TimeDelta::seconds((d % 3600) as i64))),
+            Format::Date => format_date(event.shown),
+            Format::HourStamp => hour_stamp(event.shown),
+            Format::Hour(style) => hour_text(style, event.shown.with_minute(0).unwrap_or(event.shown)),
+            Format::Count => integer(d % if name.contains("chars") { 4000 } else { 20 }),
+            format @ (Format::Clock | Format::Seconds | Format::ClockOrSeconds) => {
+                duration(format, (d % 3600) as i64, d)
             }
-            FieldType::Date => format_date(event.shown),
-            FieldType::Time => format!("{:02}:00", event.shown.hour()),
-            FieldType::Integer => integer(d % if name.contains("chars") { 4000 } else { 20 }),
-            FieldType::Duration => self.duration(name, (d % 3600) as i64, d),
-            FieldType::Decimal => decimal(d % 2000, name),
-            FieldType::Percent => percent(d % 10_000, name),
-            FieldType::Boolean => yes_no(d),
-            FieldType::Text => {
+            Format::Decimal(places) => decimal(d % 2000, places),
+            format @ (Format::Percent | Format::PercentPast100) => {
+                percent(d % 10_000, format == Format::PercentPast100)
+            }
+            Format::YesNo => yes_no(d),
+            Format::Text => {
                 if let Some(unique) = unique_text(name, event, &self.zone) {
                     return unique;
                 }
@@ -292,21 +297,10 @@ impl Generator {
         }
     }
 
-    /// A duration in the report's format: seconds for the fields documented in seconds.
-    fn duration(&self, name: &str, seconds: i64, d: u64) -> String {
-        let plain = match (self.report.api, name) {
-            ("cdr_1", "time_seg") | ("skill_2", "abandon_time") | ("cdr_5", "ring_time") => true,
-            ("diagram_7", "time") | ("speech_1", "time" | "time_silence") => true,
-            (api, "asa" | "ata") => api.starts_with("skill_"),
-            // Disputed format: both forms occur.
-            ("chat_1", "chat_duration") => d.is_multiple_of(2),
-            _ => false,
-        };
-        if plain {
-            seconds.to_string()
-        } else {
-            hms(seconds)
-        }
+    /// How the API spells field `name` of this report: `formats`' table, whose tests check that
+    /// every field served has an entry.
+    fn format(&self, name: &str) -> Format {
+        format_of(self.report.api, name).unwrap_or(Format::Text)
     }
 
     /// A text value for `name`, picked by `pick` from its pool or generated from it. Distinct
@@ -409,11 +403,11 @@ impl Generator {
             totals.last = totals.last.max(event.shown);
             for (i, field) in fields.iter().enumerate() {
                 let d = Self::draw(event.h, field.name);
-                totals.sums[i] += match field.ty {
-                    FieldType::Integer if field.name.contains("chars") => (d % 400) as i64,
-                    FieldType::Integer => (d % 4) as i64,
-                    FieldType::Duration => 5 + (d % 600) as i64,
-                    FieldType::Decimal => (d % 500) as i64,
+                totals.sums[i] += match self.format(field.name) {
+                    Format::Count if field.name.contains("chars") => (d % 400) as i64,
+                    Format::Count => (d % 4) as i64,
+                    Format::Clock | Format::Seconds | Format::ClockOrSeconds => 5 + (d % 600) as i64,
+                    Format::Decimal(_) => (d % 500) as i64,
                     _ => 0,
                 };
             }
@@ -524,33 +518,34 @@ impl Generator {
             } else {
                 let sum = totals.sums[i];
                 let count = totals.count.max(1);
-                match field.ty {
-                    FieldType::Time => hour_text(report.api, slot_start),
-                    FieldType::Date => format_date(slot_start),
-                    FieldType::Timestamp => match (session, name) {
+                match self.format(name) {
+                    Format::Hour(style) => hour_text(style, slot_start),
+                    Format::Date => format_date(slot_start),
+                    Format::HourStamp => hour_stamp(slot_start),
+                    Format::DateTime => match (session, name) {
                         (Some((login, _)), "login") => format_datetime(login),
                         (Some((_, logout)), "logout") => format_datetime(logout),
-                        _ if report.api == "diagram_1_2" => {
-                            format!("{}-{:02}", format_date(slot_start), slot_start.hour())
-                        }
                         (_, "login") => format_datetime(totals.first),
                         _ => format_datetime(totals.last),
                     },
-                    FieldType::Integer => integer(sum as u64),
-                    FieldType::Duration => match session {
+                    Format::Count => integer(sum as u64),
+                    format @ (Format::Clock | Format::Seconds | Format::ClockOrSeconds) => match session {
                         Some((login, logout)) if name == "login_time" => {
-                            self.duration(name, (logout - login).num_seconds(), ctx.h)
+                            duration(format, (logout - login).num_seconds(), ctx.h)
                         }
-                        _ if is_average(name) => self.duration(name, sum / count, ctx.h),
-                        _ => self.duration(name, sum, ctx.h),
+                        _ if is_average(name) => duration(format, sum / count, ctx.h),
+                        _ => duration(format, sum, ctx.h),
                     },
-                    FieldType::Decimal if name == "average" || name.starts_with('q') => {
-                        decimal((sum / count) as u64, name)
+                    Format::Decimal(places) if name == "average" || name.starts_with('q') => {
+                        decimal((sum / count) as u64, places)
                     }
-                    FieldType::Decimal => decimal(sum as u64, name),
-                    FieldType::Percent => percent((totals.count as u64 * 7_919 + e as u64 * 131) % 10_000, name),
-                    FieldType::Boolean => yes_no(Self::draw(ctx.h, name)),
-                    FieldType::Text => self.text(name, Self::draw(ctx.h, name), &ctx),
+                    Format::Decimal(places) => decimal(sum as u64, places),
+                    format @ (Format::Percent | Format::PercentPast100) => percent(
+                        (totals.count as u64 * 7_919 + e as u64 * 131) % 10_000,
+                        format == Format::PercentPast100,
+                    ),
+                    Format::YesNo => yes_no(Self::draw(ctx.h, name)),
+                    Format::Text => self.text(name, Self::draw(ctx.h, name), &ctx),
                 }
             };
             row.insert(name.to_owned(), Value::String(value));

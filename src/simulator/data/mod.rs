@@ -20,6 +20,9 @@
 //! - `vocabulary`: the fixed words rows are made of: agents, skills, typification codes and the
 //!   values of enumerated fields.
 //! - `format`: how the API spells a datetime, a count, a duration, a decimal or a percent.
+//! - `formats`: which of those spellings each field of each report gets: a table of its own,
+//!   written from the research notes, so no value is served in a format because the catalogue
+//!   types its field that way.
 //! - `zone`: the operation's clock: the fixed-offset timeline rows are facts of, and its local
 //!   readings.
 //!
@@ -29,6 +32,7 @@
 
 mod chat_14;
 mod format;
+mod formats;
 mod generic;
 mod reference;
 mod vocabulary;
@@ -342,6 +346,8 @@ mod tests {
             .collect()
     }
 
+    /// The simulator's spellings (`formats`, written apart from the catalogue) read with the
+    /// catalogue's types: a field the catalogue types unlike the API spells it fails here.
     #[test]
     fn every_report_serves_rows_with_every_field_in_a_parseable_format() {
         use crate::wolkvox::values;
