@@ -73,9 +73,11 @@ GRANT USAGE ON SCHEMA :"schema" TO :"app_role";
 -- objects of the role that sets them).
 SET LOCAL ROLE :"owner_role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA :"schema" TO :"app_role";
-GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA :"schema" TO :"app_role";
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA :"schema" TO :"app_role";
 ALTER DEFAULT PRIVILEGES IN SCHEMA :"schema" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"app_role";
-ALTER DEFAULT PRIVILEGES IN SCHEMA :"schema" GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO :"app_role";
+-- No UPDATE on sequences (setval); and after `migrate`, the run history, the audit and the
+-- migration record are append-only for this role (migration 20261206000080).
+ALTER DEFAULT PRIVILEGES IN SCHEMA :"schema" GRANT USAGE, SELECT ON SEQUENCES TO :"app_role";
 RESET ROLE;
 
 COMMIT;

@@ -158,6 +158,17 @@ async fn the_daemon_runs_as_a_role_that_may_only_read_and_write_rows() {
         "ALTER TABLE wolkvox.chat_14 ADD COLUMN intruder int",
         "DROP TABLE wolkvox.chat_14",
         "TRUNCATE wolkvox.chat_14",
+        // History is append-only for it: runs, operator changes, migrations, sequences.
+        "UPDATE wolkvox.etl_audit SET who = 'someone else'",
+        "DELETE FROM wolkvox.etl_audit",
+        "UPDATE wolkvox.etl_run SET status = 'succeeded'",
+        "DELETE FROM wolkvox.etl_run",
+        "TRUNCATE wolkvox.etl_run",
+        "INSERT INTO wolkvox._sqlx_migrations (version, description, success, checksum, execution_time) VALUES (1, 'x', true, '\\x00', 0)",
+        "UPDATE wolkvox._sqlx_migrations SET success = false",
+        "DELETE FROM wolkvox._sqlx_migrations",
+        "SELECT setval('wolkvox.etl_run_id_seq', 1)",
+        "SELECT setval('wolkvox.etl_audit_id_seq', 1)",
     ] {
         let error = sqlx::query(ddl).execute(&mut app).await.expect_err(ddl);
         let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.to_string());

@@ -1,0 +1,2 @@
+-- PostgreSQL only (role privileges); kept here so both backends share one migration history.
+SELECT 1;
