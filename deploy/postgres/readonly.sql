@@ -4,7 +4,7 @@
 -- Run it with psql, in the daemon's database, as the role the daemon connects as (the owner of
 -- its tables) or as a superuser; creating the role needs CREATEROLE or superuser:
 --
---   psql "$DATABASE_URL" -v bi_password="$WOLKVOX_BI_PASSWORD" -f deploy/postgres/readonly.sql
+--   WOLKVOX_BI_PASSWORD=… psql "$DATABASE_URL" -f deploy/postgres/readonly.sql
 --
 -- psql variables (-v name=value):
 --   bi_password  required: the role's password
@@ -29,9 +29,14 @@
 
 \set ON_ERROR_STOP on
 
+-- A password given with -v is visible in `ps`; from the environment it is not (psql 15+).
 \if :{?bi_password}
 \else
-  DO $$ BEGIN RAISE EXCEPTION 'readonly.sql needs a password: psql ... -v bi_password=SECRET -f readonly.sql'; END $$;
+  \getenv bi_password WOLKVOX_BI_PASSWORD
+\endif
+\if :{?bi_password}
+\else
+  DO $$ BEGIN RAISE EXCEPTION 'readonly.sql needs a password: WOLKVOX_BI_PASSWORD in the environment (or psql -v bi_password=…)'; END $$;
 \endif
 \if :{?bi_role}
 \else

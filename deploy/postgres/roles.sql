@@ -4,8 +4,10 @@
 -- Run it once with psql, in the daemon's database, as a superuser (or, on a managed service,
 -- the administrator role: it needs CREATEROLE and to act as the owner role it creates):
 --
---   psql "$ADMIN_DATABASE_URL" -v owner_password="$OWNER_PW" -v app_password="$APP_PW" \
---        -f deploy/postgres/roles.sql
+--   WOLKVOX_OWNER_PASSWORD=… WOLKVOX_APP_PASSWORD=… psql "$ADMIN_DATABASE_URL" -f deploy/postgres/roles.sql
+--
+-- (the passwords from the environment, so they are not on a command line that `ps` shows; -v
+-- owner_password=… -v app_password=… works too)
 --
 -- then bring the schema up to date as the owner, and run the daemon as the app role:
 --
@@ -13,8 +15,8 @@
 --   DATABASE_URL=postgres://wolkvox_app:…@host/db   wolkvox-etl run
 --
 -- psql variables (-v name=value):
---   owner_password  required: the owner role's password
---   app_password    required: the app role's password
+--   owner_password  required (or WOLKVOX_OWNER_PASSWORD): the owner role's password
+--   app_password    required (or WOLKVOX_APP_PASSWORD): the app role's password
 --   owner_role      default wolkvox_owner: owns the schema and every table; runs `migrate`
 --   app_role        default wolkvox_app: the daemon (`run`, `sync`, `status`, …)
 --   schema          default wolkvox: the daemon's `database.schema`
@@ -23,20 +25,29 @@
 --   owner_role: LOGIN; CONNECT and CREATE on the database (CREATE for the schema `bi` of the KPI
 --     views); it owns `schema`.
 --   app_role: LOGIN; CONNECT on the database; USAGE on `schema`; SELECT, INSERT, UPDATE, DELETE
---     on its tables and USAGE, SELECT, UPDATE on its sequences, now and (by default privileges)
+--     on its tables and USAGE, SELECT on its sequences (no setval), now and (by default privileges)
 --     for every table the owner adds later. No CREATE anywhere, no TRUNCATE, no REFERENCES or
 --     TRIGGER, nothing on `bi`. Advisory locks (the replicas' coordination) need no grant.
 -- Neither role gets superuser, createdb, createrole, replication or bypassrls.
 
 \set ON_ERROR_STOP on
 
+-- A password given with -v is visible in `ps`; from the environment it is not (psql 15+).
 \if :{?owner_password}
 \else
-  DO $$ BEGIN RAISE EXCEPTION 'roles.sql needs passwords: psql ... -v owner_password=… -v app_password=… -f roles.sql'; END $$;
+  \getenv owner_password WOLKVOX_OWNER_PASSWORD
 \endif
 \if :{?app_password}
 \else
-  DO $$ BEGIN RAISE EXCEPTION 'roles.sql needs passwords: psql ... -v owner_password=… -v app_password=… -f roles.sql'; END $$;
+  \getenv app_password WOLKVOX_APP_PASSWORD
+\endif
+\if :{?owner_password}
+\else
+  DO $$ BEGIN RAISE EXCEPTION 'roles.sql needs passwords: WOLKVOX_OWNER_PASSWORD and WOLKVOX_APP_PASSWORD in the environment (or psql -v owner_password=… -v app_password=…)'; END $$;
+\endif
+\if :{?app_password}
+\else
+  DO $$ BEGIN RAISE EXCEPTION 'roles.sql needs passwords: WOLKVOX_OWNER_PASSWORD and WOLKVOX_APP_PASSWORD in the environment (or psql -v owner_password=… -v app_password=…)'; END $$;
 \endif
 \if :{?owner_role}
 \else

@@ -396,6 +396,11 @@ fn compose_drops_privileges_requires_a_database_password_and_the_build_context_l
         assert!(body.lines().any(|l| l.trim() == "tmpfs: [/tmp]"), "{name} has no /tmp");
     }
     assert!(!compose.contains("POSTGRES_PASSWORD:-"), "no default database password");
+    // No default for any password, and none on a command line (`ps` shows those).
+    for line in compose.lines().filter(|l| l.to_ascii_uppercase().contains("PASSWORD")) {
+        assert!(!line.contains(":-"), "a default password: {line}");
+        assert!(!line.contains("_password="), "a password on a command line: {line}");
+    }
     // The superuser's password reaches only the database and the two role-making one-shots.
     assert_eq!(compose.matches("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}").count(), 3);
     for name in ["postgres", "db-roles", "bi-role"] {

@@ -294,29 +294,42 @@ fn docker_compose_config_validates() {
 }
 
 #[test]
-fn the_systemd_unit_is_hardened_and_keeps_the_token_in_an_environment_file() {
-    let unit =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/systemd/wolkvox-etl.service")).unwrap();
+fn the_systemd_unit_is_hardened_and_takes_its_secrets_as_credentials() {
+    let read =
+        |name: &str| std::fs::read_to_string(format!("{}/deploy/systemd/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let unit = read("wolkvox-etl.service");
     for line in [
         "Restart=on-failure",
         "User=wolkvox-etl",
         "NoNewPrivileges=true",
         "ProtectSystem=strict",
         "PrivateTmp=true",
-        "EnvironmentFile=/etc/wolkvox-etl/wolkvox-etl.env",
+        "ProtectProc=invisible",
+        "ProcSubset=pid",
+        "SystemCallFilter=~@privileged @resources",
+        "MemoryMax=512M",
+        "LoadCredential=wolkvox-token:/etc/wolkvox-etl/credentials/wolkvox-token",
+        "LoadCredential=database-url:/etc/wolkvox-etl/credentials/database-url",
+        "Environment=WOLKVOX_ETL__WOLKVOX__TOKEN_FILE=%d/wolkvox-token",
+        "Environment=WOLKVOX_ETL__DATABASE__URL_FILE=%d/database-url",
         "ExecStart=/usr/local/bin/wolkvox-etl run",
     ] {
         assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
     }
-    for example in [
-        "#LoadCredential=wolkvox-token:/etc/wolkvox-etl/credentials/wolkvox-token",
-        "#Environment=WOLKVOX_ETL__WOLKVOX__TOKEN_FILE=%d/wolkvox-token",
-        "#Environment=WOLKVOX_ETL__DATABASE__URL_FILE=%d/database-url",
+    let unit_has_secret =
+        unit.lines().any(|l| l.contains("WOLKVOX_ETL__WOLKVOX__TOKEN=") || l.contains("DATABASE_URL="));
+    assert!(!unit_has_secret, "secrets belong in credential files, not the unit");
+    // Migrations as the owner role, before the daemon, which runs as the app role.
+    let migrate = read("wolkvox-etl-migrate.service");
+    for line in [
+        "Type=oneshot",
+        "ExecStart=/usr/local/bin/wolkvox-etl migrate",
+        "LoadCredential=database-url:/etc/wolkvox-etl/credentials/database-url-owner",
+        "Before=wolkvox-etl.service",
+        "RequiredBy=wolkvox-etl.service",
     ] {
-        assert!(unit.lines().any(|l| l.trim() == example), "missing the credentials example {example}");
+        assert!(migrate.lines().any(|l| l.trim() == line), "migrate unit: missing {line}");
     }
-    let unit_has_secret = unit.lines().any(|l| l.contains("WOLKVOX_ETL__WOLKVOX__TOKEN="));
-    assert!(!unit_has_secret, "the token belongs in the EnvironmentFile, not the unit");
 }
 
 /// A database that accepts the connection and never answers (a wrong port, a stuck proxy) must

@@ -38,12 +38,13 @@ impl BiRole {
         role
     }
 
-    /// `psql "$DATABASE_URL" -v bi_password=… -f deploy/postgres/readonly.sql`, as in the README,
+    /// `WOLKVOX_BI_PASSWORD=… psql "$DATABASE_URL" -f deploy/postgres/readonly.sql`, as in the README,
     /// plus this test's role name.
     fn apply(&self) {
         let out = Command::new("psql")
             .arg(&self.owner_url)
-            .args(["-q", "-v", &format!("bi_role={}", self.name), "-v", &format!("bi_password={}", self.password)])
+            .env("WOLKVOX_BI_PASSWORD", &self.password)
+            .args(["-q", "-v", &format!("bi_role={}", self.name)])
             .args(["-f", SCRIPT])
             .output()
             .expect("psql runs");

@@ -27,7 +27,7 @@ struct Roles {
 }
 
 impl Roles {
-    /// `psql "$ADMIN_DATABASE_URL" -v owner_password=… -v app_password=… -f deploy/postgres/roles.sql`,
+    /// `WOLKVOX_OWNER_PASSWORD=… WOLKVOX_APP_PASSWORD=… psql "$ADMIN_DATABASE_URL" -f deploy/postgres/roles.sql`,
     /// as SECURITY.md says, plus this test's role names.
     fn create(admin_url: &str) -> Roles {
         let id = format!("{:08x}", fastrand::u32(..));
@@ -39,7 +39,10 @@ impl Roles {
         let out = Command::new("psql")
             .arg(admin_url)
             .args(["-q", "-v", &format!("owner_role={}", roles.owner), "-v", &format!("app_role={}", roles.app)])
-            .args(["-v", "owner_password=owner-pw", "-v", "app_password=app-pw", "-f", SCRIPT])
+            // The passwords from the environment, as compose passes them: never on a command line.
+            .env("WOLKVOX_OWNER_PASSWORD", "owner-pw")
+            .env("WOLKVOX_APP_PASSWORD", "app-pw")
+            .args(["-f", SCRIPT])
             .output()
             .expect("psql runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
