@@ -5,8 +5,11 @@
 //! The invariants it protects: checks run in the real API's order (token present, token valid,
 //! one request in flight per token, daily quota, parameters), for `token_info` exactly as for a
 //! report, since it costs a call like any other; a token is marked busy for the whole life of an
-//! accepted request and released on every exit path (a faulty answer included, up to the cut of
-//! a reset connection); a clean 200 answer carries exactly the first `max_records` rows of
+//! accepted request, until the last byte of its answer is written to the socket (not when the
+//! handler returns: a body is written at the pace the client reads it, so a client that sent its
+//! next request before reading the last one to its end is caught), and released on every exit
+//! path (a refusal or faulty answer included, up to the cut of a reset connection, or a client
+//! that hangs up); a clean 200 answer carries exactly the first `max_records` rows of
 //! [`super::served_rows`] for the clock's current time; and `token_info` answers from the same
 //! daily counter the quota is charged on, this call included.
 //!
@@ -30,7 +33,7 @@ use serde::Serialize;
 
 use super::data;
 use super::faults::{self, FaultDraws, FaultKind, HugeAnswer, HugeKind};
-use super::wire::{Streamed, Wire};
+use super::wire::{HeldBody, Hold, Streamed, Wire};
 use super::SimulatorConfig;
 use crate::clock::Clock;
 use crate::wolkvox::catalog::{self, DataShape, Report};
@@ -212,24 +215,45 @@ async fn report(shared: Arc<Shared>, wire: Wire, headers: HeaderMap, params: Has
         }
         log.push(served);
     }
-    match serve(&shared, &wire, &headers, &params).await {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::debug!(
-                status = %error.status,
-                msg = %error.msg,
-                "wolkvox simulator refused a request"
-            );
-            error.into_response()
-        }
+    let hold = match admit(&shared, &headers) {
+        Ok((_, hold)) => hold,
+        Err(error) => return refused(error),
+    };
+    let (response, cut_after) = match serve(&shared, &params, &hold).await {
+        Ok(sending) => (sending.response, sending.cut_after),
+        Err(error) => (refused(error), None),
+    };
+    sent_holding(&wire, response, hold, cut_after)
+}
+
+/// A refusal's response, logged.
+fn refused(error: ApiError) -> Response {
+    tracing::debug!(status = %error.status, msg = %error.msg, "wolkvox simulator refused a request");
+    error.into_response()
+}
+
+/// `response`, with `hold` (the token's busy mark) travelling with it: the token stays busy
+/// until the last byte of the body has been written to the socket, the connection closes, or the
+/// body is dropped unsent (see [`Hold`]). With `cut_after`, the connection is cut after that
+/// much of the body instead (and the token freed then).
+fn sent_holding(wire: &Wire, response: Response, hold: Hold, cut_after: Option<usize>) -> Response {
+    let (parts, body) = response.into_parts();
+    let length = hyper::body::Body::size_hint(&body).exact().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    match (cut_after, length) {
+        (Some(share), _) => wire.cut_after(share, hold.clone()),
+        (None, Some(length)) => wire.hold_until_sent(length, hold.clone()),
+        // Every answer here has a known length; one that had not would hold the token until
+        // hyper took its last frame, the body's end as far as the body can tell.
+        (None, None) => {}
     }
+    Response::from_parts(parts, axum::body::Body::new(HeldBody::new(body, hold)))
 }
 
 /// The checks every call passes first, in the real API's order: a token, a valid one, none of
 /// its requests in flight, and its daily quota (charged here: a call refused later, for its
 /// parameters, still costs one). Returns the token and its busy mark, which the caller holds
-/// for as long as the request is in flight.
-fn admit(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(String, InFlight), ApiError> {
+/// for as long as the request is in flight, its answer's sending included ([`sent_holding`]).
+fn admit(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(String, Hold), ApiError> {
     let token = headers
         .get(TOKEN_HEADER)
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
@@ -250,7 +274,7 @@ fn admit(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(String, InFlight)
     if !shared.charge(&token) {
         return Err(ApiError::forbidden("TOKEN LIMIT EXCEEDED"));
     }
-    Ok((token, busy))
+    Ok((token, Hold::new(busy)))
 }
 
 /// `GET /api/v2/information.php?api=…`: `token_info`, and the reference data (agents, skills,
@@ -282,15 +306,22 @@ async fn information(
             .map(|rows| rows.map(|rows| if blank { Vec::new() } else { rows }));
         return match answer {
             None => unknown_path().await,
-            Some(answer) => match reference(&shared, &headers, api, answer).await {
-                Ok(response) => response,
+            Some(answer) => match admit(&shared, &headers) {
+                Ok((_, hold)) => {
+                    let response = reference(&shared, api, answer).await.unwrap_or_else(IntoResponse::into_response);
+                    sent_holding(&wire, response, hold, None)
+                }
                 Err(error) => error.into_response(),
             },
         };
     }
     shared.token_info_requests.fetch_add(1, Ordering::Relaxed);
-    match token_info(&shared, &headers).await {
-        Ok(response) => response,
+    let answered = match admit(&shared, &headers) {
+        Ok((token, hold)) => token_info(&shared, &token).await.map(|response| (response, hold)),
+        Err(error) => Err(error),
+    };
+    match answered {
+        Ok((response, hold)) => sent_holding(&wire, response, hold, None),
         Err(error) => {
             tracing::debug!(status = %error.status, msg = %error.msg, "wolkvox simulator refused a token_info request");
             error.into_response()
@@ -298,18 +329,12 @@ async fn information(
     }
 }
 
-/// Answers a reference API after the checks every call passes (token, in flight, daily quota).
-async fn reference(
-    shared: &Arc<Shared>,
-    headers: &HeaderMap,
-    api: &str,
-    answer: Result<Vec<Row>, String>,
-) -> Result<Response, ApiError> {
-    let (_token, busy) = admit(shared, headers)?;
+/// Answers a reference API, once its request passed the checks every call passes (token, in
+/// flight, daily quota).
+async fn reference(shared: &Arc<Shared>, api: &str, answer: Result<Vec<Row>, String>) -> Result<Response, ApiError> {
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
     }
-    drop(busy);
     let rows = answer.map_err(ApiError::bad_request)?;
     let code = if shared.config.code_as_number { Code::Number(200) } else { information_success(api) };
     let envelope = Envelope {
@@ -322,15 +347,14 @@ async fn reference(
     Ok(json_response(StatusCode::OK, body))
 }
 
-/// Answers `token_info` for the caller's token after the checks every call passes: its calls
-/// today (this one included: it costs a call too), the operation's, its limit and what is left.
-async fn token_info(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let (token, busy) = admit(shared, headers)?;
+/// Answers `token_info` for `token`, once its request passed the checks every call passes: its
+/// calls today (this one included: it costs a call too), the operation's, its limit and what is
+/// left.
+async fn token_info(shared: &Arc<Shared>, token: &str) -> Result<Response, ApiError> {
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
     }
-    let count = shared.count(&token);
-    drop(busy);
+    let count = shared.count(token);
     let body = render_token_info(&shared.config, &count).map_err(|error| ApiError::internal(error.to_string()))?;
     Ok(json_response(StatusCode::OK, body))
 }
@@ -357,15 +381,22 @@ fn render_token_info(config: &SimulatorConfig, count: &TokenCount) -> serde_json
     serde_json::to_vec(&envelope)
 }
 
-/// Runs the checks in order, then renders the report (or the fault drawn for it); every refusal
-/// is an `Err`.
-async fn serve(
-    shared: &Arc<Shared>,
-    wire: &Wire,
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
-    let (_, mut busy) = admit(shared, headers)?;
+/// An accepted report request's answer, and how much of its body goes out before its connection
+/// is cut (a connection reset), if it is.
+struct Sending {
+    response: Response,
+    cut_after: Option<usize>,
+}
+
+impl From<Response> for Sending {
+    fn from(response: Response) -> Sending {
+        Sending { response, cut_after: None }
+    }
+}
+
+/// Runs the checks after [`admit`] in order, then renders the report (or the fault drawn for
+/// it); every refusal is an `Err`. `hold` is the token's busy mark.
+async fn serve(shared: &Arc<Shared>, params: &HashMap<String, String>, hold: &Hold) -> Result<Sending, ApiError> {
     let checked = validate(&shared.config, params)?;
     let drawn = shared.draws.next(&shared.config.faults);
     // A window too long for the server: it always fails the same way (timeout, cut body, 5xx).
@@ -385,24 +416,25 @@ async fn serve(
             // The stall runs on its own task holding the token: a server busy on a slow query
             // does not notice that the client gave up, so its token stays busy the whole time.
             let slow = shared.config.faults.slow;
+            let held = hold.clone();
             let stall = tokio::spawn(async move {
                 tokio::time::sleep(slow).await;
-                busy
+                drop(held);
             });
-            busy = stall.await.map_err(|error| ApiError::internal(error.to_string()))?;
+            stall.await.map_err(|error| ApiError::internal(error.to_string()))?;
         }
         Some(kind) => {
             if let Some(replaced) = replacement(kind) {
-                return replaced;
+                return replaced.map(Sending::from);
             }
         }
         None => {}
     }
     // A huge error replaces the answer; a huge value spoils it (`render` plants its place).
     match shared.config.huge {
-        Some(HugeAnswer { kind: HugeKind::ErrorIn200, bytes }) => return Ok(huge_error(StatusCode::OK, bytes, busy)),
+        Some(HugeAnswer { kind: HugeKind::ErrorIn200, bytes }) => return Ok(huge_error(StatusCode::OK, bytes).into()),
         Some(HugeAnswer { kind: HugeKind::Error400, bytes }) => {
-            return Ok(huge_error(StatusCode::BAD_REQUEST, bytes, busy))
+            return Ok(huge_error(StatusCode::BAD_REQUEST, bytes).into())
         }
         _ => {}
     }
@@ -420,13 +452,14 @@ async fn serve(
         .map_err(|error| ApiError::internal(error.to_string()))?;
     let half = answer.body.len() / 2;
     match fault {
-        Some(FaultKind::TruncatedJson) => Ok(json_response(answer.status, answer.body[..half].to_vec())),
-        Some(FaultKind::InvalidUtf8) => Ok(json_response(answer.status, faults::splice_invalid_utf8(&answer.body))),
+        Some(FaultKind::TruncatedJson) => Ok(json_response(answer.status, answer.body[..half].to_vec()).into()),
+        Some(FaultKind::InvalidUtf8) => {
+            Ok(json_response(answer.status, faults::splice_invalid_utf8(&answer.body)).into())
+        }
         Some(FaultKind::ConnectionReset) => {
             // The token stays busy until the connection is cut, as it would while a real
             // answer is still being sent.
-            wire.cut_after(half, Box::new(busy));
-            Ok(json_response(answer.status, answer.body))
+            Ok(Sending { response: json_response(answer.status, answer.body), cut_after: Some(half) })
         }
         _ => {
             if answer.status == StatusCode::OK {
@@ -440,21 +473,21 @@ async fn serve(
                     let tail = answer.body[at + planted.len()..].to_vec();
                     let mut head = answer.body;
                     head.truncate(at);
-                    let body = Streamed::new(head, bytes, tail, Box::new(busy));
-                    Ok(streamed_response(answer.status, body))
+                    let body = Streamed::new(head, bytes, tail);
+                    Ok(streamed_response(answer.status, body).into())
                 }
-                _ => Ok(json_response(answer.status, answer.body)),
+                _ => Ok(json_response(answer.status, answer.body).into()),
             }
         }
     }
 }
 
 /// The [`HugeAnswer`] error envelopes: `{"code":400,"error":"BAD REQUEST","msg":"xxx…","data":[]}`
-/// with `status`, the `msg` `bytes` long, streamed; the token is busy until it is sent.
-fn huge_error(status: StatusCode, bytes: usize, busy: InFlight) -> Response {
+/// with `status`, the `msg` `bytes` long, streamed.
+fn huge_error(status: StatusCode, bytes: usize) -> Response {
     let head = br#"{"code":400,"error":"BAD REQUEST","msg":""#.to_vec();
     let tail = br#"","data":[]}"#.to_vec();
-    streamed_response(status, Streamed::new(head, bytes, tail, Box::new(busy)))
+    streamed_response(status, Streamed::new(head, bytes, tail))
 }
 
 /// A JSON response whose body is sent as it is made.
@@ -961,6 +994,76 @@ mod tests {
         assert_eq!(sim.peak_tokens_in_flight(), 2, "the two requests overlapped");
         assert_eq!(sim.requests().len(), 2);
         assert_eq!(sim.requests()[0].date_ini, "20260310100000");
+        sim.shutdown().await;
+    }
+
+    /// A chat_14 hour whose answer (about 30 MB: 120 rows padded to 256 KiB) is far larger than
+    /// what the socket buffers between the two ends can hold, so the simulator cannot have
+    /// written all of it before the client reads it.
+    fn heavy() -> SimulatorConfig {
+        SimulatorConfig { pad_bytes: 256 * 1024, ..quick() }
+    }
+
+    const HEAVY_HOUR: &str = "api=chat_14&date_ini=20260310100000&date_end=20260310105959";
+    /// A light request on the same token (cdr_1 is not padded).
+    const LIGHT_HOUR: &str = "api=cdr_1&date_ini=20260310100000&date_end=20260310105959";
+
+    #[tokio::test]
+    async fn a_request_sent_while_the_previous_answer_is_still_being_read_is_a_simultaneous_request() {
+        let sim = start(heavy(), &bogota_clock("2026-03-10 12:00:00")).await;
+        let url = format!("{}reports_manager.php?{HEAVY_HOUR}", sim.base_url());
+        let mut first = reqwest::Client::new().get(url).header(TOKEN_HEADER, "t").send().await.unwrap();
+        assert_eq!(first.status(), 200);
+        let length = first.content_length().expect("a known length");
+        let mut read = first.chunk().await.unwrap().expect("a first chunk").len() as u64;
+        assert!(read < length, "{read} of {length} bytes");
+        // The headers and a first chunk are in: a client that freed its token here (at the
+        // headers, not at the last byte) sends its next request now, on another connection.
+        let second = call(&sim, Some("t"), LIGHT_HOUR).await;
+        assert_eq!(second.status, 403, "the first answer is still being sent: {}", second.body["msg"]);
+        assert_eq!(second.body, refusal(403, "FORBIDDEN", "EXCEEDS THE LIMIT OF SIMULTANEOUS REQUESTS PER TOKEN (2)"));
+        assert_eq!(sim.stats().simultaneous_violations, 1);
+        while let Some(chunk) = first.chunk().await.unwrap() {
+            read += chunk.len() as u64;
+        }
+        assert_eq!(read, length, "the first answer arrives whole");
+        // Read to its last byte: the token is free again.
+        assert_eq!(call(&sim, Some("t"), LIGHT_HOUR).await.status, 200);
+        assert_eq!(sim.stats().simultaneous_violations, 1);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_client_that_hangs_up_in_the_middle_of_an_answer_frees_its_token() {
+        let sim = start(heavy(), &bogota_clock("2026-03-10 12:00:00")).await;
+        let url = format!("{}reports_manager.php?{HEAVY_HOUR}", sim.base_url());
+        let mut first = reqwest::Client::new().get(url).header(TOKEN_HEADER, "t").send().await.unwrap();
+        first.chunk().await.unwrap().expect("a first chunk");
+        drop(first);
+        // The simulator learns of it at its next write on the closed connection.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while call(&sim, Some("t"), LIGHT_HOUR).await.status != 200 {
+            assert!(std::time::Instant::now() < deadline, "the token is still busy");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_request_sent_once_the_previous_answer_was_read_to_its_last_byte_is_served() {
+        let sim = start(heavy(), &bogota_clock("2026-03-10 12:00:00")).await;
+        let url = format!("{}reports_manager.php?{HEAVY_HOUR}", sim.base_url());
+        // One client, so the next request may go on the same (kept-alive) connection or not.
+        let client = reqwest::Client::new();
+        for _ in 0..3 {
+            let first = client.get(&url).header(TOKEN_HEADER, "t").send().await.unwrap();
+            let body = first.bytes().await.unwrap();
+            assert!(body.len() > 16 << 20, "{} bytes", body.len());
+            let light = client.get(format!("{}reports_manager.php?{LIGHT_HOUR}", sim.base_url()));
+            assert_eq!(light.header(TOKEN_HEADER, "t").send().await.unwrap().status(), 200);
+            assert_eq!(call(&sim, Some("t"), LIGHT_HOUR).await.status, 200, "on a new connection");
+        }
+        assert_eq!(sim.stats().simultaneous_violations, 0);
         sim.shutdown().await;
     }
 
