@@ -18,7 +18,8 @@
 //! - `server`: the HTTP handlers: token, concurrency and quota checks, validation, envelopes;
 //!   `token_info` answers from the same per-token daily counter the quota uses.
 //! - `faults`: the optional fault plan: wrong answers to valid requests, damaged rows.
-//! - `wire`: the listener whose connections a handler can cut mid-body (a connection reset).
+//! - `wire`: the listener whose connections a handler can cut mid-body (a connection reset), and
+//!   which frees a token only once the last byte of its answer is written to the socket.
 //!
 //! Row damage is part of that pure function too ([`served_rows`]), so with a fault plan the
 //! ground truth is still exactly what a correct client stores.
