@@ -194,6 +194,16 @@ impl<'a> Attempt<'a> {
             }
         };
         let write = async {
+            // TEST-ONLY CONTROL (cargo feature `broken-watermark-own-tx`, off by default and never
+            // for a real build): the watermark commits in its own transaction before the rows,
+            // so a kill in between loses the window. The crash harness must fail with it on.
+            // (Here, before the rows' transaction: on SQLite that one holds the only write lock.)
+            #[cfg(feature = "broken-watermark-own-tx")]
+            if let Some(wm) = self.new_watermark {
+                let mut own = ctx.db.begin().await?;
+                own.advance_watermark(self.key, wm).await?;
+                own.commit().await?;
+            }
             match reserved.begin().await {
                 Ok(tx) => self.write(tx, &mut stream, findings, requests).await,
                 Err(e) => Err(e.into()),
@@ -332,15 +342,19 @@ async fn write_batch(
     if rows.is_empty() {
         return Ok(0);
     }
-    if !*copy {
-        return Ok(tx.upsert(report, account, rows).await?);
-    }
-    let written = tx.insert_new(report, account, rows).await?;
-    if let Written::Upserted(_) = written {
-        debug!("A key of this window was stored already: its rows go by the upsert from here");
-        *copy = false;
-    }
-    Ok(written.rows())
+    let changed = if *copy {
+        let written = tx.insert_new(report, account, rows).await?;
+        if let Written::Upserted(_) = written {
+            debug!("A key of this window was stored already: its rows go by the upsert from here");
+            *copy = false;
+        }
+        written.rows()
+    } else {
+        tx.upsert(report, account, rows).await?
+    };
+    // The crash harness (tests/crash.rs) kills a run at this line: rows written, not committed.
+    debug!(rows = rows.len(), "Rows written in the window's open transaction");
+    Ok(changed)
 }
 
 impl Attempt<'_> {
