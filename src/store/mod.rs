@@ -175,6 +175,11 @@ pub const ANSWER_MARGIN: Duration = Duration::from_secs(5);
 /// may hold it while its answer is read).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Whether `e` is SQLite's "database is locked" (SQLITE_BUSY, code 5).
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "5")
+}
+
 impl DbTimeouts {
     /// The longest the daemon waits for one statement's answer: the server's own bound (the
     /// statement timeout; on SQLite, its wait for the write lock when longer) plus
@@ -296,11 +301,23 @@ impl Db {
                     .synchronous(SqliteSynchronous::Normal)
                     // One writer at a time holds the lock while a window's answer is read: wait for it.
                     .busy_timeout(SQLITE_BUSY_TIMEOUT);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(timeouts.connect)
-                    .connect_with(options)
-                    .await?;
+                // Two processes opening a new file together (a `sync` beside `run`) race to switch
+                // it to WAL, and SQLite answers that switch "database is locked" at once, without
+                // its busy handler: the loser waits and tries again, as for any lock.
+                let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+                let pool = loop {
+                    let opened = SqlitePoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(timeouts.connect)
+                        .connect_with(options.clone())
+                        .await;
+                    match opened {
+                        Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(..100))).await;
+                        }
+                        other => break other?,
+                    }
+                };
                 Ok(Db::Sqlite(pool))
             }
             None => Err(StoreError::UnsupportedUrl),
