@@ -21,6 +21,7 @@ use wolkvox_etl::sync::{run_once, Faults, JobContext, Range, WindowHook};
 use wolkvox_etl::time::utc_to_local;
 
 use crate::helpers::*;
+use crate::hostile;
 use crate::on_both_backends;
 
 /// A TCP proxy in front of PostgreSQL that can go silent: from then on it forwards nothing in
@@ -186,68 +187,6 @@ async fn a_database_that_goes_silent_mid_window_fails_the_run_within_a_bound_and
     assert!(started.elapsed() < Duration::from_secs(120));
 }
 
-/// A fake API answering every request with `status` and the body held in `body` (which a test
-/// may change between runs).
-struct HostileApi {
-    url: String,
-    body: Arc<Mutex<Vec<u8>>>,
-}
-
-impl HostileApi {
-    async fn start() -> HostileApi {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/api/v2/", listener.local_addr().unwrap());
-        let body: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let served = body.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let body = served.lock().unwrap().clone();
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(&body).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        HostileApi { url, body }
-    }
-
-    fn answer(&self, body: Vec<u8>) {
-        *self.body.lock().unwrap() = body;
-    }
-
-    /// The real binary against this API and `db`, trying each request once, at `log` level.
-    fn binary(&self, db: &TestDb, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
-        cmd.env_clear()
-            .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", &self.url)
-            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
-            .env("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "1")
-            .env("DATABASE_URL", &db.url)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "warn")
-            .args(args);
-        cmd
-    }
-}
-
-/// Runs `cmd` to its end.
-async fn output(mut cmd: std::process::Command) -> std::process::Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
 /// `sync --report chat_14` of one hour of yesterday (Bogotá): `(from, to)` local.
 fn hour_of_yesterday(hour: u32) -> (String, String) {
     let day = utc_to_local(chrono_tz::America::Bogota, Utc::now()).date() - chrono::Duration::days(1);
@@ -268,9 +207,9 @@ async fn chat_rows(hour: u32) -> Vec<serde_json::Map<String, serde_json::Value>>
     rows
 }
 
-fn envelope(rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Vec<u8> {
+fn envelope(rows: Vec<serde_json::Map<String, serde_json::Value>>) -> String {
     let data = serde_json::Value::Array(rows.into_iter().map(serde_json::Value::Object).collect());
-    serde_json::to_vec(&serde_json::json!({"code": "200", "error": null, "msg": "found", "data": data})).unwrap()
+    serde_json::json!({"code": "200", "error": null, "msg": "found", "data": data}).to_string()
 }
 
 /// Every line of `text` is at most `chars` long and none passes for a forged log line.
@@ -286,15 +225,16 @@ on_both_backends! {
     /// them: the WARN names 20, cleaned and cut, and says how many more there were.
     async fn unknown_field_names_are_kept_at_twenty_cleaned_cut_and_counted(backend) {
         let db = TestDb::new(backend).await;
-        let api = HostileApi::start().await;
+        let api = hostile::HostileApi::start(|_| (200, String::new())).await;
         let mut rows = chat_rows(3).await;
         for i in 0..200 {
             let name = format!("evil_{i:03}\r\n{FORGED} {i} {}", "n".repeat(500));
             rows[i % 2].insert(name, serde_json::Value::from(i));
         }
-        api.answer(envelope(rows));
+        let body = envelope(rows);
+        api.answer(move |_| (200, body.clone()));
         let (from, to) = hour_of_yesterday(3);
-        let out = output(api.binary(&db, &["sync", "--report", "chat_14", "--from", &from, "--to", &to])).await;
+        let out = hostile::run(hostile::binary(&api.base_url, &db.url, "warn", &["sync", "--report", "chat_14", "--from", &from, "--to", &to])).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr:.2000}");
         let warn = stderr.lines().find(|l| l.contains("fields the catalogue does not know")).expect("the WARN");
@@ -308,13 +248,14 @@ on_both_backends! {
     /// reason, and the log says so briefly.
     async fn a_hostile_rejection_reason_ends_short_and_single_line_in_etl_rejected_and_the_log(backend) {
         let db = TestDb::new(backend).await;
-        let api = HostileApi::start().await;
+        let api = hostile::HostileApi::start(|_| (200, String::new())).await;
         let mut rows = chat_rows(4).await;
         let hostile = format!("\r\nFORGED reason\r\n{FORGED}\n{}", "z".repeat(1_000_000));
         rows[0].insert("date".into(), serde_json::Value::String(hostile));
-        api.answer(envelope(rows));
+        let body = envelope(rows);
+        api.answer(move |_| (200, body.clone()));
         let (from, to) = hour_of_yesterday(4);
-        let out = output(api.binary(&db, &["sync", "--report", "chat_14", "--from", &from, "--to", &to])).await;
+        let out = hostile::run(hostile::binary(&api.base_url, &db.url, "warn", &["sync", "--report", "chat_14", "--from", &from, "--to", &to])).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr:.2000}");
         assert!(stderr.len() < 16 * 1024, "a short log: {} bytes", stderr.len());
@@ -335,11 +276,12 @@ on_both_backends! {
     /// `etl_run.error` stored whole by an older release is shown cut and on one line too.
     async fn a_hostile_error_text_ends_short_and_single_line_in_etl_run_and_status(backend) {
         let db = TestDb::new(backend).await;
-        let api = HostileApi::start().await;
+        let api = hostile::HostileApi::start(|_| (200, String::new())).await;
         let text = format!("\r\nFORGED error\r\n{FORGED}\n{}", "q".repeat(1_000_000));
-        api.answer(serde_json::to_vec(&serde_json::Value::String(text)).unwrap());
+        let body = serde_json::Value::String(text).to_string();
+        api.answer(move |_| (200, body.clone()));
         let (from, to) = hour_of_yesterday(5);
-        let out = output(api.binary(&db, &["sync", "--report", "chat_14", "--from", &from, "--to", &to])).await;
+        let out = hostile::run(hostile::binary(&api.base_url, &db.url, "warn", &["sync", "--report", "chat_14", "--from", &from, "--to", &to])).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "the run fails");
         assert!(stderr.len() < 16 * 1024, "a short log: {} bytes", stderr.len());
@@ -355,8 +297,8 @@ on_both_backends! {
         assert!(error.contains("malformed"), "{error:.300}");
         assert!(error.chars().count() <= 1_001 && !error.contains(['\r', '\n']), "{:.300}", error);
         let show = || async {
-            let table = output(api.binary(&db, &["status"])).await;
-            let json = output(api.binary(&db, &["status", "--json"])).await;
+            let table = hostile::run(hostile::binary(&api.base_url, &db.url, "warn", &["status"])).await;
+            let json = hostile::run(hostile::binary(&api.base_url, &db.url, "warn", &["status", "--json"])).await;
             assert!(table.status.success() && json.status.success());
             (String::from_utf8_lossy(&table.stdout).into_owned(), String::from_utf8_lossy(&json.stdout).into_owned())
         };

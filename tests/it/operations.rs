@@ -213,6 +213,15 @@ fn check_config_prints_the_effective_settings_without_secrets() {
 
 #[test]
 fn a_remote_database_without_verified_tls_is_refused_naming_the_key_and_the_fix() {
+    let check_config = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
+            .env("DATABASE_URL", url)
+            .arg("check-config")
+            .output()
+            .unwrap()
+    };
     // Decided on what the driver will do, not on the URL's look: `?host=` and `hostaddr=` are the
     // host dialled, and the last `sslmode` is the one in force.
     for url in [
@@ -221,13 +230,7 @@ fn a_remote_database_without_verified_tls_is_refused_naming_the_key_and_the_fix(
         "postgres://etl:hunter2@localhost:5432/wolkvox?hostaddr=10.20.30.40",
         "postgres://etl:hunter2@db.example.com:5432/wolkvox?sslmode=verify-full&sslrootcert=/ca.pem&sslmode=disable",
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
-            .env_clear()
-            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
-            .env("DATABASE_URL", url)
-            .arg("check-config")
-            .output()
-            .unwrap();
+        let out = check_config(url);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{url}: {err}");
         assert!(err.contains("database.url") && err.contains("sslmode=verify-full"), "{err}");
@@ -239,13 +242,7 @@ fn a_remote_database_without_verified_tls_is_refused_naming_the_key_and_the_fix(
         "postgres://etl:hunter2@localhost:5432/wolkvox?host=/var/run/postgresql",
         "postgres://etl:hunter2@db.example.com:5432/wolkvox?host=127.0.0.1",
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
-            .env_clear()
-            .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
-            .env("DATABASE_URL", url)
-            .arg("check-config")
-            .output()
-            .unwrap();
+        let out = check_config(url);
         assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }

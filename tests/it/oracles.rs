@@ -45,37 +45,7 @@ struct Expect {
     columns: &'static [(&'static str, Read, Option<&'static str>)],
 }
 
-/// How a column is read back, as text in one form on both backends.
-#[derive(Clone, Copy, Debug)]
-enum Read {
-    /// As stored.
-    Text,
-    /// An integer or decimal in its shortest form: `6323`, `15233.33`.
-    Number,
-    /// `true` or `false`.
-    Flag,
-    /// The UTC instant, `2026-06-25T15:50:54Z`.
-    Instant,
-    /// `2026-11-19`.
-    Day,
-    /// `09:00:00`.
-    TimeOfDay,
-}
-
-use Read::*;
-
-fn expr(backend: Backend, column: &str, read: Read) -> String {
-    let c = format!("\"{column}\"");
-    match (read, backend) {
-        (Text, _) | (Day | TimeOfDay, Backend::Sqlite) => c,
-        (Number | TimeOfDay, Backend::Postgres) => format!("{c}::text"),
-        (Number, Backend::Sqlite) => format!("CAST({c} AS TEXT)"),
-        (Flag, _) => format!("CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END"),
-        (Instant, Backend::Postgres) => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"),
-        (Instant, Backend::Sqlite) => format!("strftime('%Y-%m-%dT%H:%M:%SZ', {c})"),
-        (Day, Backend::Postgres) => format!("to_char({c}, 'YYYY-MM-DD')"),
-    }
-}
+use crate::typed_values::{expr, Read, Read::*};
 
 /// The `columns` of every row of `table` matching `filter`, as text.
 async fn read(

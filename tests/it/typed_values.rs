@@ -48,9 +48,9 @@ async fn synced(backend: Backend, api: &str, from: &str, to: &str) -> TestApp {
     t
 }
 
-/// How a column is read back, as text in one form on both backends.
+/// How a column is read back, as text in one form on both backends (also `oracles.rs`).
 #[derive(Clone, Copy, Debug)]
-enum Read {
+pub(crate) enum Read {
     /// As stored.
     Text,
     /// An integer or decimal in its shortest form: `65`, `16.27`.
@@ -67,7 +67,7 @@ enum Read {
 
 use Read::*;
 
-fn expr(backend: Backend, column: &str, read: Read) -> String {
+pub(crate) fn expr(backend: Backend, column: &str, read: Read) -> String {
     let c = format!("\"{column}\"");
     match (read, backend) {
         (Read::Text, _) | (Read::Day | Read::TimeOfDay, Backend::Sqlite) => c,
