@@ -381,7 +381,7 @@ async fn main() {
     let admin = admin_url();
     let name = format!("wolkvox_bench_{:08x}", fastrand::u32(..));
     let mut conn = PgConnection::connect(&admin).await.expect("PostgreSQL for the benchmark");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(wolkvox_etl::store::sql::built(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
     let db_url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     let pool = schema_pool(&db_url).await;
     let pg_version: String = sqlx::query_scalar("SHOW server_version").fetch_one(&pool).await.unwrap();
@@ -541,7 +541,9 @@ async fn main() {
     let _ = std::fs::write("target/bench-ingest.txt", &out);
 
     drop(pool);
-    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await;
+    let _ = sqlx::query(wolkvox_etl::store::sql::built(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut conn)
+        .await;
 }
 
 async fn reset_or_create(db_url: &str, addr: SocketAddr, pool: &PgPool) {

@@ -155,13 +155,24 @@ fn unverified_tls_host(url: &str) -> Option<String> {
     if crate::store::Backend::of_url(url) != Some(crate::store::Backend::Postgres) {
         return None;
     }
-    // The driver's own reading of the URL: the host it dials (`?host=` and `hostaddr=` win over
-    // the URL's host) and the ssl mode in force (the last `sslmode`), not the URL's look.
+    // The driver's own reading of the URL: the host it dials and the ssl mode in force (the last
+    // `sslmode`), not the URL's look. `?host=` wins over the URL's host; an address in
+    // `hostaddr` (the URL's last one, else PGHOSTADDR) is dialled instead of either, the host
+    // then only naming the certificate. sqlx 0.9 keeps that address without a getter, so it is
+    // read here the way the driver reads it.
     let options = sqlx::postgres::PgConnectOptions::from_str(url).ok()?;
     if options.get_socket().is_some() {
         return None;
     }
-    let host = options.get_host().trim_matches(|c| c == '[' || c == ']').to_string();
+    let hostaddr = Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .filter(|(k, _)| k == "hostaddr")
+        .last()
+        .map(|(_, v)| v.into_owned())
+        .or_else(|| std::env::var("PGHOSTADDR").ok().filter(|a| a.parse::<std::net::IpAddr>().is_ok()));
+    let host = hostaddr.unwrap_or_else(|| options.get_host().to_string());
+    let host = host.trim_matches(|c| c == '[' || c == ']').to_string();
     let loopback = host.is_empty()
         || host.eq_ignore_ascii_case("localhost")
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());

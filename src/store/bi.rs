@@ -7,7 +7,7 @@
 
 use chrono_tz::Tz;
 
-use super::{Db, StoreError};
+use super::{sql, Db, StoreError};
 use crate::wolkvox::catalog;
 
 /// The reports the views read; their tables are created with the views, enabled or not.
@@ -147,15 +147,19 @@ pub async fn ensure(db: &Db, tz: Tz) -> Result<(), StoreError> {
     let schema: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(&mut *tx).await?;
     sqlx::query("CREATE SCHEMA IF NOT EXISTS bi").execute(&mut *tx).await?;
     for (name, _) in VIEWS.iter().rev() {
-        sqlx::query(&format!("DROP VIEW IF EXISTS bi.{name}")).execute(&mut *tx).await?;
+        // `name` is one of VIEWS' compiled-in names.
+        sqlx::query(sql::built(format!("DROP VIEW IF EXISTS bi.{name}"))).execute(&mut *tx).await?;
     }
     let zone = tz.name().replace('\'', "");
     for (name, sql) in VIEWS {
         let body = sql.replace("{tz}", &zone);
-        sqlx::query(&format!("CREATE VIEW bi.{name} AS {body}")).execute(&mut *tx).await?;
+        // VIEWS' compiled-in text, with a zone name from the compiled-in tz database, quotes removed.
+        sqlx::query(sql::built(format!("CREATE VIEW bi.{name} AS {body}"))).execute(&mut *tx).await?;
     }
     let comment = fingerprint(tz, &schema).replace('\'', "");
-    sqlx::query(&format!("COMMENT ON SCHEMA bi IS '{comment}'")).execute(&mut *tx).await?;
+    // A literal whose quotes were removed above, so it cannot end early: the zone name and the
+    // search_path the server itself reported.
+    sqlx::query(sql::built(format!("COMMENT ON SCHEMA bi IS '{comment}'"))).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -12,7 +12,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{StoreError, Tx};
+use sqlx::SqlStr;
+
+use super::{sql, StoreError, Tx};
 use crate::reference::Dimension;
 
 /// One object of a snapshot, its values in the dimension's column order (key, tracked,
@@ -56,15 +58,17 @@ pub(super) async fn apply(
     let key_list = dim.key.join(", ");
     let current_sql = format!("SELECT {key_list}, attr_hash FROM {} WHERE account = $1 AND is_current = $2", dim.table);
     let ever_sql = format!("SELECT DISTINCT {key_list} FROM {} WHERE account = $1", dim.table);
+    // Every statement here names only the compiled-in dimension's table and columns; values are binds.
+    let (current_sql, ever_sql) = (sql::built(current_sql), sql::built(ever_sql));
     let mut current: HashMap<Vec<String>, i64> = HashMap::new();
     let mut ever: HashSet<Vec<String>> = HashSet::new();
     on_tx!(tx, conn => {
-        let found = sqlx::query(&current_sql).bind(account).bind(true).fetch_all(&mut *conn).await?;
+        let found = sqlx::query(current_sql).bind(account).bind(true).fetch_all(&mut *conn).await?;
         for row in found {
             let key = (0..keys).map(|i| sqlx::Row::try_get::<String, _>(&row, i)).collect::<Result<Vec<_>, _>>()?;
             current.insert(key, sqlx::Row::try_get::<i64, _>(&row, keys)?);
         }
-        let found = sqlx::query(&ever_sql).bind(account).fetch_all(&mut *conn).await?;
+        let found = sqlx::query(ever_sql).bind(account).fetch_all(&mut *conn).await?;
         for row in found {
             ever.insert((0..keys).map(|i| sqlx::Row::try_get::<String, _>(&row, i)).collect::<Result<Vec<_>, _>>()?);
         }
@@ -91,6 +95,7 @@ pub(super) async fn apply(
         dim.table,
         keys + 4
     );
+    let (insert_sql, close_sql) = (sql::built(insert_sql), sql::built(close_sql));
     let volatile = &columns[keys + dim.tracked.len()..];
     let set_volatile: String = volatile.iter().enumerate().map(|(i, c)| format!("{c} = ${}, ", i + 1)).collect();
     let v = volatile.len();
@@ -103,6 +108,7 @@ pub(super) async fn apply(
         v + 2,
         v + 3 + keys
     );
+    let touch_sql = sql::built(touch_sql);
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
     let mut seen = HashSet::new();
     for row in rows {
@@ -112,7 +118,7 @@ pub(super) async fn apply(
             Some(hash) if *hash == row.attr_hash => {
                 // Unchanged: only the volatile attributes (and raw) move.
                 on_tx!(tx, conn => {
-                    let mut q = sqlx::query(&touch_sql);
+                    let mut q = sqlx::query(touch_sql.clone());
                     for value in &row.values[keys + dim.tracked.len()..] {
                         q = q.bind(value.as_deref());
                     }
@@ -139,7 +145,7 @@ pub(super) async fn apply(
             }
         };
         on_tx!(tx, conn => {
-            let mut q = sqlx::query(&insert_sql).bind(account);
+            let mut q = sqlx::query(insert_sql.clone()).bind(account);
             for value in &row.values {
                 q = q.bind(value.as_deref());
             }
@@ -157,9 +163,9 @@ pub(super) async fn apply(
     Ok(applied)
 }
 
-async fn close(tx: &mut Tx, sql: &str, account: &str, key: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
+async fn close(tx: &mut Tx, sql: &SqlStr, account: &str, key: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
     on_tx!(tx, conn => {
-        let mut q = sqlx::query(sql).bind(at).bind(false).bind(account);
+        let mut q = sqlx::query(sql.clone()).bind(at).bind(false).bind(account);
         for k in key {
             q = q.bind(k);
         }
@@ -170,13 +176,18 @@ async fn close(tx: &mut Tx, sql: &str, account: &str, key: &[String], at: DateTi
 
 /// The current keys' first key column (e.g. every current `skill_id`), for APIs asked per key.
 pub(super) async fn current_keys(db: &super::Db, dim: &Dimension, account: &str) -> Result<Vec<String>, StoreError> {
-    let sql = format!("SELECT {} FROM {} WHERE account = $1 AND is_current = $2 ORDER BY 1", dim.key[0], dim.table);
-    Ok(on_pool!(db, pool => sqlx::query_scalar(&sql).bind(account).bind(true).fetch_all(pool).await?))
+    // The compiled-in dimension's table and key column.
+    let sql = sql::built(format!(
+        "SELECT {} FROM {} WHERE account = $1 AND is_current = $2 ORDER BY 1",
+        dim.key[0], dim.table
+    ));
+    Ok(on_pool!(db, pool => sqlx::query_scalar(sql).bind(account).bind(true).fetch_all(pool).await?))
 }
 
 /// Whether `dim` was ever read for `account`.
 pub(super) async fn ever_read(db: &super::Db, dim: &Dimension, account: &str) -> Result<bool, StoreError> {
-    let sql = format!("SELECT count(*) FROM {} WHERE account = $1", dim.table);
-    let n: i64 = on_pool!(db, pool => sqlx::query_scalar(&sql).bind(account).fetch_one(pool).await?);
+    // The compiled-in dimension's table.
+    let sql = sql::built(format!("SELECT count(*) FROM {} WHERE account = $1", dim.table));
+    let n: i64 = on_pool!(db, pool => sqlx::query_scalar(sql).bind(account).fetch_one(pool).await?);
     Ok(n > 0)
 }

@@ -50,6 +50,7 @@ pub mod rejected;
 pub mod rows;
 pub mod runs;
 pub mod schema;
+pub mod sql;
 pub mod suspect;
 pub mod token_info;
 pub mod token_usage;
@@ -128,9 +129,9 @@ impl Reserved {
     pub async fn begin(self) -> Result<Tx, StoreError> {
         Ok(match self {
             Reserved::Postgres(tx) => Tx::Postgres(tx),
-            Reserved::Sqlite(conn) => {
-                Tx::Sqlite(sqlx::Transaction::begin(conn, Some(std::borrow::Cow::Borrowed("BEGIN IMMEDIATE"))).await?)
-            }
+            Reserved::Sqlite(conn) => Tx::Sqlite(
+                sqlx::Transaction::begin(conn, Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE"))).await?,
+            ),
         })
     }
 }

@@ -55,6 +55,8 @@ pub(super) async fn insert(tx: &mut Tx, origin: &Origin<'_>, rows: &[Rejected]) 
         Tx::Postgres(_) => insert_sql("$8::jsonb"),
         Tx::Sqlite(_) => insert_sql("$8"),
     };
+    // A fixed statement; only the cast of `raw` is picked by backend.
+    let sql = super::sql::built(sql);
     let now = Utc::now();
     let mut added = 0;
     // Rejected rows are few, so one statement per row is enough on both backends.
@@ -62,7 +64,7 @@ pub(super) async fn insert(tx: &mut Tx, origin: &Origin<'_>, rows: &[Rejected]) 
         // The reason may quote the API: stored on one line and cut.
         let reason = crate::text::one_line(&row.reason, crate::text::MESSAGE_CHARS);
         added += on_tx!(tx, conn => {
-            sqlx::query(&sql)
+            sqlx::query(sql.clone())
                 .bind(origin.account)
                 .bind(origin.report)
                 .bind(origin.stream)

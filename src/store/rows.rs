@@ -169,8 +169,10 @@ pub(super) async fn known_hashes(
     if stream.is_some() {
         sql.push_str(&format!(" AND {} = $4", quote_ident(crate::wolkvox::catalog::STREAM)));
     }
+    // The compiled-in report's table and time column, quoted; values are binds.
+    let sql = super::sql::built(sql);
     let hashes: Vec<i64> = on_tx!(tx, conn => {
-        let q = sqlx::query_scalar(&sql).bind(account).bind(from).bind(to);
+        let q = sqlx::query_scalar(sql).bind(account).bind(from).bind(to);
         let q = if let Some(s) = stream { q.bind(s) } else { q };
         q.fetch_all(conn).await?
     });
@@ -216,8 +218,9 @@ pub(super) async fn delete_day(
     day: DayRows,
     stream: Option<&str>,
 ) -> Result<u64, StoreError> {
-    let sql = format!("DELETE FROM {} WHERE {}", quote_ident(report.table), day_filter(day, stream));
-    Ok(on_tx!(tx, conn => bind_day!(sqlx::query(&sql), account, day, stream).execute(conn).await?.rows_affected()))
+    // The compiled-in report's table and day column, quoted; values are binds.
+    let sql = super::sql::built(format!("DELETE FROM {} WHERE {}", quote_ident(report.table), day_filter(day, stream)));
+    Ok(on_tx!(tx, conn => bind_day!(sqlx::query(sql), account, day, stream).execute(conn).await?.rows_affected()))
 }
 
 /// How many rows one day of an aggregate report holds (see [`Tx::count_day`]).
@@ -228,8 +231,13 @@ pub(super) async fn count_day(
     day: DayRows,
     stream: Option<&str>,
 ) -> Result<i64, StoreError> {
-    let sql = format!("SELECT count(*) FROM {} WHERE {}", quote_ident(report.table), day_filter(day, stream));
-    Ok(on_tx!(tx, conn => bind_day!(sqlx::query_scalar(&sql), account, day, stream).fetch_one(conn).await?))
+    // The compiled-in report's table and day column, quoted; values are binds.
+    let sql = super::sql::built(format!(
+        "SELECT count(*) FROM {} WHERE {}",
+        quote_ident(report.table),
+        day_filter(day, stream)
+    ));
+    Ok(on_tx!(tx, conn => bind_day!(sqlx::query_scalar(sql), account, day, stream).fetch_one(conn).await?))
 }
 
 /// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.
@@ -241,10 +249,11 @@ pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[
         return Ok(0);
     }
     let synced_at = Utc::now();
+    // Every upsert statement below names the compiled-in report's table and columns, quoted;
+    // rows travel as binds (arrays, a JSON document, or one row's values).
     match tx {
         Tx::Postgres(tx) => {
-            let sql = pg_upsert_sql(report);
-            let mut query = sqlx::query(&sql).bind(account);
+            let mut query = sqlx::query(super::sql::built(pg_upsert_sql(report))).bind(account);
             for (i, field) in report.fields.iter().enumerate() {
                 let column = rows.iter().map(|r| &r.values[i]);
                 query = match field.ty {
@@ -287,16 +296,16 @@ pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[
             Ok(done.rows_affected())
         }
         Tx::Sqlite(tx) if rows.len() > 1 => {
-            let sql = sqlite_batch_sql(report);
+            let sql = super::sql::built(sqlite_batch_sql(report));
             let json = sqlite_batch_json(rows)?;
-            let done = sqlx::query(&sql).bind(account).bind(json).bind(synced_at).execute(&mut **tx).await?;
+            let done = sqlx::query(sql).bind(account).bind(json).bind(synced_at).execute(&mut **tx).await?;
             Ok(done.rows_affected())
         }
         Tx::Sqlite(tx) => {
-            let sql = sqlite_upsert_sql(report);
+            let sql = super::sql::built(sqlite_upsert_sql(report));
             let mut changed = 0;
             for row in rows {
-                let mut query = sqlx::query(&sql).bind(account);
+                let mut query = sqlx::query(sql.clone()).bind(account);
                 for value in &row.values {
                     query = match value {
                         Typed::Text(v) | Typed::Decimal(v) => query.bind(v.as_deref()),

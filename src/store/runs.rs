@@ -180,11 +180,12 @@ macro_rules! bind_run {
 /// Appends a run record. Its error is stored on one line and cut ([`crate::text::one_line`]):
 /// it may quote the API.
 pub(super) async fn record(db: &Db, run: &RunRecord) -> Result<(), StoreError> {
-    let sql = insert_sql();
+    // Fixed column names (RunCounts' compiled-in list); values are binds.
+    let sql = super::sql::built(insert_sql());
     let error = run.error.as_deref().map(|e| crate::text::one_line(e, crate::text::MESSAGE_CHARS));
     let run = RunRecord { error, ..run.clone() };
     on_pool!(db, pool => {
-        bind_run!(sqlx::query(&sql), run).execute(pool).await?;
+        bind_run!(sqlx::query(sql), run).execute(pool).await?;
     });
     Ok(())
 }

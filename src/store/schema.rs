@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgConnection, PgPool};
 
-use super::{Backend, Db, StoreError, DEFAULT_SCHEMA};
+use super::{sql, Backend, Db, StoreError, DEFAULT_SCHEMA};
 use crate::wolkvox::catalog::{FieldType, Report, PASS};
 
 /// The schema a PostgreSQL connection's `search_path` names: `configured`, or
@@ -58,7 +58,7 @@ pub async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
     // exists, which a role that only owns its schema lacks.
     if !exists {
         // Validated by the configuration as a plain lower-case identifier; quoted anyway.
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&schema))).execute(pool).await?;
+        sqlx::query(sql::built(format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&schema)))).execute(pool).await?;
     }
     Ok(())
 }
@@ -214,8 +214,9 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
         ));
     }
     on_pool!(db, pool => {
-        for sql in &statements {
-            sqlx::query(sql).execute(pool).await?;
+        for text in &statements {
+            // DDL of the compiled-in report: its table, columns and index, quoted.
+            sqlx::query(sql::built(text.as_str())).execute(pool).await?;
         }
     });
     let existing: Vec<(String,)> =
@@ -230,9 +231,10 @@ pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
         if existing.iter().any(|(c,)| c == name) {
             continue;
         }
-        let sql = format!("ALTER TABLE {table} ADD COLUMN {} {ty}", quote_ident(name));
+        // A compiled-in catalogue column and its type, quoted.
+        let sql = sql::built(format!("ALTER TABLE {table} ADD COLUMN {} {ty}", quote_ident(name)));
         on_pool!(db, pool => {
-            sqlx::query(&sql).execute(pool).await?;
+            sqlx::query(sql).execute(pool).await?;
         });
         tracing::info!(report = report.api, column = name, "Added a column for a new catalogue field");
     }
@@ -265,8 +267,10 @@ async fn add_key_columns(db: &Db, report: &Report, columns: &[&str]) -> Result<(
             // start-up cut off here would fail the same way at every start. Lock waits stay
             // bounded (the daemon's lock_timeout), so a busy table fails start-up clearly.
             sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
+            // The compiled-in report's table, key columns and their defaults, and the name the
+            // server gave its primary key, all quoted.
             for column in added(Backend::Postgres) {
-                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column}")).execute(&mut *tx).await?;
+                sqlx::query(sql::built(format!("ALTER TABLE {table} ADD COLUMN {column}"))).execute(&mut *tx).await?;
             }
             let primary: Option<String> = sqlx::query_scalar(
                 "SELECT conname::text FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'",
@@ -275,11 +279,11 @@ async fn add_key_columns(db: &Db, report: &Report, columns: &[&str]) -> Result<(
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(name) = primary {
-                sqlx::query(&format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(&name)))
+                sqlx::query(sql::built(format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(&name))))
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(&format!("ALTER TABLE {table} ADD PRIMARY KEY ({key})")).execute(&mut *tx).await?;
+            sqlx::query(sql::built(format!("ALTER TABLE {table} ADD PRIMARY KEY ({key})"))).execute(&mut *tx).await?;
             tx.commit().await?;
         }
         Db::Sqlite(pool) => {
@@ -317,8 +321,10 @@ async fn add_key_columns(db: &Db, report: &Report, columns: &[&str]) -> Result<(
                 format!("DROP TABLE {table}"),
                 format!("ALTER TABLE {upgraded} RENAME TO {table}"),
             ];
-            for sql in statements.iter().chain(&indexes) {
-                sqlx::query(sql).execute(&mut *tx).await?;
+            // The compiled-in report's table and key, and the column definitions and index DDL
+            // SQLite kept of the table we created: nothing from outside the schema.
+            for text in statements.iter().chain(&indexes) {
+                sqlx::query(sql::built(text.as_str())).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         }

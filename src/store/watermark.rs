@@ -51,10 +51,11 @@ pub(super) async fn advance(tx: &mut Tx, key: StreamKey<'_>, to: DateTime<Utc>) 
         Tx::Postgres(_) => "GREATEST",
         Tx::Sqlite(_) => "max",
     };
-    let sql = upsert_sql(&format!("{greatest}(etl_watermark.watermark, excluded.watermark)"));
+    // A fixed statement; only the name of the larger-of function is picked by backend.
+    let sql = super::sql::built(upsert_sql(&format!("{greatest}(etl_watermark.watermark, excluded.watermark)")));
     let now = Utc::now();
     on_tx!(tx, conn => {
-        sqlx::query(&sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
+        sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
     });
     Ok(())
 }
@@ -62,10 +63,10 @@ pub(super) async fn advance(tx: &mut Tx, key: StreamKey<'_>, to: DateTime<Utc>) 
 /// Sets the watermark to `to`, backwards or forwards: an operator's decision (`watermark set`),
 /// never used by the sync itself. In the caller's transaction, so its audit entry commits with it.
 pub async fn force(tx: &mut Tx, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
-    let sql = upsert_sql("excluded.watermark");
+    let sql = super::sql::built(upsert_sql("excluded.watermark"));
     let now = Utc::now();
     on_tx!(tx, conn => {
-        sqlx::query(&sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
+        sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
     });
     Ok(())
 }

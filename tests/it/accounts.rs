@@ -161,8 +161,8 @@ async fn stored_rows(db: &Db, account: &str) -> BTreeSet<String> {
 /// Rows of three text columns, in order.
 async fn rows3(db: &Db, sql: &str) -> Vec<(String, String, String)> {
     match db {
-        Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
-        Db::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_as(wolkvox_etl::store::sql::built(sql)).fetch_all(pool).await.unwrap(),
+        Db::Sqlite(pool) => sqlx::query_as(wolkvox_etl::store::sql::built(sql)).fetch_all(pool).await.unwrap(),
     }
 }
 

@@ -77,9 +77,15 @@ async fn stored(t: &TestApp, report: &Report) -> BTreeMap<String, usize> {
     let table = wolkvox_etl::store::schema::quote_ident(report.table);
     let raws: Vec<String> = match t.db() {
         Db::Postgres(pool) => {
-            sqlx::query_scalar(&format!("SELECT raw::text FROM {table}")).fetch_all(pool).await.unwrap()
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(format!("SELECT raw::text FROM {table}")))
+                .fetch_all(pool)
+                .await
+                .unwrap()
         }
-        Db::Sqlite(pool) => sqlx::query_scalar(&format!("SELECT raw FROM {table}")).fetch_all(pool).await.unwrap(),
+        Db::Sqlite(pool) => sqlx::query_scalar(wolkvox_etl::store::sql::built(format!("SELECT raw FROM {table}")))
+            .fetch_all(pool)
+            .await
+            .unwrap(),
     };
     let mut out = BTreeMap::new();
     for raw in raws {
@@ -140,8 +146,8 @@ on_both_backends! {
             "INSERT INTO agent_1 (account, day, agent_id, raw, synced_at) VALUES ('default', '{day}', 'ghost', '{{}}', '2026-11-20T11:00:00Z')"
         );
         match t.db() {
-            Db::Postgres(pool) => { sqlx::query(&plant).execute(pool).await.unwrap(); }
-            Db::Sqlite(pool) => { sqlx::query(&plant).execute(pool).await.unwrap(); }
+            Db::Postgres(pool) => { sqlx::query(wolkvox_etl::store::sql::built(&plant)).execute(pool).await.unwrap(); }
+            Db::Sqlite(pool) => { sqlx::query(wolkvox_etl::store::sql::built(&plant)).execute(pool).await.unwrap(); }
         }
         t.clock.set(local_to_utc_bogota("2026-11-20 18:00:00"));
         assert_eq!(t.sync_job(&job, Range::Scheduled).await.status, RunStatus::Succeeded);
@@ -189,8 +195,12 @@ async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usi
     let sql_pg = format!("SELECT raw::text FROM {table} WHERE day = '{day}'");
     let sql_lite = format!("SELECT raw FROM {table} WHERE day = '{day}'");
     let raws: Vec<String> = match t.db() {
-        Db::Postgres(pool) => sqlx::query_scalar(&sql_pg).fetch_all(pool).await.unwrap(),
-        Db::Sqlite(pool) => sqlx::query_scalar(&sql_lite).fetch_all(pool).await.unwrap(),
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_pg)).fetch_all(pool).await.unwrap()
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_lite)).fetch_all(pool).await.unwrap()
+        }
     };
     let mut out = BTreeMap::new();
     for raw in raws {

@@ -16,8 +16,12 @@ use crate::on_both_backends;
 async fn day_status(t: &TestApp, day: &str) -> String {
     let sql = format!("SELECT status FROM etl_completeness WHERE report = 'chat_14' AND day = '{day}'");
     match t.db() {
-        wolkvox_etl::store::Db::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
-        wolkvox_etl::store::Db::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
+        wolkvox_etl::store::Db::Postgres(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql)).fetch_one(pool).await.unwrap()
+        }
+        wolkvox_etl::store::Db::Sqlite(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql)).fetch_one(pool).await.unwrap()
+        }
     }
 }
 

@@ -69,7 +69,13 @@ async fn rows_written_by_copy_read_back_exactly_as_the_upsert_writes_them_in_eve
         );
         let read = |account: &'static str| {
             let (pool, sql) = (&pool, &sql);
-            async move { sqlx::query_scalar::<_, String>(sql).bind(account).fetch_all(pool).await.unwrap() }
+            async move {
+                sqlx::query_scalar::<_, String>(wolkvox_etl::store::sql::built(sql))
+                    .bind(account)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap()
+            }
         };
         let (copied, upserted) = (read("by_copy").await, read("by_upsert").await);
         assert_eq!(copied.len(), 2, "{}", report.api);
@@ -158,7 +164,13 @@ async fn on_sqlite_a_batch_in_one_statement_stores_what_one_statement_per_row_st
         let sql = format!("SELECT {expr} FROM \"{}\" WHERE account = ? ORDER BY raw_hash", report.table);
         let read = |account: &'static str| {
             let sql = &sql;
-            async move { sqlx::query_scalar::<_, String>(sql).bind(account).fetch_all(pool).await.unwrap() }
+            async move {
+                sqlx::query_scalar::<_, String>(wolkvox_etl::store::sql::built(sql))
+                    .bind(account)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap()
+            }
         };
         let (one, batched) = (read("one_by_one").await, read("batched").await);
         assert_eq!(one.len(), 2, "{}", report.api);

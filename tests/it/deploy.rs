@@ -310,7 +310,9 @@ fn the_bi_profile_mounts_files_that_exist_where_the_services_read_them() {
     assert!(read("deploy/prometheus/prometheus.yml").contains(r#"targets: ["wolkvox-etl:9187"]"#));
     // Grafana reads the compose database with the role readonly.sql creates by default.
     let datasource = read("deploy/grafana/provisioning/datasources/postgres.yml");
-    for line in ["url: postgres:5432", "user: wolkvox_bi", "database: wolkvox", "password: $WOLKVOX_BI_PASSWORD"] {
+    for line in
+        ["url: postgres:5432", "user: wolkvox_bi", "database: wolkvox", "password: $__file{/run/secrets/bi_password}"]
+    {
         assert!(datasource.lines().any(|l| l.trim() == line), "postgres.yml lacks {line}");
     }
     assert!(read("deploy/postgres/readonly.sql").contains("\\set bi_role wolkvox_bi"));
@@ -329,7 +331,7 @@ fn the_kubernetes_manifest_meets_the_restricted_pod_security_standard_and_limits
     let manifest = read("deploy/kubernetes/wolkvox-etl.yaml");
     let lines: Vec<&str> = manifest.lines().map(str::trim).collect();
     let has = |line: &str| lines.iter().filter(|l| **l == line).count();
-    // Pod level.
+    // Pod level, in both pods (the migrate Job and the replicas).
     for line in [
         "automountServiceAccountToken: false",
         "runAsUser: 65532",
@@ -338,11 +340,11 @@ fn the_kubernetes_manifest_meets_the_restricted_pod_security_standard_and_limits
         "allowPrivilegeEscalation: false",
         r#"capabilities: { drop: ["ALL"] }"#,
     ] {
-        assert_eq!(has(line), 1, "the manifest lacks `{line}`");
+        assert_eq!(has(line), 2, "`{line}` is not in both pods");
     }
-    // Both the pod and the container say it, so neither can be relaxed alone.
-    assert_eq!(has("runAsNonRoot: true"), 2);
-    assert_eq!(has("seccompProfile: { type: RuntimeDefault }"), 2);
+    // Both each pod and its container say it, so neither can be relaxed alone.
+    assert_eq!(has("runAsNonRoot: true"), 4);
+    assert_eq!(has("seccompProfile: { type: RuntimeDefault }"), 4);
     // No secret in the environment: mounted files, read through the *_file keys.
     assert!(!manifest.contains("secretRef"), "secrets belong in files, not envFrom");
     for key in
@@ -350,10 +352,35 @@ fn the_kubernetes_manifest_meets_the_restricted_pod_security_standard_and_limits
     {
         assert!(manifest.contains(key), "{key}");
     }
-    // The NetworkPolicy: both directions, in on 9187 only, out to DNS, PostgreSQL and https.
+    // Images by digest, through the one parameter; every ${…} is a documented parameter.
+    let images: Vec<&&str> = lines.iter().filter(|l| l.starts_with("image: ")).collect();
+    assert_eq!(images, [&"image: ${WOLKVOX_ETL_IMAGE}"; 2]);
+    assert!(manifest.contains("export WOLKVOX_ETL_IMAGE=registry.example.com/wolkvox-etl@sha256:"));
+    let used: BTreeSet<&str> =
+        manifest.split("${").skip(1).map(|rest| &rest[..rest.find('}').expect("a closed ${")]).collect();
+    let documented: BTreeSet<&str> =
+        ["WOLKVOX_ETL_IMAGE", "DATABASE_CIDR", "WOLKVOX_API_CIDR", "MONITORING_NAMESPACE"].into();
+    assert_eq!(used, documented);
+    let envsubst = manifest.lines().find(|l| l.contains("envsubst '")).expect("how to fill the parameters");
+    for name in documented {
+        assert!(manifest.contains(&format!("export {name}=")), "{name} has no example");
+        assert!(envsubst.contains(&format!("${name}")), "envsubst leaves {name}");
+    }
+    // Two roles: the Job migrates with the owner's Secret, the replicas run with the app's.
+    let job = &manifest[manifest.find("kind: Job").expect("a migrate Job")..manifest.find("kind: Deployment").unwrap()];
+    let deployment = &manifest[manifest.find("kind: Deployment").unwrap()..];
+    assert!(job.contains(r#"args: ["--config", "/etc/wolkvox-etl/config.toml", "migrate"]"#), "{job}");
+    assert!(job.contains("secretName: wolkvox-etl-owner") && !job.contains("secretName: wolkvox-etl,"));
+    assert!(deployment.contains("secretName: wolkvox-etl,") && !deployment.contains("wolkvox-etl-owner"));
+    assert!(manifest.contains("database-url: postgres://wolkvox_owner:"));
+    assert!(manifest.contains("database-url: postgres://wolkvox_app:"));
+    // The NetworkPolicy: both directions, in on 9187 from the monitoring namespace only, out to
+    // DNS, the database's and the API's addresses.
     let policy = &manifest[manifest.find("kind: NetworkPolicy").expect("a NetworkPolicy")..];
     assert!(policy.contains("policyTypes: [Ingress, Egress]"));
     let ingress = &policy[policy.find("ingress:").unwrap()..policy.find("egress:").unwrap()];
+    assert!(ingress.contains("matchLabels: { kubernetes.io/metadata.name: ${MONITORING_NAMESPACE} }"), "{ingress}");
+    assert_eq!(ingress.matches("- from:").count(), 1, "every ingress rule names its source: {ingress}");
     let ports = |text: &str| -> Vec<String> {
         text.lines()
             .filter_map(|l| l.split("port: ").nth(1))
@@ -364,6 +391,65 @@ fn the_kubernetes_manifest_meets_the_restricted_pod_security_standard_and_limits
     let egress = &policy[policy.find("egress:").unwrap()..];
     assert_eq!(ports(egress), ["53", "53", "5432", "443"]);
     assert!(egress.contains("protocol: UDP, port: 53"));
+    assert_eq!(egress.matches("- to:").count(), 3, "every egress rule names its destination: {egress}");
+    assert!(
+        egress.contains("ipBlock: { cidr: ${DATABASE_CIDR} }")
+            && egress.contains("ipBlock: { cidr: ${WOLKVOX_API_CIDR} }")
+    );
+}
+
+/// The text of a key of the manifest's ConfigMap (`config.toml`, `tokens.toml`), unindented.
+fn config_map_file(manifest: &str, key: &str) -> String {
+    let at = manifest.find(&format!("  {key}: |\n")).unwrap_or_else(|| panic!("no {key} in the ConfigMap"));
+    manifest[at..].lines().skip(1).take_while(|l| l.starts_with("    ")).map(|l| format!("{}\n", &l[4..])).collect()
+}
+
+/// The manifest's two config layers, run by the real binary as its pods run them: the Job's
+/// `migrate` with config.toml and the owner's Secret alone (no token file there) brings a real
+/// database's schema up; the replicas' two layers give every account its token.
+#[tokio::test]
+async fn the_kubernetes_job_migrates_without_any_token_and_the_replicas_layers_give_each_account_one() {
+    let manifest = read("deploy/kubernetes/wolkvox-etl.yaml");
+    let db = crate::helpers::TestDb::new(wolkvox_etl::store::Backend::Postgres).await;
+    let root = std::env::temp_dir().join(format!("wolkvox-k8s-{:016x}", fastrand::u64(..)));
+    let secrets = root.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    let place = |text: String| text.replace("/run/secrets/wolkvox-etl", &secrets.display().to_string());
+    std::fs::write(root.join("config.toml"), place(config_map_file(&manifest, "config.toml"))).unwrap();
+    std::fs::write(root.join("tokens.toml"), place(config_map_file(&manifest, "tokens.toml"))).unwrap();
+    std::fs::write(secrets.join("database-url"), &db.url).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"))
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .current_dir(&root)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    // The Job: the owner's Secret holds the URL only.
+    let (ok, text) = run(&["--config", "config.toml", "migrate"]);
+    assert!(ok, "the Job's migrate failed:\n{text}");
+    let pool = crate::helpers::pg_pool(&db.url).await;
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename IN ('chat_14', 'act_5')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tables, 2, "the Job made the enabled reports' tables, globex's act_5 among them");
+    // The replicas: with the tokens' layer every account has its token; without it, none.
+    std::fs::write(secrets.join("acme-token"), "acme-secret-1").unwrap();
+    std::fs::write(secrets.join("globex-token"), "globex-secret-2").unwrap();
+    let (ok, text) = run(&["--config", "config.toml", "--config", "tokens.toml", "check-config"]);
+    assert!(ok, "{text}");
+    assert!(!text.contains("acme-secret-1") && !text.contains("globex-secret-2"), "a token printed:\n{text}");
+    for account in ["acme", "globex"] {
+        assert!(text.contains(account), "{account} missing:\n{text}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -395,31 +481,71 @@ fn compose_drops_privileges_requires_a_database_password_and_the_build_context_l
         assert!(body.lines().any(|l| l.trim() == "read_only: true"), "{name} is not read-only");
         assert!(body.lines().any(|l| l.trim() == "tmpfs: [/tmp]"), "{name} has no /tmp");
     }
-    assert!(!compose.contains("POSTGRES_PASSWORD:-"), "no default database password");
-    // No default for any password, and none on a command line (`ps` shows those).
-    for line in compose.lines().filter(|l| l.to_ascii_uppercase().contains("PASSWORD")) {
-        assert!(!line.contains(":-"), "a default password: {line}");
-        assert!(!line.contains("_password="), "a password on a command line: {line}");
+    // Secrets: files handed over as compose secrets, never a value in the environment or on a
+    // command line (`docker inspect` and `ps` show those), never a default.
+    for line in compose.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let upper = line.to_ascii_uppercase();
+        if upper.contains("PASSWORD") || upper.contains("TOKEN") || upper.contains("DATABASE_URL") {
+            assert!(!line.contains("${"), "a secret interpolated into compose: {line}");
+            assert!(!line.contains("_password="), "a password on a command line: {line}");
+            if let Some((key, value)) = line.trim().split_once(": ") {
+                if key.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    assert!(
+                        key.ends_with("_FILE") && value.starts_with("/run/secrets/"),
+                        "a secret in the environment instead of a *_FILE key: {line}"
+                    );
+                }
+            }
+        }
     }
-    // The superuser's password reaches only the database and the two role-making one-shots.
-    assert_eq!(compose.matches("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}").count(), 3);
-    for name in ["postgres", "db-roles", "bi-role"] {
-        assert!(service(name).contains("${POSTGRES_PASSWORD:?"), "{name}");
-    }
-    // Least privilege: the daemon connects as the app role, migrations run as the owner role,
-    // both with required passwords; roles.sql makes them.
-    let url = |name: &str| -> String {
+    // The top-level secrets, each a file in ./secrets named as the secret.
+    let top = &compose[compose.find("\nsecrets:\n").expect("top-level secrets:")..];
+    let top = &top[..top.find("\nvolumes:").unwrap_or(top.len())];
+    let declared: BTreeSet<String> = top
+        .lines()
+        .filter_map(|l| {
+            let (name, file) = l.trim().split_once(": { file: ./secrets/")?;
+            assert_eq!(file.trim_end_matches(" }"), name, "secret {name} reads another file");
+            Some(name.to_string())
+        })
+        .collect();
+    assert_eq!(declared.len(), 8, "{top}");
+    // Each service sees only the secrets it lists, and every file it reads is one of them.
+    let listed = |name: &str| -> BTreeSet<String> {
         let body = service(name);
-        body.lines().find_map(|l| l.trim().strip_prefix("DATABASE_URL: ").map(str::to_string)).expect(name)
+        let line = body.lines().find_map(|l| l.trim().strip_prefix("secrets: [")).unwrap_or("]");
+        line.trim_end_matches(']').split(", ").filter(|s| !s.is_empty()).map(str::to_string).collect()
     };
-    assert_eq!(
-        url("wolkvox-etl"),
-        "postgres://wolkvox_app:${WOLKVOX_APP_PASSWORD:?set WOLKVOX_APP_PASSWORD in .env}@postgres:5432/wolkvox"
-    );
-    assert_eq!(
-        url("migrate"),
-        "postgres://wolkvox_owner:${WOLKVOX_OWNER_PASSWORD:?set WOLKVOX_OWNER_PASSWORD in .env}@postgres:5432/wolkvox"
-    );
+    let mut used = BTreeSet::new();
+    // Grafana's data source reads its password file itself.
+    let datasource = read("deploy/grafana/provisioning/datasources/postgres.yml");
+    for name in ["postgres", "db-roles", "migrate", "wolkvox-etl", "simulator", "bi-role", "prometheus", "grafana"] {
+        let body = if name == "grafana" { service(name) + &datasource } else { service(name) };
+        let reads: BTreeSet<String> = body
+            .split("/run/secrets/")
+            .skip(1)
+            .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
+            .collect();
+        assert_eq!(reads, listed(name), "{name} reads secrets it does not list, or lists some it never reads");
+        assert!(reads.is_subset(&declared), "{name}: {reads:?} not all declared");
+        used.extend(reads);
+    }
+    assert_eq!(used, declared, "a secret no service reads");
+    // The superuser's password reaches only the database and the two role-making one-shots.
+    let with = |secret: &str| -> Vec<&str> {
+        ["postgres", "db-roles", "migrate", "wolkvox-etl", "simulator", "bi-role", "prometheus", "grafana"]
+            .into_iter()
+            .filter(|n| listed(n).contains(secret))
+            .collect()
+    };
+    assert_eq!(with("postgres_password"), ["postgres", "db-roles", "bi-role"]);
+    // Least privilege: the daemon connects as the app role with the token; migrations run as the
+    // owner role, without the token; roles.sql makes both roles.
+    assert_eq!(listed("wolkvox-etl"), BTreeSet::from(["app_database_url".into(), "wolkvox_token".into()]));
+    assert_eq!(listed("migrate"), BTreeSet::from(["owner_database_url".to_string()]));
+    assert!(service("wolkvox-etl").contains("WOLKVOX_ETL__DATABASE__URL_FILE: /run/secrets/app_database_url"));
+    assert!(service("wolkvox-etl").contains("WOLKVOX_ETL__WOLKVOX__TOKEN_FILE: /run/secrets/wolkvox_token"));
+    assert!(service("migrate").contains("WOLKVOX_ETL__DATABASE__URL_FILE: /run/secrets/owner_database_url"));
     assert!(service("migrate").lines().any(|l| l.trim() == r#"command: ["migrate"]"#));
     let daemon = service("wolkvox-etl");
     let after = &daemon[daemon.find("depends_on:").expect("the daemon waits")..];
@@ -429,7 +555,72 @@ fn compose_drops_privileges_requires_a_database_password_and_the_build_context_l
 
     let ignore = read(".dockerignore");
     let ignored: Vec<&str> = ignore.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
-    for pattern in ["*.db", "*.db-wal", ".env", ".git/", "target/"] {
+    for pattern in ["*.db", "*.db-wal", ".env", ".git/", "target/", "secrets/"] {
         assert!(ignored.contains(&pattern), ".dockerignore lacks {pattern}");
     }
+    assert!(read(".gitignore").lines().any(|l| l.trim() == "/secrets/"), ".gitignore lacks /secrets/");
+}
+
+/// The files `make-secrets.sh` writes, by name.
+fn made_secrets(dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().into_string().unwrap(), std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn make_secrets_writes_every_secret_compose_reads_with_random_passwords_and_keeps_them_when_run_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = std::env::temp_dir().join(format!("wolkvox-secrets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/compose/make-secrets.sh");
+    let run = |args: &[&str]| {
+        let out = Command::new("sh").arg(&script).args(args).current_dir(&work).output().expect("sh runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = run(&[]);
+    assert!(said.contains("write your wolkvox API token"), "{said}");
+    let dir = work.join("secrets");
+    let first = made_secrets(&dir);
+    // Exactly the secrets docker-compose.yml declares.
+    let compose = read("docker-compose.yml");
+    let declared: BTreeSet<String> = compose
+        .lines()
+        .filter_map(|l| l.trim().split_once(": { file: ./secrets/").map(|(name, _)| name.to_string()))
+        .collect();
+    assert_eq!(first.keys().cloned().collect::<BTreeSet<_>>(), declared);
+    assert_eq!(first["wolkvox_token"], "", "the token is the operator's to write");
+    let passwords: BTreeSet<&String> = first.iter().filter(|(k, _)| k.ends_with("_password")).map(|(_, v)| v).collect();
+    assert_eq!(passwords.len(), 5, "five different passwords: {first:?}");
+    for password in &passwords {
+        assert!(password.len() == 32 && password.chars().all(|c| c.is_ascii_hexdigit()), "{password}");
+    }
+    // The URLs carry the role's own password, for the host compose names.
+    for (file, role, password) in
+        [("owner_database_url", "wolkvox_owner", "owner_password"), ("app_database_url", "wolkvox_app", "app_password")]
+    {
+        let url = url::Url::parse(&first[file]).unwrap();
+        assert_eq!(
+            (url.username(), url.password(), url.host_str(), url.path()),
+            (role, Some(first[password].as_str()), Some("postgres"), "/wolkvox")
+        );
+    }
+    // Other users of the host cannot list the directory.
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    // Run again (with a token): nothing that exists changes, the token is written.
+    run(&["--token", "demo"]);
+    let second = made_secrets(&dir);
+    for (name, value) in &first {
+        if name != "wolkvox_token" {
+            assert_eq!(&second[name], value, "{name} changed on a second run");
+        }
+    }
+    assert_eq!(second["wolkvox_token"], "demo");
+    std::fs::remove_dir_all(&work).unwrap();
 }

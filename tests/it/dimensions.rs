@@ -18,8 +18,12 @@ async fn read_all(t: &TestApp) -> Vec<(&'static str, wolkvox_etl::sync::RunOutco
 
 async fn texts(t: &TestApp, sql: &str) -> Vec<String> {
     match t.db() {
-        wolkvox_etl::store::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
-        wolkvox_etl::store::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+        wolkvox_etl::store::Db::Postgres(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(sql)).fetch_all(pool).await.unwrap()
+        }
+        wolkvox_etl::store::Db::Sqlite(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(sql)).fetch_all(pool).await.unwrap()
+        }
     }
 }
 

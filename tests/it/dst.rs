@@ -54,8 +54,12 @@ async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usi
     let sql_pg = format!("SELECT raw::text FROM {table} WHERE day = '{day}'");
     let sql_lite = format!("SELECT raw FROM {table} WHERE day = '{day}'");
     let raws: Vec<String> = match t.db() {
-        Db::Postgres(pool) => sqlx::query_scalar(&sql_pg).fetch_all(pool).await.unwrap(),
-        Db::Sqlite(pool) => sqlx::query_scalar(&sql_lite).fetch_all(pool).await.unwrap(),
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_pg)).fetch_all(pool).await.unwrap()
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_lite)).fetch_all(pool).await.unwrap()
+        }
     };
     let mut out = BTreeMap::new();
     for raw in raws {
@@ -153,11 +157,17 @@ async fn texts(db: &Db, sql: &str) -> Vec<Vec<Option<String>>> {
     use sqlx::Row;
     let mut rows: Vec<Vec<Option<String>>> = match db {
         Db::Postgres(pool) => {
-            let rows = sqlx::query(sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let rows = sqlx::query(wolkvox_etl::store::sql::built(sql))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
             rows.iter().map(|r| (0..r.len()).map(|i| r.get(i)).collect()).collect()
         }
         Db::Sqlite(pool) => {
-            let rows = sqlx::query(sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let rows = sqlx::query(wolkvox_etl::store::sql::built(sql))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
             rows.iter().map(|r| (0..r.len()).map(|i| r.get(i)).collect()).collect()
         }
     };
@@ -340,8 +350,8 @@ on_both_backends! {
         };
         for sql in old {
             match &admin {
-                Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-                Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+                Db::Postgres(pool) => sqlx::query(wolkvox_etl::store::sql::built(sql)).execute(pool).await.map(|_| ()),
+                Db::Sqlite(pool) => sqlx::query(wolkvox_etl::store::sql::built(sql)).execute(pool).await.map(|_| ()),
             }
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
@@ -370,8 +380,8 @@ on_both_backends! {
             let db = db.clone();
             async move {
                 match &db {
-                    Db::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-                    Db::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+                    Db::Postgres(pool) => sqlx::query(wolkvox_etl::store::sql::built(&sql)).execute(pool).await.map(|_| ()),
+                    Db::Sqlite(pool) => sqlx::query(wolkvox_etl::store::sql::built(&sql)).execute(pool).await.map(|_| ()),
                 }
             }
         };

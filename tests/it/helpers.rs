@@ -40,7 +40,10 @@ impl TestDb {
                 let mut conn = PgConnection::connect(&admin)
                     .await
                     .unwrap_or_else(|e| panic!("tests need PostgreSQL at {admin} (set TEST_DATABASE_URL): {e}"));
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                sqlx::query(wolkvox_etl::store::sql::built(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
                 let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("admin URL has a database");
                 TestDb { backend, url: format!("{base}/{name}"), place: name }
             }
@@ -76,7 +79,10 @@ impl Drop for TestDb {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 let mut conn = PgConnection::connect(&admin_url()).await.ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await.ok()
+                sqlx::query(wolkvox_etl::store::sql::built(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
             })
         })
         .join();
@@ -96,8 +102,8 @@ pub async fn pg_pool(url: &str) -> sqlx::PgPool {
 /// One integer from a query that is the same on both backends.
 pub async fn scalar(db: &Db, sql: &str) -> i64 {
     match db {
-        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(wolkvox_etl::store::sql::built(sql)).fetch_one(pool).await.unwrap(),
+        Db::Sqlite(pool) => sqlx::query_scalar(wolkvox_etl::store::sql::built(sql)).fetch_one(pool).await.unwrap(),
     }
 }
 

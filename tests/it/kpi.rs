@@ -8,12 +8,13 @@ use crate::helpers::*;
 
 async fn exec(t: &TestApp, sql: &str) {
     let wolkvox_etl::store::Db::Postgres(pool) = t.db() else { unreachable!() };
-    sqlx::raw_sql(sql).execute(pool).await.unwrap_or_else(|e| panic!("{e}: {sql}"));
+    sqlx::raw_sql(wolkvox_etl::store::sql::built(sql)).execute(pool).await.unwrap_or_else(|e| panic!("{e}: {sql}"));
 }
 
 async fn rows(t: &TestApp, sql: &str) -> Vec<Vec<String>> {
     let wolkvox_etl::store::Db::Postgres(pool) = t.db() else { unreachable!() };
-    let found = sqlx::query(sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{e}: {sql}"));
+    let found =
+        sqlx::query(wolkvox_etl::store::sql::built(sql)).fetch_all(pool).await.unwrap_or_else(|e| panic!("{e}: {sql}"));
     found
         .iter()
         .map(|row| {

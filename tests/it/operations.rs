@@ -81,7 +81,10 @@ async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away(
     // The database disappears (dropped with its connections): readiness fails, liveness does not.
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url()).await.unwrap();
     let name = t.test_db.url.rsplit('/').next().unwrap().to_string();
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(wolkvox_etl::store::sql::built(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     // The last ping's result answers until it is DB_PING_CACHE old.
     tokio::time::sleep(wolkvox_etl::health::DB_PING_CACHE).await;
     let (code, body) = get(&format!("{base}/readyz")).await;
@@ -241,6 +244,7 @@ fn a_remote_database_without_verified_tls_is_refused_naming_the_key_and_the_fix(
         "postgres://etl:hunter2@db.example.com:5432/wolkvox?sslmode=disable&sslmode=verify-full&sslrootcert=/ca.pem",
         "postgres://etl:hunter2@localhost:5432/wolkvox?host=/var/run/postgresql",
         "postgres://etl:hunter2@db.example.com:5432/wolkvox?host=127.0.0.1",
+        "postgres://etl:hunter2@db.example.com:5432/wolkvox?hostaddr=127.0.0.1",
     ] {
         let out = check_config(url);
         assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
@@ -385,7 +389,10 @@ async fn postgres_connections_carry_the_statement_and_lock_timeouts() {
     for (setting, value) in
         [("tcp_keepalives_idle", "60"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "6")]
     {
-        let shown: String = sqlx::query_scalar(&format!("SHOW {setting}")).fetch_one(pool).await.unwrap();
+        let shown: String = sqlx::query_scalar(wolkvox_etl::store::sql::built(format!("SHOW {setting}")))
+            .fetch_one(pool)
+            .await
+            .unwrap();
         assert_eq!(shown, value, "{setting}");
     }
     let path: String = sqlx::query_scalar("SHOW search_path").fetch_one(pool).await.unwrap();

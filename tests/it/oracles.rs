@@ -60,11 +60,17 @@ async fn read(
     use sqlx::Row;
     match db {
         Db::Postgres(pool) => {
-            let rows = sqlx::query(&sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let rows = sqlx::query(wolkvox_etl::store::sql::built(&sql))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
             rows.iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect()
         }
         Db::Sqlite(pool) => {
-            let rows = sqlx::query(&sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let rows = sqlx::query(wolkvox_etl::store::sql::built(&sql))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
             rows.iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect()
         }
     }

@@ -71,8 +71,11 @@ impl Drop for BiRole {
             rt.block_on(async {
                 let mut conn = PgConnection::connect(&url).await.ok()?;
                 // Its grants (the database's CONNECT included) and default privileges go first.
-                sqlx::query(&format!("DROP OWNED BY {name}")).execute(&mut conn).await.ok()?;
-                sqlx::query(&format!("DROP ROLE {name}")).execute(&mut conn).await.ok()
+                sqlx::query(wolkvox_etl::store::sql::built(format!("DROP OWNED BY {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .ok()?;
+                sqlx::query(wolkvox_etl::store::sql::built(format!("DROP ROLE {name}"))).execute(&mut conn).await.ok()
             })
         })
         .join();
@@ -81,12 +84,15 @@ impl Drop for BiRole {
 
 /// The SQLSTATE of a failed statement.
 async fn refused(conn: &mut PgConnection, sql: &str) -> String {
-    let e = sqlx::query(sql).execute(&mut *conn).await.expect_err(sql);
+    let e = sqlx::query(wolkvox_etl::store::sql::built(sql)).execute(&mut *conn).await.expect_err(sql);
     e.as_database_error().and_then(|d| d.code()).map(|c| c.to_string()).unwrap_or_else(|| panic!("{sql}: {e}"))
 }
 
 async fn count(conn: &mut PgConnection, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(conn).await.unwrap()
+    sqlx::query_scalar(wolkvox_etl::store::sql::built(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(conn)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -147,7 +153,7 @@ async fn the_bi_role_reads_every_table_and_view_and_can_change_nothing() {
         "CREATE SCHEMA later_kpi",
         "CREATE VIEW later_kpi.chats_per_day AS SELECT date::date AS day, count(*) AS chats FROM chat_14 GROUP BY 1",
     ] {
-        sqlx::query(sql).execute(&mut owner).await.unwrap();
+        sqlx::query(wolkvox_etl::store::sql::built(sql)).execute(&mut owner).await.unwrap();
     }
     assert_eq!(count(&mut bi, "later_report").await, 1);
     let chats: i64 =
@@ -231,7 +237,7 @@ async fn every_dashboard_query_runs_as_the_bi_role() {
         }
         for (title, sql) in queries {
             let sql = grafana_sql(&sql);
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(wolkvox_etl::store::sql::built(&sql))
                 .fetch_all(&mut bi)
                 .await
                 .unwrap_or_else(|e| panic!("{}: {title}: {e}\n{sql}", path.display()));

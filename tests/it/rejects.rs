@@ -25,11 +25,11 @@ async fn quarantined(db: &Db) -> Vec<Quarantined> {
     let rows: Vec<Row> = match db {
         Db::Postgres(pool) => {
             let sql = format!("SELECT {} FROM etl_rejected ORDER BY id", COLUMNS.replace("raw", "raw::text"));
-            sqlx::query_as(&sql).fetch_all(pool).await.unwrap()
+            sqlx::query_as(wolkvox_etl::store::sql::built(&sql)).fetch_all(pool).await.unwrap()
         }
         Db::Sqlite(pool) => {
             let sql = format!("SELECT {COLUMNS} FROM etl_rejected ORDER BY id");
-            sqlx::query_as(&sql).fetch_all(pool).await.unwrap()
+            sqlx::query_as(wolkvox_etl::store::sql::built(&sql)).fetch_all(pool).await.unwrap()
         }
     };
     rows.into_iter()

@@ -84,9 +84,9 @@ fn describe_keys(keys: &std::collections::BTreeSet<i64>) -> String {
 /// advisory locks with a stream's run key, traced from their backend (`client_port` in
 /// `pg_stat_activity`) to the replica process with that end of the connection open.
 async fn run_lock_holders(pool: &sqlx::PgPool, replicas: &[Child]) -> Vec<(usize, (&'static str, &'static str))> {
-    let granted: Vec<(i64, Option<i32>)> = sqlx::query_as(&format!(
+    let granted: Vec<(i64, Option<i32>)> = sqlx::query_as(wolkvox_etl::store::sql::built(format!(
         "SELECT {KEY}, a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid {ADVISORY} AND l.granted"
-    ))
+    )))
     .fetch_all(pool)
     .await
     .unwrap();
@@ -190,11 +190,12 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
     let mut other_waits = std::collections::BTreeSet::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let waiting: Vec<i64> =
-            sqlx::query_scalar(&format!("SELECT {KEY} FROM pg_locks l {ADVISORY} AND NOT l.granted"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+        let waiting: Vec<i64> = sqlx::query_scalar(wolkvox_etl::store::sql::built(format!(
+            "SELECT {KEY} FROM pg_locks l {ADVISORY} AND NOT l.granted"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
         competed |= waiting.iter().any(|k| token_keys.contains(k));
         other_waits.extend(waiting.into_iter().filter(|k| !token_keys.contains(k)));
         let streams: i64 =
@@ -282,8 +283,11 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
             .fetch_one(&pool)
             .await
             .unwrap();
-        let first_runs: Vec<(String, String, f64)> =
-            sqlx::query_as(first_runs_sql).bind(killed_at).fetch_all(&pool).await.unwrap();
+        let first_runs: Vec<(String, String, f64)> = sqlx::query_as(wolkvox_etl::store::sql::built(first_runs_sql))
+            .bind(killed_at)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
         if fresh == 6 && first_runs.len() == 6 {
             break first_runs;
         }
@@ -325,13 +329,14 @@ async fn three_replicas_share_the_work_keep_one_request_per_token_and_survive_a_
                         .to_string()
                 })
                 .collect();
-            let stored: Vec<String> =
-                sqlx::query_scalar(&format!("SELECT raw::text FROM {api} WHERE account = $1 AND date < $2"))
-                    .bind(account)
-                    .bind(wm)
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap();
+            let stored: Vec<String> = sqlx::query_scalar(wolkvox_etl::store::sql::built(format!(
+                "SELECT raw::text FROM {api} WHERE account = $1 AND date < $2"
+            )))
+            .bind(account)
+            .bind(wm)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
             let stored_set: std::collections::BTreeSet<String> =
                 stored.iter().map(|raw| serde_json::from_str::<serde_json::Value>(raw).unwrap().to_string()).collect();
             assert_eq!(stored.len(), stored_set.len(), "{account}/{api}: no duplicates");

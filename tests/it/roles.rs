@@ -70,12 +70,18 @@ impl Drop for Roles {
                 let mut conn = PgConnection::connect(&url).await.ok()?;
                 for role in &roles {
                     // What it owns and was granted in the test database goes first.
-                    sqlx::query(&format!("DROP OWNED BY {role} CASCADE")).execute(&mut conn).await.ok()?;
+                    sqlx::query(wolkvox_etl::store::sql::built(format!("DROP OWNED BY {role} CASCADE")))
+                        .execute(&mut conn)
+                        .await
+                        .ok()?;
                 }
                 conn.close().await.ok()?;
                 let mut conn = PgConnection::connect(&admin_url()).await.ok()?;
                 for role in &roles {
-                    sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&mut conn).await.ok()?;
+                    sqlx::query(wolkvox_etl::store::sql::built(format!("DROP ROLE IF EXISTS {role}")))
+                        .execute(&mut conn)
+                        .await
+                        .ok()?;
                 }
                 Some(())
             })
@@ -173,7 +179,7 @@ async fn the_daemon_runs_as_a_role_that_may_only_read_and_write_rows() {
         "SELECT setval('wolkvox.etl_run_id_seq', 1)",
         "SELECT setval('wolkvox.etl_audit_id_seq', 1)",
     ] {
-        let error = sqlx::query(ddl).execute(&mut app).await.expect_err(ddl);
+        let error = sqlx::query(wolkvox_etl::store::sql::built(ddl)).execute(&mut app).await.expect_err(ddl);
         let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.to_string());
         assert!(matches!(code.as_deref(), Some("42501")), "{ddl}: {error}");
     }

@@ -90,12 +90,18 @@ async fn read_rows(t: &TestApp, table: &str, filter: &str, columns: &[(&str, Rea
     let mut rows: Vec<Vec<Option<String>>> = match t.db() {
         Db::Postgres(pool) => {
             use sqlx::Row;
-            let rows = sqlx::query(&sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let rows = sqlx::query(wolkvox_etl::store::sql::built(&sql))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
             rows.iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect()
         }
         Db::Sqlite(pool) => {
             use sqlx::Row;
-            let rows = sqlx::query(&sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let rows = sqlx::query(wolkvox_etl::store::sql::built(&sql))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
             rows.iter().map(|r| (0..columns.len()).map(|i| r.get(i)).collect()).collect()
         }
     };
@@ -106,12 +112,17 @@ async fn read_rows(t: &TestApp, table: &str, filter: &str, columns: &[(&str, Rea
 /// The `raw` column of every row of `table` matching `filter`, parsed.
 async fn read_raw(t: &TestApp, table: &str, filter: &str) -> Vec<Value> {
     let raws: Vec<String> = match t.db() {
-        Db::Postgres(pool) => sqlx::query_scalar(&format!("SELECT raw::text FROM \"{table}\" WHERE {filter}"))
-            .fetch_all(pool)
-            .await
-            .unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(wolkvox_etl::store::sql::built(format!(
+            "SELECT raw::text FROM \"{table}\" WHERE {filter}"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap(),
         Db::Sqlite(pool) => {
-            sqlx::query_scalar(&format!("SELECT raw FROM \"{table}\" WHERE {filter}")).fetch_all(pool).await.unwrap()
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(format!("SELECT raw FROM \"{table}\" WHERE {filter}")))
+                .fetch_all(pool)
+                .await
+                .unwrap()
         }
     };
     raws.iter().map(|raw| serde_json::from_str(raw).unwrap()).collect()

@@ -93,10 +93,10 @@ async fn column(db: &Db, table: &str, name: &str) -> Option<(String, bool)> {
 async fn execute(db: &Db, sql: &str) {
     match db {
         Db::Postgres(pool) => {
-            sqlx::query(sql).execute(pool).await.unwrap();
+            sqlx::query(wolkvox_etl::store::sql::built(sql)).execute(pool).await.unwrap();
         }
         Db::Sqlite(pool) => {
-            sqlx::query(sql).execute(pool).await.unwrap();
+            sqlx::query(wolkvox_etl::store::sql::built(sql)).execute(pool).await.unwrap();
         }
     }
 }
