@@ -82,8 +82,11 @@ pub enum Command {
     /// List every report of the catalogue with its grain, key and whether it is enabled.
     Reports {
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print docs/reports.md (the catalogue as Markdown, from the same data as --json).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Apply database migrations and exit (they also run at start-up).
     Migrate,

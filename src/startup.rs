@@ -187,7 +187,7 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
 
 /// Applies pending migrations and creates or extends the tables of `reports`, when anything is
 /// missing: a database already up to date is not changed at all, so the daemon can run as a role
-/// that may only read and write rows (SECURITY.md, "Roles"). Waits at most `lock_wait`
+/// that may only read and write rows (docs/security.md, "Roles"). Waits at most `lock_wait`
 /// (`database.lock_timeout_seconds`) for another process's schema changes.
 pub async fn prepare_schema(db: &Db, lock_wait: Duration, reports: &[&'static Report]) -> anyhow::Result<()> {
     let missing = crate::store::schema::missing(db, reports).await.context("cannot read the database schema")?;
@@ -214,7 +214,7 @@ fn schema_error(error: crate::store::StoreError, missing: &[String]) -> anyhow::
     }
     anyhow::anyhow!(
         "this database role may not change the schema (permission denied), and it lacks: {list}. Fix: run \
-         `wolkvox-etl migrate` as the role that owns the schema (SECURITY.md, \"Roles\"), then start this again"
+         `wolkvox-etl migrate` as the role that owns the schema (docs/security.md, \"Roles\"), then start this again"
     )
 }
 

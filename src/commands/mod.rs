@@ -43,7 +43,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watermark { action } => watermark::watermark(first, action).await,
         Command::AcceptEmpty { report, day, stream } => accept_empty::accept_empty(&first, &report, day, &stream).await,
         Command::CheckConfig => Ok(check_config::check_config(&all)),
-        Command::Reports { json } => Ok(reports::reports(&first, json)),
+        Command::Reports { json, markdown } => {
+            let format = match (json, markdown) {
+                (true, _) => reports::Format::Json,
+                (_, true) => reports::Format::Markdown,
+                _ => reports::Format::Table,
+            };
+            Ok(reports::reports(&first, format))
+        }
         Command::Healthcheck => healthcheck::healthcheck(&first).await,
         Command::Migrate => migrate::migrate(&all).await,
         Command::TokenInfo => token_info::token_info(all).await,

@@ -4,31 +4,34 @@ use std::process::ExitCode;
 
 use crate::config::Settings;
 
-/// `reports`: the whole catalogue with grain, key and whether each report is enabled.
-pub fn reports(settings: &Settings, json: bool) -> ExitCode {
-    let rows: Vec<serde_json::Value> = crate::wolkvox::catalog::all()
-        .iter()
-        .map(|r| {
-            let enabled = settings.reports.iter().find(|c| c.report.api == r.api);
-            serde_json::json!({
-                "api": r.api,
-                "title": r.title,
-                "grain": format!("{:?}", r.grain),
-                "key": r.key,
-                "streams": r.streams,
-                "params": r.params,
-                "enabled": enabled.is_some(),
-                "schedule": enabled.map(|c| c.schedule.clone()),
-            })
-        })
-        .collect();
+/// How `reports` prints the catalogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table for a terminal.
+    Table,
+    /// `--json`: one object per report, for scripts.
+    Json,
+    /// `--markdown`: docs/reports.md, rendered from the same objects as `--json`.
+    Markdown,
+}
+
+/// `reports`: the whole catalogue with grain, key, column types and whether each report is enabled.
+pub fn reports(settings: &Settings, format: Format) -> ExitCode {
+    let rows = catalogue_json(settings);
     // Written in one go, ignoring a closed pipe (`reports | head`).
     let mut out = String::new();
-    if json {
-        out = serde_json::to_string_pretty(&rows).unwrap_or_default();
-        out.push('\n');
-        let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
-        return ExitCode::SUCCESS;
+    match format {
+        Format::Json => {
+            out = serde_json::to_string_pretty(&rows).unwrap_or_default();
+            out.push('\n');
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Format::Markdown => {
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), markdown(&rows).as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Format::Table => {}
     }
     use std::fmt::Write as _;
     let _ = writeln!(out, "{:<12} {:<18} {:<8} {:<16} KEY / TITLE", "REPORT", "GRAIN", "ENABLED", "SCHEDULE");
@@ -48,4 +51,120 @@ pub fn reports(settings: &Settings, json: bool) -> ExitCode {
     let _ = writeln!(out, "{} reports, {} enabled", crate::wolkvox::catalog::all().len(), settings.reports.len());
     let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
     ExitCode::SUCCESS
+}
+
+/// One JSON object per report: what `--json` prints and `--markdown` renders.
+fn catalogue_json(settings: &Settings) -> Vec<serde_json::Value> {
+    crate::wolkvox::catalog::all()
+        .iter()
+        .map(|r| {
+            let enabled = settings.reports.iter().find(|c| c.report.api == r.api);
+            let fields: Vec<serde_json::Value> = r
+                .fields
+                .iter()
+                .map(|f| serde_json::json!({ "name": f.name, "type": format!("{:?}", f.ty), "alias": f.alias }))
+                .collect();
+            serde_json::json!({
+                "api": r.api,
+                "title": r.title,
+                "grain": format!("{:?}", r.grain),
+                "key": r.key,
+                "streams": r.streams,
+                "params": r.params,
+                "fields": fields,
+                "enabled": enabled.is_some(),
+                "schedule": enabled.map(|c| c.schedule.clone()),
+            })
+        })
+        .collect()
+}
+
+/// What each grain means for a reader of the tables.
+const GRAINS: &[(&str, &str)] = &[
+    ("Event", "one row per event, with its own timestamp; read in windows from the watermark, with a look-back"),
+    ("DatedAggregate", "totals per day or time slot that carry their own date; each local day read and replaced whole"),
+    ("WindowAggregate", "totals over the day asked for, without a date in the row: keyed on the column `day`"),
+    ("IntervalAggregate", "totals per hour (or shorter slot) without a date: keyed on `day` and the slot"),
+];
+
+/// How each field type is stored (PostgreSQL; SQLite stores the same values in its own types).
+const TYPES: &[(&str, &str)] = &[
+    ("Text", "`text`, as sent; the placeholders `\"\"`, `\"-\"` and `\"--\"` become NULL"),
+    ("Integer", "`bigint`: `\"1,234\"` → 1234"),
+    ("Decimal", "`numeric`, exact: `\"2.887\"`"),
+    ("Percent", "`numeric`, the number: `\"34.64 %\"` → 34.64"),
+    ("Duration", "`bigint` seconds: `\"41:06:00\"` → 147960"),
+    ("Boolean", "`boolean`: `yes`/`no`"),
+    ("Timestamp", "`timestamptz`, read in the operation's time zone"),
+    ("Date", "`date`"),
+    ("Time", "`time`, a time of day such as an hour slot"),
+];
+
+/// docs/reports.md: the catalogue as a reader of the tables needs it.
+fn markdown(rows: &[serde_json::Value]) -> String {
+    use std::fmt::Write as _;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array().map(|a| a.iter().map(text).collect()).unwrap_or_default()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "# Reports\n");
+    let _ = writeln!(
+        out,
+        "Generated by `wolkvox-etl reports --markdown` from the compiled-in catalogue (the same objects as \
+         `reports --json` prints); a test fails when this file is stale. {} reports (the 104 of `reports_manager.php` and \
+         the audit log of `information.php`), each a table of the same name keyed on `account` and the key below. \"Default\" says whether it runs without configuration.\n",
+        rows.len()
+    );
+    let _ = writeln!(out, "## Grains\n\n| grain | meaning |\n|---|---|");
+    for (grain, meaning) in GRAINS {
+        let _ = writeln!(out, "| {grain} | {meaning} |");
+    }
+    let _ = writeln!(out, "\n## Column types\n\n| type | stored as |\n|---|---|");
+    for (ty, stored) in TYPES {
+        let _ = writeln!(out, "| {ty} | {stored} |");
+    }
+    let _ = writeln!(out, "\n## All reports\n\n| report | title | grain | key | default |\n|---|---|---|---|---|");
+    for r in rows {
+        let api = text(&r["api"]);
+        let default = match r["schedule"].as_str() {
+            Some(schedule) => format!("on, `{schedule}`"),
+            None => "off".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| [{api}](#{api}) | {} | {} | `{}` | {default} |",
+            text(&r["title"]).replace('|', "/"),
+            text(&r["grain"]),
+            list(&r["key"]).join("`, `"),
+        );
+    }
+    for r in rows {
+        let api = text(&r["api"]);
+        let _ = writeln!(out, "\n### {api}\n\n{} ({}).\n", text(&r["title"]), text(&r["grain"]));
+        let params: Vec<String> = r["params"]
+            .as_array()
+            .map(|a| a.iter().map(|p| format!("`{}`", text(&p[0]))).collect())
+            .unwrap_or_default();
+        if !params.is_empty() {
+            let _ = writeln!(out, "Parameters: {}.", params.join(", "));
+        }
+        let streams = list(&r["streams"]);
+        if !streams.is_empty() {
+            let _ = writeln!(out, "Streams (each with its own watermark): `{}`.", streams.join("`, `"));
+        }
+        let fields: Vec<String> = r["fields"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| match f["alias"].as_str() {
+                        Some(alias) => format!("`{}` {} (also `{alias}`)", text(&f["name"]), text(&f["type"])),
+                        None => format!("`{}` {}", text(&f["name"]), text(&f["type"])),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = writeln!(out, "Columns: {}.", fields.join(", "));
+    }
+    out
 }

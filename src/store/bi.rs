@@ -1,5 +1,5 @@
 //! The analysts' layer: KPI views in the schema `bi` (PostgreSQL), over the report tables and
-//! the dimensions. Each formula is in the README ("KPI views"); inputs are typed report columns
+//! the dimensions. Each formula is in docs/analysts.md ("KPI views"); inputs are typed report columns
 //! (durations in seconds, percentages as numbers). The views read local days, so they are made
 //! for the operation's time zone (the first account's, in a multi-account deployment). They are
 //! dropped and created again (under the schema lock) when a start-up finds another release's, or

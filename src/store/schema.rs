@@ -39,7 +39,7 @@ pub async fn resolve(conn: &mut PgConnection, configured: Option<&str>) -> Resul
     if legacy {
         tracing::warn!(
             "The tables are in schema public (made by a release from before schemas) and stay there. \
-             Fix: set database.schema = \"public\" to keep them there and silence this (README, \
+             Fix: set database.schema = \"public\" to keep them there and silence this (docs/security.md, \
              \"Least privilege\")"
         );
         return Ok("public".to_string());

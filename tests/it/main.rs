@@ -16,6 +16,7 @@ mod config_files;
 mod copy_path;
 mod deploy;
 mod dimensions;
+mod docs;
 mod dst;
 mod empty_days;
 mod endpoints;
