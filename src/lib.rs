@@ -35,6 +35,8 @@ pub mod signals;
 pub mod simulator;
 /// Wiring only: connect and migrate the database, build the client, token gates and jobs.
 pub mod startup;
+/// The status page: the status document rendered as HTML for a wall screen.
+pub mod status_page;
 /// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage and the API's token count, locks; writes need a transaction.
 pub mod store;
 /// Window planning and the run of one report.
