@@ -309,7 +309,7 @@ impl DailyEstimate {
         if settings.dimensions.enabled {
             // One call per dimension, plus one per skill for the agents of each skill.
             let runs_per_day = runs_per_day(&settings.dimensions.schedule, settings.timezone);
-            let calls_per_run = (crate::reference::ALL.len() - 1 + ASSUMED_SKILLS) as f64;
+            let calls_per_run = (crate::wolkvox::catalog::dimensions::ALL.len() - 1 + ASSUMED_SKILLS) as f64;
             let calls_per_day = (f64::from(runs_per_day) * calls_per_run).ceil() as u64;
             reports.push(ReportCost { api: "dimensions", runs_per_day, calls_per_run, calls_per_day });
         }

@@ -25,8 +25,6 @@ pub mod health;
 pub mod http;
 /// Prometheus metrics, one function per event; bounded labels.
 pub mod metrics;
-/// Reference data from information.php: dimensions with history.
-pub mod reference;
 /// A thin tokio-cron-scheduler shell: one guarded job per report, graceful shutdown.
 pub mod scheduler;
 /// Shutdown signals (SIGTERM, Ctrl-C) turned into a cancellation token.

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::config::ReconcileSettings;
-use crate::reference::DimensionJob;
+use crate::sync::dimensions::DimensionJob;
 use crate::sync::{run_once, JobContext, Range, ReportJob};
 use crate::token_info::{read_once, ReadOutcome, TokenInfoJob};
 
@@ -185,7 +185,7 @@ async fn add_dimensions(
         let (ctx, tracker, shutdown, token, guard) =
             (Arc::clone(&ctx), tracker.clone(), shutdown.clone(), token.clone(), Arc::clone(&guard));
         async move {
-            if shutdown.is_cancelled() || (only_if_never_read && !crate::reference::never_read(&ctx).await) {
+            if shutdown.is_cancelled() || (only_if_never_read && !crate::sync::dimensions::never_read(&ctx).await) {
                 return;
             }
             let Ok(held) = guard.try_lock_owned() else {
@@ -194,7 +194,7 @@ async fn add_dimensions(
             };
             tracker.spawn(async move {
                 let _held = held;
-                crate::reference::read_all(&ctx, &token, &shutdown).await;
+                crate::sync::dimensions::read_all(&ctx, &token, &shutdown).await;
             });
         }
     };

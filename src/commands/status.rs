@@ -225,7 +225,8 @@ async fn lines(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>
         .filter(|s| only.is_none_or(|account| s.account == account))
         .map(|s| Line {
             enabled: all.iter().any(|c| {
-                let dimension = crate::reference::Dimension::find(&s.report).is_some() && c.dimensions.enabled;
+                let dimension =
+                    crate::wolkvox::catalog::dimensions::Dimension::find(&s.report).is_some() && c.dimensions.enabled;
                 c.account == s.account && (dimension || c.reports.iter().any(|r| r.report.api == s.report))
             }),
             watermark_local: s.watermark.map(|t| local(all, &s.account, t)),

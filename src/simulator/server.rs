@@ -63,7 +63,7 @@ pub(crate) struct Shared {
     pub(crate) blank_days: Mutex<Vec<NaiveDate>>,
     /// Reference APIs (`agents`, …) answered empty right now, as a server having a bad day
     /// would (tests change it).
-    pub(crate) blank_reference: Mutex<Vec<String>>,
+    pub(crate) blank_dimensions: Mutex<Vec<String>>,
     /// Every request that reached the report handler, in arrival order.
     pub(crate) log: Mutex<Vec<super::Served>>,
     /// The fault plan's seeded draws, one per accepted request.
@@ -94,7 +94,7 @@ impl Shared {
             faults_injected: AtomicU64::new(0),
             peak_tokens_in_flight: AtomicU64::new(0),
             blank_days,
-            blank_reference: Mutex::new(Vec::new()),
+            blank_dimensions: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             draws,
             tokens: Mutex::new(TokenBook::default()),
@@ -297,7 +297,7 @@ async fn information(
         let skill = params.get("skill_id").map(String::as_str);
         let part = skill.map(|s| format!("{api}:{s}"));
         let blank = shared
-            .blank_reference
+            .blank_dimensions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
@@ -308,7 +308,7 @@ async fn information(
             None => unknown_path().await,
             Some(answer) => match admit(&shared, &headers) {
                 Ok((_, hold)) => {
-                    let response = reference(&shared, api, answer).await.unwrap_or_else(IntoResponse::into_response);
+                    let response = dimension(&shared, api, answer).await.unwrap_or_else(IntoResponse::into_response);
                     sent_holding(&wire, response, hold, None)
                 }
                 Err(error) => error.into_response(),
@@ -329,9 +329,9 @@ async fn information(
     }
 }
 
-/// Answers a reference API, once its request passed the checks every call passes (token, in
+/// Answers a dimension's API, once its request passed the checks every call passes (token, in
 /// flight, daily quota).
-async fn reference(shared: &Arc<Shared>, api: &str, answer: Result<Vec<Row>, String>) -> Result<Response, ApiError> {
+async fn dimension(shared: &Arc<Shared>, api: &str, answer: Result<Vec<Row>, String>) -> Result<Response, ApiError> {
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
     }

@@ -42,7 +42,7 @@ macro_rules! on_tx {
 pub mod audit;
 pub mod bi;
 pub mod copy;
-pub mod dims;
+pub mod dimensions;
 mod error;
 pub mod ledger;
 pub mod locks;
@@ -363,19 +363,19 @@ impl Db {
     /// Whether a dimension was ever read for `account`.
     pub async fn dimension_ever_read(
         &self,
-        dim: &crate::reference::Dimension,
+        dim: &crate::wolkvox::catalog::dimensions::Dimension,
         account: &str,
     ) -> Result<bool, StoreError> {
-        dims::ever_read(self, dim, account).await
+        dimensions::ever_read(self, dim, account).await
     }
 
     /// The current keys of a dimension (its first key column), e.g. every current skill.
     pub async fn dimension_keys(
         &self,
-        dim: &crate::reference::Dimension,
+        dim: &crate::wolkvox::catalog::dimensions::Dimension,
         account: &str,
     ) -> Result<Vec<String>, StoreError> {
-        dims::current_keys(self, dim, account).await
+        dimensions::current_keys(self, dim, account).await
     }
 
     /// Reserves a window's connection before its request (see [`Reserved`]).
@@ -498,16 +498,16 @@ impl Tx {
         suspect::clear(self, key, day).await
     }
 
-    /// Applies one whole snapshot of a dimension (history kept, see [`dims`]).
+    /// Applies one whole snapshot of a dimension (history kept, see [`dimensions`]).
     pub async fn apply_dimension(
         &mut self,
-        dim: &crate::reference::Dimension,
+        dim: &crate::wolkvox::catalog::dimensions::Dimension,
         account: &str,
-        rows: &[dims::DimRow],
+        rows: &[dimensions::DimRow],
         at: DateTime<Utc>,
         keep_open: &[String],
-    ) -> Result<dims::Applied, StoreError> {
-        dims::apply(self, dim, account, rows, at, keep_open).await
+    ) -> Result<dimensions::Applied, StoreError> {
+        dimensions::apply(self, dim, account, rows, at, keep_open).await
     }
 
     /// Records a committed window in the ledger, as part of its transaction.

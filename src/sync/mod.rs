@@ -1,9 +1,10 @@
 //! Syncing a report: what a run is given (`context`), window planning (`window`, pure), the run
 //! and its window loop (`run`), the re-read of recent days (`reconcile`), one attempt at one window (`attempt`), row typing (`typing`,
-//! pure) and what a run did (`outcome`).
+//! pure) and what a run did (`outcome`); and the reads of the dimensions (`dimensions`).
 
 mod attempt;
 mod context;
+pub mod dimensions;
 mod error;
 mod outcome;
 mod reconcile;

@@ -1,4 +1,5 @@
-//! The report catalogue: the single description of every `reports_manager.php` report.
+//! The report catalogue: the single description of every `reports_manager.php` report. The
+//! dimensions of `information.php` are catalogued beside it, in [`dimensions`].
 //!
 //! Tables, upserts, the simulator and the docs all derive from these entries, so a field list is
 //! written exactly once. It is built from two halves:
@@ -84,6 +85,8 @@
 //! - Reports keyed on a date and a time of day (`day` or `date`, plus `hour`: agent_5, agent_6,
 //!   agent_8, agent_8_1, skill_4, skill_4_1, skill_4_2, skill_5, skill_7) get a synthetic `pass`
 //!   column (Integer, 1, or 2 for the second pass), last in the key; the label stays as sent.
+
+pub mod dimensions;
 
 use std::sync::OnceLock;
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlStr;
 
 use super::{sql, StoreError, Tx};
-use crate::reference::Dimension;
+use crate::wolkvox::catalog::dimensions::Dimension;
 
 /// One object of a snapshot, its values in the dimension's column order (key, tracked,
 /// volatile).
