@@ -175,9 +175,9 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     reports.dedup_by_key(|r| r.api);
     prepare_schema(&db, settings.db_timeouts.lock, &reports).await?;
     // The KPI views read local days: the (first) operation's zone.
-    if !crate::store::bi::is_current(&db, settings.timezone).await? {
+    if !db.bi_views_current(settings.timezone).await? {
         let schema_lock = Coordinator::new(&db, 1, settings.db_timeouts.lock).lock_schema().await?;
-        let made = crate::store::bi::ensure(&db, settings.timezone).await;
+        let made = db.ensure_bi_views(settings.timezone).await;
         schema_lock.release().await;
         made.map_err(|e| schema_error(e, &["the KPI views (schema bi)".to_string()]))
             .context("cannot create the KPI views (schema bi)")?;
@@ -190,7 +190,7 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
 /// that may only read and write rows (SECURITY.md, "Roles"). Waits at most `lock_wait`
 /// (`database.lock_timeout_seconds`) for another process's schema changes.
 pub async fn prepare_schema(db: &Db, lock_wait: Duration, reports: &[&'static Report]) -> anyhow::Result<()> {
-    let missing = crate::store::schema::missing(db, reports).await.context("cannot read the database schema")?;
+    let missing = db.missing_schema(reports).await.context("cannot read the database schema")?;
     if missing.is_empty() {
         return Ok(());
     }

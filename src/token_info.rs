@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn, Instrument};
 
 use crate::budget::Concern;
-use crate::store::token_info::{self, TokenInfoRead};
+use crate::store::token_info::TokenInfoRead;
 use crate::sync::{JobContext, SyncError};
 use crate::wolkvox::{ApiError, Token, TokenInfo};
 
@@ -92,7 +92,7 @@ async fn read(ctx: &JobContext, token: &Token) -> Result<ReadOutcome, SyncError>
         available: info.available,
         our_calls_today,
     };
-    token_info::insert(&ctx.db, &stored).await?;
+    ctx.db.record_token_info(&stored).await?;
     crate::metrics::api_token_info(&ctx.account, token.label(), info.limit, info.use_today, info.all_today);
     info!(
         token_limit = %shown(info.limit),

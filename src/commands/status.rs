@@ -43,16 +43,16 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     let mut api_counts = Vec::new();
     for settings in all {
         let today = utc_to_local(settings.timezone, now).date();
-        let usage = crate::store::token_usage::usage(db, &settings.account, today).await?;
+        let usage = db.token_usage(&settings.account, today).await?;
         tokens.push((settings.account.clone(), today, usage));
-        api_counts.extend(crate::store::token_info::latest(db, &settings.account).await?);
+        api_counts.extend(db.latest_token_info(&settings.account).await?);
     }
     let suspect: Vec<_> =
         db.suspect_all().await?.into_iter().filter(|d| only.is_none_or(|account| d.account == account)).collect();
     let unanswered: Vec<_> =
         db.unanswered().await?.into_iter().filter(|u| only.is_none_or(|account| u.account == account)).collect();
     let completeness = completeness(db, all, only, now).await?;
-    let audit = crate::store::audit::recent(db, only, AUDIT_ENTRIES).await?;
+    let audit = db.recent_audit(only, AUDIT_ENTRIES).await?;
     if json {
         let usage: Vec<_> = tokens
             .iter()
@@ -180,8 +180,9 @@ async fn completeness(
 ) -> Result<Vec<Completeness>, StoreError> {
     let zone = all[0].timezone;
     let since = utc_to_local(zone, now).date() - chrono::Duration::days(RECENT_DAYS);
-    let days = crate::store::ledger::completeness(db, since).await?;
-    let mut out: Vec<Completeness> = crate::store::ledger::last_complete(db)
+    let days = db.completeness(since).await?;
+    let mut out: Vec<Completeness> = db
+        .last_complete()
         .await?
         .into_iter()
         .map(|(account, report, stream, day)| Completeness {
