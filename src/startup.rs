@@ -15,9 +15,9 @@ use crate::config::{ConfigError, Settings};
 use crate::health::Health;
 use crate::store::locks::Coordinator;
 use crate::store::{Backend, Db};
+use crate::sync::api_token_count::TokenInfoJob;
 use crate::sync::dimensions::DimensionJob;
 use crate::sync::{Faults, JobContext, ReportJob, WindowHook};
-use crate::token_info::TokenInfoJob;
 use crate::wolkvox::catalog::Report;
 use crate::wolkvox::{Tokens, WolkvoxClient};
 

@@ -121,7 +121,7 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     }
     if !api_counts.is_empty() {
         println!("\nthe API's own count (token_info), latest read per token:");
-        let show = crate::token_info::shown;
+        let show = crate::sync::api_token_count::shown;
         for r in &api_counts {
             println!(
                 "  {:<10} {:<12} read {}  limit {}, used today {} (our count {}), all tokens today {}, available {}",

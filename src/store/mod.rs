@@ -42,6 +42,7 @@ macro_rules! on_tx {
     };
 }
 
+pub mod api_token_count;
 pub mod audit;
 pub mod bi;
 pub mod copy;
@@ -55,7 +56,6 @@ pub mod runs;
 pub mod schema;
 pub mod sql;
 pub mod suspect;
-pub mod token_info;
 pub mod token_usage;
 pub mod unanswered;
 pub mod watermark;

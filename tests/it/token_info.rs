@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::scheduler;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+use wolkvox_etl::store::api_token_count::TokenInfoRead;
 use wolkvox_etl::store::runs::RunStatus;
-use wolkvox_etl::store::token_info::TokenInfoRead;
 use wolkvox_etl::store::Backend;
+use wolkvox_etl::sync::api_token_count::{read_once, ReadOutcome, Reading};
 use wolkvox_etl::sync::Range;
-use wolkvox_etl::token_info::{read_once, ReadOutcome, Reading};
 use wolkvox_etl::wolkvox::TokenInfo;
 
 use crate::helpers::*;

@@ -12,9 +12,9 @@
 use chrono::{DateTime, Utc};
 use tracing::{info, warn, Instrument};
 
+use super::{JobContext, SyncError};
 use crate::budget::Concern;
-use crate::store::token_info::TokenInfoRead;
-use crate::sync::{JobContext, SyncError};
+use crate::store::api_token_count::TokenInfoRead;
 use crate::wolkvox::{ApiError, Token, TokenInfo};
 
 /// The name the reads go by in request metrics and logs (beside the reports' names).
