@@ -21,7 +21,7 @@ use tracing::warn;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::store::token_usage::{self, TokenUsage};
+use crate::store::token_usage::TokenUsage;
 use crate::store::{Db, StoreError};
 use crate::time::{midnight, next_local_midnight, utc_to_local};
 use crate::wolkvox::TokenInfo;
@@ -52,13 +52,13 @@ impl Budget {
 
     /// When the token is paused, until when.
     pub async fn paused_until(&self, token: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let latest = token_usage::latest_pause(&self.db, &self.account, token).await?;
+        let latest = self.db.latest_token_pause(&self.account, token).await?;
         Ok(latest.filter(|until| *until > self.clock.now()))
     }
 
     /// Counts `calls` made on `token` now; returns today's total.
     pub async fn record(&self, token: &str, calls: u32) -> Result<i64, StoreError> {
-        let total = token_usage::add_calls(&self.db, &self.account, token, self.today(), i64::from(calls)).await?;
+        let total = self.db.add_token_calls(&self.account, token, self.today(), i64::from(calls)).await?;
         crate::metrics::token_calls_today(&self.account, token, total);
         Ok(total)
     }
@@ -66,7 +66,7 @@ impl Budget {
     /// Pauses `token` until the next local midnight; returns that instant.
     pub async fn pause(&self, token: &str) -> Result<DateTime<Utc>, StoreError> {
         let until = next_local_midnight(self.timezone, self.clock.now());
-        token_usage::pause(&self.db, &self.account, token, self.today(), until).await?;
+        self.db.pause_token(&self.account, token, self.today(), until).await?;
         Ok(until)
     }
 
@@ -84,7 +84,7 @@ impl Budget {
 
     /// Every token's usage today.
     pub async fn usage_today(&self) -> Result<Vec<TokenUsage>, StoreError> {
-        token_usage::usage(&self.db, &self.account, self.today()).await
+        self.db.token_usage(&self.account, self.today()).await
     }
 
     /// Checks a `token_info` read of `token` against the day's budget, given `ours_today`, the
@@ -309,7 +309,7 @@ impl DailyEstimate {
         if settings.dimensions.enabled {
             // One call per dimension, plus one per skill for the agents of each skill.
             let runs_per_day = runs_per_day(&settings.dimensions.schedule, settings.timezone);
-            let calls_per_run = (crate::reference::ALL.len() - 1 + ASSUMED_SKILLS) as f64;
+            let calls_per_run = (crate::wolkvox::catalog::dimensions::ALL.len() - 1 + ASSUMED_SKILLS) as f64;
             let calls_per_day = (f64::from(runs_per_day) * calls_per_run).ceil() as u64;
             reports.push(ReportCost { api: "dimensions", runs_per_day, calls_per_run, calls_per_day });
         }

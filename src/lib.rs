@@ -3,7 +3,7 @@
 //! A tour, in the order data flows: [`commands`] dispatch; [`config`] is validated once; [`startup`] wires a Postgres
 //! pool ([`store`]), the API client and token gates ([`wolkvox`]) and the [`scheduler`], whose
 //! ticks call [`sync::run_once`]: plan windows from the watermark, fetch, upsert rows and move
-//! the watermark in one transaction, and [`token_info::read_once`]: the API's own count of each
+//! the watermark in one transaction, and [`sync::api_token_count::read_once`]: the API's own count of each
 //! token's calls, checked against the [`budget`]. The [`simulator`] stands in for the real API
 //! in tests.
 
@@ -25,8 +25,6 @@ pub mod health;
 pub mod http;
 /// Prometheus metrics, one function per event; bounded labels.
 pub mod metrics;
-/// Reference data from information.php: dimensions with history.
-pub mod reference;
 /// A thin tokio-cron-scheduler shell: one guarded job per report, graceful shutdown.
 pub mod scheduler;
 /// Shutdown signals (SIGTERM, Ctrl-C) turned into a cancellation token.
@@ -47,7 +45,5 @@ pub mod telemetry;
 pub mod text;
 /// The operation's time zone: local <-> UTC, DST rules, local midnights, parsing local datetimes.
 pub mod time;
-/// The API's own token count: one read per token of `token_info`, stored, exported and checked.
-pub mod token_info;
 /// The wolkvox API: catalogue, HTTP client, envelope, the one `Row` type, tokens, `token_info`, value formats, errors.
 pub mod wolkvox;

@@ -1,5 +1,5 @@
 //! The daemon's schedule: a thin tokio-cron-scheduler shell around `sync::run_once` (and
-//! `token_info::read_once`).
+//! `sync::api_token_count::read_once`).
 //!
 //! One cron job per enabled report, and one per token reading the API's own token count, in the
 //! operation's time zone. tokio-cron-scheduler does not stop a job overlapping its previous run,
@@ -17,9 +17,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::config::ReconcileSettings;
-use crate::reference::DimensionJob;
+use crate::sync::api_token_count::{read_once, ReadOutcome, TokenInfoJob};
+use crate::sync::dimensions::DimensionJob;
 use crate::sync::{run_once, JobContext, Range, ReportJob};
-use crate::token_info::{read_once, ReadOutcome, TokenInfoJob};
 
 /// The scheduler could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -185,7 +185,7 @@ async fn add_dimensions(
         let (ctx, tracker, shutdown, token, guard) =
             (Arc::clone(&ctx), tracker.clone(), shutdown.clone(), token.clone(), Arc::clone(&guard));
         async move {
-            if shutdown.is_cancelled() || (only_if_never_read && !crate::reference::never_read(&ctx).await) {
+            if shutdown.is_cancelled() || (only_if_never_read && !crate::sync::dimensions::never_read(&ctx).await) {
                 return;
             }
             let Ok(held) = guard.try_lock_owned() else {
@@ -194,7 +194,7 @@ async fn add_dimensions(
             };
             tracker.spawn(async move {
                 let _held = held;
-                crate::reference::read_all(&ctx, &token, &shutdown).await;
+                crate::sync::dimensions::read_all(&ctx, &token, &shutdown).await;
             });
         }
     };

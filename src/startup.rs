@@ -13,11 +13,11 @@ use crate::budget::Budget;
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::health::Health;
-use crate::reference::DimensionJob;
 use crate::store::locks::Coordinator;
 use crate::store::{Backend, Db};
+use crate::sync::api_token_count::TokenInfoJob;
+use crate::sync::dimensions::DimensionJob;
 use crate::sync::{Faults, JobContext, ReportJob, WindowHook};
-use crate::token_info::TokenInfoJob;
 use crate::wolkvox::catalog::Report;
 use crate::wolkvox::{Tokens, WolkvoxClient};
 
@@ -175,9 +175,9 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
     reports.dedup_by_key(|r| r.api);
     prepare_schema(&db, settings.db_timeouts.lock, &reports).await?;
     // The KPI views read local days: the (first) operation's zone.
-    if !crate::store::bi::is_current(&db, settings.timezone).await? {
+    if !db.bi_views_current(settings.timezone).await? {
         let schema_lock = Coordinator::new(&db, 1, settings.db_timeouts.lock).lock_schema().await?;
-        let made = crate::store::bi::ensure(&db, settings.timezone).await;
+        let made = db.ensure_bi_views(settings.timezone).await;
         schema_lock.release().await;
         made.map_err(|e| schema_error(e, &["the KPI views (schema bi)".to_string()]))
             .context("cannot create the KPI views (schema bi)")?;
@@ -190,7 +190,7 @@ pub async fn connect_and_migrate_all(all: &[Settings]) -> anyhow::Result<Db> {
 /// that may only read and write rows (docs/security.md, "Roles"). Waits at most `lock_wait`
 /// (`database.lock_timeout_seconds`) for another process's schema changes.
 pub async fn prepare_schema(db: &Db, lock_wait: Duration, reports: &[&'static Report]) -> anyhow::Result<()> {
-    let missing = crate::store::schema::missing(db, reports).await.context("cannot read the database schema")?;
+    let missing = db.missing_schema(reports).await.context("cannot read the database schema")?;
     if missing.is_empty() {
         return Ok(());
     }

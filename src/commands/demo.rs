@@ -88,7 +88,7 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
         total_rows += o.counts.rows_fetched;
     }
     if let Some(job) = &app.dimensions {
-        for (table, o) in crate::reference::read_all(&app.ctx, &job.token, &shutdown).await {
+        for (table, o) in crate::sync::dimensions::read_all(&app.ctx, &job.token, &shutdown).await {
             println!(
                 "  {table:<17} {status:<9} {rows:>3} rows  (reference data)",
                 status = o.status.as_str(),

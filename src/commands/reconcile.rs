@@ -10,7 +10,6 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::signals::watch_signals;
 use crate::startup::{prepare_schema, App};
-use crate::store::ledger;
 use crate::store::runs::RunStatus;
 use crate::sync::Faults;
 
@@ -50,7 +49,7 @@ pub async fn reconcile(all: Vec<Settings>, report: Option<&str>, days: Option<u3
                 c.rows_fetched,
                 c.rows_upserted
             );
-            let checked = ledger::checked_days(&app.ctx.db, &app.ctx.account, api, &outcome.run_id).await?;
+            let checked = app.ctx.db.checked_days(&app.ctx.account, api, &outcome.run_id).await?;
             for d in checked {
                 let stream = if d.stream.is_empty() { String::new() } else { format!(" [{}]", d.stream) };
                 println!(

@@ -43,16 +43,16 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     let mut api_counts = Vec::new();
     for settings in all {
         let today = utc_to_local(settings.timezone, now).date();
-        let usage = crate::store::token_usage::usage(db, &settings.account, today).await?;
+        let usage = db.token_usage(&settings.account, today).await?;
         tokens.push((settings.account.clone(), today, usage));
-        api_counts.extend(crate::store::token_info::latest(db, &settings.account).await?);
+        api_counts.extend(db.latest_token_info(&settings.account).await?);
     }
     let suspect: Vec<_> =
         db.suspect_all().await?.into_iter().filter(|d| only.is_none_or(|account| d.account == account)).collect();
     let unanswered: Vec<_> =
         db.unanswered().await?.into_iter().filter(|u| only.is_none_or(|account| u.account == account)).collect();
     let completeness = completeness(db, all, only, now).await?;
-    let audit = crate::store::audit::recent(db, only, AUDIT_ENTRIES).await?;
+    let audit = db.recent_audit(only, AUDIT_ENTRIES).await?;
     if json {
         let usage: Vec<_> = tokens
             .iter()
@@ -121,7 +121,7 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
     }
     if !api_counts.is_empty() {
         println!("\nthe API's own count (token_info), latest read per token:");
-        let show = crate::token_info::shown;
+        let show = crate::sync::api_token_count::shown;
         for r in &api_counts {
             println!(
                 "  {:<10} {:<12} read {}  limit {}, used today {} (our count {}), all tokens today {}, available {}",
@@ -180,8 +180,9 @@ async fn completeness(
 ) -> Result<Vec<Completeness>, StoreError> {
     let zone = all[0].timezone;
     let since = utc_to_local(zone, now).date() - chrono::Duration::days(RECENT_DAYS);
-    let days = crate::store::ledger::completeness(db, since).await?;
-    let mut out: Vec<Completeness> = crate::store::ledger::last_complete(db)
+    let days = db.completeness(since).await?;
+    let mut out: Vec<Completeness> = db
+        .last_complete()
         .await?
         .into_iter()
         .map(|(account, report, stream, day)| Completeness {
@@ -225,7 +226,8 @@ async fn lines(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>
         .filter(|s| only.is_none_or(|account| s.account == account))
         .map(|s| Line {
             enabled: all.iter().any(|c| {
-                let dimension = crate::reference::Dimension::find(&s.report).is_some() && c.dimensions.enabled;
+                let dimension =
+                    crate::wolkvox::catalog::dimensions::Dimension::find(&s.report).is_some() && c.dimensions.enabled;
                 c.account == s.account && (dimension || c.reports.iter().any(|r| r.report.api == s.report))
             }),
             watermark_local: s.watermark.map(|t| local(all, &s.account, t)),

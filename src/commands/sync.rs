@@ -36,7 +36,7 @@ pub async fn sync(
         None => Range::Scheduled,
         Some(from) => Range::Explicit { from: parse("--from", from)?, to: to.map(|t| parse("--to", t)).transpose()? },
     };
-    if let Some(dim) = report.and_then(crate::reference::Dimension::find) {
+    if let Some(dim) = report.and_then(crate::wolkvox::catalog::dimensions::Dimension::find) {
         return dimension(all, dim).await;
     }
     if let Some(api) = report {
@@ -149,7 +149,7 @@ pub async fn sync(
     if report.is_none() && !cancelled {
         for app in &apps {
             let Some(job) = &app.dimensions else { continue };
-            for (table, outcome) in crate::reference::read_all(&app.ctx, &job.token, &shutdown).await {
+            for (table, outcome) in crate::sync::dimensions::read_all(&app.ctx, &job.token, &shutdown).await {
                 total += 1;
                 if !print_dimension(table, &outcome) {
                     failed.push(table.to_string());
@@ -164,7 +164,10 @@ pub async fn sync(
 }
 
 /// `sync --report dim_agent` (or `agents`): one read of one dimension.
-async fn dimension(all: Vec<Settings>, dim: &'static crate::reference::Dimension) -> anyhow::Result<ExitCode> {
+async fn dimension(
+    all: Vec<Settings>,
+    dim: &'static crate::wolkvox::catalog::dimensions::Dimension,
+) -> anyhow::Result<ExitCode> {
     let apps = App::build_all(all, Clock::system(), Faults::default()).await?;
     let mut failed = false;
     for app in &apps {
@@ -175,7 +178,7 @@ async fn dimension(all: Vec<Settings>, dim: &'static crate::reference::Dimension
             .clone()
             .or_else(|| app.settings.tokens.first().map(|t| t.label.clone()));
         let token = label.and_then(|l| app.tokens.get(&l)).context("no token is configured")?;
-        let outcome = crate::reference::read(&app.ctx, &token, dim).await;
+        let outcome = crate::sync::dimensions::read(&app.ctx, &token, dim).await;
         failed |= !print_dimension(dim.table, &outcome);
     }
     if failed {

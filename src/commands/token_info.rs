@@ -1,6 +1,6 @@
 //! `token-info`: read the API's own count of each token's calls today, once per token of each
 //! selected operation (each read costs one call), through the daemon's own read
-//! ([`crate::token_info::read_once`]): stored, exported, checked against the budget (concerns
+//! ([`crate::sync::api_token_count::read_once`]): stored, exported, checked against the budget (concerns
 //! go to the log at WARN) and printed beside our own count.
 
 use std::process::ExitCode;
@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::startup::App;
+use crate::sync::api_token_count::{read_once, shown as show, ReadOutcome, Reading};
 use crate::sync::Faults;
 use crate::time::utc_to_local;
-use crate::token_info::{read_once, shown as show, ReadOutcome, Reading};
 
 /// Reads every token of every selected operation once, whether `[token_info]` is enabled or
 /// not; exits non-zero if a read failed.

@@ -10,7 +10,7 @@ use crate::cli::WatermarkAction;
 use crate::config::{ConfigError, Settings};
 use crate::startup::connect_and_migrate;
 use crate::store::audit::AuditEntry;
-use crate::store::watermark::{self, StreamKey};
+use crate::store::watermark::StreamKey;
 use crate::time::parse_local_datetime;
 use crate::time::{range_start, utc_to_local};
 
@@ -42,7 +42,7 @@ pub async fn watermark(settings: Settings, action: WatermarkAction) -> anyhow::R
             // A watermark says "everything before this instant is synced": a repeated local time
             // is its earlier instant and a skipped one the clock change, so it claims no more.
             let after = range_start(tz, local);
-            watermark::force(&mut tx, key, after).await?;
+            tx.force_watermark(key, after).await?;
             tx.audit(&AuditEntry::now(key, "watermark set", before.map(|w| show(Some(w))), Some(show(Some(after)))))
                 .await?;
             tx.commit().await?;
@@ -51,7 +51,7 @@ pub async fn watermark(settings: Settings, action: WatermarkAction) -> anyhow::R
         WatermarkAction::Reset { .. } => {
             let mut tx = db.begin().await?;
             let before = tx.watermark(key).await?;
-            let existed = watermark::reset(&mut tx, key).await?;
+            let existed = tx.reset_watermark(key).await?;
             tx.audit(&AuditEntry::now(key, "watermark reset", before.map(|w| show(Some(w))), None)).await?;
             tx.commit().await?;
             println!(

@@ -226,10 +226,10 @@ impl Simulator {
         }
     }
 
-    /// From now on, these reference APIs of `information.php` (`agents`, `skills`, …; one skill's
+    /// From now on, these dimension APIs of `information.php` (`agents`, `skills`, …; one skill's
     /// agents as `agents_in_skill:102`) answer an empty list; an empty slice ends the outage.
-    pub fn set_blank_reference(&self, apis: &[&str]) {
-        *self.shared.blank_reference.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+    pub fn set_blank_dimensions(&self, apis: &[&str]) {
+        *self.shared.blank_dimensions.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
             apis.iter().map(|a| (*a).to_owned()).collect();
     }
 

@@ -47,30 +47,34 @@ impl AuditEntry {
 const INSERT: &str = "INSERT INTO etl_audit (at, who, command, account, report, stream, old_value, new_value)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// Writes one entry in the transaction that makes the change.
-pub(super) async fn record(tx: &mut Tx, e: &AuditEntry) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(INSERT)
-            .bind(e.at)
-            .bind(&e.who)
-            .bind(&e.command)
-            .bind(&e.account)
-            .bind(&e.report)
-            .bind(&e.stream)
-            .bind(&e.old_value)
-            .bind(&e.new_value)
-            .execute(conn)
-            .await?;
-    });
-    Ok(())
+impl Tx {
+    /// Records an operator change in the transaction that makes it, to commit with it.
+    pub async fn audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
+        on_tx!(self, conn => {
+            sqlx::query(INSERT)
+                .bind(e.at)
+                .bind(&e.who)
+                .bind(&e.command)
+                .bind(&e.account)
+                .bind(&e.report)
+                .bind(&e.stream)
+                .bind(&e.old_value)
+                .bind(&e.new_value)
+                .execute(conn)
+                .await?;
+        });
+        Ok(())
+    }
 }
 
 const RECENT: &str = "SELECT at, who, command, account, report, stream, old_value, new_value FROM etl_audit
      WHERE ($1 IS NULL OR account = $1) ORDER BY id DESC LIMIT $2";
 
-/// The latest `limit` entries, newest first; with `account`, only that operation's.
-pub async fn recent(db: &Db, account: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query_as(RECENT).bind(account).bind(limit).fetch_all(pool).await?))
+impl Db {
+    /// The latest `limit` entries, newest first; with `account`, only that operation's.
+    pub async fn recent_audit(&self, account: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(RECENT).bind(account).bind(limit).fetch_all(pool).await?))
+    }
 }
 
 /// Who runs this process: `$USER`, else `$LOGNAME`, else the numeric uid (`uid:1000`), e.g.

@@ -121,45 +121,48 @@ fn fingerprint(tz: Tz, schema: &str) -> String {
     format!("wolkvox-etl KPI views {hash:016x} ({zone}, tables in {schema})")
 }
 
-/// Whether schema `bi` holds this release's views for `tz` (always true on SQLite, which gets none).
-pub async fn is_current(db: &Db, tz: Tz) -> Result<bool, StoreError> {
-    let Db::Postgres(pool) = db else {
-        return Ok(true);
-    };
-    let (schema, comment): (String, Option<String>) =
-        sqlx::query_as("SELECT current_setting('search_path'), obj_description(to_regnamespace('bi'), 'pg_namespace')")
-            .fetch_one(pool)
-            .await?;
-    Ok(comment.as_deref() == Some(fingerprint(tz, &schema).as_str()))
-}
+impl Db {
+    /// Whether schema `bi` holds this release's views for `tz` (always true on SQLite, which gets none).
+    pub async fn bi_views_current(&self, tz: Tz) -> Result<bool, StoreError> {
+        let Db::Postgres(pool) = self else {
+            return Ok(true);
+        };
+        let (schema, comment): (String, Option<String>) = sqlx::query_as(
+            "SELECT current_setting('search_path'), obj_description(to_regnamespace('bi'), 'pg_namespace')",
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(comment.as_deref() == Some(fingerprint(tz, &schema).as_str()))
+    }
 
-/// Creates the schema `bi` and its views (PostgreSQL; SQLite has no schemas and gets none).
-pub async fn ensure(db: &Db, tz: Tz) -> Result<(), StoreError> {
-    let Db::Postgres(pool) = db else {
-        return Ok(());
-    };
-    for api in INPUTS {
-        if let Some(report) = catalog::find(api) {
-            super::schema::ensure_table(db, report).await?;
+    /// Creates the schema `bi` and its views (PostgreSQL; SQLite has no schemas and gets none).
+    pub async fn ensure_bi_views(&self, tz: Tz) -> Result<(), StoreError> {
+        let Db::Postgres(pool) = self else {
+            return Ok(());
+        };
+        for api in INPUTS {
+            if let Some(report) = catalog::find(api) {
+                super::schema::ensure_table(self, report).await?;
+            }
         }
+        let mut tx = pool.begin().await?;
+        let schema: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(&mut *tx).await?;
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS bi").execute(&mut *tx).await?;
+        for (name, _) in VIEWS.iter().rev() {
+            // `name` is one of VIEWS' compiled-in names.
+            sqlx::query(sql::built(format!("DROP VIEW IF EXISTS bi.{name}"))).execute(&mut *tx).await?;
+        }
+        let zone = tz.name().replace('\'', "");
+        for (name, sql) in VIEWS {
+            let body = sql.replace("{tz}", &zone);
+            // VIEWS' compiled-in text, with a zone name from the compiled-in tz database, quotes removed.
+            sqlx::query(sql::built(format!("CREATE VIEW bi.{name} AS {body}"))).execute(&mut *tx).await?;
+        }
+        let comment = fingerprint(tz, &schema).replace('\'', "");
+        // A literal whose quotes were removed above, so it cannot end early: the zone name and the
+        // search_path the server itself reported.
+        sqlx::query(sql::built(format!("COMMENT ON SCHEMA bi IS '{comment}'"))).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
-    let mut tx = pool.begin().await?;
-    let schema: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(&mut *tx).await?;
-    sqlx::query("CREATE SCHEMA IF NOT EXISTS bi").execute(&mut *tx).await?;
-    for (name, _) in VIEWS.iter().rev() {
-        // `name` is one of VIEWS' compiled-in names.
-        sqlx::query(sql::built(format!("DROP VIEW IF EXISTS bi.{name}"))).execute(&mut *tx).await?;
-    }
-    let zone = tz.name().replace('\'', "");
-    for (name, sql) in VIEWS {
-        let body = sql.replace("{tz}", &zone);
-        // VIEWS' compiled-in text, with a zone name from the compiled-in tz database, quotes removed.
-        sqlx::query(sql::built(format!("CREATE VIEW bi.{name} AS {body}"))).execute(&mut *tx).await?;
-    }
-    let comment = fingerprint(tz, &schema).replace('\'', "");
-    // A literal whose quotes were removed above, so it cannot end early: the zone name and the
-    // search_path the server itself reported.
-    sqlx::query(sql::built(format!("COMMENT ON SCHEMA bi IS '{comment}'"))).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(())
 }

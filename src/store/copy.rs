@@ -156,42 +156,44 @@ async fn send_rows(
     Ok(())
 }
 
-/// Writes `rows` (keys distinct, believed new) by COPY inside a savepoint; if a key turns out
-/// to be stored, undoes the COPY and upserts them instead. SQLite has no COPY: upserts.
-pub(super) async fn insert_new(
-    tx: &mut Tx,
-    report: &Report,
-    account: &str,
-    rows: &[TypedRow],
-) -> Result<Written, StoreError> {
-    let pg = match tx {
-        Tx::Postgres(pg) if !rows.is_empty() => pg,
-        _ => return Ok(Written::Upserted(super::rows::upsert(tx, report, account, rows).await?)),
-    };
-    sqlx::query("SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
-    let copied = async {
-        let mut copy = pg.copy_in_raw(&copy_sql(report)).await?;
-        match send_rows(&mut copy, account, rows).await {
-            Ok(()) => copy.finish().await,
-            Err(e) => {
-                // Ends the COPY cleanly (the server reports the abort); the error is `e`.
-                let _ = copy.abort("sending failed").await;
-                Err(e)
+impl Tx {
+    /// Writes `rows` (keys distinct, believed new) by COPY inside a savepoint; if a key turns out
+    /// to be stored, undoes the COPY and upserts them instead. SQLite has no COPY: upserts.
+    pub async fn insert_new(
+        &mut self,
+        report: &Report,
+        account: &str,
+        rows: &[TypedRow],
+    ) -> Result<Written, StoreError> {
+        let pg = match self {
+            Tx::Postgres(pg) if !rows.is_empty() => pg,
+            _ => return Ok(Written::Upserted(self.upsert(report, account, rows).await?)),
+        };
+        sqlx::query("SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
+        let copied = async {
+            let mut copy = pg.copy_in_raw(&copy_sql(report)).await?;
+            match send_rows(&mut copy, account, rows).await {
+                Ok(()) => copy.finish().await,
+                Err(e) => {
+                    // Ends the COPY cleanly (the server reports the abort); the error is `e`.
+                    let _ = copy.abort("sending failed").await;
+                    Err(e)
+                }
             }
         }
-    }
-    .await;
-    match copied {
-        Ok(n) => {
-            sqlx::query("RELEASE SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
-            Ok(Written::Copied(n))
+        .await;
+        match copied {
+            Ok(n) => {
+                sqlx::query("RELEASE SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
+                Ok(Written::Copied(n))
+            }
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
+                sqlx::query("RELEASE SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
+                Ok(Written::Upserted(self.upsert(report, account, rows).await?))
+            }
+            Err(e) => Err(e.into()),
         }
-        Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
-            sqlx::query("RELEASE SAVEPOINT wolkvox_copy").execute(&mut **pg).await?;
-            Ok(Written::Upserted(super::rows::upsert(tx, report, account, rows).await?))
-        }
-        Err(e) => Err(e.into()),
     }
 }
 

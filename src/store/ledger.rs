@@ -117,43 +117,65 @@ const CHECK: &str = "UPDATE etl_day SET
 
 const PRUNE: &str = "DELETE FROM etl_window WHERE committed_at < $1";
 
-/// Records a committed window, in its transaction.
-pub(super) async fn record_window(tx: &mut Tx, key: StreamKey<'_>, w: &WindowEntry<'_>) -> Result<(), StoreError> {
-    let (received, changed) = (to_i64(w.rows_received), to_i64(w.rows_changed));
-    let (requests, splits) = (to_i32(w.requests), to_i32(w.splits));
-    on_tx!(tx, conn => {
-        sqlx::query(WINDOW)
-            .bind(key.account).bind(key.report).bind(key.stream).bind(w.run_id).bind(w.start).bind(w.end)
-            .bind(received).bind(changed).bind(requests).bind(splits).bind(w.outcome.as_str()).bind(w.committed_at)
-            .execute(conn).await?;
-    });
-    Ok(())
+impl Tx {
+    /// Records a committed window in the ledger, as part of its transaction.
+    pub async fn record_window(&mut self, key: StreamKey<'_>, w: &WindowEntry<'_>) -> Result<(), StoreError> {
+        let (received, changed) = (to_i64(w.rows_received), to_i64(w.rows_changed));
+        let (requests, splits) = (to_i32(w.requests), to_i32(w.splits));
+        on_tx!(self, conn => {
+            sqlx::query(WINDOW)
+                .bind(key.account).bind(key.report).bind(key.stream).bind(w.run_id).bind(w.start).bind(w.end)
+                .bind(received).bind(changed).bind(requests).bind(splits).bind(w.outcome.as_str()).bind(w.committed_at)
+                .execute(conn).await?;
+        });
+        Ok(())
+    }
+
+    /// Records a local day a committed window touched, with its stored rows after it, as part of
+    /// its transaction.
+    pub async fn touch_day(&mut self, key: StreamKey<'_>, d: &DayEntry) -> Result<(), StoreError> {
+        on_tx!(self, conn => {
+            sqlx::query(DAY)
+                .bind(key.account).bind(key.report).bind(key.stream).bind(d.day).bind(d.day_end).bind(d.rows).bind(d.read_at)
+                .execute(conn).await?;
+        });
+        Ok(())
+    }
+
+    /// Records what a reconciliation window found for its day (after [`Tx::touch_day`]).
+    pub async fn check_day(&mut self, key: StreamKey<'_>, c: &DayCheck<'_>) -> Result<(), StoreError> {
+        on_tx!(self, conn => {
+            sqlx::query(CHECK)
+                .bind(key.account).bind(key.report).bind(key.stream).bind(c.day).bind(c.run_id)
+                .bind(c.before).bind(c.api).bind(c.added).bind(c.changed).bind(c.at)
+                .execute(conn).await?;
+        });
+        Ok(())
+    }
 }
 
-/// Records a day a committed window touched, in its transaction.
-pub(super) async fn touch_day(tx: &mut Tx, key: StreamKey<'_>, d: &DayEntry) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(DAY)
-            .bind(key.account).bind(key.report).bind(key.stream).bind(d.day).bind(d.day_end).bind(d.rows).bind(d.read_at)
-            .execute(conn).await?;
-    });
-    Ok(())
-}
+impl Db {
+    /// Deletes ledger rows committed before `before`; returns how many went.
+    pub async fn prune_ledger(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query(PRUNE).bind(before).execute(pool).await?.rows_affected()))
+    }
 
-/// Records what a reconciliation window found for its day (after [`touch_day`]).
-pub(super) async fn check_day(tx: &mut Tx, key: StreamKey<'_>, c: &DayCheck<'_>) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(CHECK)
-            .bind(key.account).bind(key.report).bind(key.stream).bind(c.day).bind(c.run_id)
-            .bind(c.before).bind(c.api).bind(c.added).bind(c.changed).bind(c.at)
-            .execute(conn).await?;
-    });
-    Ok(())
-}
+    /// Every report's days from `since` on, oldest first.
+    pub async fn completeness(&self, since: NaiveDate) -> Result<Vec<DayStatus>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(COMPLETENESS).bind(since).fetch_all(pool).await?))
+    }
 
-/// Deletes ledger rows committed before `before`; returns how many went.
-pub async fn prune(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query(PRUNE).bind(before).execute(pool).await?.rows_affected()))
+    /// The last complete day of every stream that has one.
+    pub async fn last_complete(&self) -> Result<Vec<(String, String, String, NaiveDate)>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(LAST_COMPLETE).fetch_all(pool).await?))
+    }
+
+    /// The days run `run_id` of `report` reconciled.
+    pub async fn checked_days(&self, account: &str, report: &str, run_id: &str) -> Result<Vec<CheckedDay>, StoreError> {
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(CHECKED).bind(account).bind(report).bind(run_id).fetch_all(pool).await?),
+        )
+    }
 }
 
 /// One day of `etl_completeness`.
@@ -180,18 +202,8 @@ pub struct DayStatus {
 const COMPLETENESS: &str = "SELECT account, report, stream, day, status, rows, last_checked, rows_added_at_check
      FROM etl_completeness WHERE day >= $1 ORDER BY account, report, stream, day";
 
-/// Every report's days from `since` on, oldest first.
-pub async fn completeness(db: &Db, since: NaiveDate) -> Result<Vec<DayStatus>, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query_as(COMPLETENESS).bind(since).fetch_all(pool).await?))
-}
-
 const LAST_COMPLETE: &str = "SELECT account, report, stream, max(day) FROM etl_completeness
      WHERE status = 'complete' GROUP BY account, report, stream";
-
-/// The last complete day of every stream that has one.
-pub async fn last_complete(db: &Db) -> Result<Vec<(String, String, String, NaiveDate)>, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query_as(LAST_COMPLETE).fetch_all(pool).await?))
-}
 
 /// A day's last reconciliation, with its status now.
 #[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
@@ -217,11 +229,6 @@ const CHECKED: &str = "SELECT d.stream, d.day, c.status, d.check_before, d.check
        ON c.account = d.account AND c.report = d.report AND c.stream = d.stream AND c.day = d.day
      WHERE d.account = $1 AND d.report = $2 AND d.check_run_id = $3
      ORDER BY d.stream, d.day";
-
-/// The days run `run_id` of `report` reconciled.
-pub async fn checked_days(db: &Db, account: &str, report: &str, run_id: &str) -> Result<Vec<CheckedDay>, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query_as(CHECKED).bind(account).bind(report).bind(run_id).fetch_all(pool).await?))
-}
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

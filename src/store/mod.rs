@@ -7,6 +7,9 @@
 //! rolls back). So a window's rows and its watermark always commit together — a crash at any
 //! instant leaves both or neither.
 //!
+//! Each table (or concern) has its own file, and its own `impl Db` / `impl Tx` block there: the
+//! methods on [`Db`] and [`Tx`] are the only way in; the files' free functions are private.
+//!
 //! SQL is written once where one statement serves both backends (watermark reads, run history,
 //! status); the two backends differ only where their dialects do (array UNNEST vs a prepared
 //! per-row insert, `GREATEST` vs `max`).
@@ -39,10 +42,11 @@ macro_rules! on_tx {
     };
 }
 
+pub mod api_token_count;
 pub mod audit;
 pub mod bi;
 pub mod copy;
-pub mod dims;
+pub mod dimensions;
 mod error;
 pub mod ledger;
 pub mod locks;
@@ -52,7 +56,6 @@ pub mod runs;
 pub mod schema;
 pub mod sql;
 pub mod suspect;
-pub mod token_info;
 pub mod token_usage;
 pub mod unanswered;
 pub mod watermark;
@@ -60,17 +63,12 @@ pub mod watermark;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use error::StoreError;
-use rejected::{Origin, Rejected};
-use rows::TypedRow;
-use runs::{ReportStatus, RunRecord};
-use watermark::StreamKey;
 
 use crate::wolkvox::catalog::Report;
 
@@ -360,55 +358,12 @@ impl Db {
         })
     }
 
-    /// Whether a dimension was ever read for `account`.
-    pub async fn dimension_ever_read(
-        &self,
-        dim: &crate::reference::Dimension,
-        account: &str,
-    ) -> Result<bool, StoreError> {
-        dims::ever_read(self, dim, account).await
-    }
-
-    /// The current keys of a dimension (its first key column), e.g. every current skill.
-    pub async fn dimension_keys(
-        &self,
-        dim: &crate::reference::Dimension,
-        account: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        dims::current_keys(self, dim, account).await
-    }
-
     /// Reserves a window's connection before its request (see [`Reserved`]).
     pub async fn reserve(&self) -> Result<Reserved, StoreError> {
         Ok(match self {
             Db::Postgres(pool) => Reserved::Postgres(pool.begin().await?),
             Db::Sqlite(pool) => Reserved::Sqlite(pool.acquire().await?),
         })
-    }
-
-    /// The committed watermark of a stream, if it was ever synced.
-    pub async fn watermark(&self, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
-        watermark::get(self, key).await
-    }
-
-    /// Appends a run to the history.
-    pub async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        runs::record(self, run).await
-    }
-
-    /// Every stream's watermark and last run.
-    pub async fn status(&self) -> Result<Vec<ReportStatus>, StoreError> {
-        runs::status(self).await
-    }
-
-    /// A stream's suspect-empty days, oldest first (asked again on every run).
-    pub async fn suspect_days(&self, key: StreamKey<'_>) -> Result<Vec<chrono::NaiveDate>, StoreError> {
-        suspect::days(self, key).await
-    }
-
-    /// Every suspect-empty day (`status`).
-    pub async fn suspect_all(&self) -> Result<Vec<suspect::SuspectDay>, StoreError> {
-        suspect::all(self).await
     }
 
     /// Whether the database answers (`/readyz`).
@@ -424,126 +379,6 @@ impl Db {
 }
 
 impl Tx {
-    /// Upserts rows of `report` for `account`; returns how many were inserted or changed.
-    pub async fn upsert(&mut self, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
-        rows::upsert(self, report, account, rows).await
-    }
-
-    /// Writes rows believed new (nothing was stored in their window's range) by COPY, or by the
-    /// upsert if one of their keys is stored after all ([`copy`]); says which.
-    pub async fn insert_new(
-        &mut self,
-        report: &Report,
-        account: &str,
-        rows: &[TypedRow],
-    ) -> Result<copy::Written, StoreError> {
-        copy::insert_new(self, report, account, rows).await
-    }
-
-    /// Keeps rows whose key cannot be read in the quarantine (`etl_rejected`), as part of this
-    /// transaction; returns how many were not kept already.
-    pub async fn quarantine(&mut self, origin: &Origin<'_>, rows: &[Rejected]) -> Result<u64, StoreError> {
-        rejected::insert(self, origin, rows).await
-    }
-
-    /// Hashes of the stored rows whose `ts` field lies in `[from, to)`: a re-read of a window
-    /// sends only rows whose hash is not among them.
-    pub async fn known_hashes(
-        &mut self,
-        report: &Report,
-        account: &str,
-        ts: &str,
-        stream: Option<&str>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<std::collections::HashSet<i64>, StoreError> {
-        rows::known_hashes(self, report, account, ts, stream, from, to).await
-    }
-
-    /// Deletes an aggregate report's rows for one local `day` (and stream, for reports synced
-    /// in several), so the day can be replaced whole; returns how many rows went.
-    pub async fn delete_day(
-        &mut self,
-        report: &Report,
-        account: &str,
-        day: crate::wolkvox::catalog::DayRows,
-        stream: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        rows::delete_day(self, report, account, day, stream).await
-    }
-
-    /// How many rows an aggregate report holds for one local day.
-    pub async fn count_day(
-        &mut self,
-        report: &Report,
-        account: &str,
-        day: crate::wolkvox::catalog::DayRows,
-        stream: Option<&str>,
-    ) -> Result<i64, StoreError> {
-        rows::count_day(self, report, account, day, stream).await
-    }
-
-    /// Marks a day suspect-empty (or counts one more empty answer); true when newly marked.
-    pub async fn mark_suspect(
-        &mut self,
-        key: StreamKey<'_>,
-        day: chrono::NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        suspect::mark(self, key, day, now).await
-    }
-
-    /// Clears a day's suspect-empty mark; true when it had one.
-    pub async fn clear_suspect(&mut self, key: StreamKey<'_>, day: chrono::NaiveDate) -> Result<bool, StoreError> {
-        suspect::clear(self, key, day).await
-    }
-
-    /// Applies one whole snapshot of a dimension (history kept, see [`dims`]).
-    pub async fn apply_dimension(
-        &mut self,
-        dim: &crate::reference::Dimension,
-        account: &str,
-        rows: &[dims::DimRow],
-        at: DateTime<Utc>,
-        keep_open: &[String],
-    ) -> Result<dims::Applied, StoreError> {
-        dims::apply(self, dim, account, rows, at, keep_open).await
-    }
-
-    /// Records a committed window in the ledger, as part of its transaction.
-    pub async fn record_window(
-        &mut self,
-        key: StreamKey<'_>,
-        entry: &ledger::WindowEntry<'_>,
-    ) -> Result<(), StoreError> {
-        ledger::record_window(self, key, entry).await
-    }
-
-    /// Records a local day a committed window touched, with its stored rows after it.
-    pub async fn touch_day(&mut self, key: StreamKey<'_>, entry: &ledger::DayEntry) -> Result<(), StoreError> {
-        ledger::touch_day(self, key, entry).await
-    }
-
-    /// Records what a reconciliation window found for its day.
-    pub async fn check_day(&mut self, key: StreamKey<'_>, check: &ledger::DayCheck<'_>) -> Result<(), StoreError> {
-        ledger::check_day(self, key, check).await
-    }
-
-    /// The stream's watermark as this transaction sees it (what an operator change replaces).
-    pub async fn watermark(&mut self, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
-        watermark::get_in(self, key).await
-    }
-
-    /// Records an operator change, to commit with it (`etl_audit`).
-    pub async fn audit(&mut self, entry: &audit::AuditEntry) -> Result<(), StoreError> {
-        audit::record(self, entry).await
-    }
-
-    /// Moves a stream's watermark forward (never backwards) as part of this transaction.
-    pub async fn advance_watermark(&mut self, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
-        watermark::advance(self, key, to).await
-    }
-
     /// Makes everything written in this transaction visible, atomically.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {

@@ -49,36 +49,39 @@ fn insert_sql(raw: &str) -> String {
     )
 }
 
-/// Quarantines `rows` in `tx`; returns how many were new (a row already kept is not copied).
-pub(super) async fn insert(tx: &mut Tx, origin: &Origin<'_>, rows: &[Rejected]) -> Result<u64, StoreError> {
-    let sql = match tx {
-        Tx::Postgres(_) => insert_sql("$8::jsonb"),
-        Tx::Sqlite(_) => insert_sql("$8"),
-    };
-    // A fixed statement; only the cast of `raw` is picked by backend.
-    let sql = super::sql::built(sql);
-    let now = Utc::now();
-    let mut added = 0;
-    // Rejected rows are few, so one statement per row is enough on both backends.
-    for row in rows {
-        // The reason may quote the API: stored on one line and cut.
-        let reason = crate::text::one_line(&row.reason, crate::text::MESSAGE_CHARS);
-        added += on_tx!(tx, conn => {
-            sqlx::query(sql.clone())
-                .bind(origin.account)
-                .bind(origin.report)
-                .bind(origin.stream)
-                .bind(origin.window_start)
-                .bind(origin.window_end)
-                .bind(origin.run_id)
-                .bind(&reason)
-                .bind(&row.raw)
-                .bind(row.raw_hash)
-                .bind(now)
-                .execute(conn)
-                .await?
-                .rows_affected()
-        });
+impl Tx {
+    /// Keeps rows whose key cannot be read in the quarantine (`etl_rejected`), as part of this
+    /// transaction; returns how many were new (a row already kept is not copied).
+    pub async fn quarantine(&mut self, origin: &Origin<'_>, rows: &[Rejected]) -> Result<u64, StoreError> {
+        let sql = match self {
+            Tx::Postgres(_) => insert_sql("$8::jsonb"),
+            Tx::Sqlite(_) => insert_sql("$8"),
+        };
+        // A fixed statement; only the cast of `raw` is picked by backend.
+        let sql = super::sql::built(sql);
+        let now = Utc::now();
+        let mut added = 0;
+        // Rejected rows are few, so one statement per row is enough on both backends.
+        for row in rows {
+            // The reason may quote the API: stored on one line and cut.
+            let reason = crate::text::one_line(&row.reason, crate::text::MESSAGE_CHARS);
+            added += on_tx!(self, conn => {
+                sqlx::query(sql.clone())
+                    .bind(origin.account)
+                    .bind(origin.report)
+                    .bind(origin.stream)
+                    .bind(origin.window_start)
+                    .bind(origin.window_end)
+                    .bind(origin.run_id)
+                    .bind(&reason)
+                    .bind(&row.raw)
+                    .bind(row.raw_hash)
+                    .bind(now)
+                    .execute(conn)
+                    .await?
+                    .rows_affected()
+            });
+        }
+        Ok(added)
     }
-    Ok(added)
 }

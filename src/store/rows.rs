@@ -150,35 +150,6 @@ fn sqlite_batch_json(rows: &[TypedRow]) -> Result<String, sqlx::Error> {
     String::from_utf8(out).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
-/// The `raw_hash` of every stored row of `report` whose `ts` field lies in `[from, to)`.
-pub(super) async fn known_hashes(
-    tx: &mut Tx,
-    report: &Report,
-    account: &str,
-    ts: &str,
-    stream: Option<&str>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<std::collections::HashSet<i64>, StoreError> {
-    let mut sql = format!(
-        "SELECT raw_hash FROM {} WHERE account = $1 AND {ts} >= $2 AND {ts} < $3 AND raw_hash IS NOT NULL",
-        quote_ident(report.table),
-        ts = quote_ident(ts)
-    );
-    // Streams share rows' text but not their key: a row of one code group says nothing of another's.
-    if stream.is_some() {
-        sql.push_str(&format!(" AND {} = $4", quote_ident(crate::wolkvox::catalog::STREAM)));
-    }
-    // The compiled-in report's table and time column, quoted; values are binds.
-    let sql = super::sql::built(sql);
-    let hashes: Vec<i64> = on_tx!(tx, conn => {
-        let q = sqlx::query_scalar(sql).bind(account).bind(from).bind(to);
-        let q = if let Some(s) = stream { q.bind(s) } else { q };
-        q.fetch_all(conn).await?
-    });
-    Ok(hashes.into_iter().collect())
-}
-
 /// `WHERE` of one day of an aggregate report, its parameters bound by [`bind_day`].
 fn day_filter(day: DayRows, stream: Option<&str>) -> String {
     let (mut sql, next) = match day {
@@ -210,121 +181,157 @@ macro_rules! bind_day {
     }};
 }
 
-/// Deletes one day of an aggregate report (see [`Tx::delete_day`]).
-pub(super) async fn delete_day(
-    tx: &mut Tx,
-    report: &Report,
-    account: &str,
-    day: DayRows,
-    stream: Option<&str>,
-) -> Result<u64, StoreError> {
-    // The compiled-in report's table and day column, quoted; values are binds.
-    let sql = super::sql::built(format!("DELETE FROM {} WHERE {}", quote_ident(report.table), day_filter(day, stream)));
-    Ok(on_tx!(tx, conn => bind_day!(sqlx::query(sql), account, day, stream).execute(conn).await?.rows_affected()))
-}
-
-/// How many rows one day of an aggregate report holds (see [`Tx::count_day`]).
-pub(super) async fn count_day(
-    tx: &mut Tx,
-    report: &Report,
-    account: &str,
-    day: DayRows,
-    stream: Option<&str>,
-) -> Result<i64, StoreError> {
-    // The compiled-in report's table and day column, quoted; values are binds.
-    let sql = super::sql::built(format!(
-        "SELECT count(*) FROM {} WHERE {}",
-        quote_ident(report.table),
-        day_filter(day, stream)
-    ));
-    Ok(on_tx!(tx, conn => bind_day!(sqlx::query_scalar(sql), account, day, stream).fetch_one(conn).await?))
-}
-
-/// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.
-///
-/// Their keys must be distinct: `ON CONFLICT` cannot touch one row twice in a statement. Typing
-/// guarantees it (`sync::typing` keeps the last copy of each key of an answer).
-pub(super) async fn upsert(tx: &mut Tx, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
-    if rows.is_empty() {
-        return Ok(0);
+impl Tx {
+    /// Hashes of the stored rows of `report` whose `ts` field lies in `[from, to)`: a re-read of a
+    /// window sends only rows whose hash is not among them.
+    pub async fn known_hashes(
+        &mut self,
+        report: &Report,
+        account: &str,
+        ts: &str,
+        stream: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<i64>, StoreError> {
+        let mut sql = format!(
+            "SELECT raw_hash FROM {} WHERE account = $1 AND {ts} >= $2 AND {ts} < $3 AND raw_hash IS NOT NULL",
+            quote_ident(report.table),
+            ts = quote_ident(ts)
+        );
+        // Streams share rows' text but not their key: a row of one code group says nothing of another's.
+        if stream.is_some() {
+            sql.push_str(&format!(" AND {} = $4", quote_ident(crate::wolkvox::catalog::STREAM)));
+        }
+        // The compiled-in report's table and time column, quoted; values are binds.
+        let sql = super::sql::built(sql);
+        let hashes: Vec<i64> = on_tx!(self, conn => {
+            let q = sqlx::query_scalar(sql).bind(account).bind(from).bind(to);
+            let q = if let Some(s) = stream { q.bind(s) } else { q };
+            q.fetch_all(conn).await?
+        });
+        Ok(hashes.into_iter().collect())
     }
-    let synced_at = Utc::now();
-    // Every upsert statement below names the compiled-in report's table and columns, quoted;
-    // rows travel as binds (arrays, a JSON document, or one row's values).
-    match tx {
-        Tx::Postgres(tx) => {
-            let mut query = sqlx::query(super::sql::built(pg_upsert_sql(report))).bind(account);
-            for (i, field) in report.fields.iter().enumerate() {
-                let column = rows.iter().map(|r| &r.values[i]);
-                query = match field.ty {
-                    FieldType::Text | FieldType::Decimal | FieldType::Percent => query.bind(
-                        column
-                            .map(|v| match v {
-                                Typed::Text(v) | Typed::Decimal(v) => v.clone(),
-                                _ => None,
-                            })
-                            .collect::<Vec<Option<String>>>(),
-                    ),
-                    FieldType::Integer | FieldType::Duration => query.bind(
-                        column.map(|v| if let Typed::Integer(v) = v { *v } else { None }).collect::<Vec<Option<i64>>>(),
-                    ),
-                    FieldType::Boolean => query.bind(
-                        column
-                            .map(|v| if let Typed::Boolean(v) = v { *v } else { None })
-                            .collect::<Vec<Option<bool>>>(),
-                    ),
-                    FieldType::Date => query.bind(
-                        column
-                            .map(|v| if let Typed::Date(v) = v { *v } else { None })
-                            .collect::<Vec<Option<NaiveDate>>>(),
-                    ),
-                    FieldType::Time => query.bind(
-                        column
-                            .map(|v| if let Typed::Time(v) = v { *v } else { None })
-                            .collect::<Vec<Option<NaiveTime>>>(),
-                    ),
-                    FieldType::Timestamp => query.bind(
-                        column
-                            .map(|v| if let Typed::Timestamp(v) = v { *v } else { None })
-                            .collect::<Vec<Option<DateTime<Utc>>>>(),
-                    ),
-                };
-            }
-            let raws: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
-            let hashes: Vec<i64> = rows.iter().map(|r| r.raw_hash).collect();
-            let done = query.bind(raws).bind(hashes).bind(synced_at).execute(&mut **tx).await?;
-            Ok(done.rows_affected())
+
+    /// Deletes an aggregate report's rows for one local `day` (and stream, for reports synced
+    /// in several), so the day can be replaced whole; returns how many rows went.
+    pub async fn delete_day(
+        &mut self,
+        report: &Report,
+        account: &str,
+        day: DayRows,
+        stream: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        // The compiled-in report's table and day column, quoted; values are binds.
+        let sql =
+            super::sql::built(format!("DELETE FROM {} WHERE {}", quote_ident(report.table), day_filter(day, stream)));
+        Ok(on_tx!(self, conn => bind_day!(sqlx::query(sql), account, day, stream).execute(conn).await?.rows_affected()))
+    }
+
+    /// How many rows an aggregate report holds for one local day.
+    pub async fn count_day(
+        &mut self,
+        report: &Report,
+        account: &str,
+        day: DayRows,
+        stream: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        // The compiled-in report's table and day column, quoted; values are binds.
+        let sql = super::sql::built(format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            quote_ident(report.table),
+            day_filter(day, stream)
+        ));
+        Ok(on_tx!(self, conn => bind_day!(sqlx::query_scalar(sql), account, day, stream).fetch_one(conn).await?))
+    }
+
+    /// Upserts `rows` for `account` in `tx`; returns how many rows were inserted or changed.
+    ///
+    /// Their keys must be distinct: `ON CONFLICT` cannot touch one row twice in a statement. Typing
+    /// guarantees it (`sync::typing` keeps the last copy of each key of an answer).
+    pub async fn upsert(&mut self, report: &Report, account: &str, rows: &[TypedRow]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
         }
-        Tx::Sqlite(tx) if rows.len() > 1 => {
-            let sql = super::sql::built(sqlite_batch_sql(report));
-            let json = sqlite_batch_json(rows)?;
-            let done = sqlx::query(sql).bind(account).bind(json).bind(synced_at).execute(&mut **tx).await?;
-            Ok(done.rows_affected())
-        }
-        Tx::Sqlite(tx) => {
-            let sql = super::sql::built(sqlite_upsert_sql(report));
-            let mut changed = 0;
-            for row in rows {
-                let mut query = sqlx::query(sql.clone()).bind(account);
-                for value in &row.values {
-                    query = match value {
-                        Typed::Text(v) | Typed::Decimal(v) => query.bind(v.as_deref()),
-                        Typed::Integer(v) => query.bind(*v),
-                        Typed::Boolean(v) => query.bind(*v),
-                        Typed::Timestamp(v) => query.bind(*v),
-                        Typed::Date(v) => query.bind(*v),
-                        Typed::Time(v) => query.bind(*v),
+        let synced_at = Utc::now();
+        // Every upsert statement below names the compiled-in report's table and columns, quoted;
+        // rows travel as binds (arrays, a JSON document, or one row's values).
+        match self {
+            Tx::Postgres(tx) => {
+                let mut query = sqlx::query(super::sql::built(pg_upsert_sql(report))).bind(account);
+                for (i, field) in report.fields.iter().enumerate() {
+                    let column = rows.iter().map(|r| &r.values[i]);
+                    query = match field.ty {
+                        FieldType::Text | FieldType::Decimal | FieldType::Percent => query.bind(
+                            column
+                                .map(|v| match v {
+                                    Typed::Text(v) | Typed::Decimal(v) => v.clone(),
+                                    _ => None,
+                                })
+                                .collect::<Vec<Option<String>>>(),
+                        ),
+                        FieldType::Integer | FieldType::Duration => query.bind(
+                            column
+                                .map(|v| if let Typed::Integer(v) = v { *v } else { None })
+                                .collect::<Vec<Option<i64>>>(),
+                        ),
+                        FieldType::Boolean => query.bind(
+                            column
+                                .map(|v| if let Typed::Boolean(v) = v { *v } else { None })
+                                .collect::<Vec<Option<bool>>>(),
+                        ),
+                        FieldType::Date => query.bind(
+                            column
+                                .map(|v| if let Typed::Date(v) = v { *v } else { None })
+                                .collect::<Vec<Option<NaiveDate>>>(),
+                        ),
+                        FieldType::Time => query.bind(
+                            column
+                                .map(|v| if let Typed::Time(v) = v { *v } else { None })
+                                .collect::<Vec<Option<NaiveTime>>>(),
+                        ),
+                        FieldType::Timestamp => query.bind(
+                            column
+                                .map(|v| if let Typed::Timestamp(v) = v { *v } else { None })
+                                .collect::<Vec<Option<DateTime<Utc>>>>(),
+                        ),
                     };
                 }
-                changed += query
-                    .bind(row.raw.as_str())
-                    .bind(row.raw_hash)
-                    .bind(synced_at)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
+                let raws: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
+                let hashes: Vec<i64> = rows.iter().map(|r| r.raw_hash).collect();
+                let done = query.bind(raws).bind(hashes).bind(synced_at).execute(&mut **tx).await?;
+                Ok(done.rows_affected())
             }
-            Ok(changed)
+            Tx::Sqlite(tx) if rows.len() > 1 => {
+                let sql = super::sql::built(sqlite_batch_sql(report));
+                let json = sqlite_batch_json(rows)?;
+                let done = sqlx::query(sql).bind(account).bind(json).bind(synced_at).execute(&mut **tx).await?;
+                Ok(done.rows_affected())
+            }
+            Tx::Sqlite(tx) => {
+                let sql = super::sql::built(sqlite_upsert_sql(report));
+                let mut changed = 0;
+                for row in rows {
+                    let mut query = sqlx::query(sql.clone()).bind(account);
+                    for value in &row.values {
+                        query = match value {
+                            Typed::Text(v) | Typed::Decimal(v) => query.bind(v.as_deref()),
+                            Typed::Integer(v) => query.bind(*v),
+                            Typed::Boolean(v) => query.bind(*v),
+                            Typed::Timestamp(v) => query.bind(*v),
+                            Typed::Date(v) => query.bind(*v),
+                            Typed::Time(v) => query.bind(*v),
+                        };
+                    }
+                    changed += query
+                        .bind(row.raw.as_str())
+                        .bind(row.raw_hash)
+                        .bind(synced_at)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                }
+                Ok(changed)
+            }
         }
     }
 }

@@ -177,17 +177,24 @@ macro_rules! bind_run {
     }};
 }
 
-/// Appends a run record. Its error is stored on one line and cut ([`crate::text::one_line`]):
-/// it may quote the API.
-pub(super) async fn record(db: &Db, run: &RunRecord) -> Result<(), StoreError> {
-    // Fixed column names (RunCounts' compiled-in list); values are binds.
-    let sql = super::sql::built(insert_sql());
-    let error = run.error.as_deref().map(|e| crate::text::one_line(e, crate::text::MESSAGE_CHARS));
-    let run = RunRecord { error, ..run.clone() };
-    on_pool!(db, pool => {
-        bind_run!(sqlx::query(sql), run).execute(pool).await?;
-    });
-    Ok(())
+impl Db {
+    /// Appends a run record. Its error is stored on one line and cut ([`crate::text::one_line`]):
+    /// it may quote the API.
+    pub async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        // Fixed column names (RunCounts' compiled-in list); values are binds.
+        let sql = super::sql::built(insert_sql());
+        let error = run.error.as_deref().map(|e| crate::text::one_line(e, crate::text::MESSAGE_CHARS));
+        let run = RunRecord { error, ..run.clone() };
+        on_pool!(self, pool => {
+            bind_run!(sqlx::query(sql), run).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The state of every (account, report, stream) that has a watermark or a run.
+    pub async fn status(&self) -> Result<Vec<ReportStatus>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(STATUS).fetch_all(pool).await?))
+    }
 }
 
 /// A report's state as `status` shows it.
@@ -242,8 +249,3 @@ const STATUS: &str = "WITH ranked AS (
      FROM state s
      LEFT JOIN quarantine q ON q.account = s.account AND q.report = s.report AND q.stream = s.stream
      ORDER BY 1, 2, 3";
-
-/// The state of every (account, report, stream) that has a watermark or a run.
-pub(super) async fn status(db: &Db) -> Result<Vec<ReportStatus>, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query_as(STATUS).fetch_all(pool).await?))
-}

@@ -18,7 +18,7 @@ use crate::wolkvox::catalog::{FieldType, Report, PASS};
 /// [`DEFAULT_SCHEMA`], unless the database holds the tables of a release from before schemas in
 /// `public` and none in the default schema: those stay where they are (a WARN says how to keep
 /// or move them), since starting afresh in an empty schema would sync everything again.
-pub async fn resolve(conn: &mut PgConnection, configured: Option<&str>) -> Result<String, StoreError> {
+pub(super) async fn resolve(conn: &mut PgConnection, configured: Option<&str>) -> Result<String, StoreError> {
     if let Some(schema) = configured {
         return Ok(schema.to_string());
     }
@@ -48,7 +48,7 @@ pub async fn resolve(conn: &mut PgConnection, configured: Option<&str>) -> Resul
 }
 
 /// Creates the connection's schema (its `search_path`) if missing, owned by the connecting role.
-pub async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
+pub(super) async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
     let schema: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(pool).await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
         .bind(&schema)
@@ -63,76 +63,78 @@ pub async fn create_schema(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// What the database still lacks for `reports`: migrations not applied (or applied by another
-/// release), tables, columns. Empty when nothing needs a change, so a role without DDL rights
-/// can run; a start-up then takes no schema lock and changes nothing.
-pub async fn missing(db: &Db, reports: &[&Report]) -> Result<Vec<String>, StoreError> {
-    let mut missing = Vec::new();
-    let (migrator, tables_sql) = match db.backend() {
-        Backend::Postgres => (
-            &super::PG_MIGRATOR,
-            "SELECT table_name::text, column_name::text FROM information_schema.columns
+impl Db {
+    /// What the database still lacks for `reports`: migrations not applied (or applied by another
+    /// release), tables, columns. Empty when nothing needs a change, so a role without DDL rights
+    /// can run; a start-up then takes no schema lock and changes nothing.
+    pub async fn missing_schema(&self, reports: &[&Report]) -> Result<Vec<String>, StoreError> {
+        let mut missing = Vec::new();
+        let (migrator, tables_sql) = match self.backend() {
+            Backend::Postgres => (
+                &super::PG_MIGRATOR,
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
              WHERE table_schema = current_schema()",
-        ),
-        Backend::Sqlite => (
-            &super::SQLITE_MIGRATOR,
-            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
-        ),
-    };
-    let columns: Vec<(String, String)> = on_pool!(db, pool => sqlx::query_as(tables_sql).fetch_all(pool).await?);
-    let indexes_sql = match db.backend() {
-        Backend::Postgres => "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
-        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
-    };
-    let indexes: Vec<(String,)> = on_pool!(db, pool => sqlx::query_as(indexes_sql).fetch_all(pool).await?);
-    let mut tables: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for (table, column) in &columns {
-        tables.entry(table.as_str()).or_default().insert(column.as_str());
-    }
-    if !tables.contains_key("_sqlx_migrations") {
-        missing.push("the migrations".to_string());
-    } else {
-        let applied: Vec<(i64, Vec<u8>, bool)> = on_pool!(db, pool => {
-            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations").fetch_all(pool).await?
-        });
-        let known: HashMap<i64, &[u8]> = migrator
-            .iter()
-            .filter(|m| !m.migration_type.is_down_migration())
-            .map(|m| (m.version, m.checksum.as_ref()))
-            .collect();
-        for (version, checksum, success) in &applied {
-            // Unknown, changed or failed: the migrator's own checks give the precise error.
-            if known.get(version).is_none_or(|c| *c != checksum.as_slice()) || !success {
-                missing.push(format!("a check of migration {version}"));
-            }
-        }
-        let mut versions: Vec<i64> = known.keys().copied().collect();
-        versions.sort();
-        for version in versions {
-            if !applied.iter().any(|(v, _, ok)| *v == version && *ok) {
-                missing.push(format!("migration {version}"));
-            }
-        }
-    }
-    for report in reports {
-        let Some(have) = tables.get(report.table) else {
-            missing.push(format!("table {}", report.table));
-            continue;
+            ),
+            Backend::Sqlite => (
+                &super::SQLITE_MIGRATOR,
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
+            ),
         };
-        for field in report.fields.iter().map(|f| f.name).chain(["raw_hash"]) {
-            if !have.contains(field) {
-                missing.push(format!("column {}.{field}", report.table));
+        let columns: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(tables_sql).fetch_all(pool).await?);
+        let indexes_sql = match self.backend() {
+            Backend::Postgres => "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
+        };
+        let indexes: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(indexes_sql).fetch_all(pool).await?);
+        let mut tables: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for (table, column) in &columns {
+            tables.entry(table.as_str()).or_default().insert(column.as_str());
+        }
+        if !tables.contains_key("_sqlx_migrations") {
+            missing.push("the migrations".to_string());
+        } else {
+            let applied: Vec<(i64, Vec<u8>, bool)> = on_pool!(self, pool => {
+                sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations").fetch_all(pool).await?
+            });
+            let known: HashMap<i64, &[u8]> = migrator
+                .iter()
+                .filter(|m| !m.migration_type.is_down_migration())
+                .map(|m| (m.version, m.checksum.as_ref()))
+                .collect();
+            for (version, checksum, success) in &applied {
+                // Unknown, changed or failed: the migrator's own checks give the precise error.
+                if known.get(version).is_none_or(|c| *c != checksum.as_slice()) || !success {
+                    missing.push(format!("a check of migration {version}"));
+                }
+            }
+            let mut versions: Vec<i64> = known.keys().copied().collect();
+            versions.sort();
+            for version in versions {
+                if !applied.iter().any(|(v, _, ok)| *v == version && *ok) {
+                    missing.push(format!("migration {version}"));
+                }
             }
         }
-        // Without its time index every window's read of stored hashes scans the whole table.
-        if let Some(ts) = report.timestamp {
-            let index = format!("{}_{}_idx", report.table, ts);
-            if !indexes.iter().any(|(name,)| *name == index) {
-                missing.push(format!("index {index}"));
+        for report in reports {
+            let Some(have) = tables.get(report.table) else {
+                missing.push(format!("table {}", report.table));
+                continue;
+            };
+            for field in report.fields.iter().map(|f| f.name).chain(["raw_hash"]) {
+                if !have.contains(field) {
+                    missing.push(format!("column {}.{field}", report.table));
+                }
+            }
+            // Without its time index every window's read of stored hashes scans the whole table.
+            if let Some(ts) = report.timestamp {
+                let index = format!("{}_{}_idx", report.table, ts);
+                if !indexes.iter().any(|(name,)| *name == index) {
+                    missing.push(format!("index {index}"));
+                }
             }
         }
+        Ok(missing)
     }
-    Ok(missing)
 }
 
 /// Quotes an identifier from the catalogue for SQL.
@@ -184,7 +186,7 @@ pub fn create_table_sql(backend: Backend, report: &Report) -> String {
 
 /// Creates the report's table and time index if missing, and adds columns for new fields (and
 /// for new key columns, with the key that includes them).
-pub async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
+pub(super) async fn ensure_table(db: &Db, report: &Report) -> Result<(), StoreError> {
     let backend = db.backend();
     let table = quote_ident(report.table);
     let columns_sql = match backend {

@@ -19,33 +19,42 @@ const DAYS: &str = "SELECT day FROM etl_suspect_day WHERE account = $1 AND repor
 const ALL: &str =
     "SELECT account, report, stream, day, asks FROM etl_suspect_day ORDER BY account, report, stream, day";
 
-/// Marks `day` suspect (or counts one more empty answer for it); true when it is newly marked.
-pub(super) async fn mark(
-    tx: &mut Tx,
-    key: StreamKey<'_>,
-    day: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let asks: i32 = on_tx!(tx, conn => {
-        sqlx::query_scalar(MARK).bind(key.account).bind(key.report).bind(key.stream).bind(day).bind(now).fetch_one(&mut *conn).await?
-    });
-    Ok(asks == 1)
+impl Tx {
+    /// Marks `day` suspect (or counts one more empty answer for it); true when it is newly marked.
+    pub async fn mark_suspect(
+        &mut self,
+        key: StreamKey<'_>,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let asks: i32 = on_tx!(self, conn => {
+            sqlx::query_scalar(MARK).bind(key.account).bind(key.report).bind(key.stream).bind(day).bind(now).fetch_one(&mut *conn).await?
+        });
+        Ok(asks == 1)
+    }
+
+    /// Clears `day`'s mark (an answer with rows replaced it, or an operator accepted it).
+    pub async fn clear_suspect(&mut self, key: StreamKey<'_>, day: NaiveDate) -> Result<bool, StoreError> {
+        let n = on_tx!(self, conn => {
+            sqlx::query(CLEAR).bind(key.account).bind(key.report).bind(key.stream).bind(day).execute(&mut *conn).await?.rows_affected()
+        });
+        Ok(n > 0)
+    }
 }
 
-/// Clears `day`'s mark (an answer with rows replaced it, or an operator accepted it).
-pub(super) async fn clear(tx: &mut Tx, key: StreamKey<'_>, day: NaiveDate) -> Result<bool, StoreError> {
-    let n = on_tx!(tx, conn => {
-        sqlx::query(CLEAR).bind(key.account).bind(key.report).bind(key.stream).bind(day).execute(&mut *conn).await?.rows_affected()
-    });
-    Ok(n > 0)
-}
+impl Db {
+    /// The stream's suspect days, oldest first (asked again on every run).
+    pub async fn suspect_days(&self, key: StreamKey<'_>) -> Result<Vec<NaiveDate>, StoreError> {
+        let rows: Vec<(NaiveDate,)> = on_pool!(self, pool => {
+            sqlx::query_as(DAYS).bind(key.account).bind(key.report).bind(key.stream).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(d,)| d).collect())
+    }
 
-/// The stream's suspect days, oldest first.
-pub(super) async fn days(db: &Db, key: StreamKey<'_>) -> Result<Vec<NaiveDate>, StoreError> {
-    let rows: Vec<(NaiveDate,)> = on_pool!(db, pool => {
-        sqlx::query_as(DAYS).bind(key.account).bind(key.report).bind(key.stream).fetch_all(pool).await?
-    });
-    Ok(rows.into_iter().map(|(d,)| d).collect())
+    /// Every suspect day of every report (`status`).
+    pub async fn suspect_all(&self) -> Result<Vec<SuspectDay>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(ALL).fetch_all(pool).await?))
+    }
 }
 
 /// One suspect day, for `status`.
@@ -61,9 +70,4 @@ pub struct SuspectDay {
     pub day: NaiveDate,
     /// Empty answers received for it so far.
     pub asks: i32,
-}
-
-/// Every suspect day of every report.
-pub(super) async fn all(db: &Db) -> Result<Vec<SuspectDay>, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query_as(ALL).fetch_all(pool).await?))
 }

@@ -18,20 +18,59 @@ pub struct StreamKey<'a> {
 
 const GET: &str = "SELECT watermark FROM etl_watermark WHERE account = $1 AND report = $2 AND stream = $3";
 
-/// The committed watermark, if the stream was ever synced.
-pub(super) async fn get(db: &Db, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let row: Option<(DateTime<Utc>,)> = on_pool!(db, pool => {
-        sqlx::query_as(GET).bind(key.account).bind(key.report).bind(key.stream).fetch_optional(pool).await?
-    });
-    Ok(row.map(|(w,)| w))
+impl Db {
+    /// The committed watermark, if the stream was ever synced.
+    pub async fn watermark(&self, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: Option<(DateTime<Utc>,)> = on_pool!(self, pool => {
+            sqlx::query_as(GET).bind(key.account).bind(key.report).bind(key.stream).fetch_optional(pool).await?
+        });
+        Ok(row.map(|(w,)| w))
+    }
 }
 
-/// Like [`get`], inside a transaction.
-pub(super) async fn get_in(tx: &mut Tx, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let row: Option<(DateTime<Utc>,)> = on_tx!(tx, conn => {
-        sqlx::query_as(GET).bind(key.account).bind(key.report).bind(key.stream).fetch_optional(conn).await?
-    });
-    Ok(row.map(|(w,)| w))
+impl Tx {
+    /// The stream's watermark as this transaction sees it (what an operator change replaces).
+    pub async fn watermark(&mut self, key: StreamKey<'_>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: Option<(DateTime<Utc>,)> = on_tx!(self, conn => {
+            sqlx::query_as(GET).bind(key.account).bind(key.report).bind(key.stream).fetch_optional(conn).await?
+        });
+        Ok(row.map(|(w,)| w))
+    }
+
+    /// Moves the watermark forward to `to`; if another process already moved it further, that
+    /// stays (`GREATEST` / SQLite's scalar `max`).
+    pub async fn advance_watermark(&mut self, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
+        let greatest = match self {
+            Tx::Postgres(_) => "GREATEST",
+            Tx::Sqlite(_) => "max",
+        };
+        // A fixed statement; only the name of the larger-of function is picked by backend.
+        let sql = super::sql::built(upsert_sql(&format!("{greatest}(etl_watermark.watermark, excluded.watermark)")));
+        let now = Utc::now();
+        on_tx!(self, conn => {
+            sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
+        });
+        Ok(())
+    }
+
+    /// Sets the watermark to `to`, backwards or forwards: an operator's decision (`watermark set`),
+    /// never used by the sync itself. In the caller's transaction, so its audit entry commits with it.
+    pub async fn force_watermark(&mut self, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
+        let sql = super::sql::built(upsert_sql("excluded.watermark"));
+        let now = Utc::now();
+        on_tx!(self, conn => {
+            sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes the watermark in the caller's transaction; returns whether there was one.
+    pub async fn reset_watermark(&mut self, key: StreamKey<'_>) -> Result<bool, StoreError> {
+        let n = on_tx!(self, conn => {
+            sqlx::query(DELETE).bind(key.account).bind(key.report).bind(key.stream).execute(conn).await?.rows_affected()
+        });
+        Ok(n > 0)
+    }
 }
 
 /// `INSERT … ON CONFLICT` of a watermark; `keep` decides the stored value on conflict.
@@ -44,39 +83,4 @@ fn upsert_sql(keep: &str) -> String {
     )
 }
 
-/// Moves the watermark forward to `to`; if another process already moved it further, that
-/// stays (`GREATEST` / SQLite's scalar `max`).
-pub(super) async fn advance(tx: &mut Tx, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
-    let greatest = match tx {
-        Tx::Postgres(_) => "GREATEST",
-        Tx::Sqlite(_) => "max",
-    };
-    // A fixed statement; only the name of the larger-of function is picked by backend.
-    let sql = super::sql::built(upsert_sql(&format!("{greatest}(etl_watermark.watermark, excluded.watermark)")));
-    let now = Utc::now();
-    on_tx!(tx, conn => {
-        sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
-    });
-    Ok(())
-}
-
-/// Sets the watermark to `to`, backwards or forwards: an operator's decision (`watermark set`),
-/// never used by the sync itself. In the caller's transaction, so its audit entry commits with it.
-pub async fn force(tx: &mut Tx, key: StreamKey<'_>, to: DateTime<Utc>) -> Result<(), StoreError> {
-    let sql = super::sql::built(upsert_sql("excluded.watermark"));
-    let now = Utc::now();
-    on_tx!(tx, conn => {
-        sqlx::query(sql).bind(key.account).bind(key.report).bind(key.stream).bind(to).bind(now).execute(conn).await?;
-    });
-    Ok(())
-}
-
 const DELETE: &str = "DELETE FROM etl_watermark WHERE account = $1 AND report = $2 AND stream = $3";
-
-/// Deletes the watermark in the caller's transaction; returns whether there was one.
-pub async fn reset(tx: &mut Tx, key: StreamKey<'_>) -> Result<bool, StoreError> {
-    let n = on_tx!(tx, conn => {
-        sqlx::query(DELETE).bind(key.account).bind(key.report).bind(key.stream).execute(conn).await?.rows_affected()
-    });
-    Ok(n > 0)
-}

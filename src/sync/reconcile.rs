@@ -75,7 +75,7 @@ pub async fn reconcile_report(
 /// Deletes ledger rows (`etl_window`) committed longer than `ledger` ago; their days stay in
 /// `etl_day`.
 pub async fn prune_ledger(ctx: &JobContext, ledger: chrono::Duration) {
-    match crate::store::ledger::prune(&ctx.db, ctx.clock.now() - ledger).await {
+    match ctx.db.prune_ledger(ctx.clock.now() - ledger).await {
         Ok(0) => {}
         Ok(n) => info!(account = %ctx.account, windows = n, "Pruned the window ledger"),
         Err(e) => warn!(account = %ctx.account, error = %e, "Could not prune the window ledger"),

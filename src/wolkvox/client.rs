@@ -26,10 +26,10 @@ use reqwest::Url;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::debug;
 
+use super::api_token_count::TokenInfo;
 use super::envelope::{self, BatchLimits, File, ReaderError, StreamEnd};
 use super::error::ApiError;
 use super::token::Token;
-use super::token_info::TokenInfo;
 use super::Row;
 
 /// The API's datetime parameter format: 14 digits of local time.

@@ -26,7 +26,7 @@ on_both_backends! {
         run(&test_db, "carol", &["watermark", "reset", "--report", "chat_14"]);
 
         let db = test_db.db().await;
-        let rows = wolkvox_etl::store::audit::recent(&db, None, 10).await.unwrap();
+        let rows = db.recent_audit(None, 10).await.unwrap();
         let seen: Vec<_> = rows
             .iter()
             .map(|e| (e.who.as_str(), e.command.as_str(), e.old_value.as_deref(), e.new_value.as_deref()))
@@ -86,7 +86,7 @@ async fn without_user_or_logname_the_operator_is_the_numeric_uid() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let db = test_db.db().await;
-    let rows = wolkvox_etl::store::audit::recent(&db, None, 1).await.unwrap();
+    let rows = db.recent_audit(None, 1).await.unwrap();
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     assert_eq!(rows[0].who, format!("uid:{uid}"));

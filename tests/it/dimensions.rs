@@ -4,16 +4,17 @@
 
 use chrono::TimeDelta;
 use tokio_util::sync::CancellationToken;
-use wolkvox_etl::reference;
 use wolkvox_etl::store::runs::RunStatus;
+use wolkvox_etl::sync::dimensions;
 use wolkvox_etl::sync::Range;
+use wolkvox_etl::wolkvox::catalog::dimensions::ALL;
 
 use crate::helpers::*;
 use crate::on_both_backends;
 
 async fn read_all(t: &TestApp) -> Vec<(&'static str, wolkvox_etl::sync::RunOutcome)> {
     let job = t.app.dimensions.clone().expect("dimensions are enabled by default");
-    reference::read_all(&t.app.ctx, &job.token, &CancellationToken::new()).await
+    dimensions::read_all(&t.app.ctx, &job.token, &CancellationToken::new()).await
 }
 
 async fn texts(t: &TestApp, sql: &str) -> Vec<String> {
@@ -31,7 +32,7 @@ on_both_backends! {
 async fn every_dimension_is_read_whole_and_holds_the_ids_the_reports_carry(backend) {
     let t = spawn_app(backend, Options::default()).await;
     let outcomes = read_all(&t).await;
-    assert_eq!(outcomes.len(), reference::ALL.len());
+    assert_eq!(outcomes.len(), ALL.len());
     for (table, o) in &outcomes {
         assert_eq!(o.status, RunStatus::Succeeded, "{table}: {:?}", o.error);
     }
@@ -111,7 +112,7 @@ async fn a_renamed_agent_gets_a_second_version_and_old_rows_keep_the_old_name(ba
 async fn an_empty_or_much_smaller_snapshot_closes_nothing_and_is_kept_as_suspect(backend) {
     let t = spawn_app(backend, Options::default()).await;
     read_all(&t).await;
-    t.sim.set_blank_reference(&["agents", "skills"]);
+    t.sim.set_blank_dimensions(&["agents", "skills"]);
     t.clock.advance(TimeDelta::hours(1));
     let outcomes = read_all(&t).await;
     for table in ["dim_agent", "dim_skill"] {
@@ -126,14 +127,14 @@ async fn an_empty_or_much_smaller_snapshot_closes_nothing_and_is_kept_as_suspect
     assert_eq!(t.scalar(recorded).await, 1);
     // One skill's agents answer empty while the other skills answer: that skill's members
     // stay open (the rule holds per request, not only for the whole snapshot).
-    t.sim.set_blank_reference(&["agents_in_skill:102"]);
+    t.sim.set_blank_dimensions(&["agents_in_skill:102"]);
     let outcomes = read_all(&t).await;
     let members = &outcomes.iter().find(|(t, _)| *t == "dim_agent_skill").unwrap().1;
     assert_eq!(members.counts.rows_upserted, 0, "nothing closed");
     let open = format!("SELECT count(*) FROM dim_agent_skill WHERE skill_id = '102' AND is_current = {}", truth(backend));
     assert_eq!(t.scalar(&open).await, 6, "skill 102's six agents are still members");
     // The API answers again: nothing to change.
-    t.sim.set_blank_reference(&[]);
+    t.sim.set_blank_dimensions(&[]);
     let back = read_all(&t).await;
     assert_eq!(back.iter().find(|(t, _)| *t == "dim_agent").unwrap().1.counts.rows_upserted, 0);
 }

@@ -93,7 +93,7 @@ async fn an_operator_accepts_a_suspect_day_as_empty(backend) {
     assert_eq!(t.scalar("SELECT count(*) FROM etl_suspect_day").await, 0);
     let view = "SELECT count(*) FROM etl_completeness WHERE report = 'agent_1' AND day = '2026-11-19' AND status = 'complete' AND rows = 0";
     assert_eq!(t.scalar(view).await, 1, "the view shows the accepted day complete and empty");
-    let audit = wolkvox_etl::store::audit::recent(t.db(), None, 5).await.unwrap();
+    let audit = t.db().recent_audit(None, 5).await.unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!((audit[0].command.as_str(), audit[0].report.as_str()), ("accept-empty", "agent_1"));
     assert!(audit[0].old_value.as_deref().is_some_and(|v| v.starts_with("2026-11-19: ") && v.contains("stored row(s), marked suspect")), "{audit:?}");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::runs::RunStatus;
-use wolkvox_etl::store::watermark::{self, StreamKey};
+use wolkvox_etl::store::watermark::StreamKey;
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::time::local_to_utc;
@@ -118,7 +118,7 @@ on_both_backends! {
         let key = StreamKey { account: "default", report: "chat_14", stream: "" };
         let bogota = chrono_tz::America::Bogota;
         let mut tx = t.db().begin().await.unwrap();
-        watermark::force(&mut tx, key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
+        tx.force_watermark(key, local_to_utc(bogota, local("2026-11-18 00:00:00"))).await.unwrap();
         tx.commit().await.unwrap();
         let outcome = t.sync(Range::Scheduled).await;
         assert_eq!(outcome.counts.rows_upserted, deleted);

@@ -206,7 +206,7 @@ async fn every_dashboard_query_runs_as_the_bi_role() {
         assert_eq!(t.sync_job(&job, Range::Scheduled).await.status, RunStatus::Succeeded, "{api}");
     }
     let dims = t.app.dimensions.clone().unwrap();
-    wolkvox_etl::reference::read_all(&t.app.ctx, &dims.token, &tokio_util::sync::CancellationToken::new()).await;
+    wolkvox_etl::sync::dimensions::read_all(&t.app.ctx, &dims.token, &tokio_util::sync::CancellationToken::new()).await;
     let role = BiRole::create(&t.test_db.url);
     let mut bi = role.connect().await;
 

@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::scheduler;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
+use wolkvox_etl::store::api_token_count::TokenInfoRead;
 use wolkvox_etl::store::runs::RunStatus;
-use wolkvox_etl::store::token_info::{latest, TokenInfoRead};
 use wolkvox_etl::store::Backend;
+use wolkvox_etl::sync::api_token_count::{read_once, ReadOutcome, Reading};
 use wolkvox_etl::sync::Range;
-use wolkvox_etl::token_info::{read_once, ReadOutcome, Reading};
 use wolkvox_etl::wolkvox::TokenInfo;
 
 use crate::helpers::*;
@@ -80,7 +80,7 @@ async fn a_read_reaches_the_database_and_the_metrics_and_costs_one_call_counted_
     let usage = format!("SELECT CAST(SUM(calls) AS BIGINT) FROM etl_token_usage WHERE account = '{account}'");
     assert_eq!(t.scalar(&usage).await, 2, "our budget counted the read");
 
-    let stored = latest(t.db(), &account).await.unwrap();
+    let stored = t.db().latest_token_info(&account).await.unwrap();
     assert_eq!(
         stored,
         [TokenInfoRead {
@@ -110,7 +110,7 @@ async fn a_read_reaches_the_database_and_the_metrics_and_costs_one_call_counted_
     assert_eq!(read(&t, label).await.info.use_today, Some(3));
     let rows = format!("SELECT count(*) FROM etl_token_info WHERE account = '{account}'");
     assert_eq!(t.scalar(&rows).await, 2);
-    let latest = latest(t.db(), &account).await.unwrap();
+    let latest = t.db().latest_token_info(&account).await.unwrap();
     assert_eq!((latest.len(), latest[0].token_use_today, latest[0].read_at), (1, Some(3), t.clock.now()));
 }
 

@@ -31,15 +31,15 @@
 //! because that is what the API speaks. In a zone without DST the two are the same.
 
 mod chat_14;
+mod dimensions;
 mod format;
 mod formats;
 mod generic;
-mod reference;
 mod vocabulary;
 mod zone;
 
 pub use chat_14::chat_14_rows;
-pub use reference::{agent_name_on, information_rows};
+pub use dimensions::{agent_name_on, information_rows};
 pub use zone::Zone;
 
 use chrono::NaiveDateTime;

@@ -37,22 +37,29 @@ const INSERT: &str = "INSERT INTO etl_token_info
          all_token_today = excluded.all_token_today, available = excluded.available,
          our_calls_today = excluded.our_calls_today";
 
-/// Keeps one read.
-pub async fn insert(db: &Db, read: &TokenInfoRead) -> Result<(), StoreError> {
-    on_pool!(db, pool => {
-        sqlx::query(INSERT)
-            .bind(&read.account)
-            .bind(&read.token_label)
-            .bind(read.read_at)
-            .bind(read.token_limit)
-            .bind(read.token_use_today)
-            .bind(read.all_token_today)
-            .bind(read.available)
-            .bind(read.our_calls_today)
-            .execute(pool)
-            .await?;
-    });
-    Ok(())
+impl Db {
+    /// Keeps one read of `token_info`.
+    pub async fn record_token_info(&self, read: &TokenInfoRead) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            sqlx::query(INSERT)
+                .bind(&read.account)
+                .bind(&read.token_label)
+                .bind(read.read_at)
+                .bind(read.token_limit)
+                .bind(read.token_use_today)
+                .bind(read.all_token_today)
+                .bind(read.available)
+                .bind(read.our_calls_today)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The latest read of each of `account`'s tokens, by label.
+    pub async fn latest_token_info(&self, account: &str) -> Result<Vec<TokenInfoRead>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(LATEST).bind(account).fetch_all(pool).await?))
+    }
 }
 
 const LATEST: &str = "SELECT account, token_label, read_at, token_limit, token_use_today, all_token_today, available,
@@ -62,8 +69,3 @@ const LATEST: &str = "SELECT account, token_label, read_at, token_limit, token_u
        AND read_at = (SELECT max(read_at) FROM etl_token_info l
                       WHERE l.account = t.account AND l.token_label = t.token_label)
      ORDER BY token_label";
-
-/// The latest read of each of `account`'s tokens, by label.
-pub async fn latest(db: &Db, account: &str) -> Result<Vec<TokenInfoRead>, StoreError> {
-    Ok(on_pool!(db, pool => sqlx::query_as(LATEST).bind(account).fetch_all(pool).await?))
-}

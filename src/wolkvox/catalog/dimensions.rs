@@ -1,4 +1,4 @@
-//! The dimensions: which `information.php` API fills which `dim_*` table, its key, the
+//! The dimension catalogue (the reference data of `information.php`): which `information.php` API fills which `dim_*` table, its key, the
 //! attributes whose change starts a new version (tracked) and those updated in place (volatile).
 //! The tables themselves are in `migrations/*/20261130000030_dimensions.sql`; a test keeps the
 //! two in step.
@@ -129,8 +129,8 @@ mod tests {
     #[test]
     fn the_migrations_create_every_dimension_with_its_columns() {
         for sql in [
-            include_str!("../../migrations/postgres/20261130000030_dimensions.sql"),
-            include_str!("../../migrations/sqlite/20261130000030_dimensions.sql"),
+            include_str!("../../../migrations/postgres/20261130000030_dimensions.sql"),
+            include_str!("../../../migrations/sqlite/20261130000030_dimensions.sql"),
         ] {
             for d in ALL {
                 let start = sql.find(&format!("CREATE TABLE {} (", d.table)).unwrap_or_else(|| panic!("{}", d.table));

@@ -1,3 +1,8 @@
+//! The reads of the dimensions (the reference data of `information.php`: agents, skills,
+//! campaigns, activity codes, routing points, connectors, agents per skill, services), read whole
+//! on their own schedule into `dim_*` tables with history; the catalogue
+//! ([`crate::wolkvox::catalog::dimensions`]) says which API fills which table.
+//!
 //! One read of one dimension: ask its `information.php` API (once, or once per skill), apply the
 //! snapshot to its `dim_*` table in one transaction, record the run. A read is a request like a
 //! report's: the token's permit in this process and its lock across processes, the client's
@@ -10,11 +15,20 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
-use super::catalog::{Ask, Dimension};
-use crate::store::dims::DimRow;
+use super::{JobContext, RunCounts, RunOutcome, SyncError};
+use crate::store::dimensions::DimRow;
 use crate::store::runs::RunStatus;
-use crate::sync::{JobContext, RunCounts, RunOutcome, SyncError};
+use crate::wolkvox::catalog::dimensions::{self, Ask, Dimension};
 use crate::wolkvox::{ApiError, Row, Token};
+
+/// The daemon's reads of the dimensions: which token, on which schedule.
+#[derive(Clone, Debug)]
+pub struct DimensionJob {
+    /// The token the reads use.
+    pub token: Token,
+    /// Six-field cron expression, in the operation's time zone.
+    pub schedule: String,
+}
 
 /// Reads every dimension once, in catalogue order (skills before the agents of each skill).
 pub async fn read_all(
@@ -23,7 +37,7 @@ pub async fn read_all(
     shutdown: &CancellationToken,
 ) -> Vec<(&'static str, RunOutcome)> {
     let mut outcomes = Vec::new();
-    for dim in super::catalog::ALL {
+    for dim in dimensions::ALL {
         if shutdown.is_cancelled() {
             break;
         }
@@ -40,7 +54,7 @@ pub async fn read_all(
 
 /// Whether any dimension of the operation was never read (start-up reads them then).
 pub async fn never_read(ctx: &JobContext) -> bool {
-    for dim in super::catalog::ALL {
+    for dim in dimensions::ALL {
         match ctx.db.dimension_ever_read(dim, &ctx.account).await {
             Ok(true) => {}
             Ok(false) | Err(_) => return true,
@@ -86,7 +100,7 @@ pub async fn read(ctx: &JobContext, token: &Token, dim: &'static Dimension) -> R
         let outcome =
             RunOutcome { run_id, status, planned: None, counts, watermark: None, error, duration: started.elapsed() };
         if outcome.status != RunStatus::Skipped {
-            crate::sync::record_run(ctx, dim.table, "", token.label(), &outcome, started_at).await;
+            super::record_run(ctx, dim.table, "", token.label(), &outcome, started_at).await;
         }
         outcome
     }
@@ -108,7 +122,7 @@ async fn snapshot(
     let asks: Vec<Option<String>> = match dim.ask {
         Ask::Once | Ask::Single => vec![None],
         Ask::PerSkill => {
-            let skills = super::catalog::Dimension::find("dim_skill").expect("dim_skill is catalogued");
+            let skills = Dimension::find("dim_skill").expect("dim_skill is catalogued");
             ctx.db.dimension_keys(skills, &ctx.account).await?.into_iter().map(Some).collect()
         }
     };

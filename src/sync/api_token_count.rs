@@ -12,9 +12,9 @@
 use chrono::{DateTime, Utc};
 use tracing::{info, warn, Instrument};
 
+use super::{JobContext, SyncError};
 use crate::budget::Concern;
-use crate::store::token_info::{self, TokenInfoRead};
-use crate::sync::{JobContext, SyncError};
+use crate::store::api_token_count::TokenInfoRead;
 use crate::wolkvox::{ApiError, Token, TokenInfo};
 
 /// The name the reads go by in request metrics and logs (beside the reports' names).
@@ -92,7 +92,7 @@ async fn read(ctx: &JobContext, token: &Token) -> Result<ReadOutcome, SyncError>
         available: info.available,
         our_calls_today,
     };
-    token_info::insert(&ctx.db, &stored).await?;
+    ctx.db.record_token_info(&stored).await?;
     crate::metrics::api_token_info(&ctx.account, token.label(), info.limit, info.use_today, info.all_today);
     info!(
         token_limit = %shown(info.limit),
