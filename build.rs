@@ -5,14 +5,14 @@
 //! Probed when the package is built, and again whenever `PATH` or any directory on it changes
 //! (a tool installed after the first build, by apt or pip, adds an entry to one of them), so a
 //! test never stays skipped for a tool that is there now: `hadolint`, `docker compose` /
-//! `docker-compose`, `promtool` (Prometheus), `psql`, and the shared research catalogue beside
+//! `docker-compose`, `promtool` (Prometheus), `psql`, `chromium`, and the shared research catalogue beside
 //! the repository.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn main() {
-    for cfg in ["has_hadolint", "has_compose", "has_promtool", "has_psql", "has_shared_catalogue"] {
+    for cfg in ["has_hadolint", "has_compose", "has_promtool", "has_psql", "has_chromium", "has_shared_catalogue"] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     println!("cargo::rerun-if-changed=build.rs");
@@ -34,6 +34,9 @@ fn main() {
     }
     if runs(&["psql", "--version"]) {
         println!("cargo::rustc-cfg=has_psql");
+    }
+    if runs(&["chromium", "--version"]) {
+        println!("cargo::rustc-cfg=has_chromium");
     }
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     if Path::new(&manifest).join("../shared/wolkvox-reports.json").is_file() {

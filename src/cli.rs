@@ -52,9 +52,13 @@ pub enum Command {
     },
     /// Show each report's watermark, lag and last run.
     Status {
-        /// Print JSON instead of a table.
+        /// Print JSON instead of a table (what /status.json serves).
         #[arg(long)]
         json: bool,
+        /// The instant to describe (lags, today, the calendar), as RFC 3339, e.g.
+        /// 2026-12-06T15:00:00Z; default now.
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Read, move or clear a report's watermark (to re-read a range or skip one).
     Watermark {
@@ -186,6 +190,13 @@ pub enum WatermarkAction {
         #[arg(long, default_value = "")]
         stream: String,
     },
+}
+
+/// An RFC 3339 instant (`--at`).
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{e}: give an RFC 3339 instant such as 2026-12-06T15:00:00Z"))
 }
 
 #[cfg(test)]

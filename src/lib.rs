@@ -33,6 +33,8 @@ pub mod signals;
 pub mod simulator;
 /// Wiring only: connect and migrate the database, build the client, token gates and jobs.
 pub mod startup;
+/// The status document: what `status`, `/status.json` and the status page show, built once.
+pub mod status;
 /// The status page: the status document rendered as HTML for a wall screen.
 pub mod status_page;
 /// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage and the API's token count, locks; writes need a transaction.

@@ -56,7 +56,8 @@ header h1 { font-size: 28px; margin: 0; }
 main { padding: 8px 24px 32px; }
 h2 { font-size: 24px; margin: 28px 0 8px; }
 table { border-collapse: collapse; background: #fff; }
-th, td { padding: 6px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
+th, td { padding: 6px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; white-space: nowrap; }
+td.error { white-space: normal; }
 th { background: #eee; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .light { display: inline-block; min-width: 6.5em; padding: 2px 8px; border-radius: 4px; font-weight: 700; color: #fff; }

@@ -39,6 +39,21 @@ fn for_simulator(mut settings: Settings, base_url: &str, days: u32) -> anyhow::R
     Ok(settings)
 }
 
+/// Serves the status page on a free loopback port while the demo runs, and says where.
+async fn serve_status_page(app: &App, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    if !app.settings.http.enabled || !app.settings.http.status_page {
+        return Ok(());
+    }
+    let status = crate::http::StatusSource::new(vec![app.settings.clone()]);
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (addr, _) =
+        crate::http::serve(loopback, app.ctx.db.clone(), Arc::clone(&app.ctx.health), Some(status), shutdown.clone())
+            .await
+            .context("cannot serve the status page on a loopback port")?;
+    println!("Watch it: http://{addr}/ (the status page, until Ctrl-C)");
+    Ok(())
+}
+
 /// Runs the demo; see the module docs. `database` (the `--database` flag) replaces whatever
 /// database the configuration names, so a demo never writes simulator rows into production.
 pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str) -> anyhow::Result<ExitCode> {
@@ -57,10 +72,13 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
     let settings = for_simulator(settings, &sim.base_url(), days)?;
     let run_on_schedule = !once;
     let app = App::build(settings, Clock::system(), Faults::default()).await?;
-    println!("First pass: {} report(s), the last {days} days", app.jobs.len());
-
     let shutdown = CancellationToken::new();
     watch_signals(shutdown.clone())?;
+    if run_on_schedule {
+        serve_status_page(&app, &shutdown).await?;
+    }
+    println!("First pass: {} report(s), the last {days} days", app.jobs.len());
+
     let mut failed = 0;
     let mut total_rows = 0;
     // Reports share the demo token, so they queue on its gate exactly as in production.

@@ -38,7 +38,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => run::run(all).await,
         Command::Sync { report, from, to } => sync::sync(all, report.as_deref(), from.as_deref(), to.as_deref()).await,
         Command::Reconcile { report, days } => reconcile::reconcile(all, report.as_deref(), days).await,
-        Command::Status { json } => status::status(&all, account.as_deref(), json).await,
+        Command::Status { json, at } => status::status(&all, account.as_deref(), json, at).await,
         Command::Demo { once, days, database } => demo::demo(first, once, days, &database).await,
         Command::Watermark { action } => watermark::watermark(first, action).await,
         Command::AcceptEmpty { report, day, stream } => accept_empty::accept_empty(&first, &report, day, &stream).await,

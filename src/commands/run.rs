@@ -39,10 +39,16 @@ pub async fn run(all: Vec<Settings>) -> anyhow::Result<ExitCode> {
     }
     let first = &apps[0];
     let server = if first.settings.http.enabled {
+        let status = first
+            .settings
+            .http
+            .status_page
+            .then(|| crate::http::StatusSource::new(apps.iter().map(|a| a.settings.clone()).collect()));
         let (_, task) = crate::http::serve(
             first.settings.http.bind,
             first.ctx.db.clone(),
             Arc::clone(&first.ctx.health),
+            status,
             shutdown.clone(),
         )
         .await

@@ -17,5 +17,6 @@ pub(super) fn validate(raw: &RawHttp) -> Result<HttpSettings, ConfigError> {
         enabled: raw.enabled,
         bind,
         max_failing: chrono::Duration::minutes(i64::from(raw.max_failing_minutes)),
+        status_page: raw.status_page,
     })
 }

@@ -138,6 +138,8 @@ pub struct HttpSettings {
     pub bind: std::net::SocketAddr,
     /// Failure streak after which `/readyz` fails.
     pub max_failing: chrono::Duration,
+    /// Whether `/` (the status page) and `/status.json` are served beside them.
+    pub status_page: bool,
 }
 
 /// `[token_info]`: reading the API's own count of each token's daily calls.

@@ -74,6 +74,8 @@ pub struct RawHttp {
     pub bind: String,
     /// `/readyz` fails once a report has failed continuously for this long.
     pub max_failing_minutes: u32,
+    /// Serve the status page (`/`) and `/status.json`.
+    pub status_page: bool,
 }
 
 /// `[token_info]` as written.

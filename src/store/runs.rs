@@ -214,6 +214,8 @@ pub struct ReportStatus {
     pub last_status: Option<String>,
     /// Rows upserted by the latest run.
     pub last_rows_upserted: Option<i64>,
+    /// How long the latest run took.
+    pub last_duration_ms: Option<i64>,
     /// Error of the latest failed run, if the latest run failed.
     pub last_error: Option<String>,
     /// Rows kept in the quarantine (`etl_rejected`): their key could not be read.
@@ -223,7 +225,7 @@ pub struct ReportStatus {
 /// Latest run per stream joined with its watermark, and the stream's quarantined rows; portable
 /// SQL (window functions and FULL JOIN exist in both Postgres and SQLite ≥ 3.39).
 const STATUS: &str = "WITH ranked AS (
-         SELECT account, report, stream, started_at, status, rows_upserted, error,
+         SELECT account, report, stream, started_at, status, rows_upserted, duration_ms, error,
                 ROW_NUMBER() OVER (PARTITION BY account, report, stream ORDER BY started_at DESC, id DESC) AS rn
          FROM etl_run
      ),
@@ -239,13 +241,14 @@ const STATUS: &str = "WITH ranked AS (
                 l.started_at                   AS last_run_at,
                 l.status                       AS last_status,
                 l.rows_upserted                AS last_rows_upserted,
+                l.duration_ms                  AS last_duration_ms,
                 l.error                        AS last_error
          FROM etl_watermark w
          FULL OUTER JOIN last l
            ON w.account = l.account AND w.report = l.report AND w.stream = l.stream
      )
      SELECT s.account, s.report, s.stream, s.watermark, s.last_run_at, s.last_status, s.last_rows_upserted,
-            s.last_error, COALESCE(q.n, 0) AS quarantined
+            s.last_duration_ms, s.last_error, COALESCE(q.n, 0) AS quarantined
      FROM state s
      LEFT JOIN quarantine q ON q.account = s.account AND q.report = s.report AND q.stream = s.stream
      ORDER BY 1, 2, 3";

@@ -18,6 +18,7 @@ async fn serve(t: &TestApp) -> (String, CancellationToken) {
         "127.0.0.1:0".parse().unwrap(),
         t.db().clone(),
         Arc::clone(&t.app.ctx.health),
+        None,
         shutdown.clone(),
     )
     .await

@@ -38,6 +38,7 @@ mod scheduling;
 mod secrets;
 mod shutdown;
 mod spelling;
+mod status_page;
 mod tls;
 mod token_info;
 mod typed_values;

@@ -38,6 +38,7 @@ async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away(
         "127.0.0.1:0".parse().unwrap(),
         t.db().clone(),
         Arc::clone(&t.app.ctx.health),
+        None,
         shutdown.clone(),
     )
     .await
