@@ -7,6 +7,8 @@
 //! token's calls, checked against the [`budget`]. The [`simulator`] stands in for the real API
 //! in tests.
 
+#![warn(clippy::too_many_lines)]
+
 /// The daily token budget: calls counted per token per local day, pauses at the limit.
 pub mod budget;
 /// The command line (clap): subcommands and their argument structs.

@@ -33,11 +33,41 @@ struct Line {
     rows_quarantined: i64,
 }
 
+/// Everything `status` shows, read from the database.
+struct Status {
+    lines: Vec<Line>,
+    completeness: Vec<Completeness>,
+    /// Each operation's token calls on its local day.
+    tokens: Vec<(String, chrono::NaiveDate, Vec<crate::store::token_usage::TokenUsage>)>,
+    api_counts: Vec<crate::store::api_token_count::TokenInfoRead>,
+    suspect: Vec<crate::store::suspect::SuspectDay>,
+    unanswered: Vec<crate::store::unanswered::OpenEntry>,
+    audit: Vec<crate::store::audit::AuditEntry>,
+}
+
 /// Prints the status of every report that is enabled or has state in the database.
 ///
 /// With `only` (`--account`), history of every other account in the shared database is left out.
 async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Result<(), StoreError> {
     let now = Utc::now();
+    let status = read(db, all, only, now).await?;
+    if json {
+        print_json(&status);
+        return Ok(());
+    }
+    let Status { lines, completeness, tokens, api_counts, suspect, unanswered, audit } = status;
+    print_table(all, lines);
+    print_completeness(&completeness);
+    print_suspect(&suspect);
+    print_unanswered(all, &unanswered);
+    print_tokens(all, tokens, now);
+    print_api_counts(all, &api_counts);
+    print_audit(all, &audit);
+    Ok(())
+}
+
+/// Reads what `status` shows; with `only`, of that operation alone.
+async fn read(db: &Db, all: &[Settings], only: Option<&str>, now: DateTime<Utc>) -> Result<Status, StoreError> {
     let lines = lines(db, all, only, now).await?;
     let mut tokens = Vec::new();
     let mut api_counts = Vec::new();
@@ -53,29 +83,35 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
         db.unanswered().await?.into_iter().filter(|u| only.is_none_or(|account| u.account == account)).collect();
     let completeness = completeness(db, all, only, now).await?;
     let audit = db.recent_audit(only, AUDIT_ENTRIES).await?;
-    if json {
-        let usage: Vec<_> = tokens
-            .iter()
-            .map(|(account, day, usage)| serde_json::json!({ "account": account, "day": day, "tokens": usage }))
-            .collect();
-        let doc = serde_json::json!({
-            "reports": lines,
-            "completeness": completeness,
-            "token_calls_today": usage,
-            "api_token_info": api_counts,
-            "suspect_empty_days": suspect,
-            "unanswered_windows": unanswered,
-            "operator_changes": audit,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
-        return Ok(());
-    }
-    print_table(all, lines);
+    Ok(Status { lines, completeness, tokens, api_counts, suspect, unanswered, audit })
+}
+
+/// `status --json`: one document.
+fn print_json(status: &Status) {
+    let Status { lines, completeness, tokens, api_counts, suspect, unanswered, audit } = status;
+    let usage: Vec<_> = tokens
+        .iter()
+        .map(|(account, day, usage)| serde_json::json!({ "account": account, "day": day, "tokens": usage }))
+        .collect();
+    let doc = serde_json::json!({
+        "reports": lines,
+        "completeness": completeness,
+        "token_calls_today": usage,
+        "api_token_info": api_counts,
+        "suspect_empty_days": suspect,
+        "unanswered_windows": unanswered,
+        "operator_changes": audit,
+    });
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()));
+}
+
+/// Streams whose recent days are suspect, short or unanswered.
+fn print_completeness(completeness: &[Completeness]) {
     if !completeness.is_empty() {
         println!(
             "\ncompleteness (etl_completeness; days of the last {RECENT_DAYS} that are suspect, short or unanswered):"
         );
-        for c in &completeness {
+        for c in completeness {
             let stream = if c.stream.is_empty() { String::new() } else { format!(" [{}]", c.stream) };
             let last = c.last_complete_day.map_or_else(|| "-".to_string(), |d| d.to_string());
             let odd: Vec<String> =
@@ -84,19 +120,27 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             println!("  {:<10} {:<12} complete to {last}{stream}{odd}", c.account, c.report);
         }
     }
+}
+
+/// Days answered empty while holding rows.
+fn print_suspect(suspect: &[crate::store::suspect::SuspectDay]) {
     if !suspect.is_empty() {
         println!("\nsuspect empty days (answered empty while holding rows; kept, asked again every run):");
-        for d in &suspect {
+        for d in suspect {
             let stream = if d.stream.is_empty() { String::new() } else { format!(" [{}]", d.stream) };
             println!("  {:<10} {:<12} {}{stream}  {} empty answer(s)", d.account, d.report, d.day, d.asks);
         }
         println!("  accept one as really empty: wolkvox-etl accept-empty --report R --day YYYY-MM-DD");
     }
+}
+
+/// Re-reads the API could not answer.
+fn print_unanswered(all: &[Settings], unanswered: &[crate::store::unanswered::OpenEntry]) {
     if !unanswered.is_empty() {
         println!(
             "\nunanswered re-reads (committed before, the API could not answer them again; asked again by later runs):"
         );
-        for u in &unanswered {
+        for u in unanswered {
             let stream = if u.stream.is_empty() { String::new() } else { format!(" [{}]", u.stream) };
             let (from, to) = (local(all, &u.account, u.window_start), local(all, &u.account, u.window_end));
             println!(
@@ -105,6 +149,14 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             );
         }
     }
+}
+
+/// Each operation's token calls today, and the tokens paused by the daily limit.
+fn print_tokens(
+    all: &[Settings],
+    tokens: Vec<(String, chrono::NaiveDate, Vec<crate::store::token_usage::TokenUsage>)>,
+    now: DateTime<Utc>,
+) {
     for (account, today, usage) in tokens {
         println!("\ntoken calls today ({today}, account {account}):");
         if usage.is_empty() {
@@ -119,10 +171,14 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             println!("  {:<12} {:>6}{paused}", t.token_label, t.calls);
         }
     }
+}
+
+/// The API's own count of each token's calls, latest read.
+fn print_api_counts(all: &[Settings], api_counts: &[crate::store::api_token_count::TokenInfoRead]) {
     if !api_counts.is_empty() {
         println!("\nthe API's own count (token_info), latest read per token:");
         let show = crate::sync::api_token_count::shown;
-        for r in &api_counts {
+        for r in api_counts {
             println!(
                 "  {:<10} {:<12} read {}  limit {}, used today {} (our count {}), all tokens today {}, available {}",
                 r.account,
@@ -136,9 +192,13 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             );
         }
     }
+}
+
+/// The latest operator changes.
+fn print_audit(all: &[Settings], audit: &[crate::store::audit::AuditEntry]) {
     if !audit.is_empty() {
         println!("\nlatest operator changes (etl_audit, newest first):");
-        for e in &audit {
+        for e in audit {
             let stream = if e.stream.is_empty() { String::new() } else { format!(" [{}]", e.stream) };
             let none = || "none".to_string();
             println!(
@@ -153,7 +213,6 @@ async fn print(db: &Db, all: &[Settings], only: Option<&str>, json: bool) -> Res
             );
         }
     }
-    Ok(())
 }
 
 /// How many operator changes `status` shows.
