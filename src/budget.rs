@@ -7,8 +7,8 @@
 //! midnight: its jobs skip their runs quietly (one WARN when the pause starts, not one error per
 //! tick), and resume by themselves after midnight.
 //!
-//! The API's own count (`token_info`, read by [`crate::token_info`]) is checked here against the
-//! day's budget ([`concerns`], pure): other integrations using more than half of it, or a rate
+//! The API's own count (`token_info`, read by [`crate::sync::api_token_count`]) is checked here
+//! against the day's budget ([`concerns`], pure): other integrations using more than half of it, or a rate
 //! that uses it up before midnight, is worth one WARN per token per local day for each kind
 //! ([`Budget::assess`]), not one per read.
 

@@ -1,11 +1,14 @@
 //! wolkvox-etl keeps a SQL database in sync with the wolkvox `reports_manager.php` APIs.
 //!
-//! A tour, in the order data flows: [`commands`] dispatch; [`config`] is validated once; [`startup`] wires a Postgres
-//! pool ([`store`]), the API client and token gates ([`wolkvox`]) and the [`scheduler`], whose
-//! ticks call [`sync::run_once`]: plan windows from the watermark, fetch, upsert rows and move
-//! the watermark in one transaction, and [`sync::api_token_count::read_once`]: the API's own count of each
-//! token's calls, checked against the [`budget`]. The [`simulator`] stands in for the real API
-//! in tests.
+//! A tour, in the order data flows: [`commands`] dispatch; [`config`] is validated once;
+//! [`startup`] wires a Postgres pool ([`store`]), the API client and token gates ([`wolkvox`])
+//! and the [`scheduler`], whose ticks call [`sync::run_once`]: plan windows from the watermark,
+//! fetch, upsert rows and move the watermark in one transaction; [`sync::dimensions::read_all`]:
+//! the reference data of `information.php`, kept with history; and
+//! [`sync::api_token_count::read_once`]: the API's own count of each token's calls, checked
+//! against the [`budget`]. The [`simulator`] stands in for the real API in tests.
+
+#![warn(clippy::too_many_lines)]
 
 /// The daily token budget: calls counted per token per local day, pauses at the limit.
 pub mod budget;
@@ -37,9 +40,9 @@ pub mod startup;
 pub mod status;
 /// The status page: the status document rendered as HTML for a wall screen.
 pub mod status_page;
-/// Postgres or SQLite behind one interface: rows, the quarantine, watermarks, runs, token usage and the API's token count, locks; writes need a transaction.
+/// Postgres or SQLite behind one interface, a file per table with its own `impl Db`/`impl Tx`: rows, the quarantine, watermarks, runs, the ledger, dimensions, token usage and the API's token count, locks; writes need a transaction.
 pub mod store;
-/// Window planning and the run of one report.
+/// The daemon's reads of the API: window planning and the run of one report, the dimensions' reads, the API's token count.
 pub mod sync;
 /// The tracing subscriber: pretty or JSON lines.
 pub mod telemetry;
@@ -47,5 +50,5 @@ pub mod telemetry;
 pub mod text;
 /// The operation's time zone: local <-> UTC, DST rules, local midnights, parsing local datetimes.
 pub mod time;
-/// The wolkvox API: catalogue, HTTP client, envelope, the one `Row` type, tokens, `token_info`, value formats, errors.
+/// The wolkvox API: the catalogue of reports and dimensions, HTTP client, envelope, the one `Row` type, tokens, the `token_info` answer, value formats, errors.
 pub mod wolkvox;

@@ -1,6 +1,8 @@
 //! wolkvox-etl: parse the command line, run it, turn the outcome into an exit code.
 //! Everything else lives in the library: `commands/` for each command, `startup.rs` for the wiring.
 
+#![warn(clippy::too_many_lines)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

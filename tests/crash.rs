@@ -38,11 +38,9 @@
 //!
 //! Run alone: `cargo test --test crash` (`CRASH_KILLS=50` for more; `CRASH_SEED` replays).
 
-#[path = "it/helpers.rs"]
+#[path = "it/support/mod.rs"]
 #[allow(dead_code)]
-mod helpers;
-#[path = "it/probe.rs"]
-mod probe;
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -54,15 +52,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
-use helpers::{TestDb, TOKEN};
-use probe::Probe;
 use serde_json::Value;
+use support::probe::Probe;
+use support::{TestDb, BIN, TOKEN};
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{FaultKind, FaultPlan, Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::time::utc_to_local;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
 /// The binary's look-back, set explicitly: shorter than a window (a day), so a run does not
 /// re-read all a kill could have lost and a lost window shows in the end state too; long enough
 /// to re-read every row that can still change (rows dated up to [`SETTLED_AFTER_MINUTES`] before

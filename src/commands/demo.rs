@@ -78,9 +78,36 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
         serve_status_page(&app, &shutdown).await?;
     }
     println!("First pass: {} report(s), the last {days} days", app.jobs.len());
+    let (failed, total_rows) = first_pass(&app, &shutdown).await?;
+    println!("Done: {total_rows} rows in {where_data}");
+    if let Some(path) = sqlite_path(&app.settings) {
+        println!("Look at them: sqlite3 {path} 'SELECT account, chat_id, date, cod_act FROM chat_14 ORDER BY date DESC LIMIT 5'");
+    }
 
-    let mut failed = 0;
-    let mut total_rows = 0;
+    if run_on_schedule && !shutdown.is_cancelled() {
+        println!("Now syncing on schedule (every 5 minutes by default). Ctrl-C to stop.");
+        let reconcile = app.settings.reconcile.clone();
+        scheduler::run(
+            Arc::clone(&app.ctx),
+            app.jobs.clone(),
+            app.token_info.clone(),
+            false,
+            reconcile,
+            app.dimensions.clone(),
+            shutdown,
+        )
+        .await?;
+    }
+    app.ctx.db.close().await;
+    sim.shutdown().await;
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The first pass: every report once (in parallel, queued on the demo token's gate), then the
+/// dimensions; a line per run. Returns how many failed, and the rows fetched.
+async fn first_pass(app: &App, shutdown: &CancellationToken) -> anyhow::Result<(usize, u64)> {
+    let mut failed: usize = 0;
+    let mut total_rows: u64 = 0;
     // Reports share the demo token, so they queue on its gate exactly as in production.
     let mut runs = tokio::task::JoinSet::new();
     for job in app.jobs.clone() {
@@ -106,7 +133,7 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
         total_rows += o.counts.rows_fetched;
     }
     if let Some(job) = &app.dimensions {
-        for (table, o) in crate::sync::dimensions::read_all(&app.ctx, &job.token, &shutdown).await {
+        for (table, o) in crate::sync::dimensions::read_all(&app.ctx, &job.token, shutdown).await {
             println!(
                 "  {table:<17} {status:<9} {rows:>3} rows  (reference data)",
                 status = o.status.as_str(),
@@ -119,26 +146,5 @@ pub async fn demo(mut settings: Settings, once: bool, days: u32, database: &str)
             total_rows += o.counts.rows_fetched;
         }
     }
-    println!("Done: {total_rows} rows in {where_data}");
-    if let Some(path) = sqlite_path(&app.settings) {
-        println!("Look at them: sqlite3 {path} 'SELECT account, chat_id, date, cod_act FROM chat_14 ORDER BY date DESC LIMIT 5'");
-    }
-
-    if run_on_schedule && !shutdown.is_cancelled() {
-        println!("Now syncing on schedule (every 5 minutes by default). Ctrl-C to stop.");
-        let reconcile = app.settings.reconcile.clone();
-        scheduler::run(
-            Arc::clone(&app.ctx),
-            app.jobs.clone(),
-            app.token_info.clone(),
-            false,
-            reconcile,
-            app.dimensions.clone(),
-            shutdown,
-        )
-        .await?;
-    }
-    app.ctx.db.close().await;
-    sim.shutdown().await;
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok((failed, total_rows))
 }

@@ -14,7 +14,7 @@ use crate::config::{ConfigError, Settings};
 use crate::signals::watch_signals;
 use crate::startup::{prepare_schema, App};
 use crate::store::runs::RunStatus;
-use crate::sync::{run_once, Faults, JobContext, Range, WindowHook};
+use crate::sync::{run_once, Faults, JobContext, Range, RunOutcome, WindowHook};
 use crate::time::{parse_local_datetime, utc_to_local};
 
 /// `sync`: one report (or every enabled one) once, on the scheduler's code path, or a backfill of
@@ -25,17 +25,7 @@ pub async fn sync(
     from: Option<&str>,
     to: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let parse = |flag: &str, text: &str| {
-        parse_local_datetime(text).ok_or_else(|| ConfigError::Invalid {
-            key: flag.into(),
-            problem: format!("{text:?} is not a date"),
-            fix: "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS in the operation's local time".into(),
-        })
-    };
-    let range = match from {
-        None => Range::Scheduled,
-        Some(from) => Range::Explicit { from: parse("--from", from)?, to: to.map(|t| parse("--to", t)).transpose()? },
-    };
+    let range = range_of(from, to)?;
     if let Some(dim) = report.and_then(crate::wolkvox::catalog::dimensions::Dimension::find) {
         return dimension(all, dim).await;
     }
@@ -78,71 +68,14 @@ pub async fn sync(
         if std::io::stdout().is_terminal() {
             println!();
         }
-        let watermark = outcome
-            .watermark
-            .map(|w| utc_to_local(ctx.timezone, w).format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_else(|| "-".into());
-        // Rows that were not stored as sent are named only when there are any.
-        let c = &outcome.counts;
-        let unusual = [
-            (c.rows_rejected, "rejected (kept in etl_rejected)"),
-            (c.rows_duplicate, "repeated a key (the last copy kept)"),
-            (c.rows_empty, "empty (a parent without children, an answer without buckets)"),
-            (c.nul_removed, "NUL characters removed"),
-            (u64::from(c.windows_unanswered), "re-read(s) the API could not answer (in etl_unanswered)"),
-        ];
-        let unusual: String = unusual.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!(", {n} {what}")).collect();
-        println!(
-            "{api}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed{unusual}, watermark {watermark} ({tz})",
-            status = outcome.status.as_str(),
-            windows = c.windows,
-            requests = c.requests,
-            fetched = c.rows_fetched,
-            upserted = c.rows_upserted,
-            tz = ctx.timezone,
-        );
-        match (outcome.status, outcome.error) {
-            (RunStatus::Failed, Some(e)) => {
-                eprintln!(
-                    "error: sync of {api} failed: {}",
-                    crate::text::one_line(&e.to_string(), crate::text::MESSAGE_CHARS)
-                );
-                failed.push(api_name.clone());
-            }
-            // A sync that could not run says why, and the exit code says it did not run.
-            (RunStatus::Skipped, Some(e)) => {
-                eprintln!("error: {api} was not synced: {e}");
-                failed.push(api_name.clone());
-            }
-            (RunStatus::Skipped, None) => {
-                eprintln!("error: {api} was not synced: another process (a daemon or another sync) is syncing it now");
-                failed.push(api_name.clone());
-            }
-            (RunStatus::Paused, _) => {
-                eprintln!("error: {api} was not synced: the token's daily call limit is reached until local midnight");
-                failed.push(api_name.clone());
-            }
-            (RunStatus::Rejected, _) => {
-                eprintln!(
-                    "error: sync of {api}: every row was rejected (no usable key); they are kept in etl_rejected, and the log shows an example"
-                );
-                failed.push(api_name.clone());
-            }
-            // The newer windows committed, but a re-read is left unanswered: said, and not
-            // called a clean success.
-            (RunStatus::Succeeded, _) if c.windows_unanswered > 0 => {
-                eprintln!(
-                    "error: sync of {api}: {} re-read(s) of rows stored before could not be answered by the API; \
-                     they are in etl_unanswered (see `status`) and later runs ask again",
-                    c.windows_unanswered
-                );
-                failed.push(api_name.clone());
-            }
-            (RunStatus::Cancelled, _) => {
+        print_summary(api, ctx.timezone, &outcome);
+        match verdict(api, outcome) {
+            Verdict::Failed => failed.push(api_name.clone()),
+            Verdict::Cancelled => {
                 cancelled = true;
                 break;
             }
-            _ => {}
+            Verdict::Fine => {}
         }
     }
     // Without --report, the dimensions too.
@@ -161,6 +94,102 @@ pub async fn sync(
         anyhow::bail!("{} of {} report(s) and dimension(s) failed: {}", failed.len(), total, failed.join(", "));
     }
     Ok(if cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
+
+/// `--from`/`--to` as a range; no `--from`: the scheduler's range.
+fn range_of(from: Option<&str>, to: Option<&str>) -> Result<Range, ConfigError> {
+    let parse = |flag: &str, text: &str| {
+        parse_local_datetime(text).ok_or_else(|| ConfigError::Invalid {
+            key: flag.into(),
+            problem: format!("{text:?} is not a date"),
+            fix: "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS in the operation's local time".into(),
+        })
+    };
+    Ok(match from {
+        None => Range::Scheduled,
+        Some(from) => Range::Explicit { from: parse("--from", from)?, to: to.map(|t| parse("--to", t)).transpose()? },
+    })
+}
+
+/// A report's summary line: its status and counts, what was not stored as sent, its watermark.
+fn print_summary(api: &str, tz: Tz, outcome: &RunOutcome) {
+    let watermark = outcome
+        .watermark
+        .map(|w| utc_to_local(tz, w).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".into());
+    // Rows that were not stored as sent are named only when there are any.
+    let c = &outcome.counts;
+    let unusual = [
+        (c.rows_rejected, "rejected (kept in etl_rejected)"),
+        (c.rows_duplicate, "repeated a key (the last copy kept)"),
+        (c.rows_empty, "empty (a parent without children, an answer without buckets)"),
+        (c.nul_removed, "NUL characters removed"),
+        (u64::from(c.windows_unanswered), "re-read(s) the API could not answer (in etl_unanswered)"),
+    ];
+    let unusual: String = unusual.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!(", {n} {what}")).collect();
+    println!(
+        "{api}: {status}, {windows} windows, {requests} requests, {fetched} rows fetched, {upserted} inserted or changed{unusual}, watermark {watermark} ({tz})",
+        status = outcome.status.as_str(),
+        windows = c.windows,
+        requests = c.requests,
+        fetched = c.rows_fetched,
+        upserted = c.rows_upserted,
+    );
+}
+
+/// What a report's run means for the command's exit.
+enum Verdict {
+    /// Synced.
+    Fine,
+    /// Not synced, or not cleanly: said on stderr, and the exit code says so.
+    Failed,
+    /// Shutdown requested: no further report is run.
+    Cancelled,
+}
+
+/// The run's [`Verdict`], saying on stderr why a report was not synced.
+fn verdict(api: &str, outcome: RunOutcome) -> Verdict {
+    let unanswered = outcome.counts.windows_unanswered;
+    match (outcome.status, outcome.error) {
+        (RunStatus::Failed, Some(e)) => {
+            eprintln!(
+                "error: sync of {api} failed: {}",
+                crate::text::one_line(&e.to_string(), crate::text::MESSAGE_CHARS)
+            );
+            Verdict::Failed
+        }
+        // A sync that could not run says why, and the exit code says it did not run.
+        (RunStatus::Skipped, Some(e)) => {
+            eprintln!("error: {api} was not synced: {e}");
+            Verdict::Failed
+        }
+        (RunStatus::Skipped, None) => {
+            eprintln!("error: {api} was not synced: another process (a daemon or another sync) is syncing it now");
+            Verdict::Failed
+        }
+        (RunStatus::Paused, _) => {
+            eprintln!("error: {api} was not synced: the token's daily call limit is reached until local midnight");
+            Verdict::Failed
+        }
+        (RunStatus::Rejected, _) => {
+            eprintln!(
+                "error: sync of {api}: every row was rejected (no usable key); they are kept in etl_rejected, and the log shows an example"
+            );
+            Verdict::Failed
+        }
+        // The newer windows committed, but a re-read is left unanswered: said, and not
+        // called a clean success.
+        (RunStatus::Succeeded, _) if unanswered > 0 => {
+            eprintln!(
+                "error: sync of {api}: {} re-read(s) of rows stored before could not be answered by the API; \
+                 they are in etl_unanswered (see `status`) and later runs ask again",
+                unanswered
+            );
+            Verdict::Failed
+        }
+        (RunStatus::Cancelled, _) => Verdict::Cancelled,
+        _ => Verdict::Fine,
+    }
 }
 
 /// `sync --report dim_agent` (or `agents`): one read of one dimension.

@@ -35,7 +35,34 @@ pub(super) fn validate(raw: RawDatabase, request: std::time::Duration) -> Result
             "use a pool size of at least 1 (default 5)",
         ));
     }
-    let raw_url = match (raw.url, raw.url_file) {
+    let (url, is_default) = url_of(raw.url, raw.url_file)?;
+    let timeouts =
+        timeouts_of(raw.connect_timeout_seconds, raw.statement_timeout_seconds, raw.lock_timeout_seconds, request)?;
+    if let Some(key) = unknown_parameter(url.expose_secret()) {
+        // The driver would ignore it with a WARN quoting its value: a misspelled `pasword=`
+        // would reach the log in clear. Refused here, named, its value never shown.
+        return Err(ConfigError::invalid(
+            "database.url",
+            format!("has the parameter `{key}`, which the PostgreSQL driver does not read (its value is not shown)"),
+            format!("remove it or correct its spelling; the driver reads {}", POSTGRES_PARAMETERS.join(", ")),
+        ));
+    }
+    let unverified_host = unverified_tls_host(url.expose_secret());
+    if let Some(host) = unverified_host.as_ref().filter(|_| !raw.allow_unverified_tls) {
+        return Err(ConfigError::invalid(
+            "database.url",
+            format!("reaches the PostgreSQL server {host} without sslmode=verify-full: the connection could be read or redirected"),
+            "add ?sslmode=verify-full&sslrootcert=/path/to/ca.pem to the URL; on a private network you trust (docker compose), \
+             set database.allow_unverified_tls = true",
+        ));
+    }
+    let schema = schema_of(raw.schema)?;
+    Ok(Database { url, is_default, max_connections: raw.max_connections, timeouts, unverified_host, schema })
+}
+
+/// The database URL, from `url` or `url_file` (not both), and whether it is the default.
+fn url_of(url: Option<SecretString>, url_file: Option<String>) -> Result<(SecretString, bool), ConfigError> {
+    let raw_url = match (url, url_file) {
         (Some(url), Some(_)) if !url.expose_secret().trim().is_empty() => {
             return Err(ConfigError::invalid(
                 "database.url_file",
@@ -60,6 +87,16 @@ pub(super) fn validate(raw: RawDatabase, request: std::time::Duration) -> Result
         }
         _ => SecretString::from(DEFAULT_DATABASE_URL.to_string()),
     };
+    Ok((url, is_default))
+}
+
+/// The database's timeouts, each a positive number of seconds; `request` is the API's.
+fn timeouts_of(
+    connect_timeout_seconds: u64,
+    statement_timeout_seconds: u64,
+    lock_timeout_seconds: u64,
+    request: std::time::Duration,
+) -> Result<crate::store::DbTimeouts, ConfigError> {
     let seconds = |key: &str, value: u64| {
         if value == 0 {
             return Err(ConfigError::invalid(
@@ -70,31 +107,17 @@ pub(super) fn validate(raw: RawDatabase, request: std::time::Duration) -> Result
         }
         Ok(std::time::Duration::from_secs(value))
     };
-    let timeouts = crate::store::DbTimeouts {
-        connect: seconds("connect_timeout_seconds", raw.connect_timeout_seconds)?,
-        statement: seconds("statement_timeout_seconds", raw.statement_timeout_seconds)?,
-        lock: seconds("lock_timeout_seconds", raw.lock_timeout_seconds)?,
+    Ok(crate::store::DbTimeouts {
+        connect: seconds("connect_timeout_seconds", connect_timeout_seconds)?,
+        statement: seconds("statement_timeout_seconds", statement_timeout_seconds)?,
+        lock: seconds("lock_timeout_seconds", lock_timeout_seconds)?,
         request,
-    };
-    if let Some(key) = unknown_parameter(url.expose_secret()) {
-        // The driver would ignore it with a WARN quoting its value: a misspelled `pasword=`
-        // would reach the log in clear. Refused here, named, its value never shown.
-        return Err(ConfigError::invalid(
-            "database.url",
-            format!("has the parameter `{key}`, which the PostgreSQL driver does not read (its value is not shown)"),
-            format!("remove it or correct its spelling; the driver reads {}", POSTGRES_PARAMETERS.join(", ")),
-        ));
-    }
-    let unverified_host = unverified_tls_host(url.expose_secret());
-    if let Some(host) = unverified_host.as_ref().filter(|_| !raw.allow_unverified_tls) {
-        return Err(ConfigError::invalid(
-            "database.url",
-            format!("reaches the PostgreSQL server {host} without sslmode=verify-full: the connection could be read or redirected"),
-            "add ?sslmode=verify-full&sslrootcert=/path/to/ca.pem to the URL; on a private network you trust (docker compose), \
-             set database.allow_unverified_tls = true",
-        ));
-    }
-    let schema = raw.schema.filter(|s| !s.trim().is_empty());
+    })
+}
+
+/// `database.schema`, when set: a plain lower-case schema name, not `bi`.
+fn schema_of(schema: Option<String>) -> Result<Option<String>, ConfigError> {
+    let schema = schema.filter(|s| !s.trim().is_empty());
     if let Some(schema) = &schema {
         let plain = schema.len() <= 63
             && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -110,7 +133,7 @@ pub(super) fn validate(raw: RawDatabase, request: std::time::Duration) -> Result
             ));
         }
     }
-    Ok(Database { url, is_default, max_connections: raw.max_connections, timeouts, unverified_host, schema })
+    Ok(schema)
 }
 
 /// The host of a `postgres://` URL that points at another machine without `sslmode=verify-full`

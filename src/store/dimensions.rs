@@ -56,61 +56,11 @@ impl Tx {
         keep_open: &[String],
     ) -> Result<Applied, StoreError> {
         let keys = dim.key.len();
-        let key_list = dim.key.join(", ");
-        let current_sql =
-            format!("SELECT {key_list}, attr_hash FROM {} WHERE account = $1 AND is_current = $2", dim.table);
-        let ever_sql = format!("SELECT DISTINCT {key_list} FROM {} WHERE account = $1", dim.table);
-        // Every statement here names only the compiled-in dimension's table and columns; values are binds.
-        let (current_sql, ever_sql) = (sql::built(current_sql), sql::built(ever_sql));
-        let mut current: HashMap<Vec<String>, i64> = HashMap::new();
-        let mut ever: HashSet<Vec<String>> = HashSet::new();
-        on_tx!(self, conn => {
-            let found = sqlx::query(current_sql).bind(account).bind(true).fetch_all(&mut *conn).await?;
-            for row in found {
-                let key = (0..keys).map(|i| sqlx::Row::try_get::<String, _>(&row, i)).collect::<Result<Vec<_>, _>>()?;
-                current.insert(key, sqlx::Row::try_get::<i64, _>(&row, keys)?);
-            }
-            let found = sqlx::query(ever_sql).bind(account).fetch_all(&mut *conn).await?;
-            for row in found {
-                ever.insert((0..keys).map(|i| sqlx::Row::try_get::<String, _>(&row, i)).collect::<Result<Vec<_>, _>>()?);
-            }
-        });
+        let (current, ever) = self.stored_keys(dim, account).await?;
         let mut applied = Applied { current_before: current.len() as u64, ..Applied::default() };
         applied.suspect = !current.is_empty() && rows.len() * 2 < current.len();
-        let jsonb = if matches!(self, Tx::Postgres(_)) { "::jsonb" } else { "" };
-        let columns: Vec<&str> = dim.columns().collect();
-        let n = columns.len();
-        let insert_sql = format!(
-            "INSERT INTO {} (account, {}, valid_from, valid_to, is_current, attr_hash, raw) VALUES ($1, {}, ${}, NULL, ${}, ${}, ${}{jsonb})",
-            dim.table,
-            columns.join(", "),
-            (0..n).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", "),
-            n + 2,
-            n + 3,
-            n + 4,
-            n + 5
-        );
-        let key_match =
-            dim.key.iter().enumerate().map(|(i, k)| format!("{k} = ${}", i + 4)).collect::<Vec<_>>().join(" AND ");
-        let close_sql = format!(
-            "UPDATE {} SET valid_to = $1, is_current = $2 WHERE account = $3 AND {key_match} AND is_current = ${}",
-            dim.table,
-            keys + 4
-        );
-        let (insert_sql, close_sql) = (sql::built(insert_sql), sql::built(close_sql));
-        let volatile = &columns[keys + dim.tracked.len()..];
-        let set_volatile: String = volatile.iter().enumerate().map(|(i, c)| format!("{c} = ${}, ", i + 1)).collect();
-        let v = volatile.len();
-        let touch_key =
-            dim.key.iter().enumerate().map(|(i, k)| format!("{k} = ${}", v + 3 + i)).collect::<Vec<_>>().join(" AND ");
-        let touch_sql = format!(
-            "UPDATE {} SET {set_volatile}raw = ${}{jsonb} WHERE account = ${} AND {touch_key} AND is_current = ${}",
-            dim.table,
-            v + 1,
-            v + 2,
-            v + 3 + keys
-        );
-        let touch_sql = sql::built(touch_sql);
+        let Statements { insert: insert_sql, close: close_sql, touch: touch_sql } =
+            Statements::new(dim, matches!(self, Tx::Postgres(_)));
         let epoch = DateTime::<Utc>::UNIX_EPOCH;
         let mut seen = HashSet::new();
         for row in rows {
@@ -163,6 +113,89 @@ impl Tx {
             }
         }
         Ok(applied)
+    }
+
+    /// The keys stored for `account`: the current ones with their attribute hash, and every key
+    /// ever stored (a key back after being closed starts at the read, not at the epoch).
+    async fn stored_keys(
+        &mut self,
+        dim: &Dimension,
+        account: &str,
+    ) -> Result<(CurrentKeys, HashSet<Vec<String>>), StoreError> {
+        let keys = dim.key.len();
+        let key_list = dim.key.join(", ");
+        let current_sql =
+            format!("SELECT {key_list}, attr_hash FROM {} WHERE account = $1 AND is_current = $2", dim.table);
+        let ever_sql = format!("SELECT DISTINCT {key_list} FROM {} WHERE account = $1", dim.table);
+        // Every statement here names only the compiled-in dimension's table and columns; values are binds.
+        let (current_sql, ever_sql) = (sql::built(current_sql), sql::built(ever_sql));
+        let mut current: CurrentKeys = HashMap::new();
+        let mut ever: HashSet<Vec<String>> = HashSet::new();
+        on_tx!(self, conn => {
+            let found = sqlx::query(current_sql).bind(account).bind(true).fetch_all(&mut *conn).await?;
+            for row in found {
+                let key = (0..keys).map(|i| sqlx::Row::try_get::<String, _>(&row, i)).collect::<Result<Vec<_>, _>>()?;
+                current.insert(key, sqlx::Row::try_get::<i64, _>(&row, keys)?);
+            }
+            let found = sqlx::query(ever_sql).bind(account).fetch_all(&mut *conn).await?;
+            for row in found {
+                ever.insert((0..keys).map(|i| sqlx::Row::try_get::<String, _>(&row, i)).collect::<Result<Vec<_>, _>>()?);
+            }
+        });
+        Ok((current, ever))
+    }
+}
+
+/// The current keys of a dimension's table, with their attribute hash.
+type CurrentKeys = HashMap<Vec<String>, i64>;
+
+/// The statements a snapshot is applied with. Each names only the compiled-in dimension's table
+/// and columns; values are binds.
+struct Statements {
+    /// A new version of a key.
+    insert: SqlStr,
+    /// A key's current version closed.
+    close: SqlStr,
+    /// An unchanged key's volatile attributes (and raw) updated in place.
+    touch: SqlStr,
+}
+
+impl Statements {
+    fn new(dim: &Dimension, postgres: bool) -> Statements {
+        let jsonb = if postgres { "::jsonb" } else { "" };
+        let keys = dim.key.len();
+        let columns: Vec<&str> = dim.columns().collect();
+        let n = columns.len();
+        let insert_sql = format!(
+            "INSERT INTO {} (account, {}, valid_from, valid_to, is_current, attr_hash, raw) VALUES ($1, {}, ${}, NULL, ${}, ${}, ${}{jsonb})",
+            dim.table,
+            columns.join(", "),
+            (0..n).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", "),
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5
+        );
+        let key_match =
+            dim.key.iter().enumerate().map(|(i, k)| format!("{k} = ${}", i + 4)).collect::<Vec<_>>().join(" AND ");
+        let close_sql = format!(
+            "UPDATE {} SET valid_to = $1, is_current = $2 WHERE account = $3 AND {key_match} AND is_current = ${}",
+            dim.table,
+            keys + 4
+        );
+        let volatile = &columns[keys + dim.tracked.len()..];
+        let set_volatile: String = volatile.iter().enumerate().map(|(i, c)| format!("{c} = ${}, ", i + 1)).collect();
+        let v = volatile.len();
+        let touch_key =
+            dim.key.iter().enumerate().map(|(i, k)| format!("{k} = ${}", v + 3 + i)).collect::<Vec<_>>().join(" AND ");
+        let touch_sql = format!(
+            "UPDATE {} SET {set_volatile}raw = ${}{jsonb} WHERE account = ${} AND {touch_key} AND is_current = ${}",
+            dim.table,
+            v + 1,
+            v + 2,
+            v + 3 + keys
+        );
+        Statements { insert: sql::built(insert_sql), close: sql::built(close_sql), touch: sql::built(touch_sql) }
     }
 }
 

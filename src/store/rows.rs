@@ -150,6 +150,43 @@ fn sqlite_batch_json(rows: &[TypedRow]) -> Result<String, sqlx::Error> {
     String::from_utf8(out).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
+/// A PostgreSQL statement being bound.
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds one array per field of `report` (its typed values across `rows`), in field order, as
+/// [`pg_upsert_sql`]'s UNNEST reads them.
+fn bind_columns<'q>(mut query: PgQuery<'q>, report: &Report, rows: &[TypedRow]) -> PgQuery<'q> {
+    for (i, field) in report.fields.iter().enumerate() {
+        let column = rows.iter().map(|r| &r.values[i]);
+        query = match field.ty {
+            FieldType::Text | FieldType::Decimal | FieldType::Percent => query.bind(
+                column
+                    .map(|v| match v {
+                        Typed::Text(v) | Typed::Decimal(v) => v.clone(),
+                        _ => None,
+                    })
+                    .collect::<Vec<Option<String>>>(),
+            ),
+            FieldType::Integer | FieldType::Duration => query
+                .bind(column.map(|v| if let Typed::Integer(v) = v { *v } else { None }).collect::<Vec<Option<i64>>>()),
+            FieldType::Boolean => query
+                .bind(column.map(|v| if let Typed::Boolean(v) = v { *v } else { None }).collect::<Vec<Option<bool>>>()),
+            FieldType::Date => query.bind(
+                column.map(|v| if let Typed::Date(v) = v { *v } else { None }).collect::<Vec<Option<NaiveDate>>>(),
+            ),
+            FieldType::Time => query.bind(
+                column.map(|v| if let Typed::Time(v) = v { *v } else { None }).collect::<Vec<Option<NaiveTime>>>(),
+            ),
+            FieldType::Timestamp => query.bind(
+                column
+                    .map(|v| if let Typed::Timestamp(v) = v { *v } else { None })
+                    .collect::<Vec<Option<DateTime<Utc>>>>(),
+            ),
+        };
+    }
+    query
+}
+
 /// `WHERE` of one day of an aggregate report, its parameters bound by [`bind_day`].
 fn day_filter(day: DayRows, stream: Option<&str>) -> String {
     let (mut sql, next) = match day {
@@ -258,44 +295,7 @@ impl Tx {
         match self {
             Tx::Postgres(tx) => {
                 let mut query = sqlx::query(super::sql::built(pg_upsert_sql(report))).bind(account);
-                for (i, field) in report.fields.iter().enumerate() {
-                    let column = rows.iter().map(|r| &r.values[i]);
-                    query = match field.ty {
-                        FieldType::Text | FieldType::Decimal | FieldType::Percent => query.bind(
-                            column
-                                .map(|v| match v {
-                                    Typed::Text(v) | Typed::Decimal(v) => v.clone(),
-                                    _ => None,
-                                })
-                                .collect::<Vec<Option<String>>>(),
-                        ),
-                        FieldType::Integer | FieldType::Duration => query.bind(
-                            column
-                                .map(|v| if let Typed::Integer(v) = v { *v } else { None })
-                                .collect::<Vec<Option<i64>>>(),
-                        ),
-                        FieldType::Boolean => query.bind(
-                            column
-                                .map(|v| if let Typed::Boolean(v) = v { *v } else { None })
-                                .collect::<Vec<Option<bool>>>(),
-                        ),
-                        FieldType::Date => query.bind(
-                            column
-                                .map(|v| if let Typed::Date(v) = v { *v } else { None })
-                                .collect::<Vec<Option<NaiveDate>>>(),
-                        ),
-                        FieldType::Time => query.bind(
-                            column
-                                .map(|v| if let Typed::Time(v) = v { *v } else { None })
-                                .collect::<Vec<Option<NaiveTime>>>(),
-                        ),
-                        FieldType::Timestamp => query.bind(
-                            column
-                                .map(|v| if let Typed::Timestamp(v) = v { *v } else { None })
-                                .collect::<Vec<Option<DateTime<Utc>>>>(),
-                        ),
-                    };
-                }
+                query = bind_columns(query, report, rows);
                 let raws: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
                 let hashes: Vec<i64> = rows.iter().map(|r| r.raw_hash).collect();
                 let done = query.bind(raws).bind(hashes).bind(synced_at).execute(&mut **tx).await?;

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, SqlitePool};
 
 use super::{sql, Backend, Db, StoreError, DEFAULT_SCHEMA};
 use crate::wolkvox::catalog::{FieldType, Report, PASS};
@@ -263,79 +263,93 @@ async fn add_key_columns(db: &Db, report: &Report, columns: &[&str]) -> Result<(
             .collect()
     };
     match db {
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            // Rebuilding the key of a big table can take longer than one statement may: a
-            // start-up cut off here would fail the same way at every start. Lock waits stay
-            // bounded (the daemon's lock_timeout), so a busy table fails start-up clearly.
-            sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
-            // The compiled-in report's table, key columns and their defaults, and the name the
-            // server gave its primary key, all quoted.
-            for column in added(Backend::Postgres) {
-                sqlx::query(sql::built(format!("ALTER TABLE {table} ADD COLUMN {column}"))).execute(&mut *tx).await?;
-            }
-            let primary: Option<String> = sqlx::query_scalar(
-                "SELECT conname::text FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'",
-            )
-            .bind(&table)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(name) = primary {
-                sqlx::query(sql::built(format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(&name))))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(sql::built(format!("ALTER TABLE {table} ADD PRIMARY KEY ({key})"))).execute(&mut *tx).await?;
-            tx.commit().await?;
-        }
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin().await?;
-            let old: Vec<(String, String, bool, Option<String>)> =
-                sqlx::query_as("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info($1) ORDER BY cid")
-                    .bind(report.table)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let indexes: Vec<String> = sqlx::query_scalar(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
-            )
-            .bind(report.table)
-            .fetch_all(&mut *tx)
-            .await?;
-            let kept: Vec<String> = old.iter().map(|(name, ..)| quote_ident(name)).collect();
-            let mut definitions: Vec<String> = old
-                .iter()
-                .map(|(name, ty, not_null, default)| {
-                    let mut column = format!("{} {ty}", quote_ident(name));
-                    if *not_null {
-                        column.push_str(" NOT NULL");
-                    }
-                    if let Some(default) = default {
-                        column.push_str(&format!(" DEFAULT {default}"));
-                    }
-                    column
-                })
-                .collect();
-            definitions.extend(added(Backend::Sqlite));
-            let upgraded = quote_ident(&format!("{}__rekeyed", report.table));
-            let statements = [
-                format!("CREATE TABLE {upgraded} (\n    {},\n    PRIMARY KEY ({key})\n)", definitions.join(",\n    ")),
-                format!("INSERT INTO {upgraded} ({cols}) SELECT {cols} FROM {table}", cols = kept.join(", ")),
-                format!("DROP TABLE {table}"),
-                format!("ALTER TABLE {upgraded} RENAME TO {table}"),
-            ];
-            // The compiled-in report's table and key, and the column definitions and index DDL
-            // SQLite kept of the table we created: nothing from outside the schema.
-            for text in statements.iter().chain(&indexes) {
-                sqlx::query(sql::built(text.as_str())).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        }
+        Db::Postgres(pool) => rekey_postgres(pool, &table, &key, added(Backend::Postgres)).await?,
+        Db::Sqlite(pool) => rekey_sqlite(pool, report, &table, &key, added(Backend::Sqlite)).await?,
     }
     tracing::info!(
         report = report.api,
         columns = columns.join(", "),
         "Added key columns to the table and rebuilt its primary key; stored rows took their defaults"
     );
+    Ok(())
+}
+
+/// [`add_key_columns`] on PostgreSQL: the table altered in place, in one transaction.
+async fn rekey_postgres(pool: &PgPool, table: &str, key: &str, added: Vec<String>) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    // Rebuilding the key of a big table can take longer than one statement may: a
+    // start-up cut off here would fail the same way at every start. Lock waits stay
+    // bounded (the daemon's lock_timeout), so a busy table fails start-up clearly.
+    sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
+    // The compiled-in report's table, key columns and their defaults, and the name the
+    // server gave its primary key, all quoted.
+    for column in added {
+        sqlx::query(sql::built(format!("ALTER TABLE {table} ADD COLUMN {column}"))).execute(&mut *tx).await?;
+    }
+    let primary: Option<String> = sqlx::query_scalar(
+        "SELECT conname::text FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'",
+    )
+    .bind(table)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(name) = primary {
+        sqlx::query(sql::built(format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(&name))))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(sql::built(format!("ALTER TABLE {table} ADD PRIMARY KEY ({key})"))).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`add_key_columns`] on SQLite: the table copied into its new shape, its indexes made again,
+/// in one transaction.
+async fn rekey_sqlite(
+    pool: &SqlitePool,
+    report: &Report,
+    table: &str,
+    key: &str,
+    added: Vec<String>,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let old: Vec<(String, String, bool, Option<String>)> =
+        sqlx::query_as("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info($1) ORDER BY cid")
+            .bind(report.table)
+            .fetch_all(&mut *tx)
+            .await?;
+    let indexes: Vec<String> =
+        sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL")
+            .bind(report.table)
+            .fetch_all(&mut *tx)
+            .await?;
+    let kept: Vec<String> = old.iter().map(|(name, ..)| quote_ident(name)).collect();
+    let mut definitions: Vec<String> = old
+        .iter()
+        .map(|(name, ty, not_null, default)| {
+            let mut column = format!("{} {ty}", quote_ident(name));
+            if *not_null {
+                column.push_str(" NOT NULL");
+            }
+            if let Some(default) = default {
+                column.push_str(&format!(" DEFAULT {default}"));
+            }
+            column
+        })
+        .collect();
+    definitions.extend(added);
+    let upgraded = quote_ident(&format!("{}__rekeyed", report.table));
+    let statements = [
+        format!("CREATE TABLE {upgraded} (\n    {},\n    PRIMARY KEY ({key})\n)", definitions.join(",\n    ")),
+        format!("INSERT INTO {upgraded} ({cols}) SELECT {cols} FROM {table}", cols = kept.join(", ")),
+        format!("DROP TABLE {table}"),
+        format!("ALTER TABLE {upgraded} RENAME TO {table}"),
+    ];
+    // The compiled-in report's table and key, and the column definitions and index DDL
+    // SQLite kept of the table we created: nothing from outside the schema.
+    for text in statements.iter().chain(&indexes) {
+        sqlx::query(sql::built(text.as_str())).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

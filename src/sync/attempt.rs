@@ -240,18 +240,7 @@ impl<'a> Attempt<'a> {
         let mut replaced = false;
         // A re-read (the look-back) mostly returns rows already stored unchanged: knowing their
         // hashes, only new and changed rows are sent to the database.
-        let timestamp = report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp));
-        let known = match timestamp {
-            // Never for a replaced day: its stored rows were just deleted.
-            Some(ts) if self.replaces.is_none() => {
-                // The instants the requested local range's rows are stamped with.
-                let (date_ini, date_end) = w.request(ctx.timezone);
-                let from = local_to_utc(ctx.timezone, date_ini);
-                let to = local_to_utc(ctx.timezone, date_end) + Duration::seconds(1);
-                Some(tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?)
-            }
-            _ => None,
-        };
+        let known = self.known_hashes(&mut tx, in_stream).await?;
         // Nothing stored in the window's range (a backfill, a first sync): its rows are most
         // likely new, and go by COPY (PostgreSQL) until a stored key says otherwise (`store::copy`).
         let mut copy = matches!(tx, crate::store::Tx::Postgres(_)) && known.as_ref().is_some_and(HashSet::is_empty);
@@ -272,28 +261,7 @@ impl<'a> Attempt<'a> {
         let mut writing = Vec::new();
         loop {
             let write = write_batch(&mut tx, report, &ctx.account, &writing, &mut copy);
-            let read = async {
-                match stream.next_batch().await? {
-                    Some(batch) => {
-                        let (len, sent) = (batch.len(), !batch.is_empty());
-                        records += len;
-                        // Possibly cut off by the API: nothing is written (see below).
-                        if records >= MAX_RECORDS {
-                            return Ok::<_, SyncError>(Some((sent, Vec::new())));
-                        }
-                        // Typed a slice at a time, yielding between slices: this task also
-                        // drives the write above, which must keep the server fed meanwhile.
-                        let mut rejected = Vec::new();
-                        let mut batch = batch.into_iter().peekable();
-                        while batch.peek().is_some() {
-                            rejected.extend(rows.push(batch.by_ref().take(TYPING_SLICE), findings));
-                            tokio::task::yield_now().await;
-                        }
-                        Ok(Some((sent, rejected)))
-                    }
-                    None => Ok(None),
-                }
-            };
+            let read = read_batch(stream, &mut rows, findings, &mut records);
             let (written, read) = tokio::join!(write, read);
             done.rows_upserted += written?;
             let Some((_sent, rejected)) = read? else { break };
@@ -315,6 +283,42 @@ impl<'a> Attempt<'a> {
         let (rest, counts) = rows.finish();
         done.rows_upserted += write_batch(&mut tx, report, &ctx.account, &rest, &mut copy).await?;
         done += counts;
+        self.commit(tx, done, requests, checked, replaced).await
+    }
+
+    /// Hashes of the rows stored in the window's range, for a report windowed on a timestamp (a
+    /// re-read sends only new and changed rows); `None` for a replaced day, whose rows go.
+    async fn known_hashes(
+        &self,
+        tx: &mut crate::store::Tx,
+        in_stream: Option<&str>,
+    ) -> Result<Option<HashSet<i64>>, SyncError> {
+        let (ctx, report, w) = (self.ctx, self.job.config.report, &self.window);
+        let timestamp = report.timestamp.filter(|ts| report.field(ts).is_some_and(|f| f.ty == FieldType::Timestamp));
+        Ok(match timestamp {
+            // Never for a replaced day: its stored rows were just deleted.
+            Some(ts) if self.replaces.is_none() => {
+                // The instants the requested local range's rows are stamped with.
+                let (date_ini, date_end) = w.request(ctx.timezone);
+                let from = local_to_utc(ctx.timezone, date_ini);
+                let to = local_to_utc(ctx.timezone, date_end) + Duration::seconds(1);
+                Some(tx.known_hashes(report, &ctx.account, ts, in_stream, from, to).await?)
+            }
+            _ => None,
+        })
+    }
+
+    /// Ends the window's transaction: the replaced day settled, the ledger, the watermark, then
+    /// the commit that makes them visible together.
+    async fn commit(
+        &self,
+        mut tx: crate::store::Tx,
+        mut done: RunCounts,
+        requests: u32,
+        checked: Option<(DayRows, i64)>,
+        replaced: bool,
+    ) -> Result<WindowWrite, SyncError> {
+        let ctx = self.ctx;
         if let Some(day) = self.replaces {
             self.settle_day(&mut tx, day, replaced, &mut done).await?;
         }
@@ -327,6 +331,37 @@ impl<'a> Attempt<'a> {
         }
         tx.commit().await?;
         Ok(WindowWrite::Committed(done))
+    }
+}
+
+/// Receives and types the answer's next batch into `rows`; `None` at the end of the answer, and
+/// whether the batch held elements with the rows it rejected. Past [`MAX_RECORDS`] nothing is
+/// typed: the answer may have been cut off by the API.
+async fn read_batch(
+    stream: &mut RowStream,
+    rows: &mut WindowRows<'_>,
+    findings: &mut Findings,
+    records: &mut usize,
+) -> Result<Option<(bool, Vec<crate::store::rejected::Rejected>)>, SyncError> {
+    match stream.next_batch().await? {
+        Some(batch) => {
+            let (len, sent) = (batch.len(), !batch.is_empty());
+            *records += len;
+            // Possibly cut off by the API: nothing is written (the window splits).
+            if *records >= MAX_RECORDS {
+                return Ok::<_, SyncError>(Some((sent, Vec::new())));
+            }
+            // Typed a slice at a time, yielding between slices: this task also
+            // drives the previous batch's write, which must keep the server fed meanwhile.
+            let mut rejected = Vec::new();
+            let mut batch = batch.into_iter().peekable();
+            while batch.peek().is_some() {
+                rejected.extend(rows.push(batch.by_ref().take(TYPING_SLICE), findings));
+                tokio::task::yield_now().await;
+            }
+            Ok(Some((sent, rejected)))
+        }
+        None => Ok(None),
     }
 }
 

@@ -114,9 +114,32 @@ async fn run_stream(
         lock.release().await;
     }
     report_findings(&run);
-    let every_row_rejected = run.counts.rows_fetched > 0 && run.counts.rows_rejected == run.counts.rows_fetched;
     let hit_limit = matches!(result, Ok(Ended::LimitReached));
-    let (status, error) = match result {
+    let (status, error) = status_of(result, &run, job);
+    let outcome = RunOutcome {
+        run_id,
+        status,
+        planned: run.planned,
+        counts: run.counts,
+        watermark: run.watermark,
+        error,
+        duration: started.elapsed(),
+    };
+    // Quiet skips (paused before asking, another replica at work) are not news; a run that
+    // hit the daily limit is, and is recorded as paused, and so is one that committed windows
+    // before a lock wait ran out.
+    let committed = run.counts.windows > 0;
+    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) || hit_limit || committed {
+        finish(ctx, job, stream, &outcome, started_at).await;
+    }
+    outcome
+}
+
+/// A run's status (and the error it keeps) from how its windows ended, logged as the operator
+/// needs it.
+fn status_of(result: Result<Ended, SyncError>, run: &Progress, job: &ReportJob) -> (RunStatus, Option<SyncError>) {
+    let every_row_rejected = run.counts.rows_fetched > 0 && run.counts.rows_rejected == run.counts.rows_fetched;
+    match result {
         // Rows arrived and none could be stored: not a success, whatever else went right.
         Ok(Ended::Completed) if every_row_rejected => {
             let example = run.findings.rejected_example.as_deref().unwrap_or("-");
@@ -158,24 +181,7 @@ async fn run_stream(
             (RunStatus::Skipped, Some(e))
         }
         Err(e) => (RunStatus::Failed, Some(e)),
-    };
-    let outcome = RunOutcome {
-        run_id,
-        status,
-        planned: run.planned,
-        counts: run.counts,
-        watermark: run.watermark,
-        error,
-        duration: started.elapsed(),
-    };
-    // Quiet skips (paused before asking, another replica at work) are not news; a run that
-    // hit the daily limit is, and is recorded as paused, and so is one that committed windows
-    // before a lock wait ran out.
-    let committed = run.counts.windows > 0;
-    if !matches!(outcome.status, RunStatus::Paused | RunStatus::Skipped) || hit_limit || committed {
-        finish(ctx, job, stream, &outcome, started_at).await;
     }
-    outcome
 }
 
 /// Reports a run that did something: health, the summary line, the run history, metrics.
@@ -383,26 +389,10 @@ async fn sync_windows(
     run: &mut Progress,
 ) -> Result<Ended, SyncError> {
     let report = job.config.report;
-    let tz = ctx.timezone;
     if let Some(until) = ctx.budget.paused_until(job.token.label()).await? {
         return Ok(Ended::Paused(until));
     }
-    run.watermark = ctx.db.watermark(key).await?;
-    let now = ctx.clock.now();
-    let mut planned = plan(report, &job.config.policy, tz, range, run.watermark, now);
-    if report.in_whole_days() {
-        // Days that answered empty while holding rows are asked again until an answer has rows.
-        let suspects = ctx.db.suspect_days(key).await?;
-        // The reconciliation never reads past the watermark, so it never moves it.
-        let ceiling = match (range, run.watermark) {
-            (Range::Reconcile { .. }, Some(wm)) => wm.min(now - job.config.policy.settle),
-            _ => now - job.config.policy.settle,
-        };
-        planned = with_days(tz, planned, &suspects, ceiling);
-    }
-    if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
-        run.planned = Some(Window::new(first.start, last.end));
-    }
+    let planned = plan_windows(ctx, job, range, key, run).await?;
     let check = matches!(range, Range::Reconcile { .. });
     // Splits since the last commit: the ledger row of the window that finally commits says
     // how many it took.
@@ -427,9 +417,7 @@ async fn sync_windows(
                     let Some((first, second)) = w.bisect() else {
                         return Err(e.into());
                     };
-                    run.counts.splits += 1;
-                    splits += 1;
-                    crate::metrics::window_split(&ctx.account, report.api);
+                    count_split(ctx, report.api, run, &mut splits);
                     span.in_scope(|| {
                         warn!(error_kind = e.kind(), "The API could not answer the window; splitting it: {e}")
                     });
@@ -467,9 +455,7 @@ async fn sync_windows(
                     let Some((first, second)) = w.bisect() else {
                         return Err(SyncError::Unsplittable { window: w, rows });
                     };
-                    run.counts.splits += 1;
-                    splits += 1;
-                    crate::metrics::window_split(&ctx.account, report.api);
+                    count_split(ctx, report.api, run, &mut splits);
                     span.in_scope(|| info!(rows, "Response reached the record limit; splitting the window"));
                     pending.push(second);
                     pending.push(first);
@@ -478,6 +464,44 @@ async fn sync_windows(
         }
     }
     Ok(Ended::Completed)
+}
+
+/// Counts one split of a window in the run, in the splits since the last commit, and in the
+/// metrics.
+fn count_split(ctx: &JobContext, report: &str, run: &mut Progress, splits: &mut u32) {
+    run.counts.splits += 1;
+    *splits += 1;
+    crate::metrics::window_split(&ctx.account, report);
+}
+
+/// The run's windows, oldest first, from the stream's committed watermark (read into `run`), and
+/// for reports read in whole days its suspect days again; `run.planned` is their span.
+async fn plan_windows(
+    ctx: &JobContext,
+    job: &ReportJob,
+    range: Range,
+    key: StreamKey<'_>,
+    run: &mut Progress,
+) -> Result<Vec<Window>, SyncError> {
+    let report = job.config.report;
+    let tz = ctx.timezone;
+    run.watermark = ctx.db.watermark(key).await?;
+    let now = ctx.clock.now();
+    let mut planned = plan(report, &job.config.policy, tz, range, run.watermark, now);
+    if report.in_whole_days() {
+        // Days that answered empty while holding rows are asked again until an answer has rows.
+        let suspects = ctx.db.suspect_days(key).await?;
+        // The reconciliation never reads past the watermark, so it never moves it.
+        let ceiling = match (range, run.watermark) {
+            (Range::Reconcile { .. }, Some(wm)) => wm.min(now - job.config.policy.settle),
+            _ => now - job.config.policy.settle,
+        };
+        planned = with_days(tz, planned, &suspects, ceiling);
+    }
+    if let (Some(first), Some(last)) = (planned.first(), planned.last()) {
+        run.planned = Some(Window::new(first.start, last.end));
+    }
+    Ok(planned)
 }
 
 /// What the run's rows showed, once per run (however it ended): fields the catalogue does not

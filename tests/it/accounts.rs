@@ -16,10 +16,9 @@ use wolkvox_etl::store::watermark::StreamKey;
 use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::time::{local_to_utc, utc_to_local};
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
 const BOGOTA: chrono_tz::Tz = chrono_tz::America::Bogota;
 
 /// What `--account nope` answers, word for word.
@@ -132,11 +131,6 @@ async fn output(mut cmd: Command) -> Output {
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
-
-fn text(out: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 /// A row as comparable text, whatever order its fields were stored in.
 fn canonical(row: Value) -> String {
     let sorted: std::collections::BTreeMap<String, Value> =

@@ -8,9 +8,9 @@
 use serde_json::{json, Value};
 use wolkvox_etl::store::Db;
 
-use crate::helpers::{scalar, TestDb};
-use crate::hostile::*;
 use crate::on_both_backends;
+use crate::support::hostile::*;
+use crate::support::{scalar, text, TestDb};
 
 const DAY_19: [&str; 4] = ["--from", "2026-11-19", "--to", "2026-11-20"];
 

@@ -1,8 +1,8 @@
 //! The audit trail: every operator command that changes state leaves a row in `etl_audit`, with
 //! who ran it and the values before and after, and `status` shows the latest ones.
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// Runs the real binary against `db` as the OS user `who`; panics unless it succeeds.
 fn run(db: &TestDb, who: &str, args: &[&str]) -> String {

@@ -11,8 +11,8 @@ use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::sync::Range;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// The day every test syncs: the 19th, whole (its late rows all arrived by the test's "now").
 fn day() -> Range {

@@ -6,8 +6,8 @@ use wolkvox_etl::simulator::{FaultKind, SimulatorConfig};
 use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::sync::Range;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// A 2-day sync where every request of 6 hours or more fails with `kind`, each tried `attempts`
 /// times.

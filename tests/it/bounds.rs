@@ -20,9 +20,9 @@ use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::sync::{run_once, Faults, JobContext, Range, WindowHook};
 use wolkvox_etl::time::utc_to_local;
 
-use crate::helpers::*;
-use crate::hostile;
 use crate::on_both_backends;
+use crate::support::hostile;
+use crate::support::*;
 
 /// A TCP proxy in front of PostgreSQL that can go silent: from then on it forwards nothing in
 /// either direction and closes nothing, and new connections are accepted and never answered.

@@ -12,8 +12,8 @@ use wolkvox_etl::sync::Range;
 use wolkvox_etl::wolkvox::catalog::{self, Report};
 use wolkvox_etl::wolkvox::Row;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// What the simulator answers for `report` over [from, to), every stream, keys trimmed the way
 /// the daemon reads them.
@@ -190,25 +190,6 @@ on_both_backends! {
 fn local_to_utc_bogota(s: &str) -> chrono::DateTime<chrono::Utc> {
     wolkvox_etl::time::local_to_utc(chrono_tz::America::Bogota, local(s))
 }
-
-async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usize> {
-    let sql_pg = format!("SELECT raw::text FROM {table} WHERE day = '{day}'");
-    let sql_lite = format!("SELECT raw FROM {table} WHERE day = '{day}'");
-    let raws: Vec<String> = match t.db() {
-        Db::Postgres(pool) => {
-            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_pg)).fetch_all(pool).await.unwrap()
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_lite)).fetch_all(pool).await.unwrap()
-        }
-    };
-    let mut out = BTreeMap::new();
-    for raw in raws {
-        *out.entry(serde_json::from_str::<Value>(&raw).unwrap().to_string()).or_default() += 1;
-    }
-    out
-}
-
 #[test]
 #[cfg_attr(not(has_shared_catalogue), ignore = "../shared/wolkvox-reports.json is not beside the repository")]
 fn the_catalogue_covers_every_report_of_the_shared_research_file() {

@@ -1,17 +1,15 @@
 //! The binary as an operator runs it: real process, real simulator, real database.
 
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
 
-use crate::helpers::*;
 use crate::on_both_backends;
-
-const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
+use crate::support::*;
 
 fn command(sim: &Simulator, db: &TestDb) -> Command {
     let mut cmd = Command::new(BIN);
@@ -24,11 +22,6 @@ fn command(sim: &Simulator, db: &TestDb) -> Command {
         .env("WOLKVOX_ETL__HTTP__BIND", "127.0.0.1:0");
     cmd
 }
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 async fn system_sim(config: SimulatorConfig) -> Simulator {
     Simulator::start(config, Clock::system(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
 }

@@ -9,8 +9,8 @@ use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::time::{local_to_utc, utc_to_local};
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 on_both_backends! {
 async fn sync_of_a_report_that_is_not_enabled_creates_its_table_and_stores_its_rows(backend) {

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::sync::Range;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// The status `etl_completeness` gives chat_14's `day`.
 async fn day_status(t: &TestApp, day: &str) -> String {

@@ -9,7 +9,7 @@ use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// Runs the daemon on `config` until `runs` runs are recorded, then stops it with SIGTERM.
 async fn run_daemon_until(db: &TestDb, config: &str, runs: i64) {

@@ -9,7 +9,7 @@ use wolkvox_etl::store::Backend;
 use wolkvox_etl::wolkvox::catalog::{self, FieldType, Report};
 use wolkvox_etl::wolkvox::values::Typed;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// A row of `report` whose every field holds a value of its type, varied by `n` so that keys
 /// differ; texts carry what COPY's text format must escape.

@@ -410,7 +410,7 @@ fn config_map_file(manifest: &str, key: &str) -> String {
 #[tokio::test]
 async fn the_kubernetes_job_migrates_without_any_token_and_the_replicas_layers_give_each_account_one() {
     let manifest = read("deploy/kubernetes/wolkvox-etl.yaml");
-    let db = crate::helpers::TestDb::new(wolkvox_etl::store::Backend::Postgres).await;
+    let db = crate::support::TestDb::new(wolkvox_etl::store::Backend::Postgres).await;
     let root = std::env::temp_dir().join(format!("wolkvox-k8s-{:016x}", fastrand::u64(..)));
     let secrets = root.join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
@@ -434,7 +434,7 @@ async fn the_kubernetes_job_migrates_without_any_token_and_the_replicas_layers_g
     // The Job: the owner's Secret holds the URL only.
     let (ok, text) = run(&["--config", "config.toml", "migrate"]);
     assert!(ok, "the Job's migrate failed:\n{text}");
-    let pool = crate::helpers::pg_pool(&db.url).await;
+    let pool = crate::support::pg_pool(&db.url).await;
     let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename IN ('chat_14', 'act_5')")
         .fetch_one(&pool)
         .await

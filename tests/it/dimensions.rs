@@ -9,8 +9,8 @@ use wolkvox_etl::sync::dimensions;
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::wolkvox::catalog::dimensions::ALL;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 async fn read_all(t: &TestApp) -> Vec<(&'static str, wolkvox_etl::sync::RunOutcome)> {
     let job = t.app.dimensions.clone().expect("dimensions are enabled by default");

@@ -17,8 +17,8 @@ use wolkvox_etl::store::watermark::StreamKey;
 use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::sync::Range;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 fn z(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -47,25 +47,6 @@ async fn watermark(t: &TestApp, report: &str) -> Option<DateTime<Utc>> {
 fn last_request(t: &TestApp) -> (String, String) {
     let last = t.sim.requests().pop().expect("a request");
     (last.date_ini, last.date_end)
-}
-
-/// A report's stored rows for one synthetic `day`, as canonical JSON → count.
-async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usize> {
-    let sql_pg = format!("SELECT raw::text FROM {table} WHERE day = '{day}'");
-    let sql_lite = format!("SELECT raw FROM {table} WHERE day = '{day}'");
-    let raws: Vec<String> = match t.db() {
-        Db::Postgres(pool) => {
-            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_pg)).fetch_all(pool).await.unwrap()
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_lite)).fetch_all(pool).await.unwrap()
-        }
-    };
-    let mut out = BTreeMap::new();
-    for raw in raws {
-        *out.entry(serde_json::from_str::<Value>(&raw).unwrap().to_string()).or_default() += 1;
-    }
-    out
 }
 
 on_both_backends! {

@@ -9,8 +9,8 @@ use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::wolkvox::catalog;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 fn day_19() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 19).unwrap()

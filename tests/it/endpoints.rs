@@ -1,36 +1,19 @@
 //! The metrics/health server defends itself: `/readyz` scrapes share one database ping per
 //! cache period, and a client that never sends its headers is disconnected.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 use wolkvox_etl::health::DB_PING_CACHE;
 use wolkvox_etl::http::HEADER_READ_TIMEOUT;
 use wolkvox_etl::store::Backend;
 
-use crate::helpers::*;
-
-async fn serve(t: &TestApp) -> (String, CancellationToken) {
-    let shutdown = CancellationToken::new();
-    let (addr, _task) = wolkvox_etl::http::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        t.db().clone(),
-        Arc::clone(&t.app.ctx.health),
-        None,
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    (addr.to_string(), shutdown)
-}
-
+use crate::support::*;
 #[tokio::test]
 async fn many_concurrent_readyz_requests_send_at_most_one_database_ping_per_cache_period() {
     let t = spawn_app(Backend::Postgres, Options::default()).await;
     t.app.ctx.health.set_scheduler_running(true);
-    let (addr, shutdown) = serve(&t).await;
+    let (addr, shutdown) = serve_metrics(&t).await;
     let health = &t.app.ctx.health;
     let before = health.database_pings();
     let started = Instant::now();
@@ -63,7 +46,7 @@ async fn join_all<T>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) ->
 #[tokio::test]
 async fn a_connection_that_never_sends_its_headers_is_closed_after_the_header_timeout() {
     let t = spawn_app(Backend::Sqlite, Options::default()).await;
-    let (addr, shutdown) = serve(&t).await;
+    let (addr, shutdown) = serve_metrics(&t).await;
     for partial in [&b""[..], b"GET /metrics HTTP/1.1\r\nHost: x\r\n"] {
         let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
         stream.write_all(partial).await.unwrap();

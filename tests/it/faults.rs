@@ -19,7 +19,7 @@ use wolkvox_etl::sync::{run_once, Faults, JobContext, Range, WindowHook};
 use wolkvox_etl::wolkvox::catalog::FieldType;
 use wolkvox_etl::wolkvox::{envelope, values};
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// A TCP proxy in front of Postgres that can cut every connection and refuse new ones for a
 /// while: what the daemon sees when the server restarts or the network drops.

@@ -4,7 +4,7 @@
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::sync::Range;
 
-use crate::helpers::*;
+use crate::support::*;
 
 async fn exec(t: &TestApp, sql: &str) {
     let wolkvox_etl::store::Db::Postgres(pool) = t.db() else { unreachable!() };

@@ -10,8 +10,8 @@ use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::StoreError;
 use wolkvox_etl::sync::{Range, SyncError};
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// The lock timeout the tests configure, short so they run quickly.
 const WAIT: Duration = Duration::from_secs(1);

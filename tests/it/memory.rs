@@ -15,7 +15,7 @@ use wolkvox_etl::time::{local_to_utc, utc_to_local};
 use wolkvox_etl::wolkvox::catalog;
 use wolkvox_etl::wolkvox::envelope::{CUT_MARK_TEXT, VALUE_CAP};
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// The hostile part of each answer.
 const HUGE_BYTES: usize = 300 * 1024 * 1024;

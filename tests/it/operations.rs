@@ -1,9 +1,6 @@
 //! Running it as a service: metrics and health endpoints, moving the watermark, the daily token
 //! budget, and the deployment files.
 
-use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
 use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::watermark::StreamKey;
@@ -11,8 +8,8 @@ use wolkvox_etl::store::Backend;
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::time::local_to_utc;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();
@@ -33,16 +30,7 @@ async fn metrics_move_after_a_sync_and_readyz_fails_when_the_database_goes_away(
         ..Options::default()
     };
     let t = spawn_app(Backend::Postgres, options).await;
-    let shutdown = CancellationToken::new();
-    let (addr, _server) = wolkvox_etl::http::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        t.db().clone(),
-        Arc::clone(&t.app.ctx.health),
-        None,
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let (addr, shutdown) = serve_metrics(&t).await;
     let base = format!("http://{addr}");
 
     assert_eq!(get(&format!("{base}/healthz")).await.0, 200);

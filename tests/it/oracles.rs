@@ -19,9 +19,10 @@
 
 use wolkvox_etl::store::{Backend, Db};
 
-use crate::helpers::TestDb;
-use crate::hostile::{binary, empty, run, text, Asked, HostileApi};
 use crate::on_both_backends;
+use crate::support::hostile::{binary, empty, run, Asked, HostileApi};
+use crate::support::text;
+use crate::support::TestDb;
 
 /// One report's answer for one local day, and what its table must hold afterwards.
 struct Case {
@@ -115,7 +116,7 @@ async fn check(backend: Backend, cases: &'static [Case]) {
         let out = run(binary(&api.base_url, &db.url, "warn", &args)).await;
         assert!(out.status.success(), "{}: {}", case.report, text(&out));
         let pool = db.db().await;
-        let count = crate::helpers::scalar(&pool, &format!("SELECT count(*) FROM \"{}\"", case.report)).await;
+        let count = crate::support::scalar(&pool, &format!("SELECT count(*) FROM \"{}\"", case.report)).await;
         assert_eq!(count, case.rows, "{}: rows stored\n{}", case.report, text(&out));
         for expect in case.expect {
             let columns: Vec<(&str, Read)> = expect.columns.iter().map(|(c, r, _)| (*c, *r)).collect();

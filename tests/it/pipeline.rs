@@ -13,8 +13,8 @@ use wolkvox_etl::sync::{run_once, Faults, JobContext, Range, ReportJob};
 use wolkvox_etl::time::local_to_utc;
 use wolkvox_etl::wolkvox::Tokens;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// Ten jobs (ten accounts syncing chat_14) run concurrently, all on one token secret.
 async fn ten_jobs_on_one_secret(t: &TestApp, shared_gate: bool) {

@@ -14,7 +14,7 @@ use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::sync::Range;
 
-use crate::helpers::*;
+use crate::support::*;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/postgres/readonly.sql");
 

@@ -12,8 +12,8 @@ use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::Db;
 use wolkvox_etl::sync::Range;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// One quarantined row: (account, report, stream, reason, raw, window start, window end, run id).
 type Quarantined = (String, String, String, String, Value, DateTime<Utc>, DateTime<Utc>, String);

@@ -12,9 +12,8 @@ use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::time::utc_to_local;
 
-use crate::helpers::*;
+use crate::support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
 const ACCOUNTS: [&str; 3] = ["acme", "globex", "initech"];
 
 fn spawn_replica(config: &std::path::Path, db_url: &str, log: &std::path::Path) -> Child {

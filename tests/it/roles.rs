@@ -14,7 +14,7 @@ use sqlx::{Connection, PgConnection};
 use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::Backend;
 
-use crate::helpers::*;
+use crate::support::*;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/postgres/roles.sql");
 
@@ -93,11 +93,6 @@ impl Drop for Roles {
 async fn run(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("start wolkvox-etl")).await.unwrap()
 }
-
-fn text(out: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 #[tokio::test]
 async fn the_daemon_runs_as_a_role_that_may_only_read_and_write_rows() {
     let db = TestDb::new(Backend::Postgres).await;

@@ -13,8 +13,8 @@ use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::Db;
 use wolkvox_etl::sync::Faults;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// What a scheduler left behind: runs recorded, runs failed, ticks elapsed, run locks refused
 /// in this process, and pairs of recorded runs of the report whose times overlap.

@@ -7,7 +7,7 @@ use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::Backend;
 use wolkvox_etl::time::utc_to_local;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn a_token_read_from_token_file_syncs_and_never_appears_in_the_output() {

@@ -11,9 +11,9 @@ use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::time::utc_to_local;
 
-use crate::helpers::*;
 use crate::on_both_backends;
-use crate::probe::Probe;
+use crate::support::probe::Probe;
+use crate::support::*;
 
 on_both_backends! {
 async fn sigterm_inside_a_windows_transaction_commits_or_rolls_back_the_window_whole_and_exits_zero(backend) {

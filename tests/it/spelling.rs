@@ -7,8 +7,8 @@ use std::process::Command;
 use wolkvox_etl::simulator::SimulatorConfig;
 use wolkvox_etl::store::Backend;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 on_both_backends! {
 async fn reports_keyed_on_a_field_the_api_spells_differently_store_every_row(backend) {

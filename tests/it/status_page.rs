@@ -13,8 +13,8 @@ use wolkvox_etl::clock::Clock;
 use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::{Backend, Db};
 
-use crate::helpers::{TestDb, TOKEN};
 use crate::on_both_backends;
+use crate::support::{TestDb, TOKEN};
 
 /// The run error the known state holds: HTML that must reach the page as text.
 const HOSTILE_ERROR: &str = "<script>alert('x')</script> & <b>bold</b>";

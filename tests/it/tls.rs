@@ -14,7 +14,7 @@ use wolkvox_etl::store::runs::RunStatus;
 use wolkvox_etl::sync::{run_once, Faults, Range, SyncError};
 use wolkvox_etl::wolkvox::ApiError;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// A CA made for the test, and a certificate for 127.0.0.1 it signed, with its key.
 struct TestPki {

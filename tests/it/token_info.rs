@@ -19,8 +19,8 @@ use wolkvox_etl::sync::api_token_count::{read_once, ReadOutcome, Reading};
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::wolkvox::TokenInfo;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// A token label of this file's own per backend, so tests running side by side in one process
 /// do not add to each other's request counters (labelled by token only).

@@ -18,8 +18,8 @@ use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::sync::Range;
 use wolkvox_etl::wolkvox::catalog;
 
-use crate::helpers::*;
 use crate::on_both_backends;
+use crate::support::*;
 
 /// The simulator's data, pinned: the literals below were derived from this seed, density, zone
 /// and the helpers' fixed clock (2026-11-20 10:00 in Bogotá).

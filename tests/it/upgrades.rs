@@ -14,10 +14,8 @@ use wolkvox_etl::simulator::{Simulator, SimulatorConfig};
 use wolkvox_etl::store::{Backend, Db, PG_MIGRATOR, SQLITE_MIGRATOR};
 use wolkvox_etl::time::utc_to_local;
 
-use crate::helpers::*;
 use crate::on_both_backends;
-
-const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
+use crate::support::*;
 
 /// A migration version no release has: what a database migrated by a future release holds.
 const NEWER: i64 = 20_991_231_000_000;
@@ -46,11 +44,6 @@ fn binary(db: &TestDb) -> Command {
 async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("start wolkvox-etl")).await.unwrap()
 }
-
-fn text(out: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 async fn migrate(db: &TestDb) -> Output {
     let mut cmd = binary(db);
     cmd.arg("migrate");

@@ -19,115 +19,146 @@ pub fn information_rows(api: &str, now: NaiveDateTime, skill_id: Option<&str>) -
     let today = now.date();
     let last_use = now.format("%Y-%m-%d %H:%M:%S").to_string();
     let rows = match api {
-        "agents" => (0..AGENTS as usize)
-            .map(|k| {
-                row(&[
-                    ("agent_id", agent_extension(k)),
-                    ("agent_name", agent_name_on(k, today)),
-                    ("agent_dni", agent_dni(k)),
-                    ("agent_status", "enabled".into()),
-                    ("last_use", last_use.clone()),
-                    ("agent_sso", format!("agente{k}@example.com")),
-                    ("enabled", "yes".into()),
-                ])
-            })
-            .collect(),
-        "skills" => SKILLS
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                row(&[
-                    ("skill_id", (101 + i).to_string()),
-                    ("skill_name", (*name).into()),
-                    ("skill_description", format!("Cola de {}", name.to_lowercase())),
-                    ("last_use", last_use.clone()),
-                ])
-            })
-            .collect(),
-        "campaigns" => pool("campaign_id")
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                row(&[
-                    ("campaign_id", (*id).into()),
-                    ("campaign_name", format!("Campaña {id}")),
-                    ("campaign_description", format!("Campaña de {}", SKILLS[i % SKILLS.len()].to_lowercase())),
-                    ("type_campaign", if i % 2 == 0 { "predictive" } else { "preview" }.into()),
-                    ("status", "Started".into()),
-                    ("records", (1_000 * (i + 1) + today.ordinal() as usize).to_string()),
-                    ("speed", "1.5".into()),
-                    ("dial_mode", "autopilot".into()),
-                    ("last_use", last_use.clone()),
-                    ("recycled", "0".into()),
-                    ("turbo_dial", "no".into()),
-                    ("skill_id", (101 + i % SKILLS.len()).to_string()),
-                ])
-            })
-            .collect(),
+        "agents" => agents(today, &last_use),
+        "skills" => skills(&last_use),
+        "campaigns" => campaigns(today, &last_use),
         "activity_codes" => activity_codes(),
-        "routing_points" => {
-            let names = pool("rp_name").unwrap_or_default();
-            pool("rp_id")
-                .unwrap_or_default()
-                .iter()
-                .zip(names)
-                .enumerate()
-                .map(|(i, (id, name))| {
-                    let yes = |on: bool| if on { "yes" } else { "no" }.to_owned();
-                    row(&[
-                        ("rp_id", (*id).into()),
-                        ("rp_name", (*name).into()),
-                        ("ivr_active", yes(i == 0)),
-                        ("chat_active", yes(i > 0)),
-                        ("interaction_active", yes(i > 0)),
-                        ("crm_active", yes(i == 1)),
-                        ("last_use", last_use.clone()),
-                    ])
-                })
-                .collect()
-        }
-        "connectors" => ["whatsapp", "facebook", "instagram", "chat-web", "email"]
-            .iter()
-            .enumerate()
-            .map(|(i, channel)| {
-                row(&[
-                    ("connector_id", (501 + i).to_string()),
-                    ("rp_id", pool("rp_id").unwrap_or_default()[1 + i % 3].into()),
-                    ("name", format!("Conector {channel}")),
-                    ("channel", (*channel).into()),
-                ])
-            })
-            .collect(),
-        "agents_in_skill" => {
-            let Some(skill) = skill_id else {
-                return Some(Err("the parameter skill_id is required".into()));
-            };
-            let index = skill.parse::<usize>().ok().and_then(|id| id.checked_sub(101)).filter(|i| *i < SKILLS.len());
-            (0..AGENTS as usize)
-                .filter(|k| Some(k % SKILLS.len()) == index)
-                .map(|k| {
-                    row(&[
-                        ("agent_id", agent_extension(k)),
-                        ("agent_name", agent_name_on(k, today)),
-                        ("last_use", last_use.clone()),
-                        ("expertise", (1 + k % 5).to_string()),
-                    ])
-                })
-                .collect()
-        }
-        "services" => vec![row(&[
-            ("licenses", "10".into()),
-            ("pbx", "2".into()),
-            ("screen_recording", "yes".into()),
-            ("whatsapp", "yes".into()),
-            ("chat_web", "yes".into()),
-            ("sms_bidireccional", "no".into()),
-            ("intelligentdial", "no".into()),
-        ])],
+        "routing_points" => routing_points(&last_use),
+        "connectors" => connectors(),
+        "agents_in_skill" => return Some(agents_in_skill(skill_id, today, &last_use)),
+        "services" => services(),
         _ => return None,
     };
     Some(Ok(rows))
+}
+
+/// `agents`: every agent, named as on `today`.
+fn agents(today: NaiveDate, last_use: &str) -> Vec<Row> {
+    (0..AGENTS as usize)
+        .map(|k| {
+            row(&[
+                ("agent_id", agent_extension(k)),
+                ("agent_name", agent_name_on(k, today)),
+                ("agent_dni", agent_dni(k)),
+                ("agent_status", "enabled".into()),
+                ("last_use", last_use.to_owned()),
+                ("agent_sso", format!("agente{k}@example.com")),
+                ("enabled", "yes".into()),
+            ])
+        })
+        .collect()
+}
+
+/// `skills`: every skill, ids from 101.
+fn skills(last_use: &str) -> Vec<Row> {
+    SKILLS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            row(&[
+                ("skill_id", (101 + i).to_string()),
+                ("skill_name", (*name).into()),
+                ("skill_description", format!("Cola de {}", name.to_lowercase())),
+                ("last_use", last_use.to_owned()),
+            ])
+        })
+        .collect()
+}
+
+/// `campaigns`: one per campaign id of the vocabulary; `records` moves with the day.
+fn campaigns(today: NaiveDate, last_use: &str) -> Vec<Row> {
+    pool("campaign_id")
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            row(&[
+                ("campaign_id", (*id).into()),
+                ("campaign_name", format!("Campaña {id}")),
+                ("campaign_description", format!("Campaña de {}", SKILLS[i % SKILLS.len()].to_lowercase())),
+                ("type_campaign", if i % 2 == 0 { "predictive" } else { "preview" }.into()),
+                ("status", "Started".into()),
+                ("records", (1_000 * (i + 1) + today.ordinal() as usize).to_string()),
+                ("speed", "1.5".into()),
+                ("dial_mode", "autopilot".into()),
+                ("last_use", last_use.to_owned()),
+                ("recycled", "0".into()),
+                ("turbo_dial", "no".into()),
+                ("skill_id", (101 + i % SKILLS.len()).to_string()),
+            ])
+        })
+        .collect()
+}
+
+/// `routing_points`: one per routing point of the vocabulary.
+fn routing_points(last_use: &str) -> Vec<Row> {
+    let names = pool("rp_name").unwrap_or_default();
+    pool("rp_id")
+        .unwrap_or_default()
+        .iter()
+        .zip(names)
+        .enumerate()
+        .map(|(i, (id, name))| {
+            let yes = |on: bool| if on { "yes" } else { "no" }.to_owned();
+            row(&[
+                ("rp_id", (*id).into()),
+                ("rp_name", (*name).into()),
+                ("ivr_active", yes(i == 0)),
+                ("chat_active", yes(i > 0)),
+                ("interaction_active", yes(i > 0)),
+                ("crm_active", yes(i == 1)),
+                ("last_use", last_use.to_owned()),
+            ])
+        })
+        .collect()
+}
+
+/// `connectors`: one per channel.
+fn connectors() -> Vec<Row> {
+    ["whatsapp", "facebook", "instagram", "chat-web", "email"]
+        .iter()
+        .enumerate()
+        .map(|(i, channel)| {
+            row(&[
+                ("connector_id", (501 + i).to_string()),
+                ("rp_id", pool("rp_id").unwrap_or_default()[1 + i % 3].into()),
+                ("name", format!("Conector {channel}")),
+                ("channel", (*channel).into()),
+            ])
+        })
+        .collect()
+}
+
+/// `agents_in_skill`: the agents of one skill (`skill_id` is required).
+fn agents_in_skill(skill_id: Option<&str>, today: NaiveDate, last_use: &str) -> Result<Vec<Row>, String> {
+    let Some(skill) = skill_id else {
+        return Err("the parameter skill_id is required".into());
+    };
+    let index = skill.parse::<usize>().ok().and_then(|id| id.checked_sub(101)).filter(|i| *i < SKILLS.len());
+    Ok((0..AGENTS as usize)
+        .filter(|k| Some(k % SKILLS.len()) == index)
+        .map(|k| {
+            row(&[
+                ("agent_id", agent_extension(k)),
+                ("agent_name", agent_name_on(k, today)),
+                ("last_use", last_use.to_owned()),
+                ("expertise", (1 + k % 5).to_string()),
+            ])
+        })
+        .collect())
+}
+
+/// `services`: the one object of the operation's services.
+fn services() -> Vec<Row> {
+    vec![row(&[
+        ("licenses", "10".into()),
+        ("pbx", "2".into()),
+        ("screen_recording", "yes".into()),
+        ("whatsapp", "yes".into()),
+        ("chat_web", "yes".into()),
+        ("sms_bidireccional", "no".into()),
+        ("intelligentdial", "no".into()),
+    ])]
 }
 
 /// Agent `k`'s name on `day`: their name, with a second surname for 30 days out of 60

@@ -456,24 +456,28 @@ async fn serve(shared: &Arc<Shared>, params: &HashMap<String, String>, hold: &Ho
             // answer is still being sent.
             Ok(Sending { response: json_response(answer.status, answer.body), cut_after: Some(half) })
         }
-        _ => {
-            if answer.status == StatusCode::OK {
-                shared.rows_served.fetch_add(answer.rows as u64, Ordering::Relaxed);
-            }
-            let huge = shared.config.huge.filter(|h| h.kind == HugeKind::Value).map(|h| h.bytes);
-            let planted = faults::HUGE_PLACEHOLDER.as_bytes();
-            let at = huge.and_then(|_| answer.body.windows(planted.len()).position(|w| w == planted));
-            match (huge, at) {
-                (Some(bytes), Some(at)) => {
-                    let tail = answer.body[at + planted.len()..].to_vec();
-                    let mut head = answer.body;
-                    head.truncate(at);
-                    let body = Streamed::new(head, bytes, tail);
-                    Ok(streamed_response(answer.status, body).into())
-                }
-                _ => Ok(json_response(answer.status, answer.body).into()),
-            }
+        _ => Ok(answered(shared, answer)),
+    }
+}
+
+/// The report's answer as rendered, counted as served; with a huge value planted, its
+/// placeholder is streamed as the huge text.
+fn answered(shared: &Arc<Shared>, answer: Answer) -> Sending {
+    if answer.status == StatusCode::OK {
+        shared.rows_served.fetch_add(answer.rows as u64, Ordering::Relaxed);
+    }
+    let huge = shared.config.huge.filter(|h| h.kind == HugeKind::Value).map(|h| h.bytes);
+    let planted = faults::HUGE_PLACEHOLDER.as_bytes();
+    let at = huge.and_then(|_| answer.body.windows(planted.len()).position(|w| w == planted));
+    match (huge, at) {
+        (Some(bytes), Some(at)) => {
+            let tail = answer.body[at + planted.len()..].to_vec();
+            let mut head = answer.body;
+            head.truncate(at);
+            let body = Streamed::new(head, bytes, tail);
+            streamed_response(answer.status, body).into()
         }
+        _ => json_response(answer.status, answer.body).into(),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The dimension catalogue (the reference data of `information.php`): which `information.php` API fills which `dim_*` table, its key, the
-//! attributes whose change starts a new version (tracked) and those updated in place (volatile).
+//! The dimension catalogue (the reference data of `information.php`): which API fills which
+//! `dim_*` table, its key, the attributes whose change starts a new version (tracked) and those
+//! updated in place (volatile).
 //! The tables themselves are in `migrations/*/20261130000030_dimensions.sql`; a test keeps the
 //! two in step.
 

@@ -4,17 +4,30 @@
 
 use super::FieldType;
 
+/// Whether `name` is a survey question's answer, `q01`…`q10`.
+fn is_question(name: &str) -> bool {
+    name.len() == 3 && name.starts_with('q') && name[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The per-report overrides of the rule table, which win over the name rules.
+fn per_report(api: &str, name: &str) -> Option<FieldType> {
+    use FieldType::*;
+    Some(match (api, name) {
+        ("agent_7" | "agent_8" | "agent_8_1" | "skill_3" | "skill_7" | "chat_6", "date") => Date,
+        ("diagram_1_1", "day") => Date,
+        ("diagram_1_2", "date" | "day") => Timestamp,
+        ("diagram_4", _) if is_question(name) => Text,
+        ("speech_1", "slow_to_greet") => Text,
+        _ => return None,
+    })
+}
+
 /// The type of field `name` of report `api` (the table in the module docs).
 pub(super) fn infer(api: &str, name: &str) -> FieldType {
     use FieldType::*;
-    let question = name.len() == 3 && name.starts_with('q') && name[1..].bytes().all(|b| b.is_ascii_digit());
-    match (api, name) {
-        ("agent_7" | "agent_8" | "agent_8_1" | "skill_3" | "skill_7" | "chat_6", "date") => return Date,
-        ("diagram_1_1", "day") => return Date,
-        ("diagram_1_2", "date" | "day") => return Timestamp,
-        ("diagram_4", _) if question => return Text,
-        ("speech_1", "slow_to_greet") => return Text,
-        _ => {}
+    let question = is_question(name);
+    if let Some(ty) = per_report(api, name) {
+        return ty;
     }
     let ends = |s: &str| name.ends_with(s);
     let starts = |s: &str| name.starts_with(s);

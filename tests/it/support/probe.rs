@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgPool, SqlitePool};
 use wolkvox_etl::store::Backend;
 
-use super::helpers::{pg_pool, TestDb};
+use super::{pg_pool, TestDb};
 
 /// What the harness reads from the binary's database while the binary runs.
 pub enum Probe {

@@ -105,10 +105,10 @@ pub fn empty() -> (u16, String) {
 /// The real binary pointed at `base_url` and `db_url` (a clean environment, plain logs at
 /// `log`), to run with `args`; one attempt per request unless the test says otherwise.
 pub fn binary(base_url: &str, db_url: &str, log: &str, args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
+    let mut cmd = std::process::Command::new(super::BIN);
     cmd.env_clear()
         .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", base_url)
-        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", crate::helpers::TOKEN)
+        .env("WOLKVOX_ETL__WOLKVOX__TOKEN", super::TOKEN)
         .env("WOLKVOX_ETL__WOLKVOX__MAX_ATTEMPTS", "1")
         .env("DATABASE_URL", db_url)
         .env("NO_COLOR", "1")
@@ -120,9 +120,4 @@ pub fn binary(base_url: &str, db_url: &str, log: &str, args: &[&str]) -> std::pr
 /// Runs `cmd` off the runtime; its output.
 pub async fn run(mut cmd: std::process::Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-/// stdout and stderr of `out`, as text.
-pub fn text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }

@@ -1,8 +1,15 @@
 //! The test harness: a fresh Postgres database per test, the simulator on a free loopback port,
-//! a manual clock shared by both, and the app wired exactly as `run`/`sync` wire it.
+//! a manual clock shared by both, and the app wired exactly as `run`/`sync` wire it; the binary
+//! and what it printed, a report's stored day, the operator's endpoints. Beside it: `hostile`
+//! (an API stand-in that models nothing) and `probe` (a running binary's database, read).
+
+pub mod hostile;
+pub mod probe;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::process::Output;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
@@ -16,6 +23,50 @@ use wolkvox_etl::store::watermark::StreamKey;
 use wolkvox_etl::store::{Backend, Db};
 use wolkvox_etl::sync::{run_once, Faults, Range, RunOutcome};
 use wolkvox_etl::time::utc_to_local;
+
+/// The daemon's binary, as built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_wolkvox-etl");
+
+/// What a run of the binary printed, stdout then stderr.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The rows stored for local `day` of an aggregate `table`, by their raw JSON, with how many
+/// times each is stored.
+pub async fn stored_day(t: &TestApp, table: &str, day: &str) -> BTreeMap<String, usize> {
+    let sql_pg = format!("SELECT raw::text FROM {table} WHERE day = '{day}'");
+    let sql_lite = format!("SELECT raw FROM {table} WHERE day = '{day}'");
+    let raws: Vec<String> = match t.db() {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_pg)).fetch_all(pool).await.unwrap()
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(wolkvox_etl::store::sql::built(&sql_lite)).fetch_all(pool).await.unwrap()
+        }
+    };
+    let mut out = BTreeMap::new();
+    for raw in raws {
+        *out.entry(serde_json::from_str::<Value>(&raw).unwrap().to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// Serves the app's `/metrics`, `/healthz` and `/readyz` on a free loopback port: its address,
+/// and the token that stops it.
+pub async fn serve_metrics(t: &TestApp) -> (String, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let (addr, _task) = wolkvox_etl::http::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        t.db().clone(),
+        Arc::clone(&t.app.ctx.health),
+        None,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    (addr.to_string(), shutdown)
+}
 
 /// The server every test database is created on. Override with TEST_DATABASE_URL.
 pub fn admin_url() -> String {
@@ -310,7 +361,7 @@ pub fn assert_same_rows(db: &BTreeMap<(String, String), Value>, truth: &BTreeMap
 /// The real binary pointed at `sim` and `db` (a clean environment, plain logs at `log`), to run
 /// with `args`.
 pub fn binary(sim: &Simulator, db: &TestDb, log: &str, args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wolkvox-etl"));
+    let mut cmd = std::process::Command::new(BIN);
     cmd.env_clear()
         .env("WOLKVOX_ETL__WOLKVOX__BASE_URL", sim.base_url())
         .env("WOLKVOX_ETL__WOLKVOX__TOKEN", TOKEN)
