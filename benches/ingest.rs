@@ -100,6 +100,91 @@ async fn serve_bytes(body: Vec<u8>) -> SocketAddr {
     addr
 }
 
+/// The link the compressed-answer comparison runs over: 50 Mbit/s.
+const LINK_BITS_PER_SECOND: f64 = 50e6;
+
+/// A loopback server answering every request with `body` (and `Content-Encoding: encoding`),
+/// sent no faster than [`LINK_BITS_PER_SECOND`]: a small rate-limited link, without touching
+/// the machine's network.
+async fn serve_throttled(body: Vec<u8>, encoding: Option<&'static str>) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = std::sync::Arc::new(body);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let encoding = encoding.map(|e| format!("content-encoding: {e}\r\n")).unwrap_or_default();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{encoding}content-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let started = Instant::now();
+                for (i, chunk) in body.chunks(16 * 1024).enumerate() {
+                    let due = ((i + 1) * 16 * 1024 * 8) as f64 / LINK_BITS_PER_SECOND;
+                    let wait = due - started.elapsed().as_secs_f64();
+                    if wait > 0.0 {
+                        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                    }
+                    if socket.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// The page's fresh load over a 50 Mbit/s link, answered as plain JSON and as gzip and zstd:
+/// the bytes each way and the medians of `runs` loads.
+async fn compressed_over_a_slow_link(body: &[u8], db_url: &str, pool: &PgPool, runs: usize) -> Vec<(String, String)> {
+    use async_compression::tokio::bufread::{GzipEncoder, ZstdEncoder};
+    use tokio::io::AsyncReadExt;
+    let mut gzip = Vec::new();
+    GzipEncoder::new(body).read_to_end(&mut gzip).await.unwrap();
+    let mut zstd = Vec::new();
+    ZstdEncoder::new(body).read_to_end(&mut zstd).await.unwrap();
+    let mut rows = Vec::new();
+    let mut plain_seconds = 0.0;
+    for (name, encoding, bytes) in
+        [("plain JSON", None, body.to_vec()), ("gzip", Some("gzip"), gzip), ("zstd", Some("zstd"), zstd)]
+    {
+        let wire = bytes.len();
+        let addr = serve_throttled(bytes, encoding).await;
+        let mut times = Vec::new();
+        for _ in 0..runs.min(3) {
+            reset(pool).await;
+            times.push(sync_once(addr, db_url).seconds);
+        }
+        let seconds = median(times);
+        if encoding.is_none() {
+            plain_seconds = seconds;
+        }
+        rows.push((
+            format!("over a 50 Mbit/s link, {name}: bytes on the wire / fresh load"),
+            format!(
+                "{:>9.2} MB ({:.1}x smaller), {seconds:.2} s ({:.1}x faster)",
+                wire as f64 / 1e6,
+                body.len() as f64 / wire as f64,
+                plain_seconds / seconds
+            ),
+        ));
+    }
+    rows
+}
+
 /// A loopback server answering each request with the page of the day its `date_ini` names
 /// (`YYYYMMDD…`), pre-rendered: the backfill's server.
 async fn serve_days(pages: std::collections::HashMap<String, bytes::Bytes>) -> SocketAddr {
@@ -390,6 +475,7 @@ async fn main() {
     let (body, rows) = page(0).await;
     let n = rows.len();
     println!("page: {n} chat_14 rows, {:.1} MB of JSON; {runs} interleaved runs, medians", body.len() as f64 / 1e6);
+    let page_body = body.clone();
     let addr = serve_bytes(body).await;
 
     // Creates the schema (migrations + the report table) and warms the server up once.
@@ -469,6 +555,7 @@ async fn main() {
     let backfill_stored: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_14").fetch_one(&pool).await.unwrap();
     assert_eq!(backfill_stored as usize, backfill_rows, "every backfill row landed");
 
+    let slow_link = compressed_over_a_slow_link(&page_body, &db_url, &pool, runs).await;
     reset(&pool).await;
     let idle = idle_rss(&db_url).await;
 
@@ -536,6 +623,7 @@ async fn main() {
             ("idle RSS, daemon with the default reports scheduled", format!("{:>9.1} MiB", idle as f64 / 1024.0)),
         ],
     );
+    let _ = writeln_table(&mut out, &slow_link.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>());
     print!("{out}");
     let _ = std::fs::create_dir_all("target");
     let _ = std::fs::write("target/bench-ingest.txt", &out);

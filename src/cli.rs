@@ -155,6 +155,10 @@ pub struct SimulateArgs {
     /// Also damage some rows (extra, missing and malformed fields; never keys).
     #[arg(long)]
     pub row_faults: bool,
+    /// How answers are compressed: auto (as the request's Accept-Encoding asks), off, or only
+    /// gzip, br, zstd or deflate.
+    #[arg(long, default_value = "auto")]
+    pub compression: crate::simulator::Compression,
 }
 
 /// `watermark` subcommands.

@@ -59,6 +59,12 @@ pub fn request(report: &str, token: &str, outcome: &'static str) {
         .increment(1);
 }
 
+/// An answer's body ended: its bytes on the wire and decoded, by the encoding it came in.
+pub fn response_bytes(encoding: &'static str, wire: u64, decoded: u64) {
+    counter!("wolkvox_etl_response_bytes_total", "encoding" => encoding).increment(wire);
+    counter!("wolkvox_etl_response_decoded_bytes_total", "encoding" => encoding).increment(decoded);
+}
+
 /// A failed call is being retried.
 pub fn retry(report: &str, kind: &'static str) {
     counter!("wolkvox_etl_retries_total", "report" => report.to_string(), "kind" => kind).increment(1);

@@ -46,6 +46,7 @@ impl SimulateArgs {
             daily_limit: self.daily_limit,
             other_integration_calls: self.other_integration_calls,
             faults,
+            compression: self.compression,
             ..SimulatorConfig::default()
         };
         Ok((config, SocketAddr::new(self.bind, self.port)))

@@ -39,24 +39,24 @@ fn print_table(all: &[Settings], doc: &Status) {
     let zones: Vec<String> = all.iter().map(|s| format!("{} {}", s.account, s.timezone)).collect();
     println!("times are local to each account ({})", zones.join(", "));
     println!(
-        "{:<10} {:<17} {:<7} {:<9} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  LAST ERROR",
-        "ACCOUNT", "REPORT", "ENABLED", "LIGHT", "WATERMARK", "LAG", "LAST RUN", "STATUS", "ROWS", "QUARANTINED"
+        "{:<10} {:<17} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  {:<9} LAST ERROR",
+        "ACCOUNT", "REPORT", "ENABLED", "WATERMARK", "LAG", "LAST RUN", "STATUS", "ROWS", "QUARANTINED", "LIGHT"
     );
     let dash = || "-".to_string();
     for l in &doc.reports {
         let report = if l.stream.is_empty() { l.report.clone() } else { format!("{} [{}]", l.report, l.stream) };
         println!(
-            "{:<10} {:<17} {:<7} {:<9} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  {}",
+            "{:<10} {:<17} {:<7} {:<19} {:>10} {:<19} {:<10} {:>8} {:>11}  {:<9} {}",
             l.account,
             report,
             if l.enabled { "yes" } else { "no" },
-            l.light,
             l.watermark_local.clone().unwrap_or_else(dash),
             l.lag_seconds.map(human_duration).unwrap_or_else(dash),
             l.last_run_at_local.clone().unwrap_or_else(dash),
             l.last_status.clone().unwrap_or_else(dash),
             l.last_rows_upserted.map(|n| n.to_string()).unwrap_or_else(dash),
             l.rows_quarantined,
+            l.light,
             l.last_error.clone().unwrap_or_default(),
         );
     }

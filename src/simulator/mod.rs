@@ -45,6 +45,33 @@ use crate::clock::Clock;
 use crate::wolkvox::catalog;
 use crate::wolkvox::Row;
 
+/// How the simulator encodes its answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// In the best encoding the request's `Accept-Encoding` offers (br, zstd, gzip, deflate), or
+    /// none when it offers none: what a web server in front of the API would do.
+    Negotiate,
+    /// Only in this encoding (`gzip`, `br`, `zstd` or `deflate`), when the request accepts it.
+    Only(&'static str),
+    /// Never: every answer as plain JSON.
+    Off,
+}
+
+impl std::str::FromStr for Compression {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(Compression::Negotiate),
+            "off" => Ok(Compression::Off),
+            "gzip" => Ok(Compression::Only("gzip")),
+            "br" => Ok(Compression::Only("br")),
+            "zstd" => Ok(Compression::Only("zstd")),
+            "deflate" => Ok(Compression::Only("deflate")),
+            other => Err(format!("{other:?}: use auto, off, gzip, br, zstd or deflate")),
+        }
+    }
+}
+
 /// How the simulated operation behaves: its data, its tokens and the API limits it enforces.
 #[derive(Clone, Debug)]
 pub struct SimulatorConfig {
@@ -84,6 +111,8 @@ pub struct SimulatorConfig {
     /// Extra characters appended to every chat_14 `media_url` (as a query string), to make
     /// responses as heavy as the API allows (256 MB) for benchmarks; 0 = the normal rows.
     pub pad_bytes: usize,
+    /// Whether answers are compressed (see [`Compression`]); negotiated by default.
+    pub compression: Compression,
     /// Windows at least this long always fail with this fault kind (`slow` for a timeout,
     /// `truncated_json` for a cut body, `http503`, …): the API's bad day on big windows.
     pub oversize: Option<(chrono::TimeDelta, FaultKind)>,
@@ -136,6 +165,7 @@ impl Default for SimulatorConfig {
             range_totals: false,
             blank_days: Vec::new(),
             oversize: None,
+            compression: Compression::Negotiate,
         }
     }
 }

@@ -95,6 +95,10 @@ run_counts! {
     /// Elements of an answer that hold no row and say so (a parent with an empty list, an
     /// answer object with no bucket): counted, not stored, not quarantined.
     rows_empty: u64,
+    /// Answer bytes received on the wire, compressed as they came, every attempt included.
+    bytes_wire: u64,
+    /// The same answers' bytes once decoded: what the parser read.
+    bytes_decoded: u64,
 }
 
 /// One row of `etl_run`.

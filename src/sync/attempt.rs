@@ -135,6 +135,9 @@ impl<'a> Attempt<'a> {
             }
         };
         let attempts = retrier.attempts();
+        let (wire, decoded) = std::mem::take(&mut findings.bytes);
+        counts.bytes_wire += wire;
+        counts.bytes_decoded += decoded;
         counts.requests += attempts;
         counts.retries += attempts.saturating_sub(1);
         if let Err(e) = ctx.budget.record(token.label(), attempts).await {
@@ -211,7 +214,10 @@ impl<'a> Attempt<'a> {
         };
         let written = crate::store::within(timeouts.window(backend), "the window's transaction", write).await;
         // The token is free only once the body is read or the connection closed.
+        let bytes = stream.bytes();
         stream.finish().await;
+        let (wire, decoded) = bytes();
+        findings.bytes = (findings.bytes.0 + wire, findings.bytes.1 + decoded);
         token_lock.release().await;
         written
     }

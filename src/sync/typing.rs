@@ -44,6 +44,8 @@ pub(super) struct Findings {
     pub rejected_example: Option<String>,
     /// The first key the API sent more than once in one answer.
     pub duplicate_example: Option<String>,
+    /// Answer bytes on the wire and decoded since the last window's count took them.
+    pub bytes: (u64, u64),
 }
 
 /// How many unknown field names a run names in its WARN.

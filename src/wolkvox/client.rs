@@ -18,6 +18,8 @@
 //! already wrote.
 
 use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,6 +29,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::debug;
 
 use super::api_token_count::TokenInfo;
+use super::body::{Body, ACCEPT_ENCODING};
 use super::envelope::{self, BatchLimits, File, ReaderError, StreamEnd};
 use super::error::ApiError;
 use super::token::Token;
@@ -73,6 +76,8 @@ pub struct WolkvoxClient {
 pub struct RowStream {
     rx: mpsc::Receiver<Item>,
     done: bool,
+    /// The answer's bytes so far: on the wire, and decoded.
+    bytes: Arc<[AtomicU64; 2]>,
     /// The task reading the body; it holds the token's permit until the body is read.
     reader: Option<tokio::task::JoinHandle<()>>,
 }
@@ -85,6 +90,13 @@ enum Item {
 }
 
 impl RowStream {
+    /// The answer's bytes read, on the wire and decoded, as a reader that outlives the stream
+    /// (read it after [`RowStream::finish`], once the body is read).
+    pub fn bytes(&self) -> impl Fn() -> (u64, u64) + use<> {
+        let bytes = Arc::clone(&self.bytes);
+        move || (bytes[0].load(Ordering::Relaxed), bytes[1].load(Ordering::Relaxed))
+    }
+
     /// The next batch, `Ok(None)` at the end of a complete response, or the error that ended it.
     /// Dropping the stream early stops reading and closes the connection.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Row>>, ApiError> {
@@ -123,7 +135,7 @@ impl RowStream {
             let _ = tx.try_send(Item::Rows(rows));
         }
         let _ = tx.try_send(Item::End);
-        RowStream { rx, done: false, reader: None }
+        RowStream { rx, done: false, bytes: Arc::default(), reader: None }
     }
 }
 
@@ -211,15 +223,16 @@ impl WolkvoxClient {
             drop(permit);
             return envelope::decode_error(status, file, &body).map(RowStream::of_rows);
         }
-        Ok(self.stream(response, permit, status, file, None))
+        Ok(self.stream(response, permit, status, file, Some(REPORT_BODY_CAP)))
     }
 
-    /// Streams a 2xx body into batches of rows: a task reads it chunk by chunk (holding
-    /// `permit` until the body is read) and a blocking parser turns it into rows as it arrives.
-    /// With `cap`, a body longer than that many bytes fails as `Malformed`, naming the cap.
+    /// Streams a 2xx body into batches of rows: a task reads and decodes it chunk by chunk
+    /// (holding `permit` until the body is read) and a blocking parser turns it into rows as it
+    /// arrives. With `cap`, a body that decodes to more than that many bytes fails as
+    /// `Malformed`, naming the cap: the bytes after decoding are what count.
     fn stream(
         &self,
-        mut response: reqwest::Response,
+        response: reqwest::Response,
         permit: OwnedSemaphorePermit,
         status: u16,
         file: File,
@@ -228,24 +241,37 @@ impl WolkvoxClient {
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, ApiError>>(CHUNKS_IN_FLIGHT);
         let (rows_tx, rows_rx) = mpsc::channel::<Item>(1);
         let timeout = self.timeout;
+        let bytes: Arc<[AtomicU64; 2]> = Arc::default();
+        let counted = Arc::clone(&bytes);
         let reader = tokio::spawn(async move {
             // The permit travels with the body: the request is in flight until it is read.
             let _permit = permit;
-            let mut read = 0u64;
+            let mut body = match Body::of(response, timeout) {
+                Ok(body) => body,
+                Err(e) => {
+                    let _ = chunk_tx.send(Err(e)).await;
+                    return;
+                }
+            };
             loop {
-                let next = match response.chunk().await {
-                    Ok(Some(chunk)) => {
-                        read += chunk.len() as u64;
-                        match cap {
-                            Some(cap) if read > cap => Err(ApiError::Malformed {
-                                status,
-                                reason: format!("the answer is longer than the {} MiB it may take", cap >> 20),
-                            }),
-                            _ => Ok(chunk),
-                        }
-                    }
+                let next = body.next().await;
+                counted[0].store(body.wire_bytes(), Ordering::Relaxed);
+                counted[1].store(body.decoded_bytes(), Ordering::Relaxed);
+                let next = match next {
+                    Ok(Some(chunk)) => match cap {
+                        Some(cap) if body.decoded_bytes() > cap => Err(ApiError::Malformed {
+                            status,
+                            reason: format!(
+                                "the answer is longer than the {} MiB it may take ({} MiB on the wire, {})",
+                                cap >> 20,
+                                body.wire_bytes() >> 20,
+                                body.encoding()
+                            ),
+                        }),
+                        _ => Ok(chunk),
+                    },
                     Ok(None) => break,
-                    Err(e) => Err(transport_error(timeout, e)),
+                    Err(e) => Err(e),
                 };
                 let failed = next.is_err();
                 if chunk_tx.send(next).await.is_err() || failed {
@@ -264,7 +290,7 @@ impl WolkvoxClient {
             };
             let _ = rows_tx.blocking_send(end);
         });
-        RowStream { rx: rows_rx, done: false, reader: Some(reader) }
+        RowStream { rx: rows_rx, done: false, bytes, reader: Some(reader) }
     }
 
     /// Reads `information.php?api=token_info` for `token`: the API's own count of the token's
@@ -344,12 +370,13 @@ impl WolkvoxClient {
         Ok((status, read?))
     }
 
-    /// The first [`ERROR_BODY_CAP`] bytes of an error response; the rest is not read (dropping
-    /// the response closes the connection).
-    async fn error_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    /// The first [`ERROR_BODY_CAP`] decoded bytes of an error response; the rest is not read
+    /// (dropping the response closes the connection).
+    async fn error_body(&self, response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+        let mut reader = Body::of(response, self.timeout)?;
         let mut body = Vec::new();
         while body.len() < ERROR_BODY_CAP {
-            match response.chunk().await.map_err(|e| self.transport_error(e))? {
+            match reader.next().await? {
                 Some(chunk) => body.extend_from_slice(&chunk[..chunk.len().min(ERROR_BODY_CAP - body.len())]),
                 None => break,
             }
@@ -363,6 +390,7 @@ impl WolkvoxClient {
         self.http
             .get(url)
             .header("wolkvox-token", token.header_value())
+            .header(reqwest::header::ACCEPT_ENCODING, ACCEPT_ENCODING)
             .send()
             .await
             .map_err(|e| self.transport_error(e))
@@ -387,6 +415,11 @@ impl WolkvoxClient {
 /// The most of an error (non-2xx) body that is read: the API's error envelopes are a few hundred
 /// bytes; anything longer is only kept as a snippet anyway.
 pub const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// The most a report's answer may decode to: the API's own limit is 256 MB per answer, so more
+/// is not an answer but a broken or hostile body (a small compressed one can expand without
+/// bound). Past it the window fails as `Malformed`, and is retried, then split, like a cut body.
+pub const REPORT_BODY_CAP: u64 = 256 * 1024 * 1024;
 
 /// The most of an `information.php` 2xx body that is read (reference data and `token_info`): the
 /// largest real answers (every agent, every skill) are a few megabytes. The rows of an answer are

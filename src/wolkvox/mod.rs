@@ -3,6 +3,7 @@
 //! answer of `token_info`) and the API's errors. No other module speaks HTTP to wolkvox.
 
 pub mod api_token_count;
+pub mod body;
 pub mod catalog;
 pub mod client;
 pub mod envelope;

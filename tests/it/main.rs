@@ -11,6 +11,7 @@ mod catalogue;
 mod cli;
 mod commands;
 mod completeness;
+mod compression;
 mod concurrency;
 mod config_files;
 mod copy_path;

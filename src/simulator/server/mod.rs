@@ -223,7 +223,58 @@ async fn report(shared: Arc<Shared>, wire: Wire, headers: HeaderMap, params: Has
         Ok(sending) => (sending.response, sending.cut_after),
         Err(error) => (refused(error), None),
     };
+    let response = encoded(response, &headers, shared.config.compression, cut_after.is_none()).await;
     sent_holding(&wire, response, hold, cut_after)
+}
+
+/// `response` compressed as the request's `Accept-Encoding` and the simulator's
+/// [`Compression`](super::Compression) allow, before its length is known to the wire (so the
+/// token is let go at the last compressed byte). Answers made as they are sent (the huge ones)
+/// and answers to be cut mid-body (`whole` false) go as they are.
+async fn encoded(response: Response, request: &HeaderMap, mode: super::Compression, whole: bool) -> Response {
+    use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZlibEncoder, ZstdEncoder};
+    use async_compression::Level;
+    use tokio::io::AsyncReadExt;
+    let accepted = request
+        .get(axum::http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .filter(|part| !part.contains("q=0") || part.contains("q=0."))
+        .map(|part| part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .collect::<Vec<_>>();
+    let wanted: &[&str] = match mode {
+        super::Compression::Off => &[],
+        // What most web servers in front of an API do first.
+        super::Compression::Negotiate => &["gzip", "zstd", "br", "deflate"],
+        super::Compression::Only(one) => &[one],
+    };
+    let Some(encoding) = wanted.iter().find(|e| accepted.iter().any(|a| a == *e)).copied() else {
+        return response;
+    };
+    if !whole || hyper::body::Body::size_hint(response.body()).exact().is_none() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(plain) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let input: &[u8] = &plain;
+    let mut out = Vec::with_capacity(plain.len() / 4);
+    let done = match encoding {
+        "gzip" => GzipEncoder::with_quality(input, Level::Default).read_to_end(&mut out).await,
+        "zstd" => ZstdEncoder::with_quality(input, Level::Default).read_to_end(&mut out).await,
+        // Brotli's default (11) is far too slow for a 17 MB page; 5 is what servers use on the fly.
+        "br" => BrotliEncoder::with_quality(input, Level::Precise(5)).read_to_end(&mut out).await,
+        _ => ZlibEncoder::with_quality(input, Level::Default).read_to_end(&mut out).await,
+    };
+    if done.is_err() {
+        return Response::from_parts(parts, axum::body::Body::from(plain));
+    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(axum::http::header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    parts.headers.insert(axum::http::header::VARY, HeaderValue::from_static("accept-encoding"));
+    Response::from_parts(parts, axum::body::Body::from(out))
 }
 
 /// A refusal's response, logged.
@@ -309,6 +360,7 @@ async fn information(
             Some(answer) => match admit(&shared, &headers) {
                 Ok((_, hold)) => {
                     let response = dimension(&shared, api, answer).await.unwrap_or_else(IntoResponse::into_response);
+                    let response = encoded(response, &headers, shared.config.compression, true).await;
                     sent_holding(&wire, response, hold, None)
                 }
                 Err(error) => error.into_response(),
