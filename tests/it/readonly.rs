@@ -165,6 +165,20 @@ async fn the_bi_role_reads_every_table_and_view_and_can_change_nothing() {
     let health: i64 = sqlx::query_scalar("SELECT count(*) FROM bi.pipeline_health").fetch_one(&mut bi).await.unwrap();
     assert_eq!(health, count(&mut owner, "etl_watermark").await);
     bi.close().await.unwrap();
+    // The status page's document (what `/`, `/status.json` and `status --json` show) is built
+    // from queries this role may run: one reading as it sees what the owner sees.
+    let mut url = url::Url::parse(&role.owner_url).unwrap();
+    url.set_username(&role.name).unwrap();
+    url.set_password(Some(&role.password)).unwrap();
+    let as_bi = wolkvox_etl::store::Db::connect(&url.to_string().into(), 2).await.expect("the BI role connects");
+    let settings = std::slice::from_ref(&t.app.settings);
+    let now = chrono::Utc::now();
+    let seen =
+        wolkvox_etl::status::document(&as_bi, settings, None, now).await.expect("the BI role builds the document");
+    let owned = wolkvox_etl::status::document(t.db(), settings, None, now).await.unwrap();
+    assert_eq!(seen.to_json(), owned.to_json());
+    assert_eq!(seen.calendar.rows.len(), t.app.settings.reports.len());
+    as_bi.close().await;
 }
 
 #[test]
