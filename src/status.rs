@@ -335,6 +335,9 @@ pub fn cell_state(status: &str) -> &'static str {
 /// The calendar of the enabled report streams over the days since `today` - 30.
 fn calendar(all: &[Settings], only: Option<&str>, today: NaiveDate, days: &[DayStatus]) -> Calendar {
     let shown: Vec<NaiveDate> = (0..CALENDAR_DAYS).rev().map(|back| today - Duration::days(back)).collect();
+    // Looked up once per cell: 104 reports × 31 days would otherwise scan every day per cell.
+    let by_cell: std::collections::HashMap<(&str, &str, &str, NaiveDate), &DayStatus> =
+        days.iter().map(|d| ((d.account.as_str(), d.report.as_str(), d.stream.as_str(), d.day), d)).collect();
     let mut rows = Vec::new();
     for settings in all.iter().filter(|s| only.is_none_or(|o| s.account == o)) {
         for r in &settings.reports {
@@ -343,12 +346,7 @@ fn calendar(all: &[Settings], only: Option<&str>, today: NaiveDate, days: &[DayS
                 let cells = shown
                     .iter()
                     .map(|day| {
-                        let found = days.iter().find(|d| {
-                            d.account == settings.account
-                                && d.report == r.report.api
-                                && d.stream == stream
-                                && d.day == *day
-                        });
+                        let found = by_cell.get(&(settings.account.as_str(), r.report.api, stream, *day));
                         Cell {
                             day: *day,
                             state: found.map_or("not-synced", |d| cell_state(&d.status)),

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::support::hostile::{binary, run};
+use crate::support::hostile::{binary, request_head, run};
 use crate::support::{scalar, text, TestDb};
 
 /// One answer: status, `Content-Encoding` (if any), body bytes.
@@ -39,15 +39,8 @@ impl RawApi {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let (answer, seen) = (Arc::clone(&a), Arc::clone(&seen));
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                    let Some(head) = request_head(&mut socket).await else { return };
+                    let head = head.to_ascii_lowercase();
                     let accept = head.lines().find_map(|l| l.strip_prefix("accept-encoding:")).unwrap_or_default();
                     seen.lock().unwrap().push(accept.trim().to_string());
                     let (status, encoding, body) = answer.lock().unwrap().clone();

@@ -28,6 +28,20 @@ impl Asked {
     }
 }
 
+/// A request's head (request line and headers), read up to its blank line; `None` when the
+/// client went away first. Shared by the scripted servers of the tests.
+pub async fn request_head(socket: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
 /// What the server answers: an HTTP status and a body.
 pub type Script = Box<dyn Fn(&Asked) -> (u16, String) + Send + Sync>;
 
@@ -49,15 +63,8 @@ impl HostileApi {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let (script, asked) = (Arc::clone(&s), Arc::clone(&a));
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                    let Some(head) = request_head(&mut socket).await else { return };
+                    let line = head.lines().next().unwrap_or_default().to_string();
                     let target = line.split(' ').nth(1).unwrap_or_default();
                     let url = url::Url::parse(&format!("http://x{target}")).unwrap();
                     let file = url.path().rsplit('/').next().unwrap_or_default().to_string();
